@@ -1,0 +1,102 @@
+"""What the use cases need from the outside world: a store (one transaction at a time) and a clock."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from service.domain.model import CreditLine, Drawdown, HistoryEvent
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One decision or mutation, stored append-only for auditors and idempotent replay."""
+
+    decision_id: str
+    rpc: str  # e.g. "AuthorizeDrawdown"
+    request_id: str | None  # idempotency key; None for calls that carry none (GetCreditLine)
+    request_digest: str  # sha256 hex of the canonical request (rpc name included)
+    user_key: str | None  # keyed hash of the user id, never the raw id
+    request_json: str  # the minimised request: no raw identifiers beyond user_key
+    response: bytes  # the serialized protobuf response as first sent (meta.replayed = false)
+    outcome: str  # APPROVE / DECLINE / REVIEW / OK (for ledger reads and repayments)
+    ruleset_version: str
+    ruleset_digest: str
+    decided_at: datetime
+    latency_us: int
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Everything done through it commits together or not at all."""
+
+    def find_decision(self, request_id: str) -> DecisionRecord | None:
+        """The stored decision for this idempotency key, if any."""
+
+    def save_decision(self, record: DecisionRecord) -> None:
+        """Append a decision. Raises DuplicateRequest when record.request_id is already stored."""
+
+    def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
+        """The user's line; for_update locks it until the transaction ends (a no-op where the
+        transaction already holds the write lock, as on SQLite)."""
+
+    def save_credit_line(self, line: CreditLine) -> None:
+        """Insert or replace the line's limit, rate, status and residence country. Never touches
+        outstanding_principal of an existing line: only draw_down and repay move it."""
+
+    def draw_down(self, drawdown: Drawdown) -> CreditLine | None:
+        """Record an approved drawdown and raise the line's outstanding principal by its amount, atomically
+        and only if the line is ACTIVE and outstanding + amount <= credit_limit. Returns the line after the
+        change, or None (nothing written) when that condition does not hold."""
+
+    def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None:
+        ...
+
+    def open_drawdowns(self, user_key: str) -> list[Drawdown]:
+        """The user's drawdowns with principal still outstanding, oldest first."""
+
+    def repay(self, user_key: str, drawdown_id: str, amount: int, at: datetime) -> CreditLine:
+        """Reduce the drawdown's and the line's outstanding principal by amount, atomically. Raises
+        UnknownDrawdown, or OverRepayment (nothing written) when amount exceeds the drawdown's outstanding."""
+
+    def append_event(self, event: HistoryEvent) -> None:
+        ...
+
+    def events_since(self, user_key: str, since: datetime) -> list[HistoryEvent]:
+        """The user's events with occurred_at >= since, oldest first."""
+
+    def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
+        """Whether any event of the user before `before` came from this device."""
+
+    def counterparty_first_seen(self, user_key: str, counterparty_id: str) -> datetime | None:
+        """When the user's history first names this counterparty, or None."""
+
+
+class Store(Protocol):
+    """The one storage interface; SQLite and PostgreSQL adapters implement it."""
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A transaction: commits when the block exits normally, rolls back on an exception. Raises
+        StoreUnavailable when the database cannot be reached."""
+
+    def pseudonym_key(self) -> bytes:
+        """The secret that turns user ids into user keys; created once per database."""
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        ...
+
+    def list_decisions(
+        self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[DecisionRecord]:
+        """Decisions newest first."""
+
+    def close(self) -> None:
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC now."""
+
+

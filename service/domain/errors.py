@@ -1,0 +1,72 @@
+"""The one error hierarchy. Errors carry fields, not formatted strings; api/status.py maps them to gRPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DecisionServiceError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str  # dotted path in the request, e.g. "applicant.age"
+    description: str
+
+
+class InvalidRequest(DecisionServiceError):
+    """The call is malformed; nothing was changed."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = violations
+
+
+class NotFoundError(DecisionServiceError):
+    def __init__(self, kind: str, field: str) -> None:
+        super().__init__(f"{kind} not found")
+        self.kind = kind
+        self.field = field
+
+
+class UnknownCreditLine(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("credit line", "user_id")
+
+
+class UnknownDrawdown(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("drawdown", "drawdown_id")
+
+
+class DuplicateRequest(DecisionServiceError):
+    """A stored decision already holds this request_id (raised by the store on insert)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("request_id already recorded")
+        self.request_id = request_id
+
+
+class RequestIdReused(DecisionServiceError):
+    """The request_id was used before with a different payload."""
+
+    def __init__(self, request_id: str, original_rpc: str) -> None:
+        super().__init__("request_id was already used with a different request")
+        self.request_id = request_id
+        self.original_rpc = original_rpc
+
+
+class OverRepayment(DecisionServiceError):
+    def __init__(self, outstanding: int, requested: int) -> None:
+        super().__init__("repayment exceeds the drawdown's outstanding principal")
+        self.outstanding = outstanding
+        self.requested = requested
+
+
+class StoreUnavailable(DecisionServiceError):
+    """The database cannot be reached or did not answer in time."""
+
+
+class NoRuleBundle(DecisionServiceError):
+    """No valid rule bundle is loaded, so nothing can be decided."""

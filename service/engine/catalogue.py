@@ -1,0 +1,141 @@
+"""The field catalogue: every name a rule may use, its type, and what it means. The only vocabulary.
+
+A fact handed to the engine is a flat mapping from these dotted names to Python values:
+int for INT, Decimal for DECIMAL, int fen for MONEY, bool for BOOL, str for STR.
+`applicant.attributes.<name>` fields are declared per bundle in bundle.yaml, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class FieldType(str, Enum):
+    INT = "int"
+    DECIMAL = "decimal"
+    MONEY = "money"  # CNY, integer fen in facts; written in rules as e.g. `10000 CNY`
+    BOOL = "bool"
+    STR = "str"
+
+
+class RuleSetKind(str, Enum):
+    SCORECARD = "scorecard"
+    ELIGIBILITY = "eligibility"
+    LIMITS = "limits"
+    DRAWDOWN = "drawdown"
+    FRAUD = "fraud"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType
+    description: str
+    allowed_values: tuple[str, ...] = ()  # for STR fields with a closed vocabulary
+
+
+_TXN_TYPES = ("LOGIN", "PASSWORD_CHANGE", "PHONE_CHANGE", "DRAWDOWN", "TRANSFER_OUT", "REPAYMENT", "PAYMENT")
+_METHODS = ("EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "BULLET")
+_STATUSES = ("ACTIVE", "FROZEN", "CLOSED")
+_BANDS_NOTE = "as named by the scorecard's bands"
+
+I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR
+
+APPLICANT_FIELDS = (
+    Field("applicant.age", I, "age in whole years"),
+    Field("applicant.real_name_verified", B, "identity verified against a real-name record"),
+    Field("applicant.agreement_signed", B, "credit agreement signed"),
+    Field("applicant.annual_income", M, "verified annual income, average of recent years"),
+    Field("applicant.monthly_spend_avg", M, "average monthly consumption over the last 12 months"),
+    Field("applicant.active_spend_months", I, "months with spending, of the last 12"),
+    Field("applicant.on_time_repayments_24m", I, "repayments made on time in the last 24 months"),
+    Field("applicant.overdue_count_24m", I, "repayments that went overdue in the last 24 months"),
+    Field("applicant.max_days_overdue_24m", I, "longest overdue episode in the last 24 months, in days"),
+    Field("applicant.credit_inquiries_6m", I, "credit inquiries in the last 6 months"),
+    Field("applicant.financial_assets", M, "financial assets held, e.g. a money-market fund balance"),
+    Field("applicant.account_age_months", I, "months since the account was opened"),
+    Field("applicant.verified_contacts", I, "verified contacts in the social graph"),
+    Field("applicant.country", S, "country of residence, ISO 3166 alpha-2"),
+)
+
+SCORE_FIELDS = (
+    Field("score.value", I, "the scorecard's score, 350..950"),
+    Field("score.band", S, f"the score band, {_BANDS_NOTE}"),
+)
+
+LINE_FIELDS = (
+    Field("line.status", S, "credit line status", _STATUSES),
+    Field("line.credit_limit", M, "the line's credit limit"),
+    Field("line.outstanding_principal", M, "principal drawn and not yet repaid"),
+    Field("line.available_limit", M, "credit limit minus outstanding principal, before this request"),
+    Field("line.daily_interest_rate", D, "the line's daily interest rate"),
+    Field("line.days_past_due", I, "days the oldest unpaid instalment is past its due date; 0 if none"),
+    Field("line.residence_country", S, "the residence country recorded when the limit was granted"),
+)
+
+CHANNEL_FIELDS = (
+    Field("channel.device_id", S, "device the request came from"),
+    Field("channel.ip", S, "IP address the request came from"),
+    Field("channel.country", S, "country the request came from, ISO 3166 alpha-2; empty if unknown"),
+    Field("channel.city", S, "city the request came from; empty if unknown"),
+)
+
+DRAWDOWN_FIELDS = (
+    Field("drawdown.amount", M, "amount requested"),
+    Field("drawdown.term_months", I, "term in months"),
+    Field("drawdown.repayment_method", S, "repayment method", _METHODS),
+    Field("drawdown.purpose", S, "declared use of funds, e.g. CONSUMPTION, SECURITIES, HOME_PURCHASE"),
+    Field("drawdown.share_of_available_limit", D,
+          "amount / available limit before this request (1 when nothing is available)"),
+)
+
+TRANSACTION_FIELDS = (
+    Field("transaction.type", S, "what happened on the account", _TXN_TYPES),
+    Field("transaction.amount", M, "amount moved; 0 for events that move no money"),
+    Field("transaction.counterparty_id", S, "who receives the money; empty if nobody"),
+    Field("transaction.merchant_category", S, "merchant category of a payment; empty if none"),
+    Field("transaction.share_of_available_limit", D,
+          "amount / the line's available limit before this event (1 when nothing is available, 0 without a line)"),
+)
+
+FEATURE_FIELDS = (
+    Field("features.drawdowns_last_hour", I, "approved drawdowns in the hour before this event"),
+    Field("features.drawdown_amount_last_hour", M, "sum of approved drawdowns in the hour before this event"),
+    Field("features.credential_changed_last_24h", B, "a password or phone change in the 24 hours before this event"),
+    Field("features.device_seen_before", B, "this device appears in the user's earlier history"),
+    Field("features.counterparty_new_last_24h", B,
+          "the counterparty first appeared in the user's history less than 24 hours ago (or appears now)"),
+    Field("features.transfer_out_last_hour", M, "transfers out in the last hour, this one included"),
+    Field("features.transfer_out_ratio_last_hour", D,
+          "transfers out in the last hour (this one included) / drawdowns in the last hour; 0 without drawdowns"),
+)
+
+NAMESPACE_FIELDS = {
+    "applicant": APPLICANT_FIELDS,
+    "score": SCORE_FIELDS,
+    "line": LINE_FIELDS,
+    "channel": CHANNEL_FIELDS,
+    "drawdown": DRAWDOWN_FIELDS,
+    "transaction": TRANSACTION_FIELDS,
+    "features": FEATURE_FIELDS,
+}
+
+# Which namespaces each rule set may read: what the service has computed when it runs that set.
+NAMESPACES_BY_RULESET: dict[RuleSetKind, tuple[str, ...]] = {
+    RuleSetKind.SCORECARD: ("applicant",),
+    RuleSetKind.ELIGIBILITY: ("applicant", "score"),
+    RuleSetKind.LIMITS: ("applicant", "score"),
+    RuleSetKind.DRAWDOWN: ("drawdown", "line", "channel", "features"),
+    RuleSetKind.FRAUD: ("transaction", "line", "channel", "features"),
+}
+
+ATTRIBUTES_PREFIX = "applicant.attributes."
+
+FIELDS: dict[str, Field] = {f.name: f for fields in NAMESPACE_FIELDS.values() for f in fields}
+
+
+def fields_for(kind: RuleSetKind) -> dict[str, Field]:
+    """The catalogue fields a rule set of this kind may reference (bundle attributes not included)."""
+    spaces = NAMESPACES_BY_RULESET[kind]
+    return {name: f for name, f in FIELDS.items() if name.split(".", 1)[0] in spaces}
