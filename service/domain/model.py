@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 
-class LineStatus(str, Enum):
+class LineStatus(StrEnum):
     ACTIVE = "ACTIVE"
     FROZEN = "FROZEN"
     CLOSED = "CLOSED"
 
 
-class RepaymentMethod(str, Enum):
+class RepaymentMethod(StrEnum):
     EQUAL_INSTALLMENT = "EQUAL_INSTALLMENT"
     EQUAL_PRINCIPAL = "EQUAL_PRINCIPAL"
     BULLET = "BULLET"
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     """Account events kept in a user's history; the names are the contract's TransactionType without prefix."""
 
     LOGIN = "LOGIN"

@@ -1,0 +1,112 @@
+"""Fraud features of one account event from the user's recent history: the catalogue's `features.*` fields.
+
+Windows are half-open and end at the current event: "the last hour" holds history events with
+occurred_at in [at - 1 h, at), "the last 24 hours" those in [at - 24 h, at), where `at` is the current event's
+occurred_at. History events at exactly `at` (the current event already stored, for one) never count; the
+current event counts only where the catalogue says "this one included".
+
+Ratios are Decimal with exactly RATIO_PLACES decimals, rounded down (floor): against a threshold written with at
+most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, localcontext
+
+from service.domain.model import EventType, HistoryEvent
+
+RATIO_PLACES = 6
+HOUR = timedelta(hours=1)
+DAY = timedelta(hours=24)
+_CREDENTIAL_CHANGES = frozenset({EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE})
+
+
+@dataclass(frozen=True)
+class CurrentEvent:
+    """The event being decided; not (yet) part of the history."""
+
+    event_type: EventType
+    amount: int  # fen; 0 for events that move no money
+    occurred_at: datetime  # aware; the end of every window
+    device_id: str = ""
+    counterparty_id: str = ""  # empty when nobody receives money
+
+
+def compute_features(
+    history: Sequence[HistoryEvent],
+    event: CurrentEvent,
+    *,
+    device_seen_before: bool,
+    counterparty_first_seen: datetime | None,
+    available_limit: int | None,
+) -> dict[str, object]:
+    """The catalogue's `features.*` fields and `transaction.share_of_available_limit`, by dotted name.
+
+    `history`: the user's events of (at least) the 24 hours before the event, in any order; others are
+    ignored. `device_seen_before` (passed through) and `counterparty_first_seen` are answered by the store
+    over the whole history; `available_limit` is the line's before this event, None without a line.
+    Raises ValueError for naive datetimes.
+    """
+    at = event.occurred_at
+    for moment in (at, counterparty_first_seen, *(e.occurred_at for e in history)):
+        _require_aware(moment)
+    last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
+    last_day = [e for e in history if at - DAY <= e.occurred_at < at]
+
+    drawdowns = [e.amount for e in last_hour if e.event_type is EventType.DRAWDOWN]
+    transfers_out = sum(e.amount for e in last_hour if e.event_type is EventType.TRANSFER_OUT)
+    if event.event_type is EventType.TRANSFER_OUT:
+        transfers_out += event.amount
+    drawdown_amount = sum(drawdowns)
+    transfer_ratio = ratio(transfers_out, drawdown_amount) if drawdown_amount else Decimal(0)
+    return {
+        "features.drawdowns_last_hour": len(drawdowns),
+        "features.drawdown_amount_last_hour": drawdown_amount,
+        "features.credential_changed_last_24h": any(e.event_type in _CREDENTIAL_CHANGES for e in last_day),
+        "features.device_seen_before": device_seen_before,
+        "features.counterparty_new_last_24h": _counterparty_new(event, counterparty_first_seen),
+        "features.transfer_out_last_hour": transfers_out,
+        "features.transfer_out_ratio_last_hour": transfer_ratio,
+        "transaction.share_of_available_limit": share_of_available_limit(event.amount, available_limit),
+    }
+
+
+def share_of_available_limit(amount: int, available_limit: int | None) -> Decimal:
+    """`transaction.` / `drawdown.share_of_available_limit`: amount / the available limit before the event.
+
+    0 without a line (available_limit None) and for an amount of 0; 1 when the line has nothing available
+    and the amount is positive; otherwise the ratio, quantized like every ratio here (may exceed 1).
+    """
+    if available_limit is None or amount <= 0:
+        return Decimal(0)
+    if available_limit <= 0:
+        return Decimal(1)
+    return ratio(amount, available_limit)
+
+
+def ratio(numerator: int, denominator: int) -> Decimal:
+    """numerator / denominator to RATIO_PLACES decimals, rounded down (floor), in exact integer arithmetic.
+
+    Raises ZeroDivisionError when the denominator is 0.
+    """
+    scaled = numerator * 10**RATIO_PLACES // denominator
+    with localcontext() as ctx:
+        ctx.prec = 60  # keeps every digit of an int64 ratio
+        return Decimal(scaled).scaleb(-RATIO_PLACES)
+
+
+def _counterparty_new(event: CurrentEvent, first_seen: datetime | None) -> bool:
+    """Whether the counterparty first appeared less than 24 h before the event, or appears only now."""
+    if not event.counterparty_id:
+        return False
+    if first_seen is None:
+        return True
+    return event.occurred_at - first_seen < DAY
+
+
+def _require_aware(moment: datetime | None) -> None:
+    if moment is not None and moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: times must be timezone-aware")

@@ -1,0 +1,115 @@
+"""Repayment schedules of a drawdown, in integer fen.
+
+Conventions, the same for every method:
+
+- Due dates fall monthly on the drawdown's day of month, counted from the start date (not from the previous
+  due date) and clamped to the month's end: a drawdown on Jan 31 is due Feb 28 (29), Mar 31, Apr 30, ...
+- Interest accrues daily, without compounding, on the principal outstanding during each period:
+  interest_k = outstanding_k x daily_rate x days(due_{k-1}, due_k], with due_0 = the start date.
+- Rounding: each instalment's interest is computed exactly and rounded once to whole fen, ROUND_HALF_UP.
+  Principal amounts are whole fen by construction and the last instalment takes whatever principal remains,
+  so principal sums exactly to the drawdown.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, localcontext
+
+from service.domain.model import Installment, RepaymentMethod
+from service.domain.money import round_half_up_to_fen
+
+DAYS_PER_YEAR = 365  # converts the daily rate to the monthly rate of the level payment: daily x 365 / 12
+_PRECISION = 80  # digits; enough for every product of an int64 amount, a rate and a day count to be exact
+
+
+def add_months(start: date, months: int) -> date:
+    """`start` moved by whole months, keeping its day of month clamped to the month's end."""
+    month_index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(month_index, 12)
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    return date(year, month + 1, day)
+
+
+def due_dates(start: date, term_months: int) -> tuple[date, ...]:
+    """The monthly due dates of a term starting on `start`, one per month after it."""
+    return tuple(add_months(start, k) for k in range(1, term_months + 1))
+
+
+def build_schedule(
+    principal: int, term_months: int, method: RepaymentMethod, daily_rate: Decimal, start: date
+) -> tuple[Installment, ...]:
+    """The instalments of a drawdown of `principal` fen made on `start` (see the module docstring).
+
+    EQUAL_INSTALLMENT: level payments. The payment is the annuity of `principal` over `term_months` at the
+    monthly rate daily_rate x 365 / 12, rounded ROUND_HALF_UP to fen. Each instalment but the last pays that
+    amount, split into its actual-day interest and the rest as principal (never below 0 nor above what is
+    outstanding); the last pays the remaining principal and its interest, so it may differ by a little.
+    EQUAL_PRINCIPAL: principal // term_months each, the last adding the remainder (at most term - 1 fen).
+    BULLET: one instalment at the term's end with all principal and the interest of the whole term.
+
+    Raises ValueError unless principal > 0, term_months >= 1 and daily_rate is finite and >= 0.
+    """
+    if principal <= 0:
+        raise ValueError(f"principal must be positive, got {principal}")
+    if term_months < 1:
+        raise ValueError(f"term_months must be at least 1, got {term_months}")
+    if not daily_rate.is_finite() or daily_rate < 0:
+        raise ValueError(f"daily_rate must be a finite, non-negative decimal, got {daily_rate}")
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        if method is RepaymentMethod.BULLET:
+            return _bullet(principal, term_months, daily_rate, start)
+        if method is RepaymentMethod.EQUAL_PRINCIPAL:
+            share = principal // term_months
+            return _amortise(principal, daily_rate, start, term_months, lambda _interest: share)
+        payment = level_payment(principal, term_months, daily_rate)
+        return _amortise(principal, daily_rate, start, term_months, lambda interest: payment - interest)
+
+
+def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
+    """The annuity payment P r (1+r)^n / ((1+r)^n - 1) at r = daily_rate x 365 / 12, ROUND_HALF_UP to fen.
+
+    With a zero rate it is P / n, rounded the same way.
+    """
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        monthly = daily_rate * DAYS_PER_YEAR / 12
+        if monthly == 0:
+            return round_half_up_to_fen(Decimal(principal) / term_months)
+        growth = (1 + monthly) ** term_months
+        payment = principal * monthly * growth / (growth - 1)
+        return round_half_up_to_fen(payment)
+
+
+def _interest(outstanding: int, daily_rate: Decimal, start: date, end: date) -> int:
+    return round_half_up_to_fen(outstanding * daily_rate * (end - start).days)
+
+
+def _amortise(
+    principal: int,
+    daily_rate: Decimal,
+    start: date,
+    term_months: int,
+    principal_part: Callable[[int], int],
+) -> tuple[Installment, ...]:
+    """Instalments whose principal is principal_part(interest) (clamped), the last taking the remainder."""
+    outstanding = principal
+    previous = start
+    installments = []
+    for number, due in enumerate(due_dates(start, term_months), start=1):
+        interest = _interest(outstanding, daily_rate, previous, due)
+        last = number == term_months
+        paid = outstanding if last else min(max(principal_part(interest), 0), outstanding)
+        installments.append(Installment(number=number, due_date=due, principal=paid, interest=interest))
+        outstanding -= paid
+        previous = due
+    return tuple(installments)
+
+
+def _bullet(principal: int, term_months: int, daily_rate: Decimal, start: date) -> tuple[Installment, ...]:
+    due = add_months(start, term_months)
+    interest = _interest(principal, daily_rate, start, due)
+    return (Installment(number=1, due_date=due, principal=principal, interest=interest),)
