@@ -50,8 +50,7 @@ class UnitOfWork(Protocol):
         and only if the line is ACTIVE and outstanding + amount <= credit_limit. Returns the line after the
         change, or None (nothing written) when that condition does not hold."""
 
-    def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None:
-        ...
+    def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None: ...
 
     def open_drawdowns(self, user_key: str) -> list[Drawdown]:
         """The user's drawdowns with principal still outstanding, oldest first."""
@@ -60,8 +59,7 @@ class UnitOfWork(Protocol):
         """Reduce the drawdown's and the line's outstanding principal by amount, atomically. Raises
         UnknownDrawdown, or OverRepayment (nothing written) when amount exceeds the drawdown's outstanding."""
 
-    def append_event(self, event: HistoryEvent) -> None:
-        ...
+    def append_event(self, event: HistoryEvent) -> None: ...
 
     def events_since(self, user_key: str, since: datetime) -> list[HistoryEvent]:
         """The user's events with occurred_at >= since, oldest first."""
@@ -83,20 +81,16 @@ class Store(Protocol):
     def pseudonym_key(self) -> bytes:
         """The secret that turns user ids into user keys; created once per database."""
 
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        ...
+    def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
 
     def list_decisions(
         self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[DecisionRecord]:
         """Decisions newest first."""
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """Aware UTC now."""
-
-

@@ -37,7 +37,7 @@ class Field:
 
 _TXN_TYPES = ("LOGIN", "PASSWORD_CHANGE", "PHONE_CHANGE", "DRAWDOWN", "TRANSFER_OUT", "REPAYMENT", "PAYMENT")
 _METHODS = ("EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "BULLET")
-_STATUSES = ("ACTIVE", "FROZEN", "CLOSED")
+_STATUSES = ("ACTIVE", "FROZEN", "CLOSED", "NONE")
 _BANDS_NOTE = "as named by the scorecard's bands"
 
 I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR
@@ -65,7 +65,7 @@ SCORE_FIELDS = (
 )
 
 LINE_FIELDS = (
-    Field("line.status", S, "credit line status", _STATUSES),
+    Field("line.status", S, "credit line status; NONE when the user has no line", _STATUSES),
     Field("line.credit_limit", M, "the line's credit limit"),
     Field("line.outstanding_principal", M, "principal drawn and not yet repaid"),
     Field("line.available_limit", M, "credit limit minus outstanding principal, before this request"),
@@ -86,8 +86,11 @@ DRAWDOWN_FIELDS = (
     Field("drawdown.term_months", I, "term in months"),
     Field("drawdown.repayment_method", S, "repayment method", _METHODS),
     Field("drawdown.purpose", S, "declared use of funds, e.g. CONSUMPTION, SECURITIES, HOME_PURCHASE"),
-    Field("drawdown.share_of_available_limit", D,
-          "amount / available limit before this request (1 when nothing is available)"),
+    Field(
+        "drawdown.share_of_available_limit",
+        D,
+        "amount / available limit before this request (1 when nothing is available)",
+    ),
 )
 
 TRANSACTION_FIELDS = (
@@ -95,8 +98,11 @@ TRANSACTION_FIELDS = (
     Field("transaction.amount", M, "amount moved; 0 for events that move no money"),
     Field("transaction.counterparty_id", S, "who receives the money; empty if nobody"),
     Field("transaction.merchant_category", S, "merchant category of a payment; empty if none"),
-    Field("transaction.share_of_available_limit", D,
-          "amount / the line's available limit before this event (1 when nothing is available, 0 without a line)"),
+    Field(
+        "transaction.share_of_available_limit",
+        D,
+        "amount / the line's available limit before this event (1 when nothing is available, 0 without a line)",
+    ),
 )
 
 FEATURE_FIELDS = (
@@ -104,11 +110,17 @@ FEATURE_FIELDS = (
     Field("features.drawdown_amount_last_hour", M, "sum of approved drawdowns in the hour before this event"),
     Field("features.credential_changed_last_24h", B, "a password or phone change in the 24 hours before this event"),
     Field("features.device_seen_before", B, "this device appears in the user's earlier history"),
-    Field("features.counterparty_new_last_24h", B,
-          "the counterparty first appeared in the user's history less than 24 hours ago (or appears now)"),
+    Field(
+        "features.counterparty_new_last_24h",
+        B,
+        "the counterparty first appeared in the user's history less than 24 hours ago (or appears now)",
+    ),
     Field("features.transfer_out_last_hour", M, "transfers out in the last hour, this one included"),
-    Field("features.transfer_out_ratio_last_hour", D,
-          "transfers out in the last hour (this one included) / drawdowns in the last hour; 0 without drawdowns"),
+    Field(
+        "features.transfer_out_ratio_last_hour",
+        D,
+        "transfers out in the last hour (this one included) / drawdowns in the last hour; 0 without drawdowns",
+    ),
 )
 
 NAMESPACE_FIELDS = {

@@ -330,9 +330,11 @@ class RecordRepaymentRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., drawdown_id: _Optional[str] = ..., amount: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
 
 class RecordRepaymentResponse(_message.Message):
-    __slots__ = ("outstanding_principal", "available_limit")
+    __slots__ = ("outstanding_principal", "available_limit", "meta")
     OUTSTANDING_PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    META_FIELD_NUMBER: _ClassVar[int]
     outstanding_principal: Money
     available_limit: Money
-    def __init__(self, outstanding_principal: _Optional[_Union[Money, _Mapping]] = ..., available_limit: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+    meta: DecisionMeta
+    def __init__(self, outstanding_principal: _Optional[_Union[Money, _Mapping]] = ..., available_limit: _Optional[_Union[Money, _Mapping]] = ..., meta: _Optional[_Union[DecisionMeta, _Mapping]] = ...) -> None: ...

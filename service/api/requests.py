@@ -1,0 +1,269 @@
+"""Protobuf requests -> validated commands. Every problem is collected and reported with its field path;
+nothing runs until the whole request is valid."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service.app.commands import (
+    ApplicantInput,
+    ChannelInput,
+    DrawdownCommand,
+    GrantCommand,
+    RepaymentCommand,
+    ScoreCommand,
+    TransactionCommand,
+)
+from service.domain.errors import FieldViolation, InvalidRequest
+from service.domain.model import EventType, RepaymentMethod
+
+CURRENCY = "CNY"
+MAX_ID_LENGTH = 64
+MAX_TEXT_LENGTH = 64
+MAX_MINOR_UNITS = 10**15  # ten trillion yuan: far above any real amount, far below engine number limits
+MAX_COUNT = 100_000
+MAX_ATTRIBUTES = 64
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_TOKEN = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+_METHODS = {
+    pb.REPAYMENT_METHOD_EQUAL_INSTALLMENT: RepaymentMethod.EQUAL_INSTALLMENT,
+    pb.REPAYMENT_METHOD_EQUAL_PRINCIPAL: RepaymentMethod.EQUAL_PRINCIPAL,
+    pb.REPAYMENT_METHOD_BULLET: RepaymentMethod.BULLET,
+}
+_EVENT_TYPES = {
+    pb.TRANSACTION_TYPE_LOGIN: EventType.LOGIN,
+    pb.TRANSACTION_TYPE_PASSWORD_CHANGE: EventType.PASSWORD_CHANGE,
+    pb.TRANSACTION_TYPE_PHONE_CHANGE: EventType.PHONE_CHANGE,
+    pb.TRANSACTION_TYPE_DRAWDOWN: EventType.DRAWDOWN,
+    pb.TRANSACTION_TYPE_TRANSFER_OUT: EventType.TRANSFER_OUT,
+    pb.TRANSACTION_TYPE_REPAYMENT: EventType.REPAYMENT,
+    pb.TRANSACTION_TYPE_PAYMENT: EventType.PAYMENT,
+}
+_MONEY_MOVING_EVENTS = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
+
+
+class _Checker:
+    """Collects violations while reading fields, so that one reply names every bad field."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append(FieldViolation(field, description))
+
+    def done(self) -> None:
+        if self.violations:
+            raise InvalidRequest(self.violations)
+
+    def identifier(self, value: str, field: str, *, required: bool = True) -> str:
+        if not value:
+            if required:
+                self.fail(field, "is required")
+        elif len(value) > MAX_ID_LENGTH:
+            self.fail(field, f"must be at most {MAX_ID_LENGTH} characters")
+        elif not value.isprintable() or value != value.strip():
+            self.fail(field, "must be printable, without leading or trailing spaces")
+        return value
+
+    def text(self, value: str, field: str, *, limit: int = MAX_TEXT_LENGTH) -> str:
+        if len(value) > limit:
+            self.fail(field, f"must be at most {limit} characters")
+        elif not value.isprintable():
+            self.fail(field, "must be printable text")
+        return value
+
+    def country(self, value: str, field: str) -> str:
+        if value and not _COUNTRY.match(value):
+            self.fail(field, "must be an ISO 3166 alpha-2 code such as CN, or empty")
+        return value
+
+    def count(self, value: int, field: str, *, low: int = 0, high: int = MAX_COUNT) -> int:
+        if not low <= value <= high:
+            self.fail(field, f"must be from {low} to {high}")
+        return value
+
+    def money(self, owner: Any, name: str, field: str, *, required: bool, positive: bool) -> int:
+        if not owner.HasField(name):
+            if required:
+                self.fail(field, "is required")
+            return 0
+        money = getattr(owner, name)
+        if money.currency != CURRENCY:
+            self.fail(f"{field}.currency", f"must be {CURRENCY}")
+        if positive and money.minor_units <= 0:
+            self.fail(f"{field}.minor_units", "must be positive")
+        elif money.minor_units < 0:
+            self.fail(f"{field}.minor_units", "must not be negative")
+        elif money.minor_units > MAX_MINOR_UNITS:
+            self.fail(f"{field}.minor_units", f"must be at most {MAX_MINOR_UNITS}")
+        return int(money.minor_units)
+
+    def channel(self, owner: Any, field: str) -> ChannelInput:
+        if not owner.HasField("channel"):
+            return ChannelInput()
+        ch = owner.channel
+        if ch.ip:
+            try:
+                ipaddress.ip_address(ch.ip)
+            except ValueError:
+                self.fail(f"{field}.ip", "must be an IPv4 or IPv6 address, or empty")
+        return ChannelInput(
+            device_id=self.identifier(ch.device_id, f"{field}.device_id", required=False),
+            ip=ch.ip,
+            country=self.country(ch.country, f"{field}.country"),
+            city=self.text(ch.city, f"{field}.city"),
+        )
+
+    def attributes(self, struct: struct_pb2.Struct, field: str) -> dict[str, object]:
+        values: dict[str, object] = {}
+        if len(struct.fields) > MAX_ATTRIBUTES:
+            self.fail(field, f"must hold at most {MAX_ATTRIBUTES} attributes")
+            return values
+        for key, value in struct.fields.items():
+            path = f"{field}.{key}"
+            kind = value.WhichOneof("kind")
+            if not re.match(r"^[a-z][a-z0-9_]{0,63}$", key):
+                self.fail(path, "attribute names are lower_snake_case, at most 64 characters")
+            elif kind == "number_value":
+                values[key] = value.number_value
+            elif kind == "bool_value":
+                values[key] = value.bool_value
+            elif kind == "string_value":
+                values[key] = self.text(value.string_value, path, limit=256)
+            elif kind == "null_value":
+                values[key] = None
+            else:
+                self.fail(path, "must be a number, a boolean, a string or null")
+        return values
+
+    def applicant(self, request: Any) -> ApplicantInput | None:
+        if not request.HasField("applicant"):
+            self.fail("applicant", "is required")
+            return None
+        a = request.applicant
+        return ApplicantInput(
+            user_id=self.identifier(a.user_id, "applicant.user_id"),
+            age=self.count(a.age, "applicant.age", high=130),
+            real_name_verified=a.real_name_verified,
+            agreement_signed=a.agreement_signed,
+            annual_income=self.money(a, "annual_income", "applicant.annual_income", required=True, positive=False),
+            monthly_spend_avg=self.money(
+                a, "monthly_spend_avg", "applicant.monthly_spend_avg", required=False, positive=False
+            ),
+            active_spend_months=self.count(a.active_spend_months, "applicant.active_spend_months", high=12),
+            on_time_repayments_24m=self.count(a.on_time_repayments_24m, "applicant.on_time_repayments_24m"),
+            overdue_count_24m=self.count(a.overdue_count_24m, "applicant.overdue_count_24m"),
+            max_days_overdue_24m=self.count(a.max_days_overdue_24m, "applicant.max_days_overdue_24m", high=731),
+            credit_inquiries_6m=self.count(a.credit_inquiries_6m, "applicant.credit_inquiries_6m"),
+            financial_assets=self.money(
+                a, "financial_assets", "applicant.financial_assets", required=False, positive=False
+            ),
+            account_age_months=self.count(a.account_age_months, "applicant.account_age_months", high=1200),
+            verified_contacts=self.count(a.verified_contacts, "applicant.verified_contacts"),
+            country=self.country(a.country, "applicant.country"),
+            attributes=self.attributes(a.attributes, "applicant.attributes"),
+        )
+
+
+def score_command(request: pb.ScoreUserRequest) -> ScoreCommand:
+    check = _Checker()
+    request_id = check.identifier(request.request_id, "request_id")
+    applicant = check.applicant(request)
+    check.done()
+    assert applicant is not None
+    return ScoreCommand(request_id=request_id, applicant=applicant)
+
+
+def grant_command(request: pb.GrantLimitRequest) -> GrantCommand:
+    check = _Checker()
+    request_id = check.identifier(request.request_id, "request_id")
+    applicant = check.applicant(request)
+    check.done()
+    assert applicant is not None
+    return GrantCommand(request_id=request_id, applicant=applicant)
+
+
+def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
+    check = _Checker()
+    method = _METHODS.get(request.repayment_method)
+    if method is None:
+        check.fail("repayment_method", "must be EQUAL_INSTALLMENT, EQUAL_PRINCIPAL or BULLET")
+    purpose = request.purpose
+    if not purpose:
+        check.fail("purpose", "is required, e.g. CONSUMPTION")
+    elif len(purpose) > MAX_TEXT_LENGTH or not _TOKEN.match(purpose):
+        check.fail("purpose", "must be an upper-case code such as CONSUMPTION, at most 64 characters")
+    command = DrawdownCommand(
+        request_id=check.identifier(request.request_id, "request_id"),
+        user_id=check.identifier(request.user_id, "user_id"),
+        amount=check.money(request, "amount", "amount", required=True, positive=True),
+        term_months=check.count(request.term_months, "term_months", low=1, high=360),
+        repayment_method=method or RepaymentMethod.BULLET,
+        purpose=purpose,
+        channel=check.channel(request, "channel"),
+    )
+    check.done()
+    return command
+
+
+def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> TransactionCommand:
+    check = _Checker()
+    request_id = check.identifier(request.request_id, "request_id")
+    if not request.HasField("transaction"):
+        check.fail("transaction", "is required")
+        check.done()
+    t = request.transaction
+    event_type = _EVENT_TYPES.get(t.type)
+    if event_type is None:
+        check.fail("transaction.type", "must be a known transaction type, not UNSPECIFIED")
+    moves_money = event_type in _MONEY_MOVING_EVENTS
+    occurred_at: datetime | None = None
+    if t.HasField("occurred_at"):
+        try:
+            occurred_at = t.occurred_at.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            check.fail("transaction.occurred_at", "is not a valid timestamp")
+        else:
+            if occurred_at > now + MAX_CLOCK_SKEW:
+                check.fail("transaction.occurred_at", "must not be in the future")
+    command = TransactionCommand(
+        request_id=request_id,
+        transaction_id=check.identifier(t.transaction_id, "transaction.transaction_id"),
+        user_id=check.identifier(t.user_id, "transaction.user_id"),
+        event_type=event_type or EventType.LOGIN,
+        amount=check.money(t, "amount", "transaction.amount", required=moves_money, positive=moves_money),
+        occurred_at=occurred_at,
+        channel=check.channel(t, "transaction.channel"),
+        counterparty_id=check.identifier(t.counterparty_id, "transaction.counterparty_id", required=False),
+        merchant_category=check.text(t.merchant_category, "transaction.merchant_category"),
+    )
+    check.done()
+    return command
+
+
+def repayment_command(request: pb.RecordRepaymentRequest) -> RepaymentCommand:
+    check = _Checker()
+    command = RepaymentCommand(
+        request_id=check.identifier(request.request_id, "request_id"),
+        user_id=check.identifier(request.user_id, "user_id"),
+        drawdown_id=check.identifier(request.drawdown_id, "drawdown_id"),
+        amount=check.money(request, "amount", "amount", required=True, positive=True),
+    )
+    check.done()
+    return command
+
+
+def credit_line_user(request: pb.GetCreditLineRequest) -> str:
+    check = _Checker()
+    user_id = check.identifier(request.user_id, "user_id")
+    check.done()
+    return user_id

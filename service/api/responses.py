@@ -1,0 +1,131 @@
+"""Use-case results -> protobuf responses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service.app.results import (
+    CreditLineView,
+    DrawdownResult,
+    FlagResult,
+    FlagView,
+    GrantResult,
+    Meta,
+    ReasonView,
+    RepaymentResult,
+    ScoreResult,
+)
+from service.domain.money import decimal_text
+from service.engine.model import Outcome, Severity
+
+CURRENCY = "CNY"
+
+_OUTCOMES = {
+    Outcome.APPROVE: pb.OUTCOME_APPROVE,
+    Outcome.DECLINE: pb.OUTCOME_DECLINE,
+    Outcome.REVIEW: pb.OUTCOME_REVIEW,
+}
+_RISK_LEVELS = {
+    Severity.NONE: pb.RISK_LEVEL_NONE,
+    Severity.LOW: pb.RISK_LEVEL_LOW,
+    Severity.MEDIUM: pb.RISK_LEVEL_MEDIUM,
+    Severity.HIGH: pb.RISK_LEVEL_HIGH,
+}
+
+
+def money(fen: int) -> pb.Money:
+    return pb.Money(currency=CURRENCY, minor_units=fen)
+
+
+def _rate(value: Decimal | None) -> str:
+    return "" if value is None else decimal_text(value)
+
+
+def _meta(meta: Meta) -> pb.DecisionMeta:
+    out = pb.DecisionMeta(
+        decision_id=meta.decision_id,
+        ruleset_version=meta.ruleset_version,
+        ruleset_digest=meta.ruleset_digest,
+        rules_fired=list(meta.rules_fired),
+    )
+    out.decided_at.FromDatetime(meta.decided_at)
+    return out
+
+
+def _reasons(reasons: tuple[ReasonView, ...]) -> list[pb.Reason]:
+    return [pb.Reason(code=r.code, rule_id=r.rule_id, message=r.message) for r in reasons]
+
+
+def _flags(flags: tuple[FlagView, ...]) -> list[pb.FraudFlag]:
+    return [
+        pb.FraudFlag(code=f.code, rule_id=f.rule_id, severity=_RISK_LEVELS[f.severity], message=f.message)
+        for f in flags
+    ]
+
+
+def score_response(result: ScoreResult) -> pb.ScoreUserResponse:
+    return pb.ScoreUserResponse(
+        score=result.score, band=result.band, reasons=_reasons(result.reasons), meta=_meta(result.meta)
+    )
+
+
+def grant_response(result: GrantResult) -> pb.GrantLimitResponse:
+    return pb.GrantLimitResponse(
+        outcome=_OUTCOMES[result.outcome],
+        credit_limit=money(result.credit_limit),
+        daily_interest_rate=_rate(result.daily_interest_rate),
+        apr=_rate(result.apr),
+        score=result.score,
+        reasons=_reasons(result.reasons),
+        meta=_meta(result.meta),
+    )
+
+
+def drawdown_response(result: DrawdownResult) -> pb.AuthorizeDrawdownResponse:
+    return pb.AuthorizeDrawdownResponse(
+        outcome=_OUTCOMES[result.outcome],
+        drawdown_id=result.drawdown_id,
+        available_limit=money(result.available_limit),
+        schedule=[
+            pb.Installment(
+                number=i.number,
+                due_date=i.due_date.isoformat(),
+                principal=money(i.principal),
+                interest=money(i.interest),
+            )
+            for i in result.schedule
+        ],
+        apr=_rate(result.apr),
+        reasons=_reasons(result.reasons),
+        fraud_flags=_flags(result.flags),
+        meta=_meta(result.meta),
+    )
+
+
+def flag_response(result: FlagResult) -> pb.FlagTransactionResponse:
+    return pb.FlagTransactionResponse(
+        risk_level=_RISK_LEVELS[result.risk_level],
+        outcome=_OUTCOMES[result.outcome],
+        flags=_flags(result.flags),
+        meta=_meta(result.meta),
+    )
+
+
+def credit_line_response(view: CreditLineView) -> pb.GetCreditLineResponse:
+    return pb.GetCreditLineResponse(
+        user_id=view.user_id,
+        credit_limit=money(view.credit_limit),
+        outstanding_principal=money(view.outstanding_principal),
+        available_limit=money(view.available_limit),
+        daily_interest_rate=decimal_text(view.daily_interest_rate),
+        status=view.status,
+    )
+
+
+def repayment_response(result: RepaymentResult) -> pb.RecordRepaymentResponse:
+    return pb.RecordRepaymentResponse(
+        outstanding_principal=money(result.outstanding_principal),
+        available_limit=money(result.available_limit),
+        meta=_meta(result.meta),
+    )

@@ -1,0 +1,83 @@
+"""The one table from service errors to gRPC status codes, with google.rpc error details."""
+
+from __future__ import annotations
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from service.domain.errors import (
+    DecisionServiceError,
+    InvalidRequest,
+    NoRuleBundle,
+    NotFoundError,
+    OverRepayment,
+    RequestIdReused,
+    StoreUnavailable,
+)
+
+log = structlog.get_logger("decisiond.api")
+
+
+def to_status(error: BaseException) -> status_pb2.Status:
+    """The rich status a caller receives for this error. Unknown errors become a generic INTERNAL."""
+    if isinstance(error, InvalidRequest):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {error}", bad)
+    if isinstance(error, NotFoundError):
+        info = error_details_pb2.ResourceInfo(resource_type=error.kind, description=f"see field {error.field}")
+        return _status(code_pb2.NOT_FOUND, f"{error.kind} not found", info)
+    if isinstance(error, RequestIdReused):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field="request_id",
+                    description=f"already used for a different {error.original_rpc} request; use a new request_id",
+                )
+            ]
+        )
+        return _status(code_pb2.ALREADY_EXISTS, "request_id was already used with a different request", bad)
+    if isinstance(error, OverRepayment):
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type="OVER_REPAYMENT",
+                    subject="amount",
+                    description=(
+                        f"repayment of {error.requested} fen exceeds the drawdown's outstanding principal "
+                        f"of {error.outstanding} fen"
+                    ),
+                )
+            ]
+        )
+        return _status(code_pb2.FAILED_PRECONDITION, "repayment exceeds outstanding principal", failure)
+    if isinstance(error, StoreUnavailable):
+        return _status(code_pb2.UNAVAILABLE, "the ledger database is unavailable; retry later")
+    if isinstance(error, NoRuleBundle):
+        return _status(code_pb2.UNAVAILABLE, "no valid rule bundle is loaded; nothing can be decided")
+    if isinstance(error, DecisionServiceError):
+        log.error("unmapped_service_error", error_type=type(error).__name__)
+    else:
+        log.exception("internal_error", error_type=type(error).__name__)
+    return _status(code_pb2.INTERNAL, "internal error")
+
+
+def abort_with(context: grpc.ServicerContext, error: BaseException) -> None:
+    """Ends the call with the status for this error (raises, as grpc's abort does)."""
+    context.abort_with_status(rpc_status.to_status(to_status(error)))
+
+
+def _status(code: int, message: str, *details: object) -> status_pb2.Status:
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)  # type: ignore[arg-type]
+        packed.append(holder)
+    return status_pb2.Status(code=code, message=message, details=packed)

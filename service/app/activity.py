@@ -1,0 +1,76 @@
+"""What the drawdown and fraud rules see of an account event: the event, the line, features of the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.app.clock import business_date
+from service.app.commands import ChannelInput
+from service.app.facts import Facts, channel_facts, line_facts
+from service.app.ports import UnitOfWork
+from service.app.pseudonyms import Pseudonyms
+from service.domain.delinquency import days_past_due
+from service.domain.fraud_features import CurrentEvent, compute_features
+from service.domain.model import CreditLine, EventType, HistoryEvent
+
+HISTORY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    """One event as the caller described it, raw identifiers included (they never leave this call)."""
+
+    user_key: str
+    event_type: EventType
+    amount: int
+    occurred_at: datetime
+    channel: ChannelInput
+    counterparty_id: str
+    merchant_category: str
+
+
+def observe(
+    uow: UnitOfWork, pseudonyms: Pseudonyms, event: AccountEvent, line: CreditLine | None, now: datetime
+) -> tuple[Facts, HistoryEvent]:
+    """The facts about this event, and the history record to append (identifiers as keyed hashes)."""
+    record = HistoryEvent(
+        user_key=event.user_key,
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+        amount=event.amount,
+        device_id=pseudonyms.identifier("device", event.channel.device_id),
+        country=event.channel.country,
+        counterparty_id=pseudonyms.identifier("counterparty", event.counterparty_id),
+    )
+    history = [
+        h
+        for h in uow.events_since(event.user_key, event.occurred_at - HISTORY_WINDOW)
+        if h.occurred_at < event.occurred_at
+    ]
+    device_seen = bool(record.device_id) and uow.device_seen(event.user_key, record.device_id, event.occurred_at)
+    first_seen = uow.counterparty_first_seen(event.user_key, record.counterparty_id) if record.counterparty_id else None
+    features = compute_features(
+        history,
+        CurrentEvent(
+            event_type=record.event_type,
+            amount=record.amount,
+            device_id=record.device_id,
+            counterparty_id=record.counterparty_id,
+            occurred_at=record.occurred_at,
+        ),
+        device_seen_before=device_seen,
+        counterparty_first_seen=first_seen,
+        available_limit=None if line is None else line.available_limit,
+    )
+    overdue = days_past_due(uow.open_drawdowns(event.user_key), business_date(now)) if line is not None else 0
+    facts: Facts = {
+        **line_facts(line, overdue),
+        **channel_facts(event.channel),
+        **features,
+        "transaction.type": event.event_type.value,
+        "transaction.amount": event.amount,
+        "transaction.counterparty_id": event.counterparty_id,
+        "transaction.merchant_category": event.merchant_category,
+    }
+    return facts, record

@@ -1,0 +1,52 @@
+"""Keyed hashing: raw user ids and identifiers never reach the store or the logs, only their keyed hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+
+class Pseudonyms:
+    """Turns identifiers into stable keyed hashes with the database's secret key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def user_key(self, user_id: str) -> str:
+        """The stored and logged stand-in for a user id."""
+        return self._hash("user", user_id)[:32]
+
+    def identifier(self, kind: str, value: str) -> str:
+        """A stand-in for another identifier (device, counterparty); empty stays empty."""
+        return self._hash(kind, value)[:32] if value else ""
+
+    def request_digest(self, rpc: str, command: object) -> str:
+        """A keyed digest of the whole request: equal exactly when rpc and payload are equal."""
+        return self._hash("request", rpc + "\n" + canonical_json(command))
+
+    def _hash(self, kind: str, value: str) -> str:
+        return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def canonical_json(value: object) -> str:
+    """Deterministic JSON of dataclasses, enums, decimals and datetimes."""
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal | datetime):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

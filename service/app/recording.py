@@ -1,0 +1,127 @@
+"""Every decision runs once: idempotent on request_id, stored with its response, logged without personal data."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import structlog
+
+from service.app.ports import Clock, DecisionRecord, Store, UnitOfWork
+from service.app.pseudonyms import canonical_json
+from service.domain.errors import DuplicateRequest, RequestIdReused
+
+R = TypeVar("R")
+
+log = structlog.get_logger("decisiond.decisions")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The serialized response to send, and whether it is the stored answer to an earlier call."""
+
+    response: bytes
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    decision_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Decided(Generic[R]):
+    result: R
+    outcome: str
+    rules_fired: tuple[str, ...]
+    minimised_request: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Call:
+    """What identifies one call for the record."""
+
+    rpc: str
+    request_id: str | None
+    request_digest: str
+    user_key: str | None
+    ruleset_version: str
+    ruleset_digest: str
+
+
+class DecisionRecorder:
+    """Runs a decision inside one transaction with its record, or replays the stored answer."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def run(
+        self,
+        call: Call,
+        decide: Callable[[UnitOfWork, DecisionContext], Decided[R]],
+        encode: Callable[[R], bytes],
+    ) -> Reply:
+        """Decide and record atomically; a retry with the same request_id gets the stored response."""
+        started = time.perf_counter()
+        try:
+            with self._store.unit_of_work() as uow:
+                if call.request_id:
+                    prior = uow.find_decision(call.request_id)
+                    if prior is not None:
+                        return self._replay(call, prior)
+                context = DecisionContext(decision_id=new_decision_id(), now=self._clock.now())
+                decided = decide(uow, context)
+                response = encode(decided.result)
+                latency_us = int((time.perf_counter() - started) * 1_000_000)
+                uow.save_decision(
+                    DecisionRecord(
+                        decision_id=context.decision_id,
+                        rpc=call.rpc,
+                        request_id=call.request_id or None,
+                        request_digest=call.request_digest,
+                        user_key=call.user_key,
+                        request_json=canonical_json(decided.minimised_request),
+                        response=response,
+                        outcome=decided.outcome,
+                        ruleset_version=call.ruleset_version,
+                        ruleset_digest=call.ruleset_digest,
+                        decided_at=context.now,
+                        latency_us=latency_us,
+                    )
+                )
+        except DuplicateRequest:
+            # Another replica or thread recorded this request_id first; our transaction rolled back.
+            with self._store.unit_of_work() as uow:
+                prior = uow.find_decision(call.request_id or "")
+            if prior is None:  # pragma: no cover - the unique index said it exists
+                raise
+            return self._replay(call, prior)
+        log.info(
+            "decision",
+            decision_id=context.decision_id,
+            rpc=call.rpc,
+            outcome=decided.outcome,
+            rules_fired=list(decided.rules_fired),
+            ruleset_version=call.ruleset_version,
+            user=call.user_key,
+            latency_ms=round(latency_us / 1000, 3),
+        )
+        return Reply(response=response, replayed=False)
+
+    @staticmethod
+    def _replay(call: Call, prior: DecisionRecord) -> Reply:
+        if prior.request_digest != call.request_digest:
+            raise RequestIdReused(call.request_id or "", prior.rpc)
+        log.info("decision.replayed", decision_id=prior.decision_id, rpc=call.rpc, user=call.user_key)
+        return Reply(response=prior.response, replayed=True)
+
+
+def new_decision_id() -> str:
+    """Unique, sortable by time: a millisecond timestamp then randomness."""
+    return f"dec_{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"

@@ -1,0 +1,42 @@
+"""The bundle currently serving. Swapped atomically; each call takes one reference and decides under it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from service.domain.errors import NoRuleBundle
+from service.engine.bundle import BundleInvalid, RuleBundle, load_bundle
+
+
+class RulesHolder:
+    """Holds the active bundle and the last rejected attempt, for operators."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._active: RuleBundle | None = None
+        self._rejected: BundleInvalid | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> RuleBundle:
+        bundle = self._active  # one atomic read: the whole call uses this bundle
+        if bundle is None:
+            raise NoRuleBundle()
+        return bundle
+
+    @property
+    def rejected(self) -> BundleInvalid | None:
+        return self._rejected
+
+    def reload(self) -> RuleBundle:
+        """Load the directory again; activate it if valid, else keep the last good bundle and raise."""
+        with self._lock:
+            try:
+                bundle = load_bundle(self.directory)
+            except BundleInvalid as problems:
+                self._rejected = problems
+                raise
+            self._rejected = None
+            # The old bundle is left to the garbage collector, not closed: calls in flight may still use it.
+            self._active = bundle
+            return bundle

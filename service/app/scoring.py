@@ -1,0 +1,90 @@
+"""ScoreUser and GrantLimit: scorecard, eligibility and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.app.commands import ApplicantInput
+from service.app.facts import Facts, applicant_facts, score_facts
+from service.app.results import ReasonView
+from service.domain.limits import apr, final_limit, within_apr_cap
+from service.domain.scorecard import compute_score
+from service.engine.bundle import RuleBundle
+from service.engine.catalogue import RuleSetKind
+from service.engine.model import FiredRule, Outcome
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: int
+    band: str
+    reasons: tuple[ReasonView, ...]  # adverse-action reasons, most important first
+    rules_fired: tuple[str, ...]
+    facts: Facts  # applicant and score facts, for the rule sets that follow
+
+
+def score_applicant(bundle: RuleBundle, applicant: ApplicantInput) -> Scored:
+    """Runs the scorecard: score, band and the principal reasons the score is not higher."""
+    facts = applicant_facts(applicant)
+    matches = bundle.score_bins(facts)
+    card = bundle.scorecard
+    outcome = compute_score(card, matches)
+    band = outcome.band or ""
+    reasons = tuple(ReasonView(c.reason_code, c.characteristic_id, c.reason_message) for c in outcome.reasons)
+    return Scored(
+        score=outcome.score,
+        band=band,
+        reasons=reasons,
+        rules_fired=tuple(m.bin_rule_id for m in matches),
+        facts={**facts, **score_facts(outcome.score, band)},
+    )
+
+
+@dataclass(frozen=True)
+class LimitOffer:
+    outcome: Outcome
+    credit_limit: int
+    daily_rate: Decimal | None  # set when offered
+    apr: Decimal | None
+    reasons: tuple[ReasonView, ...]
+    rules_fired: tuple[str, ...]
+
+
+def eligibility_reasons(fired: list[FiredRule], scored: Scored) -> list[ReasonView]:
+    """Reasons of the rules that declined or referred; a low-score decline carries the scorecard's reasons."""
+    reasons: list[ReasonView] = []
+    for rule in fired:
+        if rule.outcome is Outcome.APPROVE:
+            continue
+        reasons.append(ReasonView(rule.reason_code, rule.rule_id, rule.message))
+        if rule.with_score_reasons:
+            reasons.extend(r for r in scored.reasons if r not in reasons)
+    return reasons
+
+
+def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
+    """The limit for an eligible applicant: band base, capped, rounded down; declined below the minimum."""
+    spec = bundle.limits
+    offer = spec.offers.get(scored.band)
+    if offer is None:
+        reason = ReasonView("NO_OFFER_FOR_BAND", "LIMITS", f"no credit is offered in score band {scored.band}")
+        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
+    if not within_apr_cap(offer.daily_rate, days_per_year=spec.days_per_year, apr_cap=spec.apr_cap):
+        reason = ReasonView("RATE_ABOVE_APR_CAP", "LIMITS", "the band's rate would exceed the APR cap")
+        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
+    caps = bundle.caps(scored.facts)
+    decision = final_limit(offer.base_limit, caps, rounding=spec.rounding, minimum=spec.minimum_limit)
+    binding = tuple(ReasonView(c.reason_code, c.rule_id, c.message) for c in decision.binding_caps)
+    fired = tuple(c.rule_id for c in decision.binding_caps)
+    if not decision.offered:
+        reason = ReasonView(
+            "LIMIT_TOO_LOW", "LIMITS", "the limit that could be offered is below the minimum credit line"
+        )
+        return LimitOffer(Outcome.DECLINE, 0, None, None, (*binding, reason), fired)
+    annual = apr(offer.daily_rate, spec.days_per_year)
+    return LimitOffer(Outcome.APPROVE, decision.amount, offer.daily_rate, annual, binding, fired)
+
+
+def eligibility(bundle: RuleBundle, scored: Scored) -> list[FiredRule]:
+    return bundle.evaluate(RuleSetKind.ELIGIBILITY, scored.facts)

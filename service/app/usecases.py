@@ -1,0 +1,332 @@
+"""The six use cases behind the RPCs. Each decides one call under one rule bundle, inside one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from service.app.activity import AccountEvent, observe
+from service.app.clock import business_date
+from service.app.commands import (
+    ApplicantInput,
+    DrawdownCommand,
+    GrantCommand,
+    RepaymentCommand,
+    ScoreCommand,
+    TransactionCommand,
+)
+from service.app.ports import Clock, Store, UnitOfWork
+from service.app.pseudonyms import Pseudonyms
+from service.app.recording import Call, Decided, DecisionContext, DecisionRecorder, Reply
+from service.app.results import (
+    CreditLineView,
+    DrawdownResult,
+    FlagResult,
+    GrantResult,
+    Meta,
+    ReasonView,
+    RepaymentResult,
+    ScoreResult,
+)
+from service.app.rules import RulesProvider, combined_outcome, flags_of, reasons_of, risk_level
+from service.app.scoring import eligibility, eligibility_reasons, offer_limit, score_applicant
+from service.domain.errors import UnknownCreditLine
+from service.domain.limits import apr
+from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus
+from service.domain.schedule import build_schedule
+from service.engine.bundle import RuleBundle
+from service.engine.catalogue import RuleSetKind
+from service.engine.model import Outcome
+
+LEDGER_RULE = "LEDGER"  # rule_id of the checks the ledger makes whatever the rules say
+
+
+class DecisionApp:
+    """Entry point of the application layer; the transport calls exactly one method per RPC."""
+
+    def __init__(self, store: Store, rules: RulesProvider, clock: Clock) -> None:
+        self._store = store
+        self._rules = rules
+        self._clock = clock
+        self._pseudonyms = Pseudonyms(store.pseudonym_key())
+        self._recorder = DecisionRecorder(store, clock)
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def user_key(self, user_id: str) -> str:
+        return self._pseudonyms.user_key(user_id)
+
+    def _call(self, rpc: str, request_id: str | None, command: object, user_id: str, bundle: RuleBundle | None) -> Call:
+        return Call(
+            rpc=rpc,
+            request_id=request_id,
+            request_digest=self._pseudonyms.request_digest(rpc, command),
+            user_key=self._pseudonyms.user_key(user_id),
+            ruleset_version=bundle.version if bundle else "",
+            ruleset_digest=bundle.digest if bundle else "",
+        )
+
+    @staticmethod
+    def _meta(bundle: RuleBundle | None, context: DecisionContext, fired: tuple[str, ...]) -> Meta:
+        return Meta(
+            decision_id=context.decision_id,
+            ruleset_version=bundle.version if bundle else "",
+            ruleset_digest=bundle.digest if bundle else "",
+            rules_fired=fired,
+            decided_at=context.now,
+        )
+
+    # --- DecisionService -------------------------------------------------------------------------------
+
+    def score_user(self, command: ScoreCommand, encode: Callable[[ScoreResult], bytes]) -> Reply:
+        bundle = self._rules.current()
+
+        def decide(_uow: UnitOfWork, context: DecisionContext) -> Decided[ScoreResult]:
+            scored = score_applicant(bundle, command.applicant)
+            result = ScoreResult(
+                scored.score, scored.band, scored.reasons, self._meta(bundle, context, scored.rules_fired)
+            )
+            return Decided(result, scored.band, scored.rules_fired, _minimised_applicant(command.applicant))
+
+        call = self._call("ScoreUser", command.request_id, command, command.applicant.user_id, bundle)
+        return self._recorder.run(call, decide, encode)
+
+    def grant_limit(self, command: GrantCommand, encode: Callable[[GrantResult], bytes]) -> Reply:
+        bundle = self._rules.current()
+        user_key = self.user_key(command.applicant.user_id)
+
+        def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[GrantResult]:
+            scored = score_applicant(bundle, command.applicant)
+            fired = eligibility(bundle, scored)
+            outcome = combined_outcome(fired)
+            reasons = eligibility_reasons(fired, scored)
+            rules_fired = scored.rules_fired + tuple(f.rule_id for f in fired)
+            limit, rate, annual = 0, None, None
+            if outcome is Outcome.APPROVE:
+                offer = offer_limit(bundle, scored)
+                outcome, reasons = offer.outcome, [*reasons, *offer.reasons]
+                rules_fired += offer.rules_fired
+                if offer.outcome is Outcome.APPROVE and offer.daily_rate is not None:
+                    limit, rate, annual = offer.credit_limit, offer.daily_rate, offer.apr
+                    _open_or_update_line(uow, user_key, limit, offer.daily_rate, command.applicant.country, context.now)
+            result = GrantResult(
+                outcome,
+                limit,
+                rate,
+                annual,
+                scored.score,
+                tuple(reasons),
+                self._meta(bundle, context, rules_fired),
+            )
+            return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant))
+
+        call = self._call("GrantLimit", command.request_id, command, command.applicant.user_id, bundle)
+        return self._recorder.run(call, decide, encode)
+
+    def authorize_drawdown(self, command: DrawdownCommand, encode: Callable[[DrawdownResult], bytes]) -> Reply:
+        bundle = self._rules.current()
+        user_key = self.user_key(command.user_id)
+
+        def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[DrawdownResult]:
+            minimised = _minimised_drawdown(command)
+            line = uow.get_credit_line(user_key, for_update=True)
+            if line is None:
+                reason = ReasonView("NO_CREDIT_LINE", LEDGER_RULE, "the user has no credit line; grant a limit first")
+                result = DrawdownResult(
+                    Outcome.DECLINE, "", 0, (), None, (reason,), (), self._meta(bundle, context, ())
+                )
+                return Decided(result, Outcome.DECLINE.value, (), minimised)
+            event = AccountEvent(user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "")
+            facts, record = observe(uow, self._pseudonyms, event, line, context.now)
+            facts.update(_drawdown_facts(command, facts))
+            policy = bundle.evaluate(RuleSetKind.DRAWDOWN, facts)
+            fraud = bundle.evaluate(RuleSetKind.FRAUD, facts)
+            fired = [*policy, *fraud]
+            rules_fired = tuple(f.rule_id for f in fired)
+            outcome = combined_outcome(fired)
+            reasons = reasons_of(fired)
+            annual = apr(line.daily_interest_rate, bundle.limits.days_per_year)
+            if outcome is Outcome.APPROVE and line.status is not LineStatus.ACTIVE:
+                outcome = Outcome.DECLINE
+                reasons.append(ReasonView("LINE_NOT_ACTIVE", LEDGER_RULE, f"the credit line is {line.status.value}"))
+            drawdown_id, schedule, available = "", (), line.available_limit
+            if outcome is Outcome.APPROVE:
+                drawdown = Drawdown(
+                    drawdown_id=new_drawdown_id(),
+                    user_key=user_key,
+                    amount=command.amount,
+                    term_months=command.term_months,
+                    repayment_method=command.repayment_method,
+                    daily_interest_rate=line.daily_interest_rate,
+                    purpose=command.purpose,
+                    created_at=context.now,
+                    schedule=build_schedule(
+                        command.amount,
+                        command.term_months,
+                        command.repayment_method,
+                        line.daily_interest_rate,
+                        business_date(context.now),
+                    ),
+                )
+                after = uow.draw_down(drawdown)
+                if after is None:
+                    outcome = Outcome.DECLINE
+                    reasons.append(
+                        ReasonView("INSUFFICIENT_LIMIT", LEDGER_RULE, "the amount exceeds the available limit")
+                    )
+                else:
+                    uow.append_event(replace(record, event_id=drawdown.drawdown_id))
+                    drawdown_id, schedule, available = (
+                        drawdown.drawdown_id,
+                        drawdown.schedule,
+                        after.available_limit,
+                    )
+            result = DrawdownResult(
+                outcome,
+                drawdown_id,
+                available,
+                schedule,
+                annual,
+                tuple(reasons),
+                flags_of(fraud),
+                self._meta(bundle, context, rules_fired),
+            )
+            return Decided(result, outcome.value, rules_fired, minimised)
+
+        call = self._call("AuthorizeDrawdown", command.request_id, command, command.user_id, bundle)
+        return self._recorder.run(call, decide, encode)
+
+    def flag_transaction(self, command: TransactionCommand, encode: Callable[[FlagResult], bytes]) -> Reply:
+        bundle = self._rules.current()
+        user_key = self.user_key(command.user_id)
+
+        def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[FlagResult]:
+            line = uow.get_credit_line(user_key)
+            event = AccountEvent(
+                user_key,
+                command.event_type,
+                command.amount,
+                command.occurred_at or context.now,
+                command.channel,
+                command.counterparty_id,
+                command.merchant_category,
+            )
+            facts, record = observe(uow, self._pseudonyms, event, line, context.now)
+            fired = bundle.evaluate(RuleSetKind.FRAUD, facts)
+            uow.append_event(replace(record, event_id=self._pseudonyms.identifier("txn", command.transaction_id)))
+            rules_fired = tuple(f.rule_id for f in fired)
+            outcome = combined_outcome(fired)
+            result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))
+            return Decided(result, outcome.value, rules_fired, _minimised_transaction(command))
+
+        call = self._call("FlagTransaction", command.request_id, command, command.user_id, bundle)
+        return self._recorder.run(call, decide, encode)
+
+    # --- CreditLineService ------------------------------------------------------------------------------
+
+    def get_credit_line(self, user_id: str, encode: Callable[[CreditLineView], bytes]) -> Reply:
+        user_key = self.user_key(user_id)
+
+        def decide(uow: UnitOfWork, _context: DecisionContext) -> Decided[CreditLineView]:
+            line = uow.get_credit_line(user_key)
+            if line is None:
+                raise UnknownCreditLine()
+            view = _line_view(user_id, line)
+            return Decided(view, "OK", (), {"user": user_key})
+
+        call = self._call("GetCreditLine", None, user_id, user_id, None)
+        return self._recorder.run(call, decide, encode)
+
+    def record_repayment(self, command: RepaymentCommand, encode: Callable[[RepaymentResult], bytes]) -> Reply:
+        user_key = self.user_key(command.user_id)
+
+        def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[RepaymentResult]:
+            if uow.get_credit_line(user_key, for_update=True) is None:
+                raise UnknownCreditLine()
+            line = uow.repay(user_key, command.drawdown_id, command.amount, context.now)
+            uow.append_event(_repayment_event(user_key, command, context.now))
+            result = RepaymentResult(line.outstanding_principal, line.available_limit, self._meta(None, context, ()))
+            minimised = {"user": user_key, "drawdown_id": command.drawdown_id, "amount": command.amount}
+            return Decided(result, "OK", (), minimised)
+
+        call = self._call("RecordRepayment", command.request_id, command, command.user_id, None)
+        return self._recorder.run(call, decide, encode)
+
+
+def new_drawdown_id() -> str:
+    return f"dd_{uuid.uuid4().hex}"
+
+
+def _open_or_update_line(
+    uow: UnitOfWork, user_key: str, limit: int, rate: Decimal, country: str, now: datetime
+) -> None:
+    """An approval sets the line's limit and rate; a FROZEN line stays frozen, anything else becomes ACTIVE."""
+    existing = uow.get_credit_line(user_key, for_update=True)
+    status = LineStatus.FROZEN if existing and existing.status is LineStatus.FROZEN else LineStatus.ACTIVE
+    uow.save_credit_line(
+        CreditLine(
+            user_key=user_key,
+            credit_limit=limit,
+            outstanding_principal=existing.outstanding_principal if existing else 0,
+            daily_interest_rate=rate,
+            status=status,
+            residence_country=country,
+            opened_at=existing.opened_at if existing else now,
+            updated_at=now,
+        )
+    )
+
+
+def _drawdown_facts(command: DrawdownCommand, facts: dict[str, object]) -> dict[str, object]:
+    return {
+        "drawdown.amount": command.amount,
+        "drawdown.term_months": command.term_months,
+        "drawdown.repayment_method": command.repayment_method.value,
+        "drawdown.purpose": command.purpose,
+        "drawdown.share_of_available_limit": facts["transaction.share_of_available_limit"],
+    }
+
+
+def _line_view(user_id: str, line: CreditLine) -> CreditLineView:
+    return CreditLineView(
+        user_id=user_id,
+        credit_limit=line.credit_limit,
+        outstanding_principal=line.outstanding_principal,
+        available_limit=line.available_limit,
+        daily_interest_rate=line.daily_interest_rate,
+        status=line.status.value,
+    )
+
+
+def _repayment_event(user_key: str, command: RepaymentCommand, now: datetime) -> HistoryEvent:
+    return HistoryEvent(user_key=user_key, event_type=EventType.REPAYMENT, occurred_at=now, amount=command.amount)
+
+
+def _minimised_applicant(applicant: ApplicantInput) -> dict[str, object]:
+    """Everything the rules saw about the applicant except the user id (stored as its keyed hash)."""
+    return {k: v for k, v in vars(applicant).items() if k != "user_id"}
+
+
+def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:
+    return {
+        "amount": command.amount,
+        "term_months": command.term_months,
+        "repayment_method": command.repayment_method.value,
+        "purpose": command.purpose,
+        "channel_country": command.channel.country,
+        "channel_city": command.channel.city,
+    }
+
+
+def _minimised_transaction(command: TransactionCommand) -> dict[str, object]:
+    return {
+        "type": command.event_type.value,
+        "amount": command.amount,
+        "occurred_at": command.occurred_at.isoformat() if command.occurred_at else None,
+        "channel_country": command.channel.country,
+        "merchant_category": command.merchant_category,
+    }

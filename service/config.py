@@ -1,0 +1,72 @@
+"""Settings: one frozen, validated object built from the command line and the environment.
+
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_RULES = "./rules"
+DEFAULT_DATABASE = "sqlite:///./var/decisions.db"
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int  # 0 picks a free port
+    rules_dir: Path
+    database_url: str
+    max_workers: int = 16
+    drain_seconds: float = 10.0
+    log_level: str = "info"
+
+    @property
+    def listen(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split HOST:PORT (IPv6 as [::1]:PORT); the port must be 0..65535."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host:
+        raise SettingsError(f"listen address {value!r} must be HOST:PORT, e.g. 127.0.0.1:50051")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise SettingsError(f"listen port {port_text!r} must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def load_settings(
+    *,
+    listen: str | None = None,
+    rules: str | None = None,
+    database: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings: explicit arguments win, then DECISIOND_* environment variables, then defaults."""
+    env = os.environ if environ is None else environ
+    host, port = parse_listen(listen or env.get("DECISIOND_LISTEN") or DEFAULT_LISTEN)
+    rules_dir = Path(rules or env.get("DECISIOND_RULES") or DEFAULT_RULES)
+    database_url = database or env.get("DECISIOND_DATABASE") or DEFAULT_DATABASE
+    workers_text = env.get("DECISIOND_MAX_WORKERS", "16")
+    if not workers_text.isdigit() or not 1 <= int(workers_text) <= 1024:
+        raise SettingsError("DECISIOND_MAX_WORKERS must be a whole number from 1 to 1024")
+    log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
+    if log_level not in {"debug", "info", "warning", "error"}:
+        raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")
+    return Settings(
+        host=host,
+        port=port,
+        rules_dir=rules_dir,
+        database_url=database_url,
+        max_workers=int(workers_text),
+        log_level=log_level,
+    )

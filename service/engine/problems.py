@@ -1,0 +1,140 @@
+"""Problems found in a rule bundle: a stable code, a location, a message and a suggested fix.
+
+Every problem is written for the compliance officer who edits the rules, never for a programmer:
+it names the file, line and column, the rule, what is wrong in plain words, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ProblemSeverity(str, Enum):
+    ERROR = "error"  # the bundle cannot be loaded
+    WARNING = "warning"  # the bundle loads; something deserves a look
+
+
+@dataclass(frozen=True)
+class ProblemCode:
+    code: str
+    severity: ProblemSeverity
+    title: str  # one line for the documentation table
+
+
+def _e(code: str, title: str) -> ProblemCode:
+    return ProblemCode(code, ProblemSeverity.ERROR, title)
+
+
+def _w(code: str, title: str) -> ProblemCode:
+    return ProblemCode(code, ProblemSeverity.WARNING, title)
+
+
+# The stable codes. Never renumber: compliance tooling and the documentation refer to them.
+YAML_SYNTAX = _e("R001", "the file is not valid YAML")
+MISSING_FILE = _e("R002", "a required file of the bundle is missing or unreadable")
+WRONG_SHAPE = _e("R003", "a value has the wrong shape (a list where a mapping is expected, text where a number is)")
+MISSING_KEY = _e("R004", "a required key is missing")
+UNKNOWN_KEY = _e("R005", "a key is not part of the file format (often a typo)")
+INVALID_VALUE = _e("R006", "a value is not allowed (empty version, unsupported currency, badly formed id...)")
+DUPLICATE_ID = _e("R010", "the same id is used twice in the bundle")
+UNKNOWN_OUTCOME = _e("R011", "an outcome other than APPROVE, DECLINE or REVIEW")
+UNKNOWN_SEVERITY = _e("R012", "a fraud severity other than NONE, LOW, MEDIUM or HIGH")
+UNKNOWN_REASON = _e("R013", "a reason or flag code that bundle.yaml does not declare under `reasons`")
+EXPR_SYNTAX = _e("R101", "the condition or amount cannot be read (syntax error)")
+UNKNOWN_FIELD = _e("R102", "a field name that is not in the field catalogue")
+FIELD_NOT_AVAILABLE = _e("R103", "a field that exists but is not known when this rule set runs")
+TYPE_MISMATCH = _e("R104", "values of different kinds are compared or combined (money with a number, text with a number...)")
+UNKNOWN_VALUE = _e("R105", "a text value that the field can never take (e.g. a misspelt transaction type)")
+UNKNOWN_LIST = _e("R106", "a list that does not exist in lists/")
+NOT_A_CONDITION = _e("R107", "a condition that is not a yes/no question")
+NEVER_MATCHES = _e("R108", "a rule that can never match (contradictory bounds such as x > 5 and x < 3)")
+BAD_LITERAL = _e("R109", "a number or amount that is out of range, too precise, or in another currency")
+BIN_OVERLAP = _e("R201", "two bins of a scorecard characteristic overlap")
+BIN_GAP = _e("R202", "the bins of a scorecard characteristic leave values without points")
+BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores without a band")
+APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
+UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
+BAD_LIST = _e("R401", "a list file has an entry that is empty, too long or repeated")
+TOO_LARGE = _e("R501", "the bundle, a file, a list or a condition is larger than the service accepts")
+ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
+BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
+ALWAYS_MATCHES = _w("W001", "a rule matches every request (its condition is always true)")
+UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (ignored)")
+UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")
+INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
+
+ALL_CODES: tuple[ProblemCode, ...] = (
+    YAML_SYNTAX, MISSING_FILE, WRONG_SHAPE, MISSING_KEY, UNKNOWN_KEY, INVALID_VALUE, DUPLICATE_ID,
+    UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, EXPR_SYNTAX, UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
+    TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
+    BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE,
+    ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, INTERNAL,
+)
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One problem in a bundle. `file` is the path as the user typed the bundle directory, e.g. `rules/fraud.yaml`."""
+
+    code: str
+    severity: ProblemSeverity
+    file: str
+    line: int | None  # 1-based; None when the problem concerns a whole file
+    col: int | None  # 1-based
+    rule_id: str | None
+    message: str
+    hint: str = ""
+    expression: str | None = None  # the condition's text, for a caret display
+    expression_line: int | None = None  # 1-based line within `expression`
+    expression_col: int | None = None  # 1-based column within that line
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is ProblemSeverity.ERROR
+
+    def headline(self) -> str:
+        """`rules/fraud.yaml:14:9: rule FRD-003: unknown field ...` (warnings say `warning:` before the message)."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        parts = [where]
+        if self.rule_id:
+            parts.append(f"rule {self.rule_id}")
+        parts.append(self.message if self.is_error else f"warning: {self.message}")
+        return ": ".join(parts)
+
+    def format(self) -> str:
+        """The headline, then the expression with a caret under the column, then the suggested fix and code."""
+        lines = [self.headline()]
+        if self.expression is not None and self.expression_line is not None:
+            source_lines = self.expression.split("\n")
+            if 1 <= self.expression_line <= len(source_lines):
+                text = source_lines[self.expression_line - 1]
+                col = max(1, self.expression_col or 1)
+                lines.append("    " + text)
+                lines.append("    " + _caret_padding(text, col - 1) + "^")
+        fix = f"{self.hint} " if self.hint else ""
+        lines.append(f"    {fix}[{self.code}]")
+        return "\n".join(lines)
+
+
+def _caret_padding(text: str, width: int) -> str:
+    # keep tabs so that the caret lines up under a tab-indented expression
+    return "".join("\t" if ch == "\t" else " " for ch in text[:width]).ljust(width)
+
+
+def problem(
+    code: ProblemCode,
+    file: str,
+    message: str,
+    *,
+    line: int | None = None,
+    col: int | None = None,
+    rule_id: str | None = None,
+    hint: str = "",
+) -> RuleProblem:
+    """A RuleProblem with the severity that belongs to its code."""
+    return RuleProblem(code.code, code.severity, file, line, col, rule_id, message, hint)

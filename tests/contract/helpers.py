@@ -1,0 +1,69 @@
+"""Small helpers for reading gRPC answers in contract tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from tests.support.builders import cny, request_id, strong_applicant
+
+
+def new_user() -> str:
+    return f"u-{uuid.uuid4().hex[:12]}"
+
+
+def codes(reasons: Any) -> list[str]:
+    return [r.code for r in reasons]
+
+
+def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
+    """The error a call fails with; fails the test if it succeeds."""
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error
+    raise AssertionError("the call succeeded but was expected to fail")
+
+
+def bad_fields(error: grpc.RpcError) -> list[str]:
+    """The field paths named by the google.rpc.BadRequest detail of an error."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "no rich status attached"
+    fields: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields.extend(v.field for v in bad.field_violations)
+    return fields
+
+
+def open_line(decisions: pb_grpc.DecisionServiceStub, user_id: str, income_yuan: int = 900_000) -> pb.GrantLimitResponse:
+    """Grant a band-A applicant a limit; asserts it was approved."""
+    answer = decisions.GrantLimit(
+        pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user_id, annual_income=cny(income_yuan)))
+    )
+    assert answer.outcome == pb.OUTCOME_APPROVE, answer
+    return answer
+
+
+def known_device(decisions: pb_grpc.DecisionServiceStub, user_id: str, device_id: str) -> None:
+    """Record a login from a device so that later drawdowns from it are not from a new device."""
+    decisions.FlagTransaction(
+        pb.FlagTransactionRequest(
+            request_id=request_id(),
+            transaction=pb.Transaction(
+                transaction_id=request_id()[:32],
+                user_id=user_id,
+                type=pb.TRANSACTION_TYPE_LOGIN,
+                channel=pb.Channel(device_id=device_id, country="CN"),
+            ),
+        )
+    )

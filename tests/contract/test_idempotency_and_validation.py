@@ -1,0 +1,152 @@
+"""request_id idempotency and input validation, through the real server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from tests.contract.helpers import bad_fields, new_user, open_line, rpc_error
+from tests.support.builders import cny, drawdown, request_id, strong_applicant
+
+
+def test_a_retried_drawdown_gets_the_stored_answer_and_draws_once(
+    decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    user = new_user()
+    open_line(decisions, user)
+    request = drawdown(user, 2_000)
+    first = decisions.AuthorizeDrawdown(request)
+    second = decisions.AuthorizeDrawdown(request)
+    assert first.outcome == pb.OUTCOME_APPROVE
+    assert not first.meta.replayed and second.meta.replayed
+    second.meta.replayed = False
+    assert second == first
+    assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(2_000)
+
+
+def test_a_retried_repayment_repays_once(
+    decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    user = new_user()
+    open_line(decisions, user)
+    taken = decisions.AuthorizeDrawdown(drawdown(user, 2_000))
+    request = pb.RecordRepaymentRequest(request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(500))
+    first, second = ledger.RecordRepayment(request), ledger.RecordRepayment(request)
+    assert second.meta.replayed and not first.meta.replayed
+    assert first.outstanding_principal == second.outstanding_principal == cny(1_500)
+    assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(1_500)
+
+
+def test_a_request_id_reused_with_another_payload_is_already_exists(decisions: pb_grpc.DecisionServiceStub) -> None:
+    user = new_user()
+    open_line(decisions, user)
+    request = drawdown(user, 1_000)
+    decisions.AuthorizeDrawdown(request)
+    changed = pb.AuthorizeDrawdownRequest()
+    changed.CopyFrom(request)
+    changed.amount.minor_units += 100
+    error = rpc_error(lambda: decisions.AuthorizeDrawdown(changed))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert bad_fields(error) == ["request_id"]
+    other_rpc = rpc_error(
+        lambda: decisions.ScoreUser(pb.ScoreUserRequest(request_id=request.request_id, applicant=strong_applicant(user)))
+    )
+    assert other_rpc.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def _applicant(**overrides: Any) -> pb.GrantLimitRequest:
+    return pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant("u-valid", **overrides))
+
+
+BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str]]] = [
+    ("missing request_id", lambda d: d.ScoreUser(pb.ScoreUserRequest(applicant=strong_applicant("u1"))), {"request_id"}),
+    ("missing applicant", lambda d: d.GrantLimit(pb.GrantLimitRequest(request_id=request_id())), {"applicant"}),
+    ("missing user id", lambda d: d.GrantLimit(_applicant(user_id="")), {"applicant.user_id"}),
+    ("age 131", lambda d: d.GrantLimit(_applicant(age=131)), {"applicant.age"}),
+    ("negative count", lambda d: d.GrantLimit(_applicant(overdue_count_24m=-1)), {"applicant.overdue_count_24m"}),
+    (
+        "income in dollars",
+        lambda d: d.GrantLimit(_applicant(annual_income=pb.Money(currency="USD", minor_units=1))),
+        {"applicant.annual_income.currency"},
+    ),
+    ("missing income", lambda d: d.GrantLimit(pb.GrantLimitRequest(request_id=request_id(), applicant=pb.Applicant(user_id="u", age=30))), {"applicant.annual_income"}),
+    ("id of 65 characters", lambda d: d.GrantLimit(_applicant(user_id="x" * 65)), {"applicant.user_id"}),
+    ("bad country", lambda d: d.GrantLimit(_applicant(country="China")), {"applicant.country"}),
+    ("zero amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", 0)), {"amount.minor_units"}),
+    ("negative amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", -5)), {"amount.minor_units"}),
+    ("missing amount", lambda d: d.AuthorizeDrawdown(_without(drawdown("u1", 1), "amount")), {"amount"}),
+    (
+        "unspecified method",
+        lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, repayment_method=pb.REPAYMENT_METHOD_UNSPECIFIED)),
+        {"repayment_method"},
+    ),
+    ("unknown method", lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, repayment_method=42)), {"repayment_method"}),
+    ("zero term", lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, term_months=0)), {"term_months"}),
+    ("missing purpose", lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, purpose="")), {"purpose"}),
+    (
+        "bad ip",
+        lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, channel=pb.Channel(ip="999.1.1.1"))),
+        {"channel.ip"},
+    ),
+    (
+        "several at once",
+        lambda d: d.AuthorizeDrawdown(drawdown("", 0, request_id="", term_months=0)),
+        {"request_id", "user_id", "amount.minor_units", "term_months"},
+    ),
+    ("missing transaction", lambda d: d.FlagTransaction(pb.FlagTransactionRequest(request_id=request_id())), {"transaction"}),
+    (
+        "unspecified transaction type",
+        lambda d: d.FlagTransaction(
+            pb.FlagTransactionRequest(request_id=request_id(), transaction=pb.Transaction(transaction_id="t", user_id="u"))
+        ),
+        {"transaction.type"},
+    ),
+    (
+        "transfer without amount",
+        lambda d: d.FlagTransaction(
+            pb.FlagTransactionRequest(
+                request_id=request_id(),
+                transaction=pb.Transaction(transaction_id="t", user_id="u", type=pb.TRANSACTION_TYPE_TRANSFER_OUT),
+            )
+        ),
+        {"transaction.amount"},
+    ),
+]
+
+
+def _without(message: Any, field: str) -> Any:
+    message.ClearField(field)
+    return message
+
+
+@pytest.mark.parametrize(("label", "call", "fields"), BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_bad_input_is_invalid_argument_naming_every_bad_field(
+    decisions: pb_grpc.DecisionServiceStub, label: str, call: Callable[[Any], Any], fields: set[str]
+) -> None:
+    error = rpc_error(lambda: call(decisions))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(bad_fields(error)) == fields
+
+
+def test_bad_ledger_calls_are_invalid_argument(ledger: pb_grpc.CreditLineServiceStub) -> None:
+    error = rpc_error(lambda: ledger.GetCreditLine(pb.GetCreditLineRequest()))
+    assert bad_fields(error) == ["user_id"]
+    error = rpc_error(
+        lambda: ledger.RecordRepayment(pb.RecordRepaymentRequest(request_id=request_id(), user_id="u", amount=cny(0)))
+    )
+    assert set(bad_fields(error)) == {"drawdown_id", "amount.minor_units"}
+
+
+def test_an_invalid_drawdown_changes_nothing(
+    decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    user = new_user()
+    open_line(decisions, user)
+    rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown(user, 1_000, purpose="not a code")))
+    line = ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user))
+    assert line.outstanding_principal == cny(0)
