@@ -1,0 +1,82 @@
+"""How each dialect stores the values its driver does not map exactly: times, rates and schedules."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from service.domain.model import Installment
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class Codec(ABC):
+    """Encodes domain values into query parameters and decodes column values back."""
+
+    @abstractmethod
+    def time(self, value: datetime) -> object: ...
+
+    @abstractmethod
+    def read_time(self, value: Any) -> datetime: ...
+
+    @abstractmethod
+    def rate(self, value: Decimal) -> object: ...
+
+    @abstractmethod
+    def read_rate(self, value: Any) -> Decimal: ...
+
+    @abstractmethod
+    def schedule(self, value: tuple[Installment, ...]) -> object: ...
+
+    @abstractmethod
+    def read_schedule(self, value: Any) -> tuple[Installment, ...]: ...
+
+
+def require_aware(value: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is a programming error, never guessed at."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; use an aware UTC datetime")
+    return value.astimezone(UTC)
+
+
+def require_finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError(f"rate {value} cannot be stored; it must be a finite decimal")
+    return value
+
+
+def to_epoch_micros(value: datetime) -> int:
+    """Whole microseconds since 1970-01-01T00:00:00Z; exact, as datetimes carry microseconds."""
+    return (require_aware(value) - _EPOCH) // _MICROSECOND
+
+
+def from_epoch_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def schedule_to_json(schedule: tuple[Installment, ...]) -> list[dict[str, object]]:
+    """Installments as JSON-ready objects: integer fen and ISO dates."""
+    return [
+        {
+            "number": item.number,
+            "due_date": item.due_date.isoformat(),
+            "principal": item.principal,
+            "interest": item.interest,
+        }
+        for item in schedule
+    ]
+
+
+def schedule_from_json(items: list[dict[str, Any]]) -> tuple[Installment, ...]:
+    return tuple(
+        Installment(
+            number=int(item["number"]),
+            due_date=date.fromisoformat(item["due_date"]),
+            principal=int(item["principal"]),
+            interest=int(item["interest"]),
+        )
+        for item in items
+    )

@@ -1,0 +1,118 @@
+"""open_store: the one place a database URL becomes a Store."""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from service.app.ports import Store
+
+DEFAULT_TIMEOUT_SECONDS = 3.0
+DEFAULT_POOL_SIZE = 16
+
+_SQLITE_OPTIONS = frozenset({"timeout"})
+_POSTGRES_OPTIONS = frozenset({"timeout", "pool_size"})
+
+
+def open_store(url: str, *, timeout: float | None = None, pool_size: int | None = None) -> Store:
+    """Open the database a URL names and apply its pending migrations.
+
+    - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
+    - ``postgresql://user@host:5432/dbname`` (or ``postgres://``), with any libpq parameters in the query
+
+    ``timeout`` (seconds, default 3) bounds how long a call waits for the database before it fails with
+    StoreUnavailable: the SQLite write lock and busy timeout, or the PostgreSQL connect timeout and the
+    wait for a pooled connection. ``pool_size`` (default 16, PostgreSQL only) should be at least the
+    number of request threads. Both may also be given in the URL's query (``?timeout=1.5&pool_size=32``),
+    which wins over the arguments, so that a deployment can tune them through the URL alone.
+    """
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        return _open_sqlite(url, timeout)
+    if scheme in ("postgresql", "postgres"):
+        return _open_postgres(url, timeout, pool_size)
+    raise ValueError(
+        f"unsupported database URL scheme {scheme or url[:20]!r}: use sqlite:///PATH or postgresql://HOST/DBNAME"
+    )
+
+
+def _open_sqlite(url: str, timeout: float | None) -> Store:
+    from service.storage.sqlite import SqliteStore
+
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ValueError(
+            f"SQLite URL {url!r} names a host; use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = unquote(parts.path)[1:]  # the third slash separates the empty host from the path
+    if not path:
+        raise ValueError(f"SQLite URL {url!r} names no file; use sqlite:///path.db or sqlite:///:memory:")
+    options, others = _split_options(parts.query, _SQLITE_OPTIONS)
+    if others:
+        unknown = unquote(others.split("&")[0].partition("=")[0])
+        raise ValueError(f"unknown SQLite URL option {unknown!r}; known: {', '.join(sorted(_SQLITE_OPTIONS))}")
+    return SqliteStore(path, timeout=_timeout(options.get("timeout"), timeout))
+
+
+def _open_postgres(url: str, timeout: float | None, pool_size: int | None) -> Store:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from service.storage.postgres import PostgresStore
+
+    parts = urlsplit(url)
+    options, libpq_query = _split_options(parts.query, _POSTGRES_OPTIONS)
+    seconds = _timeout(options.get("timeout"), timeout)
+    size = _pool_size(options.get("pool_size"), pool_size)
+    libpq_url = urlunsplit(parts._replace(query=libpq_query))
+    try:
+        given = conninfo_to_dict(libpq_url)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"malformed PostgreSQL URL: {exc}") from None
+    defaults: dict[str, str | int] = {}
+    if "connect_timeout" not in given:
+        defaults["connect_timeout"] = max(2, math.ceil(seconds))  # libpq's minimum is 2 s
+    if "application_name" not in given:
+        defaults["application_name"] = "decisiond"
+    return PostgresStore(make_conninfo(libpq_url, **defaults), timeout=seconds, pool_size=size)
+
+
+def _split_options(query: str, ours: frozenset[str]) -> tuple[dict[str, str], str]:
+    """Our options out of a URL query, and the rest of the query exactly as written (for libpq)."""
+    options: dict[str, str] = {}
+    others: list[str] = []
+    for piece in query.split("&") if query else []:
+        key, _, value = piece.partition("=")
+        if unquote(key) in ours:
+            options[unquote(key)] = unquote(value)
+        else:
+            others.append(piece)
+    return options, "&".join(others)
+
+
+def _timeout(from_url: str | None, argument: float | None) -> float:
+    if from_url is None:
+        return DEFAULT_TIMEOUT_SECONDS if argument is None else _positive_seconds(argument)
+    try:
+        seconds = float(from_url)
+    except ValueError:
+        raise ValueError(f"database URL option timeout={from_url!r} must be a number of seconds") from None
+    return _positive_seconds(seconds)
+
+
+def _positive_seconds(value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {value}")
+    return value
+
+
+def _pool_size(from_url: str | None, argument: int | None) -> int:
+    value: int | str | None = from_url if from_url is not None else argument
+    if value is None:
+        return DEFAULT_POOL_SIZE
+    if isinstance(value, str) and not value.isdigit():
+        raise ValueError(f"database URL option pool_size={value!r} must be a whole number")
+    size = int(value)
+    if not 1 <= size <= 1000:
+        raise ValueError(f"pool_size must be from 1 to 1000, got {size}")
+    return size

@@ -1,0 +1,356 @@
+"""The ledger's SQL, shared by both adapters.
+
+Statements are written once, with ``%(name)s`` parameters; an adapter supplies the three driver calls,
+its value codec and its row-lock clause. The invariants live in the statements themselves: a drawdown
+is recorded only by the conditional UPDATE that raises the line's outstanding principal within its
+limit, and a repayment only by the conditional UPDATE that keeps the drawdown's repaid principal within
+its amount, so concurrent transactions can never overdraw or over-repay whatever the caller checked.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from service.app.ports import DecisionRecord
+from service.domain.errors import DuplicateRequest, OverRepayment, UnknownDrawdown
+from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
+from service.storage.codec import Codec
+
+Row = tuple[Any, ...]
+Params = Mapping[str, object]
+
+LINE_COLUMNS = (
+    "user_key, credit_limit, outstanding_principal, daily_interest_rate, status, residence_country,"
+    " opened_at, updated_at"
+)
+DRAWDOWN_COLUMNS = (
+    "drawdown_id, user_key, amount, term_months, repayment_method, daily_interest_rate, purpose,"
+    " created_at, schedule, repaid_principal"
+)
+EVENT_COLUMNS = "event_id, user_key, event_type, occurred_at, amount, device_id, country, counterparty_id"
+DECISION_COLUMNS = (
+    "decision_id, rpc, request_id, request_digest, user_key, request_json, response, outcome,"
+    " ruleset_version, ruleset_digest, decided_at, latency_us"
+)
+
+
+class SqlUnitOfWork(ABC):
+    """A UnitOfWork over one open transaction; subclasses bind it to a driver connection."""
+
+    #: Appended to a SELECT that must lock the row until the transaction ends ("" where the
+    #: transaction already holds the database's write lock).
+    lock_clause = ""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+
+    @abstractmethod
+    def fetch_one(self, sql: str, params: Params) -> Row | None:
+        """Run a statement and return its first row."""
+
+    @abstractmethod
+    def fetch_all(self, sql: str, params: Params) -> list[Row]:
+        """Run a statement and return all its rows."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params) -> int:
+        """Run a statement and return how many rows it changed."""
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def find_decision(self, request_id: str) -> DecisionRecord | None:
+        row = self.fetch_one(
+            f"SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = %(request_id)s",
+            {"request_id": request_id},
+        )
+        return None if row is None else self._decision(row)
+
+    def save_decision(self, record: DecisionRecord) -> None:
+        # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a violation
+        # aborts the whole transaction, whereas this leaves it usable, and it waits for a concurrent
+        # insert of the same request_id to commit or roll back before deciding.
+        inserted = self.execute(
+            f"INSERT INTO decisions ({DECISION_COLUMNS}) VALUES (%(decision_id)s, %(rpc)s, %(request_id)s,"
+            " %(request_digest)s, %(user_key)s, %(request_json)s, %(response)s, %(outcome)s,"
+            " %(ruleset_version)s, %(ruleset_digest)s, %(decided_at)s, %(latency_us)s)"
+            " ON CONFLICT (request_id) DO NOTHING",
+            {
+                "decision_id": record.decision_id,
+                "rpc": record.rpc,
+                "request_id": record.request_id,
+                "request_digest": record.request_digest,
+                "user_key": record.user_key,
+                "request_json": record.request_json,
+                "response": record.response,
+                "outcome": record.outcome,
+                "ruleset_version": record.ruleset_version,
+                "ruleset_digest": record.ruleset_digest,
+                "decided_at": self.codec.time(record.decided_at),
+                "latency_us": record.latency_us,
+            },
+        )
+        if inserted == 0 and record.request_id is not None:
+            raise DuplicateRequest(record.request_id)
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        row = self.fetch_one(
+            f"SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = %(decision_id)s",
+            {"decision_id": decision_id},
+        )
+        return None if row is None else self._decision(row)
+
+    def list_decisions(self, *, user_key: str | None, since: datetime | None, limit: int) -> list[DecisionRecord]:
+        """Decisions newest first, optionally one user's and from a time on."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        conditions = []
+        params: dict[str, object] = {"limit": limit}
+        if user_key is not None:
+            conditions.append("user_key = %(user_key)s")
+            params["user_key"] = user_key
+        if since is not None:
+            conditions.append("decided_at >= %(since)s")
+            params["since"] = self.codec.time(since)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self.fetch_all(
+            f"SELECT {DECISION_COLUMNS} FROM decisions{where}"
+            " ORDER BY decided_at DESC, decision_id DESC LIMIT %(limit)s",
+            params,
+        )
+        return [self._decision(row) for row in rows]
+
+    # -- credit lines and drawdowns --------------------------------------------------------------
+
+    def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
+        lock = self.lock_clause if for_update else ""
+        row = self.fetch_one(
+            f"SELECT {LINE_COLUMNS} FROM credit_lines WHERE user_key = %(user_key)s{lock}",
+            {"user_key": user_key},
+        )
+        return None if row is None else self._line(row)
+
+    def save_credit_line(self, line: CreditLine) -> None:
+        # A new line starts with nothing outstanding; an existing one keeps its outstanding principal
+        # and its opening time, since only draw_down and repay move the ledger.
+        self.execute(
+            f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
+            " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s)"
+            " ON CONFLICT (user_key) DO UPDATE SET credit_limit = excluded.credit_limit,"
+            " daily_interest_rate = excluded.daily_interest_rate, status = excluded.status,"
+            " residence_country = excluded.residence_country, updated_at = excluded.updated_at",
+            {
+                "user_key": line.user_key,
+                "credit_limit": line.credit_limit,
+                "rate": self.codec.rate(line.daily_interest_rate),
+                "status": line.status.value,
+                "country": line.residence_country,
+                "opened_at": self.codec.time(line.opened_at),
+                "updated_at": self.codec.time(line.updated_at),
+            },
+        )
+
+    def draw_down(self, drawdown: Drawdown) -> CreditLine | None:
+        if drawdown.amount <= 0:
+            raise ValueError(f"drawdown amount must be positive, got {drawdown.amount}")
+        row = self.fetch_one(
+            "UPDATE credit_lines SET outstanding_principal = outstanding_principal + %(amount)s,"
+            " updated_at = %(at)s"
+            " WHERE user_key = %(user_key)s AND status = 'ACTIVE'"
+            " AND outstanding_principal + %(amount)s <= credit_limit"
+            f" RETURNING {LINE_COLUMNS}",
+            {"amount": drawdown.amount, "at": self.codec.time(drawdown.created_at), "user_key": drawdown.user_key},
+        )
+        if row is None:
+            return None
+        self.execute(
+            f"INSERT INTO drawdowns ({DRAWDOWN_COLUMNS}) VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s,"
+            " %(term_months)s, %(method)s, %(rate)s, %(purpose)s, %(created_at)s, %(schedule)s,"
+            " %(repaid_principal)s)",
+            {
+                "drawdown_id": drawdown.drawdown_id,
+                "user_key": drawdown.user_key,
+                "amount": drawdown.amount,
+                "term_months": drawdown.term_months,
+                "method": drawdown.repayment_method.value,
+                "rate": self.codec.rate(drawdown.daily_interest_rate),
+                "purpose": drawdown.purpose,
+                "created_at": self.codec.time(drawdown.created_at),
+                "schedule": self.codec.schedule(drawdown.schedule),
+                "repaid_principal": 0,
+            },
+        )
+        return self._line(row)
+
+    def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None:
+        row = self.fetch_one(
+            f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns WHERE drawdown_id = %(drawdown_id)s AND user_key = %(user_key)s",
+            {"drawdown_id": drawdown_id, "user_key": user_key},
+        )
+        return None if row is None else self._drawdown(row)
+
+    def open_drawdowns(self, user_key: str) -> list[Drawdown]:
+        rows = self.fetch_all(
+            f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns"
+            " WHERE user_key = %(user_key)s AND repaid_principal < amount"
+            " ORDER BY created_at, drawdown_id",
+            {"user_key": user_key},
+        )
+        return [self._drawdown(row) for row in rows]
+
+    def repay(self, user_key: str, drawdown_id: str, amount: int, at: datetime) -> CreditLine:
+        if amount <= 0:
+            raise ValueError(f"repayment amount must be positive, got {amount}")
+        # Lock the line before the drawdown, the order draw_down takes them in, so that no two
+        # transactions ever wait on each other's rows.
+        line_exists = self.fetch_one(
+            f"SELECT 1 FROM credit_lines WHERE user_key = %(user_key)s{self.lock_clause}", {"user_key": user_key}
+        )
+        if line_exists is None:
+            raise UnknownDrawdown()
+        repaid = self.execute(
+            "UPDATE drawdowns SET repaid_principal = repaid_principal + %(amount)s"
+            " WHERE drawdown_id = %(drawdown_id)s AND user_key = %(user_key)s"
+            " AND repaid_principal + %(amount)s <= amount",
+            {"amount": amount, "drawdown_id": drawdown_id, "user_key": user_key},
+        )
+        if repaid == 0:
+            drawdown = self.get_drawdown(user_key, drawdown_id)
+            if drawdown is None:
+                raise UnknownDrawdown()
+            raise OverRepayment(outstanding=drawdown.outstanding_principal, requested=amount)
+        row = self.fetch_one(
+            "UPDATE credit_lines SET outstanding_principal = outstanding_principal - %(amount)s,"
+            " updated_at = %(at)s WHERE user_key = %(user_key)s"
+            f" RETURNING {LINE_COLUMNS}",
+            {"amount": amount, "at": self.codec.time(at), "user_key": user_key},
+        )
+        assert row is not None, "the line was locked above"
+        self.execute(
+            "INSERT INTO repayments (drawdown_id, user_key, amount, repaid_at)"
+            " VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s, %(at)s)",
+            {"drawdown_id": drawdown_id, "user_key": user_key, "amount": amount, "at": self.codec.time(at)},
+        )
+        return self._line(row)
+
+    # -- account history -------------------------------------------------------------------------
+
+    def append_event(self, event: HistoryEvent) -> None:
+        self.execute(
+            f"INSERT INTO account_events ({EVENT_COLUMNS}) VALUES (%(event_id)s, %(user_key)s, %(event_type)s,"
+            " %(occurred_at)s, %(amount)s, %(device_id)s, %(country)s, %(counterparty_id)s)",
+            {
+                "event_id": event.event_id,
+                "user_key": event.user_key,
+                "event_type": event.event_type.value,
+                "occurred_at": self.codec.time(event.occurred_at),
+                "amount": event.amount,
+                "device_id": event.device_id,
+                "country": event.country,
+                "counterparty_id": event.counterparty_id,
+            },
+        )
+
+    def events_since(self, user_key: str, since: datetime) -> list[HistoryEvent]:
+        rows = self.fetch_all(
+            f"SELECT {EVENT_COLUMNS} FROM account_events"
+            " WHERE user_key = %(user_key)s AND occurred_at >= %(since)s ORDER BY occurred_at, event_seq",
+            {"user_key": user_key, "since": self.codec.time(since)},
+        )
+        return [self._event(row) for row in rows]
+
+    def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
+        """Whether an earlier event of the user came from this device. An empty device id names no
+        device, so it is never "seen"."""
+        if not device_id:
+            return False
+        row = self.fetch_one(
+            "SELECT 1 FROM account_events WHERE user_key = %(user_key)s AND device_id = %(device_id)s"
+            " AND device_id <> '' AND occurred_at < %(before)s LIMIT 1",
+            {"user_key": user_key, "device_id": device_id, "before": self.codec.time(before)},
+        )
+        return row is not None
+
+    def counterparty_first_seen(self, user_key: str, counterparty_id: str) -> datetime | None:
+        """When the user's history first names this counterparty; None for an empty id."""
+        if not counterparty_id:
+            return None
+        row = self.fetch_one(
+            "SELECT occurred_at FROM account_events WHERE user_key = %(user_key)s"
+            " AND counterparty_id = %(counterparty_id)s AND counterparty_id <> ''"
+            " ORDER BY occurred_at LIMIT 1",
+            {"user_key": user_key, "counterparty_id": counterparty_id},
+        )
+        return None if row is None else self.codec.read_time(row[0])
+
+    # -- the pseudonym secret --------------------------------------------------------------------
+
+    def pseudonym_key(self) -> bytes:
+        """The database's pseudonym secret, created with 32 random bytes by the first caller."""
+        self.execute(
+            "INSERT INTO pseudonym_secret (singleton, secret) VALUES (1, %(secret)s)"
+            " ON CONFLICT (singleton) DO NOTHING",
+            {"secret": secrets.token_bytes(32)},
+        )
+        row = self.fetch_one("SELECT secret FROM pseudonym_secret WHERE singleton = 1", {})
+        assert row is not None, "inserted above"
+        return bytes(row[0])
+
+    # -- rows to records -------------------------------------------------------------------------
+
+    def _line(self, row: Row) -> CreditLine:
+        return CreditLine(
+            user_key=row[0],
+            credit_limit=row[1],
+            outstanding_principal=row[2],
+            daily_interest_rate=self.codec.read_rate(row[3]),
+            status=LineStatus(row[4]),
+            residence_country=row[5],
+            opened_at=self.codec.read_time(row[6]),
+            updated_at=self.codec.read_time(row[7]),
+        )
+
+    def _drawdown(self, row: Row) -> Drawdown:
+        return Drawdown(
+            drawdown_id=row[0],
+            user_key=row[1],
+            amount=row[2],
+            term_months=row[3],
+            repayment_method=RepaymentMethod(row[4]),
+            daily_interest_rate=self.codec.read_rate(row[5]),
+            purpose=row[6],
+            created_at=self.codec.read_time(row[7]),
+            schedule=self.codec.read_schedule(row[8]),
+            repaid_principal=row[9],
+        )
+
+    def _event(self, row: Row) -> HistoryEvent:
+        return HistoryEvent(
+            event_id=row[0],
+            user_key=row[1],
+            event_type=EventType(row[2]),
+            occurred_at=self.codec.read_time(row[3]),
+            amount=row[4],
+            device_id=row[5],
+            country=row[6],
+            counterparty_id=row[7],
+        )
+
+    def _decision(self, row: Row) -> DecisionRecord:
+        return DecisionRecord(
+            decision_id=row[0],
+            rpc=row[1],
+            request_id=row[2],
+            request_digest=row[3],
+            user_key=row[4],
+            request_json=row[5],
+            response=bytes(row[6]),
+            outcome=row[7],
+            ruleset_version=row[8],
+            ruleset_digest=row[9],
+            decided_at=self.codec.read_time(row[10]),
+            latency_us=row[11],
+        )

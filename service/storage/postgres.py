@@ -1,0 +1,229 @@
+"""The PostgreSQL store: a connection pool shared by request threads, several replicas on one database.
+
+Transactions run at READ COMMITTED. The ledger's invariants hold because its UPDATEs are conditional
+(a concurrent UPDATE of the same row waits, then re-checks the condition on the row as committed), and
+``get_credit_line(for_update=True)`` takes the row lock for callers that read before they write.
+
+Failure handling: connecting is bounded by ``connect_timeout`` and waiting for a pooled connection by
+the store's timeout; both end in StoreUnavailable. A pooled connection the server has dropped (restart,
+failover, ``pg_terminate_backend``) is found out by the ``BEGIN`` that starts every unit of work, before
+the caller has done anything, and the next connection is tried; the pool replaces dropped connections
+by itself, so the store recovers without a restart when the database returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from service.app.ports import DecisionRecord, UnitOfWork
+from service.domain.errors import StoreUnavailable
+from service.domain.model import Installment
+from service.storage.codec import Codec, require_aware, require_finite, schedule_from_json, schedule_to_json
+from service.storage.ledger import Params, Row, SqlUnitOfWork
+from service.storage.migrations import MigrationError, load_migrations, pending_migrations
+
+Connection = psycopg.Connection[TupleRow]
+
+# pg_advisory_xact_lock(namespace, schema hash) serializes migrations of one schema across replicas.
+_MIGRATION_LOCK_NAMESPACE = 0x64636964
+
+_CREATE_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+class PostgresCodec(Codec):
+    """timestamptz, NUMERIC and JSONB map exactly; times are read back in UTC."""
+
+    def time(self, value: datetime) -> object:
+        return require_aware(value)
+
+    def read_time(self, value: Any) -> datetime:
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a timestamptz, got {type(value).__name__}")
+        return value.astimezone(UTC)
+
+    def rate(self, value: Decimal) -> object:
+        return require_finite(value)
+
+    def read_rate(self, value: Any) -> Decimal:
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected a NUMERIC, got {type(value).__name__}")
+        return value
+
+    def schedule(self, value: tuple[Installment, ...]) -> object:
+        return Jsonb(schedule_to_json(value))
+
+    def read_schedule(self, value: Any) -> tuple[Installment, ...]:
+        return schedule_from_json(value)
+
+
+_CODEC = PostgresCodec()
+
+
+class PostgresUnitOfWork(SqlUnitOfWork):
+    """The ledger over one pooled connection inside an open transaction."""
+
+    lock_clause = " FOR UPDATE"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(_CODEC)
+        self._connection = connection
+
+    def fetch_one(self, sql: str, params: Params) -> Row | None:
+        return self._connection.execute(sql, params).fetchone()
+
+    def fetch_all(self, sql: str, params: Params) -> list[Row]:
+        return self._connection.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Params) -> int:
+        return self._connection.execute(sql, params).rowcount
+
+    def execute_script(self, sql: str) -> None:
+        """Run several statements; without parameters they go to the server as one simple query."""
+        self._connection.execute(sql)
+
+
+class PostgresStore:
+    """The Store on one PostgreSQL schema (the first existing one on the connection's search_path)."""
+
+    def __init__(self, conninfo: str, *, timeout: float, pool_size: int) -> None:
+        self._timeout = timeout
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            conninfo,
+            connection_class=Connection,
+            kwargs={"autocommit": True},  # transactions are begun explicitly, see _begin
+            min_size=min(2, pool_size),
+            max_size=pool_size,
+            open=False,
+            configure=_configure,
+            timeout=timeout,
+            # Stop retrying a failed connection well within one request's wait: the pool then grows again
+            # on demand, so the first request after the database returns is served instead of waiting
+            # out an ever longer reconnection backoff.
+            reconnect_timeout=timeout / 2,
+            name="decisiond",
+        )
+        self._pool.open(wait=False)
+        try:
+            self._pseudonym_key = self._migrate()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """A READ COMMITTED transaction on a pooled connection."""
+        with self._transaction() as uow:
+            yield uow
+
+    def pseudonym_key(self) -> bytes:
+        return self._pseudonym_key
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        with self._transaction() as uow:
+            return uow.get_decision(decision_id)
+
+    def list_decisions(
+        self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[DecisionRecord]:
+        with self._transaction() as uow:
+            return uow.list_decisions(user_key=user_key, since=since, limit=limit)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[PostgresUnitOfWork]:
+        with _unavailable_on_connection_errors():
+            connection = self._begin()
+            try:
+                yield PostgresUnitOfWork(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                # After an error the connection may be gone; the pool discards it when it comes back.
+                with suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
+                raise
+            finally:
+                self._pool.putconn(connection)
+
+    def _begin(self) -> Connection:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            connection = self._pool.getconn(timeout=deadline - time.monotonic())
+            try:
+                connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            except psycopg.OperationalError:
+                # Dropped by the server while idle in the pool. Nothing has been done on it yet, so
+                # trying the next connection is safe; the pool replaces this one.
+                self._pool.putconn(connection)
+                if time.monotonic() >= deadline:
+                    raise
+            else:
+                return connection
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def _migrate(self) -> bytes:
+        """Apply pending migrations under an advisory lock; return the pseudonym secret."""
+        with self._transaction() as uow:
+            row = uow.fetch_one("SELECT current_schema()", {})
+            schema = None if row is None else row[0]
+            if schema is None:
+                raise MigrationError("no schema on the connection's search_path exists")
+            uow.fetch_one(
+                "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
+                {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
+            )
+            uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
+            applied = {
+                version: checksum
+                for version, checksum in uow.fetch_all("SELECT version, checksum FROM schema_migrations", {})
+            }
+            for migration in pending_migrations(load_migrations("postgresql"), applied):
+                uow.execute_script(migration.sql)
+                uow.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum)"
+                    " VALUES (%(version)s, %(name)s, %(checksum)s)",
+                    {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
+                )
+            return uow.pseudonym_key()
+
+
+def _configure(connection: Connection) -> None:
+    """Run once on every new pooled connection."""
+    connection.execute("SET TIME ZONE 'UTC'")
+
+
+def _lock_key(schema: str) -> int:
+    """A stable signed 32-bit key for the schema's migration lock."""
+    return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:4], "big", signed=True)
+
+
+@contextmanager
+def _unavailable_on_connection_errors() -> Iterator[None]:
+    # OperationalError covers refused and dropped connections, pool timeouts and a closed pool, and
+    # the server's shutdown, cancel and resource errors: all "cannot be decided now, try again".
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(str(exc)) from exc

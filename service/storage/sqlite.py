@@ -1,0 +1,298 @@
+"""The embedded store: one SQLite file in WAL mode, the default for a single server.
+
+Every unit of work is a write transaction (``BEGIN IMMEDIATE``), so a read-check-write inside one is
+serialized against every other. Within the process, writers queue on a lock rather than on SQLite's
+busy handler, which polls and can starve a thread under load; ``busy_timeout`` still covers writers in
+other processes. Each unit of work borrows a connection of its own, so request threads never share one.
+An in-memory database (``:memory:``) lives in a single connection that everything takes in turn.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from service.app.ports import DecisionRecord, UnitOfWork
+from service.domain.errors import StoreUnavailable
+from service.domain.model import Installment
+from service.storage.codec import (
+    Codec,
+    from_epoch_micros,
+    require_finite,
+    schedule_from_json,
+    schedule_to_json,
+    to_epoch_micros,
+)
+from service.storage.ledger import Params, Row, SqlUnitOfWork
+from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
+
+MEMORY = ":memory:"
+
+# Primary result codes that mean "cannot reach or use the database now", not a bug in a statement.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+_CREATE_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+) STRICT
+"""
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    """The shared ``%(name)s`` parameter style rewritten as SQLite's ``:name``."""
+    return _PARAMETER.sub(r":\1", sql)
+
+
+class SqliteCodec(Codec):
+    """Times as integer microseconds since the epoch (UTC), rates as decimal text, schedules as JSON text."""
+
+    def time(self, value: datetime) -> object:
+        return to_epoch_micros(value)
+
+    def read_time(self, value: Any) -> datetime:
+        return from_epoch_micros(value)
+
+    def rate(self, value: Decimal) -> object:
+        return str(require_finite(value))
+
+    def read_rate(self, value: Any) -> Decimal:
+        return Decimal(value)
+
+    def schedule(self, value: tuple[Installment, ...]) -> object:
+        return json.dumps(schedule_to_json(value), separators=(",", ":"))
+
+    def read_schedule(self, value: Any) -> tuple[Installment, ...]:
+        return schedule_from_json(json.loads(value))
+
+
+_CODEC = SqliteCodec()
+
+
+class SqliteUnitOfWork(SqlUnitOfWork):
+    """The ledger over one SQLite connection inside an open transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(_CODEC)
+        self._connection = connection
+
+    def fetch_one(self, sql: str, params: Params) -> Row | None:
+        row: Row | None = self._connection.execute(_sqlite_sql(sql), params).fetchone()
+        return row
+
+    def fetch_all(self, sql: str, params: Params) -> list[Row]:
+        return self._connection.execute(_sqlite_sql(sql), params).fetchall()
+
+    def execute(self, sql: str, params: Params) -> int:
+        return self._connection.execute(_sqlite_sql(sql), params).rowcount
+
+
+class SqliteStore:
+    """The Store on one SQLite database file (or one in-memory database)."""
+
+    def __init__(self, path: str, *, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._memory = path == MEMORY
+        self._writer = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
+        self._closed = False
+        if not self._memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with _unavailable_on_sqlite_errors():
+            self._idle.append(self._first_connection())
+            try:
+                self._pseudonym_key = self._migrate()
+            except BaseException:
+                self.close()
+                raise
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """A write transaction, serialized against every other unit of work on this database."""
+        with self._write_transaction() as uow:
+            yield uow
+
+    def pseudonym_key(self) -> bytes:
+        return self._pseudonym_key
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        with self._reading() as uow:
+            return uow.get_decision(decision_id)
+
+    def list_decisions(
+        self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[DecisionRecord]:
+        with self._reading() as uow:
+            return uow.list_decisions(user_key=user_key, since=since, limit=limit)
+
+    def close(self) -> None:
+        with self._idle_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[SqliteUnitOfWork]:
+        with (
+            _unavailable_on_sqlite_errors(),
+            self._exclusive(),
+            self._borrow() as connection,
+            _transaction(connection, "BEGIN IMMEDIATE"),
+        ):
+            yield SqliteUnitOfWork(connection)
+
+    @contextmanager
+    def _reading(self) -> Iterator[SqliteUnitOfWork]:
+        """A read-only transaction: in WAL mode it sees one snapshot and waits for no writer."""
+        if self._memory:
+            with self._write_transaction() as uow:
+                yield uow
+            return
+        with (
+            _unavailable_on_sqlite_errors(),
+            self._borrow() as connection,
+            _transaction(connection, "BEGIN DEFERRED"),
+        ):
+            yield SqliteUnitOfWork(connection)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if not self._writer.acquire(timeout=self._timeout):
+            raise StoreUnavailable("timed out waiting for the SQLite write lock")
+        try:
+            yield
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        with self._idle_lock:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            # A connection stuck in a transaction (its rollback failed) is not handed out again,
+            # except the in-memory one, which holds the whole database.
+            reusable = self._memory or not connection.in_transaction
+            with self._idle_lock:
+                keep = reusable and not self._closed
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: the driver never opens transactions by itself; _transaction does.
+        connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    def _first_connection(self) -> sqlite3.Connection:
+        connection = self._connect()
+        try:
+            mode = self._enable_wal(connection)
+        except BaseException:
+            connection.close()
+            raise
+        if mode != ("memory" if self._memory else "wal"):
+            connection.close()
+            raise ValueError(f"SQLite database {self._path} cannot use WAL mode (it reports {mode!r})")
+        return connection
+
+    def _enable_wal(self, connection: sqlite3.Connection) -> str:
+        """Switch the file to WAL (a persistent setting) and return the journal mode now in force.
+
+        While another process opens the same new file, the switch can fail with SQLITE_BUSY at once,
+        without consulting the busy handler, so it is retried until the timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                mode: str = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                return mode
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+
+    def _migrate(self) -> bytes:
+        """Apply pending migrations under the write lock; return the pseudonym secret."""
+        with self._write_transaction() as uow:
+            uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
+            applied = {
+                version: checksum
+                for version, checksum in uow.fetch_all("SELECT version, checksum FROM schema_migrations", {})
+            }
+            for migration in pending_migrations(load_migrations("sqlite"), applied):
+                for statement in sqlite_statements(migration):
+                    uow.execute(statement, {})
+                uow.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+                    " VALUES (%(version)s, %(name)s, %(checksum)s, %(applied_at)s)",
+                    {
+                        "version": migration.version,
+                        "name": migration.name,
+                        "checksum": migration.checksum,
+                        "applied_at": to_epoch_micros(datetime.now(UTC)),
+                    },
+                )
+            return uow.pseudonym_key()
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection, begin: str) -> Iterator[None]:
+    connection.execute(begin)
+    try:
+        yield
+        connection.commit()
+    except BaseException:
+        with suppress(sqlite3.Error):
+            connection.rollback()
+        raise
+
+
+@contextmanager
+def _unavailable_on_sqlite_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+            raise StoreUnavailable(str(exc)) from exc
+        raise

@@ -1,0 +1,123 @@
+"""When the database cannot answer, calls fail fast with StoreUnavailable, and the store recovers by itself."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+
+from service.app.ports import Store
+from service.domain.errors import StoreUnavailable
+from service.storage import open_store
+from tests.storage.conftest import raw_connection
+from tests.storage.records import USER, a_line
+from tests.storage.tcp_proxy import TcpProxy
+
+
+def save_a_line(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.save_credit_line(a_line())
+
+
+def line_is_readable(store: Store) -> bool:
+    with store.unit_of_work() as uow:
+        return uow.get_credit_line(USER) is not None
+
+
+def terminate_connections(store_url: str, admin_url: str) -> int:
+    """pg_terminate_backend on every connection of the store under test, found by its application_name."""
+    application = parse_qs(urlsplit(store_url).query)["application_name"][0]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [application]
+        ).fetchall()
+    return len(rows)
+
+
+def test_a_closed_store_raises_store_unavailable(store: Store) -> None:
+    store.close()
+
+    with pytest.raises(StoreUnavailable), store.unit_of_work():
+        pass
+
+
+def test_a_sqlite_database_locked_by_another_process_fails_after_the_timeout_then_recovers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    store = open_store(url, timeout=0.2)
+    with raw_connection(url) as other_process:
+        other_process.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable), store.unit_of_work():
+            pass
+        waited = time.monotonic() - started
+        other_process.execute("ROLLBACK")
+
+    assert 0.15 < waited < 2
+    save_a_line(store)
+    assert line_is_readable(store)
+    store.close()
+
+
+def test_an_unreachable_postgres_fails_fast_with_store_unavailable() -> None:
+    nothing_listens = TcpProxy("127.0.0.1", 5432)  # never started: its port refuses connections
+    started = time.monotonic()
+
+    with pytest.raises(StoreUnavailable):
+        open_store(f"postgresql://postgres@127.0.0.1:{nothing_listens.port}/test", timeout=1)
+
+    assert time.monotonic() - started < 3
+
+
+def test_the_pool_recovers_when_the_server_terminates_its_connections(
+    postgres_url: str, postgres_admin_url: str
+) -> None:
+    store = open_store(postgres_url, pool_size=4)
+    save_a_line(store)
+
+    for _ in range(3):
+        assert terminate_connections(postgres_url, postgres_admin_url) >= 1
+        started = time.monotonic()
+        assert line_is_readable(store)
+        assert time.monotonic() - started < 1
+    store.close()
+
+
+def test_a_connection_lost_inside_a_unit_of_work_fails_that_one_only(
+    postgres_url: str, postgres_admin_url: str
+) -> None:
+    store = open_store(postgres_url, pool_size=2)
+    save_a_line(store)
+
+    with pytest.raises(StoreUnavailable), store.unit_of_work() as uow:
+        uow.get_credit_line(USER)
+        terminate_connections(postgres_url, postgres_admin_url)
+        uow.get_credit_line(USER)
+
+    assert line_is_readable(store)
+    store.close()
+
+
+def test_while_postgres_is_down_calls_fail_fast_and_succeed_again_once_it_is_back(
+    postgres_url: str, postgres_admin_url: str
+) -> None:
+    server = urlsplit(postgres_admin_url)
+    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy.start()
+    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
+    store = open_store(through_proxy, timeout=1, pool_size=4)
+    save_a_line(store)
+
+    proxy.stop()
+    for _ in range(2):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            line_is_readable(store)
+        assert time.monotonic() - started < 2.5
+
+    proxy.start()
+    assert line_is_readable(store)
+    store.close()
+    proxy.stop()
