@@ -1,13 +1,11 @@
-"""The one wiring point: chooses implementations, builds the app, runs the server until SIGTERM."""
+"""The one wiring point: chooses implementations and builds the app and its server in one process."""
 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from dataclasses import dataclass
-from types import FrameType
+from pathlib import Path
 from typing import TextIO
 
 import structlog
@@ -15,7 +13,7 @@ import structlog
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
 from service.app.ports import Store
-from service.app.rules_holder import RulesHolder
+from service.app.rules_holder import RulesHolder, rules_status
 from service.app.usecases import DecisionApp
 from service.config import Settings
 from service.domain.errors import NoRuleBundle
@@ -59,9 +57,9 @@ class Service:
         self.store.close()
 
 
-def start_service(settings: Settings) -> Service:
-    """Open the store, load the rules and start serving. An invalid bundle does not stop the server: decisions
-    answer UNAVAILABLE until a valid bundle is loaded (SIGHUP), ledger reads keep working."""
+def start_service(settings: Settings, *, status_file: Path | None = None, reuse_port: bool = False) -> Service:
+    """Open the store, load the rules once and start serving in this process. An invalid bundle does not stop
+    the server: decisions answer UNAVAILABLE, ledger reads keep working."""
     store = open_store(settings.database_url)
     rules = RulesHolder(settings.rules_dir)
     try:
@@ -69,49 +67,21 @@ def start_service(settings: Settings) -> Service:
     except BundleInvalid as problems:
         log.error("rules.rejected", directory=str(settings.rules_dir), problems=[p.format() for p in problems.problems])
     app = DecisionApp(store, rules, SystemClock())
-    server = create_server(app, settings.host, settings.port, settings.max_workers)
+    server = create_server(
+        app,
+        lambda: rules_status(rules, status_file),
+        settings.host,
+        settings.port,
+        max_workers=settings.threads,
+        reuse_port=reuse_port,
+    )
     return Service(settings, store, rules, server)
 
 
-def describe_rules(rules: RulesHolder) -> str:
+def describe_rules(rules: RulesHolder) -> tuple[str, str]:
+    """(version, digest) of the serving bundle, or ("", "") when none is valid."""
     try:
         bundle = rules.current()
     except NoRuleBundle:
-        return f"NO valid rule bundle from {rules.directory} (decisions answer UNAVAILABLE)"
-    return f"rule bundle {bundle.version} (sha256 {bundle.digest[:12]}) from {rules.directory}"
-
-
-def serve(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT, then drain calls in flight and exit 0. SIGHUP reloads the rules."""
-    configure_logging(settings.log_level)
-    stop = threading.Event()
-    service = start_service(settings)
-
-    def on_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("shutdown.requested", signal=signal.Signals(signum).name)
-        stop.set()
-
-    def on_reload(_signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=_reload, args=(service.rules,), daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_reload)
-    print(
-        f"decisiond listening on {settings.host}:{service.port} with {describe_rules(service.rules)},"
-        f" database {settings.database_url}",
-        flush=True,
-    )
-    stop.wait()
-    service.stop()
-    log.info("shutdown.complete")
-    return 0
-
-
-def _reload(rules: RulesHolder) -> None:
-    try:
-        bundle = rules.reload()
-    except BundleInvalid as problems:
-        log.error("rules.rejected", directory=str(rules.directory), problems=[p.format() for p in problems.problems])
-    else:
-        log.info("rules.activated", version=bundle.version, digest=bundle.digest)
+        return "", ""
+    return bundle.version, bundle.digest

@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT to listen on (env DECISIOND_LISTEN, default 127.0.0.1:50051)")
     serve.add_argument("--rules", help="rule bundle directory (env DECISIOND_RULES, default ./rules)")
     serve.add_argument("--database", help="database URL (env DECISIOND_DATABASE, default sqlite:///./var/decisions.db)")
+    serve.add_argument(
+        "--workers", type=int, help="serving processes sharing the port (env DECISIOND_WORKERS, default 2)"
+    )
 
     rules = commands.add_parser("rules", help="check and test a rule bundle").add_subparsers(
         dest="rules_command", required=True
@@ -26,6 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     test = rules.add_parser("test", help="run the bundle's test cases and report rule coverage")
     test.add_argument("directory", type=Path)
+
+    decisions = commands.add_parser("decisions", help="read the decision record").add_subparsers(
+        dest="decisions_command", required=True
+    )
+    listing = decisions.add_parser("list", help="decisions, newest first")
+    listing.add_argument("--user", help="only this user's decisions (the raw id; it is hashed like the service does)")
+    listing.add_argument("--since", help="only decisions at or after this ISO date or time (UTC if no zone)")
+    listing.add_argument("--limit", type=int, default=100)
+    show = decisions.add_parser("show", help="one decision in full")
+    show.add_argument("decision_id")
+    for sub in (listing, show):
+        sub.add_argument(
+            "--database", help="database URL (env DECISIOND_DATABASE, default sqlite:///./var/decisions.db)"
+        )
     return parser
 
 
@@ -33,21 +50,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from service.bootstrap import serve
+        from service.bootstrap import configure_logging
+        from service.supervisor import supervise
 
         try:
-            settings = load_settings(listen=args.listen, rules=args.rules, database=args.database)
+            settings = load_settings(listen=args.listen, rules=args.rules, database=args.database, workers=args.workers)
         except SettingsError as error:
             print(f"decisiond: {error}", file=sys.stderr)
             return 2
-        return serve(settings)
+        configure_logging(settings.log_level)
+        return supervise(settings)
+    if args.command == "decisions":
+        return _decisions(args)
     if args.rules_command == "check":
         from service.engine.check import run_check
 
         return run_check(args.directory, sys.stdout)
-    from service.app.rule_tests import run_rule_tests
+    from service.rule_tests import run_rule_tests
 
     return run_rule_tests(args.directory, sys.stdout)
+
+
+def _decisions(args: argparse.Namespace) -> int:
+    from service.audit import list_decisions, parse_since, show_decision
+    from service.storage import open_store
+
+    try:
+        settings = load_settings(database=args.database)
+        since = parse_since(args.since) if getattr(args, "since", None) else None
+    except (SettingsError, ValueError) as error:
+        print(f"decisiond: {error}", file=sys.stderr)
+        return 2
+    store = open_store(settings.database_url)
+    try:
+        if args.decisions_command == "list":
+            return list_decisions(store, sys.stdout, user_id=args.user, since=since, limit=args.limit)
+        return show_decision(store, sys.stdout, args.decision_id)
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

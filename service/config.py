@@ -25,7 +25,8 @@ class Settings:
     port: int  # 0 picks a free port
     rules_dir: Path
     database_url: str
-    max_workers: int = 16
+    workers: int = 2  # serving processes sharing the port
+    threads: int = 16  # gRPC handler threads per process
     drain_seconds: float = 10.0
     log_level: str = "info"
 
@@ -49,6 +50,7 @@ def load_settings(
     listen: str | None = None,
     rules: str | None = None,
     database: str | None = None,
+    workers: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build settings: explicit arguments win, then DECISIOND_* environment variables, then defaults."""
@@ -56,9 +58,12 @@ def load_settings(
     host, port = parse_listen(listen or env.get("DECISIOND_LISTEN") or DEFAULT_LISTEN)
     rules_dir = Path(rules or env.get("DECISIOND_RULES") or DEFAULT_RULES)
     database_url = database or env.get("DECISIOND_DATABASE") or DEFAULT_DATABASE
-    workers_text = env.get("DECISIOND_MAX_WORKERS", "16")
-    if not workers_text.isdigit() or not 1 <= int(workers_text) <= 1024:
-        raise SettingsError("DECISIOND_MAX_WORKERS must be a whole number from 1 to 1024")
+    threads_text = env.get("DECISIOND_THREADS", "16")
+    if not threads_text.isdigit() or not 1 <= int(threads_text) <= 1024:
+        raise SettingsError("DECISIOND_THREADS must be a whole number from 1 to 1024")
+    processes_text = str(workers) if workers is not None else env.get("DECISIOND_WORKERS", "2")
+    if not processes_text.isdigit() or not 1 <= int(processes_text) <= 64:
+        raise SettingsError("the number of worker processes (--workers, DECISIOND_WORKERS) must be from 1 to 64")
     log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")
@@ -67,6 +72,7 @@ def load_settings(
         port=port,
         rules_dir=rules_dir,
         database_url=database_url,
-        max_workers=int(workers_text),
+        workers=int(processes_text),
+        threads=int(threads_text),
         log_level=log_level,
     )

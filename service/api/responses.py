@@ -16,6 +16,7 @@ from service.app.results import (
     RepaymentResult,
     ScoreResult,
 )
+from service.app.rules_holder import RulesStatus
 from service.domain.money import decimal_text
 from service.engine.model import Outcome, Severity
 
@@ -129,3 +130,14 @@ def repayment_response(result: RepaymentResult) -> pb.RecordRepaymentResponse:
         available_limit=money(result.available_limit),
         meta=_meta(result.meta),
     )
+
+
+def rules_status_response(status: RulesStatus) -> pb.GetRulesStatusResponse:
+    out = pb.GetRulesStatusResponse(
+        last_edit_rejected=bool(status.rejected_problems), rejected_problems=list(status.rejected_problems)
+    )
+    if status.active_version is not None:
+        out.active.CopyFrom(pb.RuleBundleInfo(version=status.active_version, digest=status.active_digest or ""))
+    if status.rejected_at is not None:
+        out.rejected_at.FromDatetime(status.rejected_at)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -10,12 +11,12 @@ from grpc_reflection.v1alpha import reflection
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from service.api.servicers import CreditLineServicer, DecisionServicer
+from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
+from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
 
-SERVICE_NAMES = (
-    pb.DESCRIPTOR.services_by_name["DecisionService"].full_name,
-    pb.DESCRIPTOR.services_by_name["CreditLineService"].full_name,
+SERVICE_NAMES = tuple(
+    pb.DESCRIPTOR.services_by_name[name].full_name for name in ("DecisionService", "CreditLineService", "RulesService")
 )
 
 
@@ -33,22 +34,41 @@ class RunningServer:
         self.server.stop(grace_seconds).wait()
 
 
-def create_server(app: DecisionApp, host: str, port: int, max_workers: int = 16) -> RunningServer:
-    """Build and start a server bound to host:port (port 0 picks a free one)."""
-    server = grpc.server(
+def build_grpc_server(max_workers: int, *, reuse_port: bool) -> grpc.Server:
+    """The server stack every process of ours serves on (the benchmark's echo ceiling uses it too)."""
+    return grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
         maximum_concurrent_rpcs=max_workers * 64,
     )
+
+
+def start_grpc_server(server: grpc.Server, host: str, port: int) -> int:
+    """Bind and start; the port actually bound (port 0 picks a free one)."""
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port}")
+    server.start()
+    return bound
+
+
+def create_server(
+    app: DecisionApp,
+    rules_status: Callable[[], RulesStatus],
+    host: str,
+    port: int,
+    *,
+    max_workers: int = 16,
+    reuse_port: bool = False,
+) -> RunningServer:
+    """Build and start the decision server with health checking and reflection."""
+    server = build_grpc_server(max_workers, reuse_port=reuse_port)
     pb_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(app), server)
     pb_grpc.add_CreditLineServiceServicer_to_server(CreditLineServicer(app), server)
+    pb_grpc.add_RulesServiceServicer_to_server(RulesServicer(rules_status), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (*SERVICE_NAMES, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port}")
-    server.start()
-    return RunningServer(server, bound, health_servicer)
+    return RunningServer(server, start_grpc_server(server, host, port), health_servicer)

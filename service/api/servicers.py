@@ -14,6 +14,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.api import requests, responses
 from service.api.status import abort_with
 from service.app.recording import Reply
+from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
 
 M = TypeVar("M", bound=Message)
@@ -98,3 +99,14 @@ class CreditLineServicer(pb_grpc.CreditLineServiceServicer):  # type: ignore[mis
             requests.repayment_command(request), lambda r: responses.repayment_response(r).SerializeToString()
         )
         return _answer(pb.RecordRepaymentResponse, reply)
+
+
+class RulesServicer(pb_grpc.RulesServiceServicer):  # type: ignore[misc]
+    def __init__(self, status: Callable[[], RulesStatus]) -> None:
+        self._status = status
+
+    @_mapped_errors
+    def GetRulesStatus(
+        self, request: pb.GetRulesStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetRulesStatusResponse:
+        return responses.rules_status_response(self._status())

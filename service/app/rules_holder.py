@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from service.domain.errors import NoRuleBundle
@@ -40,3 +43,32 @@ class RulesHolder:
             # The old bundle is left to the garbage collector, not closed: calls in flight may still use it.
             self._active = bundle
             return bundle
+
+
+@dataclass(frozen=True)
+class RulesStatus:
+    """What operators see: the serving bundle and the last refused edit."""
+
+    active_version: str | None
+    active_digest: str | None
+    rejected_problems: tuple[str, ...] = ()
+    rejected_at: datetime | None = None
+
+
+def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
+    """The holder's active bundle; the refused edit as the supervisor recorded it (or the holder's own)."""
+    try:
+        bundle = holder.current()
+        version, digest = bundle.version, bundle.digest
+    except NoRuleBundle:
+        version = digest = None
+    problems: tuple[str, ...] = ()
+    rejected_at = None
+    if status_file is not None and status_file.exists():
+        recorded = json.loads(status_file.read_text() or "{}").get("rejected") or {}
+        problems = tuple(recorded.get("problems", ()))
+        if "at" in recorded:
+            rejected_at = datetime.fromtimestamp(recorded["at"], UTC)
+    elif holder.rejected is not None:
+        problems = tuple(p.format() for p in holder.rejected.problems)
+    return RulesStatus(version, digest, problems, rejected_at)

@@ -45,10 +45,14 @@ def bad_fields(error: grpc.RpcError) -> list[str]:
     return fields
 
 
-def open_line(decisions: pb_grpc.DecisionServiceStub, user_id: str, income_yuan: int = 900_000) -> pb.GrantLimitResponse:
+def open_line(
+    decisions: pb_grpc.DecisionServiceStub, user_id: str, income_yuan: int = 900_000
+) -> pb.GrantLimitResponse:
     """Grant a band-A applicant a limit; asserts it was approved."""
     answer = decisions.GrantLimit(
-        pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user_id, annual_income=cny(income_yuan)))
+        pb.GrantLimitRequest(
+            request_id=request_id(), applicant=strong_applicant(user_id, annual_income=cny(income_yuan))
+        )
     )
     assert answer.outcome == pb.OUTCOME_APPROVE, answer
     return answer

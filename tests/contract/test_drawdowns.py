@@ -140,9 +140,7 @@ def test_32_parallel_drawdowns_never_exceed_the_limit(
     user = new_user()
     open_line(decisions, user, income_yuan=60_000)  # limit 20,000 CNY
     known_device(decisions, user, f"dev-{user}")
-    requests = [
-        drawdown(user, 9_000, channel=pb.Channel(device_id=f"dev-{user}", country="CN")) for _ in range(32)
-    ]
+    requests = [drawdown(user, 9_000, channel=pb.Channel(device_id=f"dev-{user}", country="CN")) for _ in range(32)]
     with ThreadPoolExecutor(max_workers=32) as pool:
         answers = list(pool.map(decisions.AuthorizeDrawdown, requests))
     approved = [a for a in answers if a.outcome == pb.OUTCOME_APPROVE]

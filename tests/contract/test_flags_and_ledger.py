@@ -10,7 +10,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from tests.contract.helpers import known_device, new_user, open_line, rpc_error
 from tests.support.builders import cny, drawdown, request_id
 
-MULE = "MULE-ACCT-0001"
+MULE = "CP-MULE-0001"
 
 
 def flag(decisions: pb_grpc.DecisionServiceStub, **fields: object) -> pb.FlagTransactionResponse:
@@ -42,9 +42,13 @@ def test_moving_drawn_money_out_to_a_new_counterparty_is_referred_as_rapid_movem
     open_line(decisions, user)
     known_device(decisions, user, f"dev-{user}")
     assert decisions.AuthorizeDrawdown(drawdown(user, 9_000)).outcome == pb.OUTCOME_APPROVE
-    small = flag(decisions, user_id=user, type=pb.TRANSACTION_TYPE_TRANSFER_OUT, amount=cny(1_000), counterparty_id="acct-a")
+    small = flag(
+        decisions, user_id=user, type=pb.TRANSACTION_TYPE_TRANSFER_OUT, amount=cny(1_000), counterparty_id="acct-a"
+    )
     assert small.risk_level == pb.RISK_LEVEL_NONE
-    rest = flag(decisions, user_id=user, type=pb.TRANSACTION_TYPE_TRANSFER_OUT, amount=cny(7_200), counterparty_id="acct-b")
+    rest = flag(
+        decisions, user_id=user, type=pb.TRANSACTION_TYPE_TRANSFER_OUT, amount=cny(7_200), counterparty_id="acct-b"
+    )
     assert rest.outcome == pb.OUTCOME_REVIEW
     assert rest.risk_level == pb.RISK_LEVEL_HIGH
     assert [f.code for f in rest.flags] == ["RAPID_MOVEMENT"]
@@ -76,7 +80,9 @@ def test_repayment_restores_the_available_limit(
     taken = decisions.AuthorizeDrawdown(drawdown(user, 3_000))
     assert taken.outcome == pb.OUTCOME_APPROVE
     repaid = ledger.RecordRepayment(
-        pb.RecordRepaymentRequest(request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(1_000))
+        pb.RecordRepaymentRequest(
+            request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(1_000)
+        )
     )
     assert repaid.outstanding_principal == cny(2_000)
     assert repaid.available_limit == cny(198_000)

@@ -35,7 +35,9 @@ def test_a_retried_repayment_repays_once(
     user = new_user()
     open_line(decisions, user)
     taken = decisions.AuthorizeDrawdown(drawdown(user, 2_000))
-    request = pb.RecordRepaymentRequest(request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(500))
+    request = pb.RecordRepaymentRequest(
+        request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(500)
+    )
     first, second = ledger.RecordRepayment(request), ledger.RecordRepayment(request)
     assert second.meta.replayed and not first.meta.replayed
     assert first.outstanding_principal == second.outstanding_principal == cny(1_500)
@@ -54,7 +56,9 @@ def test_a_request_id_reused_with_another_payload_is_already_exists(decisions: p
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     assert bad_fields(error) == ["request_id"]
     other_rpc = rpc_error(
-        lambda: decisions.ScoreUser(pb.ScoreUserRequest(request_id=request.request_id, applicant=strong_applicant(user)))
+        lambda: decisions.ScoreUser(
+            pb.ScoreUserRequest(request_id=request.request_id, applicant=strong_applicant(user))
+        )
     )
     assert other_rpc.code() == grpc.StatusCode.ALREADY_EXISTS
 
@@ -64,7 +68,11 @@ def _applicant(**overrides: Any) -> pb.GrantLimitRequest:
 
 
 BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str]]] = [
-    ("missing request_id", lambda d: d.ScoreUser(pb.ScoreUserRequest(applicant=strong_applicant("u1"))), {"request_id"}),
+    (
+        "missing request_id",
+        lambda d: d.ScoreUser(pb.ScoreUserRequest(applicant=strong_applicant("u1"))),
+        {"request_id"},
+    ),
     ("missing applicant", lambda d: d.GrantLimit(pb.GrantLimitRequest(request_id=request_id())), {"applicant"}),
     ("missing user id", lambda d: d.GrantLimit(_applicant(user_id="")), {"applicant.user_id"}),
     ("age 131", lambda d: d.GrantLimit(_applicant(age=131)), {"applicant.age"}),
@@ -74,7 +82,13 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         lambda d: d.GrantLimit(_applicant(annual_income=pb.Money(currency="USD", minor_units=1))),
         {"applicant.annual_income.currency"},
     ),
-    ("missing income", lambda d: d.GrantLimit(pb.GrantLimitRequest(request_id=request_id(), applicant=pb.Applicant(user_id="u", age=30))), {"applicant.annual_income"}),
+    (
+        "missing income",
+        lambda d: d.GrantLimit(
+            pb.GrantLimitRequest(request_id=request_id(), applicant=pb.Applicant(user_id="u", age=30))
+        ),
+        {"applicant.annual_income"},
+    ),
     ("id of 65 characters", lambda d: d.GrantLimit(_applicant(user_id="x" * 65)), {"applicant.user_id"}),
     ("bad country", lambda d: d.GrantLimit(_applicant(country="China")), {"applicant.country"}),
     ("zero amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", 0)), {"amount.minor_units"}),
@@ -98,11 +112,17 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         lambda d: d.AuthorizeDrawdown(drawdown("", 0, request_id="", term_months=0)),
         {"request_id", "user_id", "amount.minor_units", "term_months"},
     ),
-    ("missing transaction", lambda d: d.FlagTransaction(pb.FlagTransactionRequest(request_id=request_id())), {"transaction"}),
+    (
+        "missing transaction",
+        lambda d: d.FlagTransaction(pb.FlagTransactionRequest(request_id=request_id())),
+        {"transaction"},
+    ),
     (
         "unspecified transaction type",
         lambda d: d.FlagTransaction(
-            pb.FlagTransactionRequest(request_id=request_id(), transaction=pb.Transaction(transaction_id="t", user_id="u"))
+            pb.FlagTransactionRequest(
+                request_id=request_id(), transaction=pb.Transaction(transaction_id="t", user_id="u")
+            )
         ),
         {"transaction.type"},
     ),

@@ -338,3 +338,27 @@ class RecordRepaymentResponse(_message.Message):
     available_limit: Money
     meta: DecisionMeta
     def __init__(self, outstanding_principal: _Optional[_Union[Money, _Mapping]] = ..., available_limit: _Optional[_Union[Money, _Mapping]] = ..., meta: _Optional[_Union[DecisionMeta, _Mapping]] = ...) -> None: ...
+
+class GetRulesStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RuleBundleInfo(_message.Message):
+    __slots__ = ("version", "digest")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    digest: str
+    def __init__(self, version: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class GetRulesStatusResponse(_message.Message):
+    __slots__ = ("active", "last_edit_rejected", "rejected_problems", "rejected_at")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    LAST_EDIT_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    active: RuleBundleInfo
+    last_edit_rejected: bool
+    rejected_problems: _containers.RepeatedScalarFieldContainer[str]
+    rejected_at: _timestamp_pb2.Timestamp
+    def __init__(self, active: _Optional[_Union[RuleBundleInfo, _Mapping]] = ..., last_edit_rejected: _Optional[bool] = ..., rejected_problems: _Optional[_Iterable[str]] = ..., rejected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

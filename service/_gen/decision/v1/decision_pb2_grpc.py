@@ -354,3 +354,79 @@ class CreditLineService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class RulesServiceStub:
+    """For operators: which rule bundle is serving, and the last one refused since.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetRulesStatus = channel.unary_unary(
+                '/decision.v1.RulesService/GetRulesStatus',
+                request_serializer=decision_dot_v1_dot_decision__pb2.GetRulesStatusRequest.SerializeToString,
+                response_deserializer=decision_dot_v1_dot_decision__pb2.GetRulesStatusResponse.FromString,
+                _registered_method=True)
+
+
+class RulesServiceServicer:
+    """For operators: which rule bundle is serving, and the last one refused since.
+    """
+
+    def GetRulesStatus(self, request, context):
+        """The active bundle of the answering worker, and the most recent rejected bundle with its problems.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RulesServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetRulesStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRulesStatus,
+                    request_deserializer=decision_dot_v1_dot_decision__pb2.GetRulesStatusRequest.FromString,
+                    response_serializer=decision_dot_v1_dot_decision__pb2.GetRulesStatusResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'decision.v1.RulesService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('decision.v1.RulesService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RulesService:
+    """For operators: which rule bundle is serving, and the last one refused since.
+    """
+
+    @staticmethod
+    def GetRulesStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/decision.v1.RulesService/GetRulesStatus',
+            decision_dot_v1_dot_decision__pb2.GetRulesStatusRequest.SerializeToString,
+            decision_dot_v1_dot_decision__pb2.GetRulesStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,280 @@
+"""The serving process model: a small supervisor and worker processes that share one port (SO_REUSEPORT).
+
+The supervisor never loads the rule engine. It snapshots the rule directory, has a separate process validate
+the snapshot and run its test cases, and only then starts workers on it. A new bundle is activated by starting
+a fresh set of workers and draining the old ones, so every call is decided by one worker under one bundle,
+calls in flight finish on the bundle they started with, and the engine's per-ruleset leaks die with the old
+workers. A worker that dies is replaced; the others keep answering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from service.config import Settings
+
+log = structlog.get_logger("decisiond.supervisor")
+
+WORKER_READY_TIMEOUT = 60.0
+VALIDATION_TIMEOUT = 120.0
+WATCH_INTERVAL = 0.5
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[str]
+    snapshot: Path
+    ready: queue.Queue[str] = field(default_factory=queue.Queue)
+
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@dataclass(frozen=True)
+class ActiveBundle:
+    snapshot: Path
+    version: str
+    digest: str
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Bind (without listening) so that port 0 becomes a concrete port the workers can all bind with
+    SO_REUSEPORT; the kernel only hands connections to sockets that listen."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((host.strip("[]"), port))
+    return holder
+
+
+def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Cheap change detection: every file's path, size and modification time."""
+    entries = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            entries.append((str(path.relative_to(directory)), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
+class Supervisor:
+    """Runs `settings.workers` workers until SIGTERM; reloads rules on SIGHUP or when the files change."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_dir = Path(tempfile.mkdtemp(prefix="decisiond-"))
+        self.status_file = self.state_dir / "rules-status.json"
+        self.workers: list[Worker] = []
+        self.active: ActiveBundle | None = None
+        self.rejected: dict[str, object] | None = None
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._port = 0
+        self._snapshots = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        holder = reserve_port(self.settings.host, self.settings.port)
+        self._port = holder.getsockname()[1]
+        try:
+            self._activate_or_reject(first=True)
+            self._announce()
+            self._watch()
+        finally:
+            self._stop_workers(self.workers)
+            holder.close()
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        log.info("shutdown.complete")
+        return 0
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("shutdown.requested", signal=signal.Signals(signum).name)
+        self._stop.set()
+
+    def _announce(self) -> None:
+        if self.active is None:
+            rules = f"NO valid rule bundle from {self.settings.rules_dir} (decisions answer UNAVAILABLE)"
+        else:
+            rules = (
+                f"rule bundle {self.active.version} (sha256 {self.active.digest[:12]}) from {self.settings.rules_dir}"
+            )
+        print(
+            f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
+            f" database {self.settings.database_url}, {self.settings.workers} worker processes",
+            flush=True,
+        )
+
+    def _watch(self) -> None:
+        seen = fingerprint(self.settings.rules_dir)
+        while not self._stop.wait(WATCH_INTERVAL):
+            self._replace_dead_workers()
+            current = fingerprint(self.settings.rules_dir)
+            if current != seen or self._reload.is_set():
+                self._reload.clear()
+                time.sleep(WATCH_INTERVAL)  # let an editor finish writing
+                seen = fingerprint(self.settings.rules_dir)
+                self._activate_or_reject(first=False)
+
+    # --- rule bundles ---------------------------------------------------------------------------------------
+
+    def _snapshot(self) -> Path:
+        self._snapshots += 1
+        target = self.state_dir / f"bundle-{self._snapshots:05d}"
+        shutil.copytree(self.settings.rules_dir, target)
+        return target
+
+    def _activate_or_reject(self, *, first: bool) -> None:
+        """Validate a snapshot of the rules in a separate process; serve it only if valid and its tests pass."""
+        snapshot = self._snapshot()
+        verdict = self._validate(snapshot)
+        if verdict is not None:
+            self.rejected = {"problems": verdict, "at": time.time()}
+            log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
+            shutil.rmtree(snapshot, ignore_errors=True)
+            self._write_status()
+            if first:
+                self._start_workers(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
+            return
+        old_workers, previous = self.workers, self.active
+        started = self._start_workers(snapshot)
+        if started is None:
+            log.error("rules.activation_failed", reason="new workers did not become ready")
+            shutil.rmtree(snapshot, ignore_errors=True)
+            if first:
+                self._start_workers(None)
+            return
+        self.active = started
+        self.rejected = None
+        self._write_status()
+        self._stop_workers(old_workers)
+        if previous is not None:
+            shutil.rmtree(previous.snapshot, ignore_errors=True)
+        log.info("rules.activated", version=started.version, digest=started.digest, first=first)
+
+    def _validate(self, snapshot: Path) -> list[str] | None:
+        """None when the bundle is valid and its own test cases pass; else what is wrong, in words."""
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
+                capture_output=True,
+                text=True,
+                timeout=VALIDATION_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"]
+        if done.returncode == 0:
+            return None
+        if done.returncode < 0:
+            return [f"the rule engine crashed while validating the bundle ({signal.Signals(-done.returncode).name})"]
+        lines = [line for line in done.stdout.splitlines() if line.strip() and not line.startswith("ok ")]
+        return [line.replace(str(snapshot), str(self.settings.rules_dir)) for line in lines]
+
+    def _write_status(self) -> None:
+        status = {
+            "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest},
+            "rejected": self.rejected,
+        }
+        temporary = self.status_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(status))
+        temporary.replace(self.status_file)
+
+    # --- workers ------------------------------------------------------------------------------------------
+
+    def _spawn(self, snapshot: Path | None) -> Worker:
+        command = [
+            sys.executable,
+            "-m",
+            "service.worker",
+            "--listen",
+            f"{self.settings.host}:{self._port}",
+            "--database",
+            self.settings.database_url,
+            "--status-file",
+            str(self.status_file),
+        ]
+        if snapshot is not None:
+            command += ["--rules", str(snapshot)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        worker = Worker(process, snapshot or Path())
+        threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
+        return worker
+
+    @staticmethod
+    def _read_ready(worker: Worker) -> None:
+        assert worker.process.stdout is not None
+        for line in worker.process.stdout:
+            worker.ready.put(line.strip())
+        worker.ready.put("EXIT")
+
+    def _start_workers(self, snapshot: Path | None) -> ActiveBundle | None:
+        """Start a full set of workers on a snapshot and wait until each serves; None (and none left
+        running) if any fails. The new set becomes `self.workers`."""
+        started = [self._spawn(snapshot) for _ in range(self.settings.workers)]
+        said = [self._await_ready(worker) for worker in started]
+        if not all(line.startswith("READY") for line in said):
+            self._stop_workers(started)
+            return None
+        self.workers = started
+        _, version, digest = [*said[0].split(), "", ""][:3]
+        return ActiveBundle(snapshot or Path(), version, digest)
+
+    @staticmethod
+    def _await_ready(worker: Worker) -> str:
+        try:
+            line = worker.ready.get(timeout=WORKER_READY_TIMEOUT)
+        except queue.Empty:
+            line = "TIMEOUT"
+        if not line.startswith("READY"):
+            log.error("worker.failed_to_start", pid=worker.pid(), said=line)
+        return line
+
+    def _replace_dead_workers(self) -> None:
+        for index, worker in enumerate(self.workers):
+            code = worker.process.poll()
+            if code is None:
+                continue
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+            log.error("worker.died", pid=worker.pid(), how=how)
+            snapshot = self.active.snapshot if self.active else None
+            replacement = self._spawn(snapshot)
+            if self._await_ready(replacement).startswith("READY"):
+                self.workers[index] = replacement
+                log.info("worker.replaced", old_pid=worker.pid(), pid=replacement.pid())
+
+    def _stop_workers(self, workers: list[Worker]) -> None:
+        for worker in workers:
+            if worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.drain_seconds + 5
+        for worker in workers:
+            try:
+                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+
+
+def supervise(settings: Settings) -> int:
+    """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    return Supervisor(settings).run()

@@ -1,0 +1,46 @@
+"""One serving process, started by the supervisor: loads one rule bundle, serves until SIGTERM, drains.
+
+Prints `READY <version> <digest>` on stdout once it accepts calls; the supervisor waits for that line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from service.bootstrap import configure_logging, describe_rules, start_service
+from service.config import load_settings
+
+log = structlog.get_logger("decisiond.worker")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="decisiond-worker")
+    parser.add_argument("--listen", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--status-file", type=Path, required=True)
+    parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
+    args = parser.parse_args(argv)
+    settings = load_settings(listen=args.listen, rules=str(args.rules or "/nonexistent"), database=args.database)
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    service = start_service(settings, status_file=args.status_file, reuse_port=True)
+    version, digest = describe_rules(service.rules)
+    print(f"READY {version or '-'} {digest or '-'}", flush=True)
+    stop.wait()
+    service.stop()
+    log.info("worker.stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
