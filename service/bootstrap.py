@@ -17,7 +17,7 @@ from service.app.rules_holder import RulesHolder, rules_status
 from service.app.usecases import DecisionApp
 from service.config import Settings
 from service.domain.errors import NoRuleBundle
-from service.engine.bundle import BundleInvalid
+from service.engine.errors import BundleInvalid
 from service.storage import open_store
 
 log = structlog.get_logger("decisiond")
@@ -53,7 +53,7 @@ class Service:
         return self.server.port
 
     def stop(self) -> None:
-        self.server.stop(self.settings.drain_seconds)
+        self.server.stop(self.settings.drain_seconds, self.settings.lame_duck_seconds)
         self.store.close()
 
 

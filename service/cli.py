@@ -66,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from service.engine.check import run_check
 
         return run_check(args.directory, sys.stdout)
+    from service.bootstrap import configure_logging
     from service.rule_tests import run_rule_tests
 
+    configure_logging("warning")  # the cases' own decision logs are not the report
     return run_rule_tests(args.directory, sys.stdout)
 
 

@@ -27,7 +27,8 @@ class Settings:
     database_url: str
     workers: int = 2  # serving processes sharing the port
     threads: int = 16  # gRPC handler threads per process
-    drain_seconds: float = 10.0
+    drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
+    lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     log_level: str = "info"
 
     @property

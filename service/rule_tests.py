@@ -28,13 +28,19 @@ from service.app.ports import Store
 from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus, RepaymentMethod
-from service.engine.bundle import BundleInvalid, RuleBundle
+from service.engine.bundle import RuleBundle
+from service.engine.errors import BundleInvalid
 from service.storage import open_store
 
 CASE_TIME = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # every case is decided at this moment
 CALLS = ("ScoreUser", "GrantLimit", "AuthorizeDrawdown", "FlagTransaction")
 CASE_KEYS = {"name", "call", "applicant", "credit_line", "history", "drawdown", "transaction", "expect"}
-EXPECT_KEYS = {"outcome", "reasons", "flags", "risk_level", "score", "band", "limit", "fires"}
+EXPECTATIONS_BY_CALL = {
+    "ScoreUser": {"score", "band", "reasons", "fires"},
+    "GrantLimit": {"outcome", "score", "limit", "reasons", "fires"},
+    "AuthorizeDrawdown": {"outcome", "reasons", "flags", "fires"},
+    "FlagTransaction": {"outcome", "risk_level", "flags", "fires"},
+}
 
 DEFAULT_APPLICANT: dict[str, Any] = {
     "age": 35,
@@ -123,8 +129,12 @@ def load_cases(directory: Path) -> list[RuleCase]:
             expect = spec.get("expect")
             if not isinstance(expect, dict) or not expect:
                 raise CaseFileError(f"{where}: 'expect:' must state at least one expectation")
-            if set(expect) - EXPECT_KEYS:
-                raise CaseFileError(f"{where}: unknown expectation(s) {sorted(set(expect) - EXPECT_KEYS)}")
+            allowed = EXPECTATIONS_BY_CALL[spec["call"]]
+            if set(expect) - allowed:
+                raise CaseFileError(
+                    f"{where}: {spec['call']} cannot be expected to give {sorted(set(expect) - allowed)};"
+                    f" it gives {sorted(allowed)}"
+                )
             cases.append(RuleCase(shown, line, spec["name"], spec))
     return cases
 
@@ -269,10 +279,25 @@ def _applicant(user_id: str, overrides: dict[str, Any]) -> ApplicantInput:
     unknown = set(overrides) - set(DEFAULT_APPLICANT)
     if unknown:
         raise CaseFileError(f"unknown applicant field(s) {sorted(unknown)}")
-    values = {**DEFAULT_APPLICANT, **overrides}
-    money_fields = {"annual_income", "monthly_spend_avg", "financial_assets"}
-    converted = {k: money(v) if k in money_fields else v for k, v in values.items()}
-    return ApplicantInput(user_id=user_id, **converted)
+    v = {**DEFAULT_APPLICANT, **overrides}
+    return ApplicantInput(
+        user_id=user_id,
+        age=int(v["age"]),
+        real_name_verified=bool(v["real_name_verified"]),
+        agreement_signed=bool(v["agreement_signed"]),
+        annual_income=money(v["annual_income"]),
+        monthly_spend_avg=money(v["monthly_spend_avg"]),
+        active_spend_months=int(v["active_spend_months"]),
+        on_time_repayments_24m=int(v["on_time_repayments_24m"]),
+        overdue_count_24m=int(v["overdue_count_24m"]),
+        max_days_overdue_24m=int(v["max_days_overdue_24m"]),
+        credit_inquiries_6m=int(v["credit_inquiries_6m"]),
+        financial_assets=money(v["financial_assets"]),
+        account_age_months=int(v["account_age_months"]),
+        verified_contacts=int(v["verified_contacts"]),
+        country=str(v["country"]),
+        attributes=dict(v["attributes"]),
+    )
 
 
 def _channel(spec: dict[str, Any] | None) -> ChannelInput:

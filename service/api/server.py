@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent import futures
 
@@ -28,9 +29,13 @@ class RunningServer:
         self.port = port
         self.health = health_servicer
 
-    def stop(self, grace_seconds: float) -> None:
-        """Stop taking calls, let calls in flight finish within the grace period, then return."""
+    def stop(self, grace_seconds: float, lame_duck_seconds: float = 0.0) -> None:
+        """Report NOT_SERVING, keep answering for the lame-duck period (calls already on their way are taken
+        and health-checking balancers move away), then refuse new calls and let those in flight finish
+        within the grace period."""
         self.health.enter_graceful_shutdown()
+        if lame_duck_seconds > 0:
+            time.sleep(lame_duck_seconds)
         self.server.stop(grace_seconds).wait()
 
 
@@ -45,7 +50,7 @@ def build_grpc_server(max_workers: int, *, reuse_port: bool) -> grpc.Server:
 
 def start_grpc_server(server: grpc.Server, host: str, port: int) -> int:
     """Bind and start; the port actually bound (port 0 picks a free one)."""
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = int(server.add_insecure_port(f"{host}:{port}"))
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port}")
     server.start()

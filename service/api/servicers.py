@@ -41,7 +41,7 @@ def _answer(message_type: type[M], reply: Reply) -> M:
     return message
 
 
-class DecisionServicer(pb_grpc.DecisionServiceServicer):  # type: ignore[misc]
+class DecisionServicer(pb_grpc.DecisionServiceServicer):
     def __init__(self, app: DecisionApp) -> None:
         self._app = app
 
@@ -77,7 +77,7 @@ class DecisionServicer(pb_grpc.DecisionServiceServicer):  # type: ignore[misc]
         return _answer(pb.FlagTransactionResponse, reply)
 
 
-class CreditLineServicer(pb_grpc.CreditLineServiceServicer):  # type: ignore[misc]
+class CreditLineServicer(pb_grpc.CreditLineServiceServicer):
     def __init__(self, app: DecisionApp) -> None:
         self._app = app
 
@@ -101,7 +101,7 @@ class CreditLineServicer(pb_grpc.CreditLineServiceServicer):  # type: ignore[mis
         return _answer(pb.RecordRepaymentResponse, reply)
 
 
-class RulesServicer(pb_grpc.RulesServiceServicer):  # type: ignore[misc]
+class RulesServicer(pb_grpc.RulesServiceServicer):
     def __init__(self, status: Callable[[], RulesStatus]) -> None:
         self._status = status
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from service.domain.errors import NoRuleBundle
-from service.engine.bundle import BundleInvalid, RuleBundle, load_bundle
+from service.engine.bundle import RuleBundle, load_bundle
+from service.engine.errors import BundleInvalid
 
 
 class RulesHolder:
@@ -57,11 +58,13 @@ class RulesStatus:
 
 def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
     """The holder's active bundle; the refused edit as the supervisor recorded it (or the holder's own)."""
+    version: str | None = None
+    digest: str | None = None
     try:
         bundle = holder.current()
         version, digest = bundle.version, bundle.digest
     except NoRuleBundle:
-        version = digest = None
+        pass
     problems: tuple[str, ...] = ()
     rejected_at = None
     if status_file is not None and status_file.exists():

@@ -63,24 +63,30 @@ def eligibility_reasons(fired: list[FiredRule], scored: Scored) -> list[ReasonVi
     return reasons
 
 
+LIMITS_RULE = "LIMITS"  # rule_id of the limit policy's own reasons (caps carry their own ids)
+
+
+def bundle_reason(bundle: RuleBundle, code: str, fallback: str, rule_id: str = LIMITS_RULE) -> ReasonView:
+    """A reason with the bundle's message for the code (the fallback if the bundle has none)."""
+    return ReasonView(code, rule_id, bundle.reasons.get(code, fallback))
+
+
 def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
     """The limit for an eligible applicant: band base, capped, rounded down; declined below the minimum."""
     spec = bundle.limits
     offer = spec.offers.get(scored.band)
     if offer is None:
-        reason = ReasonView("NO_OFFER_FOR_BAND", "LIMITS", f"no credit is offered in score band {scored.band}")
+        reason = bundle_reason(bundle, spec.no_offer_reason, f"no credit is offered in score band {scored.band}")
         return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
     if not within_apr_cap(offer.daily_rate, days_per_year=spec.days_per_year, apr_cap=spec.apr_cap):
-        reason = ReasonView("RATE_ABOVE_APR_CAP", "LIMITS", "the band's rate would exceed the APR cap")
+        reason = bundle_reason(bundle, "RATE_ABOVE_APR_CAP", "the band's rate would exceed the APR cap")
         return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
     caps = bundle.caps(scored.facts)
     decision = final_limit(offer.base_limit, caps, rounding=spec.rounding, minimum=spec.minimum_limit)
     binding = tuple(ReasonView(c.reason_code, c.rule_id, c.message) for c in decision.binding_caps)
     fired = tuple(c.rule_id for c in decision.binding_caps)
     if not decision.offered:
-        reason = ReasonView(
-            "LIMIT_TOO_LOW", "LIMITS", "the limit that could be offered is below the minimum credit line"
-        )
+        reason = bundle_reason(bundle, spec.minimum_limit_reason, "the limit is below the minimum credit line")
         return LimitOffer(Outcome.DECLINE, 0, None, None, (*binding, reason), fired)
     annual = apr(offer.daily_rate, spec.days_per_year)
     return LimitOffer(Outcome.APPROVE, decision.amount, offer.daily_rate, annual, binding, fired)

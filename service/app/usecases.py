@@ -27,15 +27,14 @@ from service.app.results import (
     FlagResult,
     GrantResult,
     Meta,
-    ReasonView,
     RepaymentResult,
     ScoreResult,
 )
 from service.app.rules import RulesProvider, combined_outcome, flags_of, reasons_of, risk_level
-from service.app.scoring import eligibility, eligibility_reasons, offer_limit, score_applicant
+from service.app.scoring import bundle_reason, eligibility, eligibility_reasons, offer_limit, score_applicant
 from service.domain.errors import UnknownCreditLine
 from service.domain.limits import apr
-from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus
+from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus
 from service.domain.schedule import build_schedule
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
@@ -135,7 +134,7 @@ class DecisionApp:
             minimised = _minimised_drawdown(command)
             line = uow.get_credit_line(user_key, for_update=True)
             if line is None:
-                reason = ReasonView("NO_CREDIT_LINE", LEDGER_RULE, "the user has no credit line; grant a limit first")
+                reason = bundle_reason(bundle, "NO_CREDIT_LINE", "the user has no credit line", LEDGER_RULE)
                 result = DrawdownResult(
                     Outcome.DECLINE, "", 0, (), None, (reason,), (), self._meta(bundle, context, ())
                 )
@@ -152,8 +151,9 @@ class DecisionApp:
             annual = apr(line.daily_interest_rate, bundle.limits.days_per_year)
             if outcome is Outcome.APPROVE and line.status is not LineStatus.ACTIVE:
                 outcome = Outcome.DECLINE
-                reasons.append(ReasonView("LINE_NOT_ACTIVE", LEDGER_RULE, f"the credit line is {line.status.value}"))
-            drawdown_id, schedule, available = "", (), line.available_limit
+                reasons.append(bundle_reason(bundle, "LINE_NOT_ACTIVE", "the credit line is not active", LEDGER_RULE))
+            schedule: tuple[Installment, ...] = ()
+            drawdown_id, available = "", line.available_limit
             if outcome is Outcome.APPROVE:
                 drawdown = Drawdown(
                     drawdown_id=new_drawdown_id(),
@@ -176,7 +176,9 @@ class DecisionApp:
                 if after is None:
                     outcome = Outcome.DECLINE
                     reasons.append(
-                        ReasonView("INSUFFICIENT_LIMIT", LEDGER_RULE, "the amount exceeds the available limit")
+                        bundle_reason(
+                            bundle, "INSUFFICIENT_LIMIT", "the amount exceeds the available limit", LEDGER_RULE
+                        )
                     )
                 else:
                     uow.append_event(replace(record, event_id=drawdown.drawdown_id))

@@ -64,7 +64,8 @@ def test_a_request_id_reused_with_another_payload_is_already_exists(decisions: p
 
 
 def _applicant(**overrides: Any) -> pb.GrantLimitRequest:
-    return pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant("u-valid", **overrides))
+    user_id = overrides.pop("user_id", "u-valid")
+    return pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user_id, **overrides))
 
 
 BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str]]] = [

@@ -1,0 +1,64 @@
+"""The bundle's own test cases (rules/tests/*.yaml), one pytest case each, run like `decisiond rules test`."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.engine.bundle import RuleBundle, load_bundle
+from service.rule_tests import CaseFileError, RuleCase, load_cases, run_cases, run_rule_tests
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+CASES = load_cases(RULES)
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Iterator[RuleBundle]:
+    loaded = load_bundle(RULES)
+    yield loaded
+    loaded.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{Path(c.file).name}:{c.line}" for c in CASES])
+def test_bundle_case(bundle: RuleBundle, case: RuleCase) -> None:
+    (outcome,) = run_cases(bundle, [case]).outcomes
+    assert outcome.failures == [], f"{case.name}: rules fired {outcome.fired}"
+
+
+def test_every_rule_but_the_regulatory_backstop_is_covered(bundle: RuleBundle) -> None:
+    report = run_cases(bundle, CASES)
+    # LIM-REGULATION caps at 300,000 CNY, above every band's base limit: it binds only if compliance raises
+    # a base limit, so no case of the starter bundle can fire it.
+    assert report.uncovered == ["LIM-REGULATION"]
+
+
+def test_a_failing_case_is_reported_with_the_rules_that_fired(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    _copy(RULES, broken)
+    case_file = broken / "tests" / "scorecard.yaml"
+    case_file.write_text(case_file.read_text().replace("expect: {score: 790, band: A, reasons: []}", "expect: {score: 791}"))
+    out = io.StringIO()
+    assert run_rule_tests(broken, out) == 1
+    report = out.getvalue()
+    assert "FAIL" in report and "score: expected 791..791, got 790" in report
+    assert "rules fired: SC-REPAY/1" in report
+    assert "1 failed" in report
+
+
+def test_a_case_expecting_what_its_call_cannot_give_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    _copy(RULES, broken)
+    (broken / "tests" / "extra.yaml").write_text(
+        "cases:\n  - name: bands come from ScoreUser\n    call: GrantLimit\n    expect: {band: A}\n"
+    )
+    with pytest.raises(CaseFileError, match=r"extra.yaml:2: case 'bands come from ScoreUser': GrantLimit cannot"):
+        load_cases(broken)
+
+
+def _copy(source: Path, target: Path) -> None:
+    import shutil
+
+    shutil.copytree(source, target)
