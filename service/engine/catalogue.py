@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class FieldType(str, Enum):
+class FieldType(str, Enum):  # noqa: UP042 - str mixin kept for callers
     INT = "int"
     DECIMAL = "decimal"
     MONEY = "money"  # CNY, integer fen in facts; written in rules as e.g. `10000 CNY`
@@ -19,7 +19,7 @@ class FieldType(str, Enum):
     STR = "str"
 
 
-class RuleSetKind(str, Enum):
+class RuleSetKind(str, Enum):  # noqa: UP042 - str mixin kept for callers
     SCORECARD = "scorecard"
     ELIGIBILITY = "eligibility"
     LIMITS = "limits"
@@ -40,7 +40,7 @@ _METHODS = ("EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "BULLET")
 _STATUSES = ("ACTIVE", "FROZEN", "CLOSED", "NONE")
 _BANDS_NOTE = "as named by the scorecard's bands"
 
-I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR
+I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR  # noqa: E741
 
 APPLICANT_FIELDS = (
     Field("applicant.age", I, "age in whole years"),

@@ -7,13 +7,13 @@ from decimal import Decimal
 from enum import Enum
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042 - str mixin kept for callers
     APPROVE = "APPROVE"
     DECLINE = "DECLINE"
     REVIEW = "REVIEW"
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 - str mixin kept for callers
     NONE = "NONE"
     LOW = "LOW"
     MEDIUM = "MEDIUM"
@@ -93,3 +93,5 @@ class LimitsSpec:
     minimum_limit: int  # fen; a smaller limit declines
     apr_cap: Decimal
     days_per_year: int  # APR = daily rate x days_per_year
+    minimum_limit_reason: str = "LIMIT_BELOW_MINIMUM"  # reason code when the final limit < minimum_limit
+    no_offer_reason: str = "NO_OFFER_FOR_BAND"  # reason code when the applicant's band has no offer

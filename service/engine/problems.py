@@ -7,10 +7,10 @@ it names the file, line and column, the rule, what is wrong in plain words, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ProblemSeverity(str, Enum):
+class ProblemSeverity(StrEnum):
     ERROR = "error"  # the bundle cannot be loaded
     WARNING = "warning"  # the bundle loads; something deserves a look
 
@@ -44,7 +44,7 @@ UNKNOWN_REASON = _e("R013", "a reason or flag code that bundle.yaml does not dec
 EXPR_SYNTAX = _e("R101", "the condition or amount cannot be read (syntax error)")
 UNKNOWN_FIELD = _e("R102", "a field name that is not in the field catalogue")
 FIELD_NOT_AVAILABLE = _e("R103", "a field that exists but is not known when this rule set runs")
-TYPE_MISMATCH = _e("R104", "values of different kinds are compared or combined (money with a number, text with a number...)")
+TYPE_MISMATCH = _e("R104", "values of different kinds are compared or combined (money with a number, text...)")
 UNKNOWN_VALUE = _e("R105", "a text value that the field can never take (e.g. a misspelt transaction type)")
 UNKNOWN_LIST = _e("R106", "a list that does not exist in lists/")
 NOT_A_CONDITION = _e("R107", "a condition that is not a yes/no question")
@@ -55,7 +55,7 @@ BIN_GAP = _e("R202", "the bins of a scorecard characteristic leave values withou
 BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores without a band")
 APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
 UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
-BAD_LIST = _e("R401", "a list file has an entry that is empty, too long or repeated")
+BAD_LIST = _e("R401", "a list file is badly named or has an entry that is too long")
 TOO_LARGE = _e("R501", "the bundle, a file, a list or a condition is larger than the service accepts")
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
 BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
@@ -116,7 +116,7 @@ class RuleProblem:
                 col = max(1, self.expression_col or 1)
                 lines.append("    " + text)
                 lines.append("    " + _caret_padding(text, col - 1) + "^")
-        fix = f"{self.hint} " if self.hint else ""
+        fix = f"fix: {self.hint} " if self.hint else ""
         lines.append(f"    {fix}[{self.code}]")
         return "\n".join(lines)
 
@@ -138,3 +138,21 @@ def problem(
 ) -> RuleProblem:
     """A RuleProblem with the severity that belongs to its code."""
     return RuleProblem(code.code, code.severity, file, line, col, rule_id, message, hint)
+
+
+@dataclass(frozen=True)
+class ExprIssue:
+    """A problem inside one expression, located by character offset in the expression text."""
+
+    code: ProblemCode
+    offset: int
+    message: str
+    hint: str = ""
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a character offset in text."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1

@@ -1,0 +1,190 @@
+"""A loaded rule bundle: what the use cases ask for scores, rule outcomes and limit caps.
+
+    bundle = load_bundle(Path("rules"))          # BundleInvalid(problems) lists every error at once
+    bundle.evaluate(RuleSetKind.FRAUD, facts)     # -> [FiredRule], bundle order
+    bundle.close()
+
+`facts` is a flat mapping of catalogue names (`transaction.amount`, ...) to values: int, Decimal, int fen for
+money, bool, str; plus `applicant.attributes.NAME` as the request gives them (missing or None -> default).
+Only the fields the rules read are looked at; each is validated (InvalidFact names the field) before
+anything reaches the engine. All methods are thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+
+from service.engine import oracle
+from service.engine import problems as P
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType, RuleSetKind
+from service.engine.compiler import CompiledRuleSet
+from service.engine.context import LoadContext
+from service.engine.errors import BundleInvalid
+from service.engine.explain import RuleTrace, trace_rule
+from service.engine.facts import normalize_facts
+from service.engine.load_rules import RuleSpec
+from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
+from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
+from service.engine.nodes import field_refs
+from service.engine.problems import RuleProblem, problem
+from service.engine.runtime import EngineRuleSet, reference_fired
+from service.engine.typecheck import FieldSpec
+
+
+@dataclass(frozen=True)
+class _Decisions:
+    compiled: CompiledRuleSet
+    results: tuple[FiredRule, ...]
+    rules: tuple[RuleSpec, ...]
+
+
+class RuleBundle:
+    """A checked, compiled bundle with its engine rulesets. Create it with load_bundle()."""
+
+    def __init__(self, spec: BundleSpec, warnings: list[RuleProblem]) -> None:
+        self.version: str = spec.version
+        self.digest: str = spec.digest
+        self.directory: Path = spec.directory
+        self.scorecard: ScorecardSpec = spec.scorecard.spec
+        self.limits: LimitsSpec = spec.limits.spec
+        self.attributes: dict[str, FieldType] = {
+            name[len(ATTRIBUTES_PREFIX):]: a.type for name, a in spec.attributes.items()
+        }
+        self.reasons: dict[str, str] = dict(spec.reasons)
+        self.warnings: list[RuleProblem] = list(warnings)
+        self._spec = spec
+        self._lists = spec.lists
+        self._defaults: dict[str, oracle.FactValue] = {n: a.default for n, a in spec.attributes.items()}
+        self._decisions = {
+            kind: _Decisions(f.compiled, tuple(r.result for r in f.rules), f.rules)
+            for kind, f in spec.rule_files.items()
+        }
+        self._bins = spec.scorecard.bins
+        limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
+        cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
+        self._cap_fields = tuple(limits_scope.fields[name] for name in sorted(cap_fields))
+        self._engines: dict[RuleSetKind, EngineRuleSet] = {}
+        tag = f"b{spec.digest[:12]}"
+        try:
+            self._engines[RuleSetKind.SCORECARD] = EngineRuleSet(spec.scorecard.compiled, tag)
+            for kind, decisions in self._decisions.items():
+                self._engines[kind] = EngineRuleSet(decisions.compiled, tag)
+        except Exception:
+            self.close()
+            raise
+
+    # -- what the use cases call -----------------------------------------------------------------------
+    def rule_ids(self, kind: RuleSetKind) -> list[str]:
+        """Ids in bundle order: rules for eligibility/drawdown/fraud, bins (SC-REPAY/1...) for the scorecard,
+        caps for limits."""
+        if kind is RuleSetKind.SCORECARD:
+            return [b.bin_id for b in self._bins]
+        if kind is RuleSetKind.LIMITS:
+            return [c.cap_id for c in self._spec.limits.caps]
+        return [r.rule_id for r in self._decisions[kind].rules]
+
+    def all_rule_ids(self) -> list[str]:
+        """Every id that can appear among the rules fired: scorecard bins, eligibility rules, limit caps,
+        drawdown rules, fraud rules, in that order (for rule-test coverage)."""
+        kinds = (RuleSetKind.SCORECARD, RuleSetKind.ELIGIBILITY, RuleSetKind.LIMITS, RuleSetKind.DRAWDOWN,
+                 RuleSetKind.FRAUD)
+        return [rule_id for kind in kinds for rule_id in self.rule_ids(kind)]
+
+    def score_bins(self, facts: Mapping[str, object]) -> list[BinMatch]:
+        """The first matching bin of each characteristic, in characteristic order (none matching: omitted)."""
+        compiled = self._spec.scorecard.compiled
+        fired = self._engines[RuleSetKind.SCORECARD].fired(self._normalize(facts, compiled.fields), self._lists)
+        chosen: dict[int, BinMatch] = {}
+        for index in fired:
+            b = self._bins[index]
+            if b.characteristic not in chosen:
+                cid = self.scorecard.characteristics[b.characteristic].characteristic_id
+                chosen[b.characteristic] = BinMatch(cid, b.bin_id, b.points)
+        return [chosen[i] for i in sorted(chosen)]
+
+    def evaluate(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
+        """Every matching rule of an eligibility, drawdown or fraud rule set, in bundle order."""
+        decisions = self._decisions_for(kind)
+        normalized = self._normalize(facts, decisions.compiled.fields)
+        return [decisions.results[i] for i in self._engines[kind].fired(normalized, self._lists)]
+
+    def caps(self, facts: Mapping[str, object]) -> list[CapValue]:
+        """Every limit cap for this applicant, in bundle order: amount in fen, rounded down, never negative.
+        A cap that cannot be calculated (division by zero) is 0, the most cautious reading."""
+        normalized = self._normalize(facts, self._cap_fields)
+        out: list[CapValue] = []
+        for cap in self._spec.limits.caps:
+            try:
+                value = oracle.evaluate(cap.expr, normalized, self._lists)
+                assert isinstance(value, int | Decimal) and not isinstance(value, bool)
+                amount = max(0, int(Decimal(value).to_integral_value(rounding=ROUND_FLOOR)))
+            except oracle.Incalculable:
+                amount = 0
+            out.append(CapValue(cap.cap_id, cap.reason_code, cap.message, amount))
+        return out
+
+    def close(self) -> None:
+        """Release the engine rulesets. Evaluating afterwards raises NoRuleBundle."""
+        for engine in self._engines.values():
+            engine.close()
+
+    # -- for rule tests, explain and the differential test ----------------------------------------------
+    def evaluate_reference(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
+        """What evaluate() must return, computed by the plain-Python reading of the rules (no engine)."""
+        decisions = self._decisions_for(kind)
+        normalized = self._normalize(facts, decisions.compiled.fields)
+        return [decisions.results[i] for i in reference_fired(decisions.compiled, normalized, self._lists)]
+
+    def explain(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[RuleTrace]:
+        """For every rule of the set: whether it matched and, if not, which parts of its condition failed."""
+        decisions = self._decisions_for(kind)
+        normalized = self._normalize(facts, decisions.compiled.fields)
+        money = frozenset(f.name for f in decisions.compiled.fields if f.type is FieldType.MONEY)
+        return [trace_rule(r.rule_id, r.expr, r.when, normalized, self._lists, money) for r in decisions.rules]
+
+    def rule_specs(self, kind: RuleSetKind) -> tuple[RuleSpec, ...]:
+        """The rules of an eligibility, drawdown or fraud set as written (id, description, file, line, when)."""
+        return self._decisions_for(kind).rules
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _decisions_for(self, kind: RuleSetKind) -> _Decisions:
+        if kind not in DECISION_KINDS:
+            raise ValueError(f"{kind.value} is not evaluated rule by rule; use score_bins() or caps()")
+        return self._decisions[kind]
+
+    def _normalize(self, facts: Mapping[str, object], fields: tuple[FieldSpec, ...]) -> dict[str, oracle.FactValue]:
+        return normalize_facts(facts, fields, self._defaults)
+
+
+def load_bundle(directory: Path) -> RuleBundle:
+    """Check, compile and load a bundle into the engine. Raises BundleInvalid with every problem found."""
+    directory = Path(directory)
+    spec, problems = _analyse_safely(directory)
+    if spec is None:
+        raise BundleInvalid(problems)
+    try:
+        return RuleBundle(spec, [p for p in problems if not p.is_error])
+    except Exception as err:  # the engine refused a ruleset: never let it surface as a traceback
+        raise BundleInvalid([*problems, problem(
+            P.ENGINE_REFUSED, str(directory), f"the rule engine refused the compiled rules: {err}",
+            hint="report this bundle to the service team")]) from err
+
+
+def check_bundle(directory: Path) -> list[RuleProblem]:
+    """Every problem of a bundle (errors and warnings), without loading it into the engine."""
+    return _analyse_safely(Path(directory))[1]
+
+
+def _analyse_safely(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
+    try:
+        return analyse(directory)
+    except RecursionError:
+        return None, [problem(P.TOO_LARGE, str(directory), "the bundle is nested too deeply to check",
+                              hint="simplify deeply nested conditions or YAML")]
+    except Exception as err:  # a checker defect must still end in a clear message, never a traceback
+        return None, [problem(P.INTERNAL, str(directory), f"the checker failed unexpectedly ({type(err).__name__}: "
+                              f"{err}); the bundle is refused", hint="report this bundle to the service team")]
+

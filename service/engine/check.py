@@ -1,0 +1,44 @@
+"""`decisiond rules check DIR`: print every problem of a bundle and a summary; exit status 1 on errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from service.engine.bundle import check_bundle
+from service.engine.problems import RuleProblem
+
+
+def run_check(directory: Path, out: TextIO,
+              extra_checks: Callable[[Path], list[RuleProblem]] | None = None) -> int:
+    """Print all problems (errors first, then warnings) and a summary line. Returns 1 when the bundle has
+    errors, else 0. Never lets a traceback out: an unexpected failure is reported as a problem.
+
+    `extra_checks` adds problems found elsewhere, e.g. W003 (a rule no test case fires) from the rule-test
+    runner; it is only called for a bundle without errors."""
+    try:
+        problems = check_bundle(directory)
+        if extra_checks is not None and not any(p.is_error for p in problems):
+            problems += extra_checks(directory)
+    except Exception as err:  # check_bundle already catches everything; this is the last line of defence
+        out.write(f"{directory}: the checker failed unexpectedly ({type(err).__name__}: {err}) [R999]\n")
+        out.write(f"{directory}: 1 error\n")
+        return 1
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for p in errors + warnings:
+        out.write(p.format() + "\n")
+    out.write(summary(directory, errors, warnings) + "\n")
+    return 1 if errors else 0
+
+
+def summary(directory: Path, errors: list[RuleProblem], warnings: list[RuleProblem]) -> str:
+    """`rules: 2 errors, 1 warning` or `rules: OK, no problems`."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    if not errors and not warnings:
+        return f"{directory}: OK, no problems"
+    status = "" if errors else "OK, "
+    return f"{directory}: {status}{plural(len(errors), 'error')}, {plural(len(warnings), 'warning')}"

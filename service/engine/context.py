@@ -1,0 +1,146 @@
+"""What the readers of the individual rule files share: declared reasons, lists, attributes, ids, scopes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from yaml.nodes import Node, ScalarNode
+
+from service.engine import problems as P
+from service.engine.catalogue import (
+    ATTRIBUTES_PREFIX,
+    FIELDS,
+    NAMESPACES_BY_RULESET,
+    FieldType,
+    RuleSetKind,
+    fields_for,
+)
+from service.engine.nodes import Expr
+from service.engine.oracle import FactValue
+from service.engine.parser import parse_expression
+from service.engine.problems import ExprIssue, RuleProblem
+from service.engine.typecheck import FieldSpec, Scope, check_expression, describe, suggest
+from service.engine.yamlsrc import FileReader
+
+ID_RE = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*")
+CODE_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+MAX_ID = 40
+
+_KIND_LABEL = {
+    RuleSetKind.SCORECARD: "scorecard",
+    RuleSetKind.ELIGIBILITY: "eligibility",
+    RuleSetKind.LIMITS: "limits",
+    RuleSetKind.DRAWDOWN: "drawdown",
+    RuleSetKind.FRAUD: "fraud",
+}
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    """An applicant attribute declared in bundle.yaml: `applicant.attributes.<name>`."""
+
+    name: str  # full dotted name
+    type: FieldType
+    default: FactValue
+    allowed_values: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass
+class LoadContext:
+    problems: list[RuleProblem]
+    currency: str = "CNY"
+    reasons: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, frozenset[str]] = field(default_factory=dict)
+    attributes: dict[str, AttributeSpec] = field(default_factory=dict)
+    band_names: tuple[str, ...] = ()
+    ids: dict[str, str] = field(default_factory=dict)  # id -> where it was first defined
+
+    # -- ids and codes ---------------------------------------------------------------------------------
+    def claim_id(self, reader: FileReader, node: Node | None, what: str) -> str | None:
+        """A well-formed id, unique across the bundle; None (with a problem) otherwise."""
+        value = reader.text(node, what, max_len=MAX_ID)
+        if value is None:
+            return None
+        if not ID_RE.fullmatch(value):
+            reader.report(P.INVALID_VALUE, node, f"'{value}' is not a valid id",
+                          "use capitals, digits and dashes, e.g. FRD-007")
+            return None
+        line, _ = reader.where(node)
+        here = f"{reader.src.display}:{line}"
+        if value in self.ids:
+            reader.report(P.DUPLICATE_ID, node, f"the id '{value}' is already used at {self.ids[value]}",
+                          "give every rule, characteristic and cap its own id", value)
+            return None
+        self.ids[value] = here
+        return value
+
+    def reason(self, reader: FileReader, node: Node | None, rule_id: str | None, what: str = "reason") -> str | None:
+        """A reason or flag code declared under `reasons` in bundle.yaml."""
+        code = reader.text(node, what, rule_id, max_len=64)
+        if code is None:
+            return None
+        if code not in self.reasons:
+            close = suggest(code, list(self.reasons))
+            extra = f" (did you mean '{close}'?)" if close else ""
+            reader.report(P.UNKNOWN_REASON, node, f"unknown {what} code '{code}'{extra}",
+                          f"declare {code} under 'reasons' in bundle.yaml with the message to show", rule_id)
+            return None
+        return code
+
+    # -- expressions -----------------------------------------------------------------------------------
+    def scope(self, kind: RuleSetKind) -> Scope:
+        """The fields, lists and attributes rules of this kind may reference."""
+        spaces = NAMESPACES_BY_RULESET[kind]
+        fields = {
+            name: FieldSpec(name, f.type, self.band_names if name == "score.band" else f.allowed_values)
+            for name, f in fields_for(kind).items()
+        }
+        unavailable: dict[str, str] = {}
+        readable = ", ".join(f"{ns}.*" for ns in spaces)
+        for name in FIELDS:
+            if name not in fields:
+                users = [_KIND_LABEL[k] for k, ns in NAMESPACES_BY_RULESET.items()
+                         if name.split(".", 1)[0] in ns]
+                unavailable[name] = f"{_KIND_LABEL[kind]} rules can read {readable}; " \
+                    f"this field is only known to {' and '.join(users)} rules"
+        for attr in self.attributes.values():
+            if "applicant" in spaces:
+                fields[attr.name] = FieldSpec(attr.name, attr.type, attr.allowed_values)
+            else:
+                unavailable[attr.name] = f"{_KIND_LABEL[kind]} rules can read {readable}, not applicant attributes"
+        names = tuple(a.name[len(ATTRIBUTES_PREFIX):] for a in self.attributes.values())
+        return Scope(f"{_KIND_LABEL[kind]} rules", fields, self.lists, unavailable, names)
+
+    def expression(self, reader: FileReader, node: Node | None, scope: Scope, rule_id: str | None,
+                   what: str, expected: tuple[FieldType, ...]) -> tuple[Expr, FieldType] | None:
+        """Parse and type-check the expression in `node`; it must produce one of the `expected` kinds."""
+        scalar = reader.scalar(node, what, rule_id)
+        if scalar is None:
+            return None
+        if not scalar.value.strip():
+            reader.report(P.EXPR_SYNTAX, scalar, f"{what} is empty", "write it, e.g. applicant.age < 18", rule_id)
+            return None
+        parsed = parse_expression(scalar.value, self.currency)
+        if isinstance(parsed, ExprIssue):
+            reader.report_expression(scalar, parsed, rule_id)
+            return None
+        kind, issues = check_expression(parsed, scope)
+        for issue in issues:
+            reader.report_expression(scalar, issue, rule_id)
+        if kind is None:
+            return None
+        if kind not in expected:
+            code = P.NOT_A_CONDITION if expected == (FieldType.BOOL,) else P.TYPE_MISMATCH
+            wanted = " or ".join(describe(t) for t in expected)
+            hint = "compare it with a value, e.g. applicant.age >= 18" if code is P.NOT_A_CONDITION else \
+                "see docs/rules.md for what this value must be"
+            message = f"{what} must be {wanted}, but this is {describe(kind)}"
+            reader.report_expression(scalar, ExprIssue(code, 0, message, hint), rule_id)
+            return None
+        return parsed, kind
+
+
+def scalar_node(node: Node | None) -> ScalarNode | None:
+    return node if isinstance(node, ScalarNode) else None

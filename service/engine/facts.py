@@ -1,0 +1,116 @@
+"""Validation and normalisation of the values handed to the rules, before anything reaches the engine.
+
+Normalised values: INT -> int, MONEY -> int fen, DECIMAL -> Decimal rounded to 9 places, BOOL -> bool,
+STR -> str. Every number is finite and bounded (|INT|, |MONEY fen| < 10^15; |DECIMAL| < 10^9), text is at
+most MAX_TEXT characters, and a field with a closed vocabulary only takes one of its values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType
+from service.engine.errors import InvalidFact
+from service.engine.oracle import FactValue
+from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES, INT_LIMIT
+from service.engine.typecheck import FieldSpec
+
+MAX_TEXT = 1024
+_QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+
+
+def normalize_facts(
+    raw: Mapping[str, object],
+    fields: Iterable[FieldSpec],
+    defaults: Mapping[str, FactValue],
+) -> dict[str, FactValue]:
+    """Validated values for `fields`. A missing catalogue field is an error; a missing or null applicant
+    attribute takes its declared default (`defaults`, keyed by dotted name)."""
+    out: dict[str, FactValue] = {}
+    for spec in fields:
+        name = spec.name
+        value = raw.get(name)
+        if name.startswith(ATTRIBUTES_PREFIX):
+            out[name] = defaults[name] if value is None else normalize_attribute(spec, value)
+        elif value is None:
+            raise InvalidFact(name, "is required")
+        else:
+            out[name] = normalize_value(spec, value)
+    return out
+
+
+def normalize_value(spec: FieldSpec, value: object) -> FactValue:
+    """A catalogue value in its strict Python type (no float for money or whole numbers)."""
+    t = spec.type
+    if t is FieldType.BOOL:
+        if not isinstance(value, bool):
+            raise InvalidFact(spec.name, "must be true or false")
+        return value
+    if t is FieldType.STR:
+        return _text(spec, value)
+    if isinstance(value, bool):
+        raise InvalidFact(spec.name, "must be a number, not true/false")
+    if t is FieldType.DECIMAL:
+        return _decimal(spec.name, value)
+    if not isinstance(value, int):
+        what = "an amount in fen (a whole number)" if t is FieldType.MONEY else "a whole number"
+        raise InvalidFact(spec.name, f"must be {what}")
+    return _bounded_int(spec.name, value)
+
+
+def normalize_attribute(spec: FieldSpec, value: object) -> FactValue:
+    """An applicant attribute as a request carries it (numbers may arrive as floats, e.g. from a protobuf
+    Struct): whole numbers and money (fen) must be integral, decimals finite."""
+    t = spec.type
+    if t in (FieldType.INT, FieldType.MONEY) and isinstance(value, float | Decimal) and not isinstance(value, bool):
+        number = _decimal_of(spec.name, value)
+        if number != number.to_integral_value():
+            what = "an amount in fen" if t is FieldType.MONEY else "a whole number"
+            raise InvalidFact(spec.name, f"must be {what}, not {value}")
+        return _bounded_int(spec.name, int(number))
+    return normalize_value(spec, value)
+
+
+def _text(spec: FieldSpec, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidFact(spec.name, "must be text")
+    if len(value) > MAX_TEXT:
+        raise InvalidFact(spec.name, f"must be at most {MAX_TEXT} characters")
+    if spec.allowed_values and value not in spec.allowed_values:
+        raise InvalidFact(spec.name, "must be one of " + ", ".join(spec.allowed_values))
+    return value
+
+
+def _bounded_int(name: str, value: int) -> int:
+    if not -INT_LIMIT < value < INT_LIMIT:
+        raise InvalidFact(name, "is out of range (at most 15 digits)")
+    return value
+
+
+def _decimal_of(name: str, value: object) -> Decimal:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidFact(name, "must be a finite number")
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidFact(name, "must be a finite number")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise InvalidFact(name, "must be a number")
+
+
+def _decimal(name: str, value: object) -> Decimal:
+    number = _decimal_of(name, value)
+    if abs(number) >= DECIMAL_LIMIT:
+        raise InvalidFact(name, "is out of range (must stay below 1,000,000,000)")
+    try:
+        rounded = number.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # pragma: no cover - bounded above, so quantize cannot overflow
+        raise InvalidFact(name, "is out of range") from None
+    if abs(rounded) >= DECIMAL_LIMIT:
+        raise InvalidFact(name, "is out of range (must stay below 1,000,000,000)")
+    return rounded

@@ -1,0 +1,163 @@
+"""Reading limits.yaml.
+
+    apr_cap: 0.24                  # no band may offer a daily rate whose APR (rate x days_per_year) exceeds this
+    days_per_year: 365
+    rounding: 100 CNY              # final limits are rounded down to a multiple of this
+    minimum_limit: 1000 CNY        # a smaller final limit declines ...
+    below_minimum_reason: LIMIT_BELOW_MINIMUM     # ... with this reason
+    no_offer_reason: NO_OFFER_FOR_BAND            # reason when the applicant's band has no offer
+    offers:                        # by score band; bands without an offer are not lent to
+      A: {base_limit: 200000 CNY, daily_rate: 0.0002}
+    caps:                          # each an amount of money; the final limit is the lowest of base and caps
+      - id: LIM-INCOME
+        description: At most one third of the verified annual income
+        amount: applicant.annual_income / 3
+        reason: CAPPED_BY_INCOME
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from service.engine import problems as P
+from service.engine.catalogue import FieldType, RuleSetKind
+from service.engine.context import LoadContext
+from service.engine.model import BandOffer, LimitsSpec
+from service.engine.nodes import Expr, Literal
+from service.engine.parser import parse_expression
+from service.engine.typecheck import suggest
+from service.engine.yamlsrc import FileReader, SourceFile, compose
+
+MAX_CAPS = 50
+_REQUIRED = ("apr_cap", "days_per_year", "rounding", "minimum_limit", "below_minimum_reason", "no_offer_reason",
+             "offers", "caps")
+
+
+@dataclass(frozen=True)
+class CapSpec:
+    cap_id: str
+    description: str
+    expr: Expr  # an amount of money (fen)
+    reason_code: str
+    message: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    spec: LimitsSpec
+    caps: tuple[CapSpec, ...]
+
+
+def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
+    """The limits policy; None when it has errors (all reported)."""
+    errors_before = sum(1 for p in ctx.problems if p.is_error)
+    reader = FileReader(src, ctx.problems)
+    root = compose(src, ctx.problems)
+    if root is None:
+        return None
+    top = reader.mapping(root, "the limits file", _REQUIRED, ("description",))
+    if top is None or any(k not in top for k in _REQUIRED):
+        return None
+    apr_cap = reader.decimal(top["apr_cap"], "apr_cap")
+    days = reader.integer(top["days_per_year"], "days_per_year", lo=360, hi=366)
+    rounding = money(reader, top["rounding"], "rounding", ctx.currency)
+    minimum = money(reader, top["minimum_limit"], "minimum_limit", ctx.currency)
+    below_reason = ctx.reason(reader, top["below_minimum_reason"], None)
+    no_offer_reason = ctx.reason(reader, top["no_offer_reason"], None)
+    if apr_cap is not None and not Decimal(0) < apr_cap <= Decimal(1):
+        reader.report(P.INVALID_VALUE, top["apr_cap"], "apr_cap must be above 0 and at most 1 (100 %)",
+                      "write it as a decimal, e.g. 0.24 for 24 %")
+        apr_cap = None
+    if rounding is not None and rounding <= 0:
+        reader.report(P.INVALID_VALUE, top["rounding"], "rounding must be a positive amount", "e.g. 100 CNY")
+    if minimum is not None and minimum < 0:
+        reader.report(P.INVALID_VALUE, top["minimum_limit"], "minimum_limit cannot be negative")
+    offers = _read_offers(reader, top["offers"], ctx, apr_cap, days)
+    caps = _read_caps(reader, top["caps"], ctx)
+    if sum(1 for p in ctx.problems if p.is_error) > errors_before:
+        return None
+    assert apr_cap is not None and days is not None and rounding is not None and minimum is not None
+    assert below_reason is not None and no_offer_reason is not None and offers is not None and caps is not None
+    spec = LimitsSpec(offers, rounding, minimum, apr_cap, days, below_reason, no_offer_reason)
+    return Limits(spec, tuple(caps))
+
+
+def money(reader: FileReader, node: Node, what: str, currency: str) -> int | None:
+    """An amount written like `1000 CNY`, in fen."""
+    scalar = reader.scalar(node, what)
+    if scalar is None:
+        return None
+    parsed = parse_expression(scalar.value, currency)
+    if isinstance(parsed, Literal) and parsed.type is FieldType.MONEY:
+        assert isinstance(parsed.value, int)
+        return parsed.value
+    reader.report(P.WRONG_SHAPE, scalar, f"{what} must be an amount such as 1000 {currency}, not '{scalar.value}'",
+                  f"write the number followed by {currency}")
+    return None
+
+
+def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Decimal | None,
+                 days: int | None) -> dict[str, BandOffer] | None:
+    if not isinstance(node, MappingNode):
+        reader.report(P.WRONG_SHAPE, node, "'offers' must map band names to offers", "e.g. A: {base_limit: ...}")
+        return None
+    offers: dict[str, BandOffer] = {}
+    for key_node, value in node.value:
+        band = str(key_node.value) if isinstance(key_node, ScalarNode) else ""
+        if band in offers:
+            reader.report(P.DUPLICATE_ID, key_node, f"band {band} has two offers", "keep one of them")
+            continue
+        if ctx.band_names and band not in ctx.band_names:
+            close = suggest(band, list(ctx.band_names))
+            extra = f" (did you mean '{close}'?)" if close else ""
+            reader.report(P.UNKNOWN_BAND, key_node, f"the scorecard has no band '{band}'{extra}",
+                          "offer only for bands listed in scorecard.yaml: " + ", ".join(ctx.band_names))
+            continue
+        offer = reader.mapping(value, f"the offer for band {band}", ("base_limit", "daily_rate"))
+        if offer is None or len(offer) < 2:
+            continue
+        base = money(reader, offer["base_limit"], "base_limit", ctx.currency)
+        rate = reader.decimal(offer["daily_rate"], "daily_rate")
+        if base is None or rate is None:
+            continue
+        if base <= 0 or rate <= 0:
+            reader.report(P.INVALID_VALUE, value, f"band {band}: base_limit and daily_rate must be positive")
+            continue
+        if apr_cap is not None and days is not None and rate * days > apr_cap:
+            highest = (apr_cap / days).quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)
+            reader.report(P.APR_ABOVE_CAP, offer["daily_rate"],
+                          f"band {band}: a daily rate of {rate} gives an APR of {rate * days}, above the cap of "
+                          f"{apr_cap}", f"lower the daily rate to at most {highest}")
+            continue
+        offers[band] = BandOffer(base, rate)
+    return offers
+
+
+def _read_caps(reader: FileReader, node: Node, ctx: LoadContext) -> list[CapSpec] | None:
+    items = reader.sequence(node, "'caps'")
+    if items is None:
+        return None
+    if len(items) > MAX_CAPS:
+        reader.report(P.TOO_LARGE, node, f"at most {MAX_CAPS} caps")
+        return None
+    scope = ctx.scope(RuleSetKind.LIMITS)
+    caps: list[CapSpec] = []
+    for item in items:
+        cap = reader.mapping(item, "a cap", ("id", "description", "amount", "reason"), rule_id=reader.peek(item, "id"))
+        if cap is None:
+            continue
+        cap_id = ctx.claim_id(reader, cap.get("id"), "the cap id") if "id" in cap else None
+        label = cap_id or "(no id)"
+        description = reader.text(cap.get("description"), "the description", label) if "description" in cap else None
+        reason = ctx.reason(reader, cap.get("reason"), label) if "reason" in cap else None
+        amount = ctx.expression(reader, cap.get("amount"), scope, label, "the cap amount", (FieldType.MONEY,)) \
+            if "amount" in cap else None
+        if cap_id and description and reason and amount:
+            caps.append(CapSpec(cap_id, description, amount[0], reason, ctx.reasons[reason], reader.src.display,
+                                reader.where(item)[0] or 0))
+    return caps

@@ -1,0 +1,284 @@
+"""Reading and checking a whole bundle directory, collecting every problem; no engine is involved here.
+
+bundle.yaml:
+
+    version: "2026.11-1"        # recorded with every decision
+    currency: CNY               # the only currency of amounts in the rules
+    score: {min: 350, max: 950}
+    reasons:                    # every reason and flag code the rules may give, with its message
+      LOW_SCORE: The credit score is below the minimum for a credit line
+    attributes:                 # extra applicant features, referenced as applicant.attributes.NAME
+      employment_months: {type: int, default: 0, description: Months with the current employer}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from service.engine import problems as P
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType, RuleSetKind
+from service.engine.context import CODE_RE, AttributeSpec, LoadContext
+from service.engine.files import BUNDLE_FILE, BundleFiles, read_bundle_files
+from service.engine.load_limits import Limits, money, read_limits
+from service.engine.load_rules import RuleFile, read_rule_file
+from service.engine.load_scorecard import Scorecard, read_scorecard
+from service.engine.oracle import FactValue
+from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES
+from service.engine.problems import RuleProblem, problem
+from service.engine.typecheck import suggest
+from service.engine.yamlsrc import FileReader, SourceFile, compose
+
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+ATTRIBUTE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_ATTRIBUTES = 100
+MAX_REASONS = 1000
+MAX_LIST_ENTRIES = 100_000
+MAX_LIST_ENTRY = 128
+SUPPORTED_CURRENCIES = ("CNY",)
+DECISION_KINDS = (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    """A bundle that passed every check, compiled but not yet loaded into the engine."""
+
+    directory: Path
+    version: str
+    digest: str
+    currency: str
+    reasons: dict[str, str]
+    attributes: dict[str, AttributeSpec]
+    lists: dict[str, frozenset[str]]
+    scorecard: Scorecard
+    limits: Limits
+    rule_files: dict[RuleSetKind, RuleFile]
+
+
+@dataclass(frozen=True)
+class _Header:
+    version: str
+    currency: str
+    score_range: tuple[int, int]
+
+
+def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
+    """Read and check every file of the bundle. Returns the compiled bundle (None if any error) and all
+    problems, errors and warnings, in the order found."""
+    problems: list[RuleProblem] = []
+    files = read_bundle_files(directory, problems)
+    if files is None:
+        return None, problems
+    ctx = LoadContext(problems)
+    header = None
+    if BUNDLE_FILE in files.files:
+        header = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
+    ctx.lists = _read_lists(files, problems)
+    score_range = header.score_range if header else (350, 950)
+    scorecard = _if_present(files, "scorecard.yaml", lambda src: read_scorecard(src, ctx, score_range))
+    rule_files: dict[RuleSetKind, RuleFile] = {}
+    limits: Limits | None = None
+    for kind in (RuleSetKind.ELIGIBILITY, RuleSetKind.LIMITS, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD):
+        name = f"{kind.value}.yaml"
+        if kind is RuleSetKind.LIMITS:
+            limits = _if_present(files, name, lambda src: read_limits(src, ctx))
+            continue
+        src = files.files.get(name)
+        read = read_rule_file(src, kind, ctx) if src is not None else None
+        if read is not None:
+            rule_files[kind] = read
+    if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None:
+        return None, problems
+    spec = BundleSpec(directory, header.version, files.digest(), header.currency, dict(ctx.reasons),
+                      dict(ctx.attributes), dict(ctx.lists), scorecard, limits, rule_files)
+    return spec, problems
+
+
+def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | None]) -> T | None:
+    src = files.files.get(name)
+    return read(src) if src is not None else None
+
+
+def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> _Header | None:
+    reader = FileReader(src, ctx.problems)
+    root = compose(src, ctx.problems)
+    if root is None:
+        return None
+    top = reader.mapping(root, "bundle.yaml", ("version", "currency", "score", "reasons"),
+                         ("attributes", "description"))
+    if top is None:
+        return None
+    version = reader.text(top.get("version"), "version", max_len=64) if "version" in top else None
+    if version is not None and not VERSION_RE.fullmatch(version):
+        reader.report(P.INVALID_VALUE, top["version"], f"'{version}' is not a usable version string",
+                      "use letters, digits, '.', '-', '_' or '+', e.g. 2026.11-1")
+        version = None
+    currency = reader.text(top.get("currency"), "currency", max_len=8) if "currency" in top else None
+    if currency is not None and currency not in SUPPORTED_CURRENCIES:
+        reader.report(P.INVALID_VALUE, top["currency"], f"currency '{currency}' is not supported",
+                      "the service lends in CNY: write currency: CNY")
+        currency = None
+    ctx.currency = currency or "CNY"
+    score_range = _read_score_range(reader, top["score"]) if "score" in top else None
+    if "reasons" in top:
+        ctx.reasons = _read_reasons(reader, top["reasons"])
+    if "attributes" in top:
+        ctx.attributes = _read_attributes(reader, top["attributes"], ctx.currency)
+    if version is None or currency is None or score_range is None:
+        return None
+    return _Header(version, currency, score_range)
+
+
+def _read_score_range(reader: FileReader, node: Node) -> tuple[int, int] | None:
+    score = reader.mapping(node, "'score'", ("min", "max"))
+    if score is None or len(score) < 2:
+        return None
+    low = reader.integer(score["min"], "the minimum score", lo=0, hi=10_000)
+    high = reader.integer(score["max"], "the maximum score", lo=0, hi=10_000)
+    if low is None or high is None:
+        return None
+    if low >= high:
+        reader.report(P.INVALID_VALUE, node, f"the score range {low}..{high} is empty", "min must be below max")
+        return None
+    return low, high
+
+
+def _free_mapping(reader: FileReader, node: Node, what: str, limit: int) -> list[tuple[Node, str, Node]]:
+    """(key node, key, value node) of a mapping whose keys are names chosen by the author."""
+    if not isinstance(node, MappingNode):
+        reader.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'NAME: value' lines")
+        return []
+    if len(node.value) > limit:
+        reader.report(P.TOO_LARGE, node, f"{what} has more than {limit} entries")
+        return []
+    seen: set[str] = set()
+    out: list[tuple[Node, str, Node]] = []
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        if key is None:
+            reader.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name")
+        elif key in seen:
+            reader.report(P.DUPLICATE_ID, key_node, f"'{key}' appears twice in {what}", "keep one of them")
+        else:
+            seen.add(key)
+            out.append((key_node, key, value_node))
+    return out
+
+
+def _read_reasons(reader: FileReader, node: Node) -> dict[str, str]:
+    reasons: dict[str, str] = {}
+    for key_node, code, value in _free_mapping(reader, node, "'reasons'", MAX_REASONS):
+        if not CODE_RE.fullmatch(code) or len(code) > 64:
+            reader.report(P.INVALID_VALUE, key_node, f"'{code}' is not a valid reason code",
+                          "use capitals, digits and _, e.g. LOW_SCORE")
+            continue
+        message = reader.text(value, f"the message of {code}", max_len=300)
+        if message is not None:
+            reasons[code] = message
+    return reasons
+
+
+def _read_attributes(reader: FileReader, node: Node, currency: str) -> dict[str, AttributeSpec]:
+    attributes: dict[str, AttributeSpec] = {}
+    for key_node, name, value in _free_mapping(reader, node, "'attributes'", MAX_ATTRIBUTES):
+        if not ATTRIBUTE_RE.fullmatch(name):
+            reader.report(P.BAD_ATTRIBUTE, key_node, f"'{name}' is not a valid attribute name",
+                          "use lower-case letters, digits and _, starting with a letter")
+            continue
+        spec = _read_attribute(reader, value, ATTRIBUTES_PREFIX + name, currency)
+        if spec is not None:
+            attributes[spec.name] = spec
+    return attributes
+
+
+def _read_attribute(reader: FileReader, node: Node, full: str, currency: str) -> AttributeSpec | None:
+    entry = reader.mapping(node, f"the attribute {full}", ("type", "default"), ("description", "values"))
+    if entry is None or "type" not in entry or "default" not in entry:
+        return None
+    type_name = reader.text(entry["type"], "the type", max_len=16)
+    if type_name is None:
+        return None
+    kind = _TYPES.get(type_name)
+    if kind is None:
+        close = suggest(type_name, list(_TYPES))
+        extra = f" (did you mean '{close}'?)" if close else ""
+        reader.report(P.BAD_ATTRIBUTE, entry["type"], f"unknown attribute type '{type_name}'{extra}",
+                      "write one of " + ", ".join(_TYPES))
+        return None
+    values: tuple[str, ...] = ()
+    if "values" in entry:
+        if kind is not FieldType.STR:
+            reader.report(P.BAD_ATTRIBUTE, entry["values"], "only text attributes (type: str) can list values")
+            return None
+        items = reader.sequence(entry["values"], "'values'")
+        if items is None:
+            return None
+        found = [reader.text(item, "a value", max_len=256) for item in items]
+        if any(v is None for v in found) or not found:
+            return None
+        values = tuple(v for v in found if v is not None)
+    default = _read_default(reader, entry["default"], kind, values, currency)
+    description = reader.text(entry["description"], "the description") if "description" in entry else ""
+    if default is None or description is None:
+        return None
+    return AttributeSpec(full, kind, default, values, description)
+
+
+def _read_default(reader: FileReader, node: Node, kind: FieldType, values: tuple[str, ...],
+                  currency: str) -> FactValue | None:
+    if kind is FieldType.INT:
+        return reader.integer(node, "the default", lo=-(10**15) + 1, hi=10**15 - 1)
+    if kind is FieldType.MONEY:
+        return money(reader, node, "the default", currency)
+    if kind is FieldType.BOOL:
+        return reader.boolean(node, "the default")
+    if kind is FieldType.DECIMAL:
+        value = reader.decimal(node, "the default")
+        if value is not None and not _decimal_default(value):
+            reader.report(P.BAD_ATTRIBUTE, node, "the default is out of range or has more than "
+                          f"{DECIMAL_PLACES} decimal places")
+            return None
+        return value
+    scalar = reader.scalar(node, "the default")
+    if scalar is None:
+        return None
+    text = "" if scalar.tag == "tag:yaml.org,2002:null" else scalar.value
+    if values and text not in values:
+        reader.report(P.BAD_ATTRIBUTE, node, f"the default '{text}' is not one of the listed values",
+                      "add it to 'values' or choose one of them")
+        return None
+    return text
+
+
+def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, frozenset[str]]:
+    lists: dict[str, frozenset[str]] = {}
+    for name, src in files.lists.items():
+        entries: set[str] = set()
+        for number, line in enumerate(src.text.splitlines(), start=1):
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            if len(entry) > MAX_LIST_ENTRY:
+                problems.append(problem(P.BAD_LIST, src.display, f"this entry is longer than {MAX_LIST_ENTRY} "
+                                        "characters", line=number, col=1, hint="one value per line"))
+            entries.add(entry)
+        if len(entries) > MAX_LIST_ENTRIES:
+            problems.append(problem(P.TOO_LARGE, src.display, f"the list has more than {MAX_LIST_ENTRIES} entries",
+                                    hint="the service holds lists in memory; ask the service team"))
+        lists[name] = frozenset(entries)  # kept even when invalid, so rules using it get no second error
+    return lists
+
+
+def _decimal_default(value: Decimal) -> bool:
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and -exponent <= DECIMAL_PLACES and abs(value) < DECIMAL_LIMIT
+
+
+_TYPES = {t.value: t for t in FieldType}

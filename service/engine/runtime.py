@@ -1,0 +1,142 @@
+"""Driving the durable_rules C module directly: one engine ruleset per chunk, one fact per evaluation.
+
+Per evaluation, under one constant sid and fact id (a fresh sid per request leaks memory and crashes):
+assert the fact, collect every rule that fired, retract the fact. One lock per engine ruleset, because
+the engine is not safe for concurrent use of one ruleset. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import operator
+import threading
+import weakref
+from collections.abc import Sequence
+
+import durable_rules_engine
+
+from service.domain.errors import NoRuleBundle
+from service.engine import oracle
+from service.engine.compiler import Chunk, CompiledRuleSet
+from service.engine.errors import EngineFailure
+from service.engine.sources import Source
+
+_SID = "0"
+_FACT_ID = "1"
+_FACT_HEAD = f'{{"sid":"{_SID}","id":"{_FACT_ID}"'
+_names = itertools.count(1)
+
+
+def _rule_name(message: str) -> str:
+    """The rule an action message is for: it starts with `{"r12":` (our names never contain quotes)."""
+    return message[2:message.index('"', 2)]
+
+
+def encode(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
+    """Every key's integer for one normalised fact (derived keys computed here, in Python)."""
+    return [src.encode(facts, lists) for src in compiled.sources]
+
+
+def fact_pieces(compiled: CompiledRuleSet, encoded: Sequence[int]) -> list[str]:
+    """The members of the engine fact, `,"f3":42`, by key index, plus the closing brace last. Every value is an
+    int and every key a short name, so the JSON is written directly (json.dumps would cost more than the
+    engine itself)."""
+    pieces = [f',"{src.key}":{value}' for src, value in zip(compiled.sources, encoded, strict=True)]
+    pieces.append("}")
+    return pieces
+
+
+def reference_fired(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
+    """The rules the oracle says match, in bundle order: what the engine must agree with."""
+    return [r.index for r in compiled.rules if oracle.truth(r.expr, facts, lists)]
+
+
+class _EngineChunk:
+    def __init__(self, name: str, chunk: Chunk, sources: Sequence[Source]) -> None:
+        self.name = name
+        self._pick = operator.itemgetter(*chunk.source_indices, -1)  # -1: the closing brace
+        self._rule_index = {rule: int(rule[1:]) for rule in chunk.definition}
+        self._lock = threading.Lock()
+        self._handle: int | None = durable_rules_engine.create_ruleset(name, chunk.definition_json())
+        # a bundle dropped without close() still releases its engine rulesets when collected
+        self._release = weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle)
+
+    def fired(self, pieces: Sequence[str]) -> list[int]:
+        """Rules of this chunk that match; `pieces` are the fact's `,"key":value` members (see fact_pieces)."""
+        text = _FACT_HEAD + "".join(self._pick(pieces))
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise NoRuleBundle("the rule bundle was closed")
+            names: list[str] = []
+            try:
+                result = durable_rules_engine.assert_fact(handle, text)
+                state = result[1]
+                started = durable_rules_engine.start_action_for_state(handle, state)
+                if started:
+                    names.append(_rule_name(started[1]))
+                    while True:
+                        message = durable_rules_engine.complete_and_start_action(handle, state)
+                        if not message:
+                            break
+                        names.append(_rule_name(message))
+            except Exception as err:  # the engine's own error type; the fact passed validation
+                raise EngineFailure(self.name, str(err)) from err
+            finally:
+                # if this fails too there is nothing more to do; the next assert reports the stuck fact
+                with contextlib.suppress(Exception):
+                    durable_rules_engine.retract_fact(handle, text)
+        return [self._rule_index[n] for n in names]
+
+    def held_facts(self) -> int:
+        """Facts the engine still holds (always 0 between evaluations; for tests and diagnostics)."""
+        with self._lock:
+            if self._handle is None:
+                return 0
+            try:
+                return len(json.loads(durable_rules_engine.get_facts(self._handle, _SID)))
+            except Exception:  # the engine reports "no state" before the first evaluation
+                return 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle = None
+            self._release()
+
+
+class EngineRuleSet:
+    """A compiled rule set loaded into the engine (one engine ruleset per chunk). Thread-safe."""
+
+    def __init__(self, compiled: CompiledRuleSet, tag: str) -> None:
+        self.compiled = compiled
+        self._closed = False
+        self._chunks: list[_EngineChunk] = []
+        try:
+            for number, chunk in enumerate(compiled.chunks):
+                name = f"{tag}-{compiled.label}-{number}-{next(_names)}"
+                self._chunks.append(_EngineChunk(name, chunk, compiled.sources))
+        except Exception:
+            self.close()
+            raise
+
+    def fired(self, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
+        """Indices of the matching rules, in bundle order, each once."""
+        if self._closed:
+            raise NoRuleBundle("the rule bundle was closed")
+        pieces = fact_pieces(self.compiled, encode(self.compiled, facts, lists))
+        hits = set(self.compiled.always)
+        for chunk in self._chunks:
+            hits.update(chunk.fired(pieces))
+        return sorted(hits)
+
+    def held_facts(self) -> int:
+        """Facts the engine still holds across all chunks: 0 between evaluations."""
+        return sum(chunk.held_facts() for chunk in self._chunks)
+
+    def close(self) -> None:
+        """Release the engine rulesets. Evaluating afterwards raises NoRuleBundle."""
+        self._closed = True
+        for chunk in self._chunks:
+            chunk.close()

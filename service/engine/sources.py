@@ -1,0 +1,102 @@
+"""The keys of an engine fact and how each fact value becomes an integer.
+
+The engine only ever receives integers, under short keys (f0, f1, ...):
+- whole numbers as they are, money as integer fen;
+- decimals scaled by 10^9 (facts are rounded to 9 places first, so this is exact);
+- yes/no as 1/0;
+- text as a code: each text value a rule mentions gets a number, any other text is 0 (so the engine never
+  compares strings, whose escaping and encoding it handles inconsistently);
+- derived predicates (arithmetic, field-to-field comparisons, list membership, conditions too large for one
+  engine rule) as 1/0, computed in Python by the oracle before the fact is asserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from service.engine import oracle
+from service.engine.catalogue import FieldType
+from service.engine.nodes import Expr, render
+from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES, INT_LIMIT
+from service.engine.typecheck import FieldSpec
+
+DECIMAL_SCALE = 10**DECIMAL_PLACES
+
+
+@dataclass
+class Source:
+    """One key of the engine fact."""
+
+    index: int
+    spec: FieldSpec | None  # a catalogue field ...
+    expr: Expr | None  # ... or a derived yes/no value
+    codes: dict[str, int] = field(default_factory=dict)  # text value -> code, for STR fields
+
+    @property
+    def key(self) -> str:
+        return f"f{self.index}"
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The smallest and largest integer this key can hold."""
+        if self.spec is None or self.spec.type is FieldType.BOOL:
+            return 0, 1
+        t = self.spec.type
+        if t is FieldType.DECIMAL:
+            limit = DECIMAL_LIMIT * DECIMAL_SCALE - 1
+            return -limit, limit
+        if t is FieldType.STR:
+            return (1 if self.spec.allowed_values else 0), max(1, len(self.codes))
+        return -(INT_LIMIT - 1), INT_LIMIT - 1
+
+    def encode(self, facts: oracle.Facts, lists: oracle.Lists) -> int:
+        """This key's integer for one (normalised) fact."""
+        if self.spec is None:
+            assert self.expr is not None
+            return 1 if oracle.truth(self.expr, facts, lists) else 0
+        value = facts[self.spec.name]
+        t = self.spec.type
+        if t is FieldType.STR:
+            return self.codes.get(str(value), 0)
+        if t is FieldType.BOOL:
+            return 1 if value else 0
+        if t is FieldType.DECIMAL:
+            assert isinstance(value, Decimal | int)
+            return int(Decimal(value) * DECIMAL_SCALE)
+        assert isinstance(value, int)
+        return value
+
+    def code(self, text: str) -> int:
+        """The code of a text value, allocating one if new."""
+        if text not in self.codes:
+            self.codes[text] = len(self.codes) + 1
+        return self.codes[text]
+
+
+class SourceTable:
+    """The keys of one rule set, shared by all its engine chunks."""
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self._by_field: dict[str, Source] = {}
+        self._by_expr: dict[str, Source] = {}
+
+    def for_field(self, spec: FieldSpec) -> Source:
+        src = self._by_field.get(spec.name)
+        if src is None:
+            src = Source(len(self.sources), spec, None)
+            for value in spec.allowed_values:  # a closed vocabulary: every value has a code, none is 0
+                src.code(value)
+            self.sources.append(src)
+            self._by_field[spec.name] = src
+        return src
+
+    def for_derived(self, expr: Expr) -> Source:
+        text = render(expr)
+        src = self._by_expr.get(text)
+        if src is None:
+            src = Source(len(self.sources), None, expr)
+            self.sources.append(src)
+            self._by_expr[text] = src
+        return src

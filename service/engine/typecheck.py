@@ -1,0 +1,249 @@
+"""Type checking of expressions against the field catalogue of one rule set.
+
+Kinds of values: whole numbers (INT) and decimals (DECIMAL) mix freely as numbers; money (MONEY, in CNY)
+only mixes with money, except that it may be multiplied or divided by a number; text (STR) and yes/no
+(BOOL) values are only compared for equality.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from service.engine import problems as P
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType
+from service.engine.nodes import (
+    ORDERING_OPS,
+    Arith,
+    BoolOp,
+    Compare,
+    Expr,
+    FieldRef,
+    ListRef,
+    Literal,
+    Member,
+    Neg,
+    Not,
+)
+from service.engine.problems import ExprIssue
+
+NUMBERS = (FieldType.INT, FieldType.DECIMAL)
+
+_KIND_WORDS = {
+    FieldType.INT: "a whole number",
+    FieldType.DECIMAL: "a decimal number (a rate or ratio)",
+    FieldType.MONEY: "an amount of money",
+    FieldType.BOOL: "a yes/no value",
+    FieldType.STR: "text",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field as the checker and compiler see it."""
+
+    name: str
+    type: FieldType
+    allowed_values: tuple[str, ...] = ()  # closed vocabulary of a STR field; empty = any text
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one rule set may reference."""
+
+    label: str  # e.g. "fraud rules", for messages
+    fields: Mapping[str, FieldSpec]
+    lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # field -> where it can be used instead
+    attributes: tuple[str, ...] = ()  # declared attribute names, for suggestions
+
+
+def describe(t: FieldType) -> str:
+    """How a kind of value is named in messages."""
+    return _KIND_WORDS[t]
+
+
+def suggest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    """The closest candidate to a misspelt word, if one is close enough."""
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+class _Checker:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.issues: list[ExprIssue] = []
+
+    def issue(self, code: P.ProblemCode, offset: int, message: str, hint: str = "") -> None:
+        self.issues.append(ExprIssue(code, offset, message, hint))
+
+    def check(self, node: Expr) -> FieldType | None:
+        if isinstance(node, Literal):
+            return node.type
+        if isinstance(node, FieldRef):
+            return self.field(node)
+        if isinstance(node, ListRef):  # pragma: no cover - the parser only admits lists after 'in'
+            self.issue(P.EXPR_SYNTAX, node.span.start, "a list can only be used after 'in'")
+            return None
+        if isinstance(node, Not):
+            self.condition(node.operand, "'not' must be followed by a yes/no condition")
+            return FieldType.BOOL
+        if isinstance(node, BoolOp):
+            for operand in node.operands:
+                self.condition(operand, f"each side of '{node.op}' must be a yes/no condition")
+            return FieldType.BOOL
+        if isinstance(node, Compare):
+            self.compare(node)
+            return FieldType.BOOL
+        if isinstance(node, Member):
+            self.member(node)
+            return FieldType.BOOL
+        if isinstance(node, Arith):
+            return self.arith(node)
+        return self.negative(node)
+
+    def condition(self, node: Expr, message: str) -> None:
+        t = self.check(node)
+        if t is not None and t is not FieldType.BOOL:
+            self.issue(P.NOT_A_CONDITION, node.span.start, f"{message}, but this is {describe(t)}",
+                       "compare it with a value, e.g. applicant.age >= 18")
+
+    def field(self, node: FieldRef) -> FieldType | None:
+        spec = self.scope.fields.get(node.name)
+        if spec is not None:
+            return spec.type
+        if node.name in self.scope.unavailable:
+            self.issue(P.FIELD_NOT_AVAILABLE, node.span.start,
+                       f"field '{node.name}' is not known when {self.scope.label} run",
+                       f"{self.scope.unavailable[node.name]}")
+            return None
+        if node.name.startswith(ATTRIBUTES_PREFIX):
+            attr = node.name[len(ATTRIBUTES_PREFIX):]
+            close = suggest(attr, self.scope.attributes)
+            extra = f" (did you mean '{ATTRIBUTES_PREFIX}{close}'?)" if close else ""
+            self.issue(P.UNKNOWN_FIELD, node.span.start, f"unknown applicant attribute '{attr}'{extra}",
+                       "declare it in bundle.yaml under 'attributes' with its type and default")
+            return None
+        names = list(self.scope.fields)
+        close = suggest(node.name, names) or suggest(node.name, list(self.scope.unavailable))
+        extra = f" (did you mean '{close}'?)" if close else ""
+        self.issue(P.UNKNOWN_FIELD, node.span.start, f"unknown field '{node.name}'{extra}",
+                   "use a field name from the field catalogue in docs/rules.md")
+        return None
+
+    def compare(self, node: Compare) -> None:
+        lt, rt = self.check(node.left), self.check(node.right)
+        if lt is None or rt is None:
+            return
+        if not self.compatible(lt, rt, node.right.span.start, node.left, node.right):
+            return
+        if lt in (FieldType.STR, FieldType.BOOL) and node.op in ORDERING_OPS:
+            self.issue(P.TYPE_MISMATCH, node.span.start,
+                       f"{describe(lt)} cannot be compared with '{node.op}'",
+                       "use == or != (or 'in [...]') for text and yes/no values")
+            return
+        self.vocabulary(node.left, node.right)
+        self.vocabulary(node.right, node.left)
+
+    def compatible(self, lt: FieldType, rt: FieldType, offset: int, left: Expr, right: Expr) -> bool:
+        if lt == rt or (lt in NUMBERS and rt in NUMBERS):
+            return True
+        message = f"cannot compare {describe(lt)} with {describe(rt)}"
+        hint = "compare values of the same kind"
+        if FieldType.MONEY in (lt, rt):
+            other, other_node = (rt, right) if lt is FieldType.MONEY else (lt, left)
+            if other in NUMBERS and isinstance(other_node, Literal):
+                hint = "write the amount with its currency, e.g. 10000 CNY"
+            elif other is FieldType.DECIMAL:
+                hint = "a rate is not an amount: compare it with a rate, or multiply it by an amount first"
+            elif other is FieldType.INT:
+                hint = "compare money with money, e.g. 10000 CNY"
+        elif FieldType.STR in (lt, rt):
+            text_node = right if rt is FieldType.STR else left
+            if isinstance(text_node, Literal) and isinstance(text_node.value, str) \
+                    and text_node.value.replace(".", "", 1).isdigit():
+                hint = "remove the quotes around the number"
+            else:
+                hint = "text can only be compared with text, written in quotes, e.g. 'DRAWDOWN'"
+        elif FieldType.BOOL in (lt, rt):
+            hint = "a yes/no field is used on its own (x) or negated (not x), or compared with true/false"
+        self.issue(P.TYPE_MISMATCH, offset, message, hint)
+        return False
+
+    def vocabulary(self, field_side: Expr, value_side: Expr) -> None:
+        if not isinstance(field_side, FieldRef) or not isinstance(value_side, Literal):
+            return
+        spec = self.scope.fields.get(field_side.name)
+        if spec is None or not spec.allowed_values or not isinstance(value_side.value, str):
+            return
+        if value_side.value in spec.allowed_values:
+            return
+        close = suggest(value_side.value, spec.allowed_values)
+        extra = f" (did you mean '{close}'?)" if close else ""
+        self.issue(P.UNKNOWN_VALUE, value_side.span.start,
+                   f"'{field_side.name}' is never '{value_side.value}'{extra}",
+                   "its values are " + ", ".join(f"'{v}'" for v in spec.allowed_values))
+
+    def member(self, node: Member) -> None:
+        st = self.check(node.subject)
+        if node.list_ref is not None:
+            name = node.list_ref.name
+            if name not in self.scope.lists:
+                close = suggest(name, list(self.scope.lists))
+                extra = f" (did you mean 'lists.{close}'?)" if close else ""
+                self.issue(P.UNKNOWN_LIST, node.list_ref.span.start, f"unknown list 'lists.{name}'{extra}",
+                           f"create the file lists/{name}.txt with one value per line, or fix the name")
+            if st is not None and st is not FieldType.STR:
+                self.issue(P.TYPE_MISMATCH, node.subject.span.start,
+                           f"lists hold text, but this is {describe(st)}", "use a text field before 'in lists.'")
+            return
+        for item in node.items or ():
+            if st is not None and self.compatible(st, item.type, item.span.start, node.subject, item):
+                self.vocabulary(node.subject, item)
+
+    def arith(self, node: Arith) -> FieldType | None:
+        lt, rt = self.check(node.left), self.check(node.right)
+        if lt is None or rt is None:
+            return None
+        result = arith_type(node.op, lt, rt)
+        if result is None:
+            hint = "amounts of money add to money; money can be multiplied or divided by a number"
+            if FieldType.STR in (lt, rt) or FieldType.BOOL in (lt, rt):
+                hint = "only numbers and amounts of money can be calculated with"
+            self.issue(P.TYPE_MISMATCH, node.right.span.start,
+                       f"cannot use '{node.op}' between {describe(lt)} and {describe(rt)}", hint)
+        return result
+
+    def negative(self, node: Neg) -> FieldType | None:
+        t = self.check(node.operand)
+        if t is None or t in NUMBERS or t is FieldType.MONEY:
+            return t
+        self.issue(P.TYPE_MISMATCH, node.span.start, f"cannot put a minus sign before {describe(t)}")
+        return None
+
+
+def arith_type(op: str, lt: FieldType, rt: FieldType) -> FieldType | None:
+    """The kind of `lt op rt`, or None when the combination makes no sense."""
+    money = FieldType.MONEY
+    if lt in NUMBERS and rt in NUMBERS:
+        if op == "/" or FieldType.DECIMAL in (lt, rt):
+            return FieldType.DECIMAL
+        return FieldType.INT
+    if op in ("+", "-"):
+        return money if lt is money and rt is money else None
+    if op == "*":
+        return money if (lt is money and rt in NUMBERS) or (rt is money and lt in NUMBERS) else None
+    # division
+    if lt is money and rt in NUMBERS:
+        return money
+    if lt is money and rt is money:
+        return FieldType.DECIMAL
+    return None
+
+
+def check_expression(expr: Expr, scope: Scope) -> tuple[FieldType | None, list[ExprIssue]]:
+    """The kind of value the expression produces (None when unknown because of errors) and its problems."""
+    checker = _Checker(scope)
+    result = checker.check(expr)
+    return (result if not checker.issues else None), checker.issues

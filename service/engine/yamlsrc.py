@@ -1,0 +1,252 @@
+"""Reading YAML rule files with positions: every value keeps its line and column for error messages.
+
+Files are composed into PyYAML nodes (never constructed into Python objects), so a value is read from its
+source text exactly as written: `version: 1.10` stays "1.10", `daily_rate: 0.0002` becomes an exact Decimal.
+Anchors and aliases are refused: they make files hard to review and can blow up in size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from service.engine import problems as P
+from service.engine.problems import ExprIssue, RuleProblem, line_col, problem
+from service.engine.typecheck import suggest
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    rel: str  # path inside the bundle, e.g. "lists/mule_counterparties.txt"
+    display: str  # path as the user typed the bundle directory, e.g. "rules/lists/mule_counterparties.txt"
+    data: bytes
+    text: str
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not supported in rule files", event.start_mark)
+        return super().compose_node(parent, index)  # type: ignore[arg-type]
+
+
+_YAML_HINTS = (
+    ("found character '\\t'", "indent with spaces, not tabs"),
+    ("mapping values are not allowed", "put text that contains ': ' in quotes"),
+    ("could not find expected ':'", "every line of a mapping needs 'key: value'; check the indentation"),
+    ("found unexpected end of stream", "a quote or bracket is not closed"),
+    ("expected a single document", "remove the '---' separator: one document per file"),
+    ("aliases", "write the values out in full"),
+    ("did not find expected key", "check the indentation of this line against the lines above"),
+    ("found undefined alias", "write the values out in full"),
+)
+
+
+def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
+    """The file's root node, or None (with an R001 problem) when it is not valid YAML."""
+    try:
+        loader = _NoAliasLoader(src.text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = err.problem or err.context or "invalid YAML"
+        hint = next((h for needle, h in _YAML_HINTS if needle in str(err)), "fix the YAML syntax at this point")
+        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {what}",
+                                line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
+                                hint=hint))
+        return None
+    except RecursionError:
+        problems.append(problem(P.TOO_LARGE, src.display, "the file is nested too deeply to read",
+                                hint="rule files need only a few levels of indentation; check the brackets"))
+        return None
+    except yaml.YAMLError as err:  # pragma: no cover - every PyYAML parse error is marked
+        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {err}"))
+        return None
+    if node is None:
+        problems.append(problem(P.WRONG_SHAPE, src.display, "the file is empty", line=1, col=1,
+                                hint="see docs/rules.md for what this file holds"))
+    return node
+
+
+_INT_RE = re.compile(r"[-+]?\d[\d_]*")
+_DECIMAL_RE = re.compile(r"[-+]?\d[\d_]*(\.\d+)?")
+
+
+class FileReader:
+    """Typed access to the nodes of one file; every shape problem is recorded, never raised."""
+
+    def __init__(self, src: SourceFile, problems: list[RuleProblem]) -> None:
+        self.src = src
+        self.problems = problems
+
+    # -- reporting -------------------------------------------------------------------------------------
+    def where(self, node: Node | None) -> tuple[int | None, int | None]:
+        if node is None:
+            return None, None
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def report(self, code: P.ProblemCode, node: Node | None, message: str, hint: str = "",
+               rule_id: str | None = None) -> None:
+        line, col = self.where(node)
+        self.problems.append(problem(code, self.src.display, message, line=line, col=col, rule_id=rule_id,
+                                     hint=hint))
+
+    def report_expression(self, node: ScalarNode, issue: ExprIssue, rule_id: str | None) -> None:
+        """An expression problem, located in the file and shown with a caret under its column."""
+        line, col = expression_position(self.src.text, node, issue.offset)
+        eline, ecol = line_col(node.value, issue.offset)
+        self.problems.append(RuleProblem(
+            issue.code.code, issue.code.severity, self.src.display, line, col, rule_id, issue.message,
+            issue.hint, node.value, eline, ecol))
+
+    # -- shapes ----------------------------------------------------------------------------------------
+    def mapping(self, node: Node | None, what: str, required: Sequence[str], optional: Sequence[str] = (),
+                rule_id: str | None = None) -> dict[str, Node] | None:
+        """The entries of a mapping with the allowed keys; missing and unknown keys are reported."""
+        if not isinstance(node, MappingNode):
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'key: value' lines",
+                        "see docs/rules.md for the format", rule_id)
+            return None
+        allowed = list(required) + list(optional)
+        out: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name", rule_id=rule_id)
+                continue
+            key = key_node.value
+            if key in out:
+                self.report(P.INVALID_VALUE, key_node, f"'{key}' appears twice in {what}",
+                            "keep one of them: only one value can count", rule_id)
+                continue
+            if key not in allowed:
+                close = suggest(key, allowed)
+                extra = f" (did you mean '{close}'?)" if close else ""
+                self.report(P.UNKNOWN_KEY, key_node, f"unknown key '{key}' in {what}{extra}",
+                            "allowed keys: " + ", ".join(allowed), rule_id)
+                continue
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                self.report(P.MISSING_KEY, node, f"{what} has no '{key}'", f"add '{key}:'", rule_id)
+        return out
+
+    @staticmethod
+    def peek(node: Node | None, key: str) -> str | None:
+        """The raw text of a scalar entry of a mapping, without checking anything (to label problems)."""
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == key and isinstance(value_node, ScalarNode):
+                    return str(value_node.value) or None
+        return None
+
+    def sequence(self, node: Node | None, what: str, rule_id: str | None = None) -> list[Node] | None:
+        if not isinstance(node, SequenceNode):
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a list ('- ' items)", rule_id=rule_id)
+            return None
+        return list(node.value)
+
+    def scalar(self, node: Node | None, what: str, rule_id: str | None = None) -> ScalarNode | None:
+        if not isinstance(node, ScalarNode):
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a single value, not a list or mapping",
+                        rule_id=rule_id)
+            return None
+        return node
+
+    def text(self, node: Node | None, what: str, rule_id: str | None = None, max_len: int = 500) -> str | None:
+        scalar = self.scalar(node, what, rule_id)
+        if scalar is None:
+            return None
+        value = str(scalar.value).strip()
+        if not value or scalar.tag == "tag:yaml.org,2002:null":
+            self.report(P.INVALID_VALUE, scalar, f"{what} is empty", "write a value", rule_id)
+            return None
+        if len(value) > max_len:
+            self.report(P.TOO_LARGE, scalar, f"{what} is longer than {max_len} characters", "shorten it", rule_id)
+            return None
+        return value
+
+    def integer(self, node: Node | None, what: str, rule_id: str | None = None,
+                lo: int = -(10**9), hi: int = 10**9) -> int | None:
+        scalar = self.scalar(node, what, rule_id)
+        if scalar is None:
+            return None
+        raw = scalar.value.strip()
+        if scalar.style is not None or not _INT_RE.fullmatch(raw):
+            self.report(P.WRONG_SHAPE, scalar, f"{what} must be a whole number, not '{raw}'", rule_id=rule_id)
+            return None
+        value = int(raw.replace("_", ""))
+        if not lo <= value <= hi:
+            self.report(P.INVALID_VALUE, scalar, f"{what} must be between {lo} and {hi}, not {value}",
+                        rule_id=rule_id)
+            return None
+        return value
+
+    def decimal(self, node: Node | None, what: str, rule_id: str | None = None) -> Decimal | None:
+        scalar = self.scalar(node, what, rule_id)
+        if scalar is None:
+            return None
+        raw = scalar.value.strip()
+        if not _DECIMAL_RE.fullmatch(raw):
+            self.report(P.WRONG_SHAPE, scalar, f"{what} must be a decimal number such as 0.0002, not '{raw}'",
+                        "write the number in full, without an exponent or percent sign", rule_id)
+            return None
+        try:
+            return Decimal(raw.replace("_", ""))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+            self.report(P.WRONG_SHAPE, scalar, f"{what} is not a number", rule_id=rule_id)
+            return None
+
+    def boolean(self, node: Node | None, what: str, rule_id: str | None = None) -> bool | None:
+        scalar = self.scalar(node, what, rule_id)
+        if scalar is None:
+            return None
+        raw = str(scalar.value).strip()
+        if raw not in ("true", "false"):
+            self.report(P.WRONG_SHAPE, scalar, f"{what} must be true or false, not '{raw}'", rule_id=rule_id)
+            return None
+        return bool(raw == "true")
+
+
+def expression_position(text: str, node: ScalarNode, offset: int) -> tuple[int, int]:
+    """1-based file (line, column) of character `offset` of a scalar's value.
+
+    The value is aligned with its source text, which differs from it by quoting, escapes, folding and
+    indentation; when alignment is impossible the scalar's own start is returned."""
+    start, end = node.start_mark.index, node.end_mark.index
+    raw = text[start:end]
+    value = node.value
+    j = 0
+    if node.style in ("|", ">"):
+        j = raw.find("\n") + 1
+    elif node.style in ("'", '"'):
+        j = 1
+    try:
+        for i in range(min(offset, len(value))):
+            ch = value[i]
+            if ch.isspace():
+                if raw[j].isspace():
+                    j += 1
+                    if i + 1 < len(value) and not value[i + 1].isspace():
+                        while j < len(raw) and raw[j].isspace():
+                            j += 1
+                continue
+            while raw[j] != ch:
+                j += 1
+            j += 1
+        while offset < len(value) and not value[offset].isspace() and j < len(raw) and raw[j] != value[offset]:
+            j += 1
+    except IndexError:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+    line, col = line_col(text, start + j)
+    return line, col
