@@ -63,9 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "decisions":
         return _decisions(args)
     if args.rules_command == "check":
+        from service.bootstrap import configure_logging
         from service.engine.check import run_check
+        from service.rule_tests import untested_rule_warnings
 
-        return run_check(args.directory, sys.stdout)
+        configure_logging("warning")
+        return run_check(args.directory, sys.stdout, extra_checks=untested_rule_warnings)
     from service.bootstrap import configure_logging
     from service.rule_tests import run_rule_tests
 

@@ -28,8 +28,10 @@ from service.app.ports import Store
 from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus, RepaymentMethod
-from service.engine.bundle import RuleBundle
+from service.engine.bundle import RuleBundle, load_bundle
+from service.engine.catalogue import RuleSetKind
 from service.engine.errors import BundleInvalid
+from service.engine.problems import UNTESTED_RULE, ProblemSeverity, RuleProblem
 from service.storage import open_store
 
 CASE_TIME = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # every case is decided at this moment
@@ -358,8 +360,6 @@ def _compare(expect: dict[str, Any], result: Any) -> list[str]:
 
 def run_rule_tests(directory: Path, out: TextIO) -> int:
     """`decisiond rules test DIR`: run the bundle's cases, print a report and coverage; exit 1 on failure."""
-    from service.engine.bundle import load_bundle
-
     try:
         bundle = load_bundle(directory)
     except BundleInvalid as problems:
@@ -388,3 +388,43 @@ def run_rule_tests(directory: Path, out: TextIO) -> int:
     if report.uncovered:
         print(f"never fired: {', '.join(report.uncovered)}", file=out)
     return 1 if report.failed else 0
+
+
+def untested_rule_warnings(directory: Path) -> list[RuleProblem]:
+    """W003 for every rule no test case fires (for `decisiond rules check`); a valid bundle is assumed."""
+    try:
+        cases = load_cases(directory)
+    except CaseFileError as error:
+        return [_warning(str(directory / "tests"), None, None, f"the test cases cannot be read: {error}")]
+    bundle = load_bundle(directory)
+    try:
+        uncovered = run_cases(bundle, cases).uncovered
+        where = {
+            spec.rule_id: (spec.file, spec.line)
+            for kind in (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
+            for spec in bundle.rule_specs(kind)
+        }
+    finally:
+        bundle.close()
+    file_of_kind = {RuleSetKind.SCORECARD: "scorecard.yaml", RuleSetKind.LIMITS: "limits.yaml"}
+    problems = []
+    for rule_id in uncovered:
+        file, line = where.get(rule_id, (None, None))
+        if file is None:
+            kind = RuleSetKind.SCORECARD if "/" in rule_id else RuleSetKind.LIMITS
+            file = str(directory / file_of_kind[kind])
+        problems.append(_warning(file, line, rule_id, "no test case fires this rule"))
+    return problems
+
+
+def _warning(file: str, line: int | None, rule_id: str | None, message: str) -> RuleProblem:
+    return RuleProblem(
+        code=UNTESTED_RULE.code,
+        severity=ProblemSeverity.WARNING,
+        file=file,
+        line=line,
+        col=None,
+        rule_id=rule_id,
+        message=message,
+        hint="add a case to tests/*.yaml that makes this rule fire (see docs/rules.md, Rule tests)",
+    )

@@ -87,12 +87,16 @@ def share_of_available_limit(amount: int, available_limit: int | None) -> Decima
     return ratio(amount, available_limit)
 
 
+MAX_RATIO = 1_000_000  # far above any threshold a rule compares with; keeps facts in the engine's number range
+
+
 def ratio(numerator: int, denominator: int) -> Decimal:
-    """numerator / denominator to RATIO_PLACES decimals, rounded down (floor), in exact integer arithmetic.
+    """numerator / denominator to RATIO_PLACES decimals, rounded down (floor), in exact integer arithmetic,
+    and at most MAX_RATIO (a 10^15 fen transfer against a 1 fen drawdown is "a million times", not 10^15).
 
     Raises ZeroDivisionError when the denominator is 0.
     """
-    scaled = numerator * 10**RATIO_PLACES // denominator
+    scaled = min(numerator * 10**RATIO_PLACES // denominator, MAX_RATIO * 10**RATIO_PLACES)
     with localcontext() as ctx:
         ctx.prec = 60  # keeps every digit of an int64 ratio
         return Decimal(scaled).scaleb(-RATIO_PLACES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def test_a_failing_case_is_reported_with_the_rules_that_fired(tmp_path: Path) ->
     broken = tmp_path / "rules"
     _copy(RULES, broken)
     case_file = broken / "tests" / "scorecard.yaml"
-    case_file.write_text(case_file.read_text().replace("expect: {score: 790, band: A, reasons: []}", "expect: {score: 791}"))
+    case_file.write_text(
+        case_file.read_text().replace("expect: {score: 790, band: A, reasons: []}", "expect: {score: 791}")
+    )
     out = io.StringIO()
     assert run_rule_tests(broken, out) == 1
     report = out.getvalue()
@@ -59,6 +62,4 @@ def test_a_case_expecting_what_its_call_cannot_give_is_refused(tmp_path: Path) -
 
 
 def _copy(source: Path, target: Path) -> None:
-    import shutil
-
     shutil.copytree(source, target)

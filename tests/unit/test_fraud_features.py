@@ -159,3 +159,11 @@ def test_naive_datetimes_are_rejected() -> None:
         features([], CurrentEvent(DRAWDOWN, 1, AT.replace(tzinfo=None)))
     with pytest.raises(ValueError):
         features([HistoryEvent("u", DRAWDOWN, AT.replace(tzinfo=None) - HOUR)])
+
+
+def test_ratios_are_capped_at_a_million_so_huge_amounts_stay_valid_facts() -> None:
+    from service.domain.fraud_features import MAX_RATIO, ratio, share_of_available_limit
+
+    assert ratio(10**15, 1) == MAX_RATIO
+    assert share_of_available_limit(10**15, 1) == MAX_RATIO
+    assert ratio(3, 2) == Decimal("1.5")
