@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     test = rules.add_parser("test", help="run the bundle's test cases and report rule coverage")
     test.add_argument("directory", type=Path)
+    explain = rules.add_parser("explain", help="show, for one input, which rules matched and why the others did not")
+    explain.add_argument("directory", type=Path)
+    explain.add_argument("--input", type=Path, required=True, help="one case, as in tests/*.yaml (JSON or YAML)")
 
     decisions = commands.add_parser("decisions", help="read the decision record").add_subparsers(
         dest="decisions_command", required=True
@@ -70,9 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("warning")
         return run_check(args.directory, sys.stdout, extra_checks=untested_rule_warnings)
     from service.bootstrap import configure_logging
-    from service.rule_tests import run_rule_tests
 
     configure_logging("warning")  # the cases' own decision logs are not the report
+    if args.rules_command == "explain":
+        from service.explain_case import explain
+
+        return explain(args.directory, args.input, sys.stdout)
+    from service.rule_tests import run_rule_tests
+
     return run_rule_tests(args.directory, sys.stdout)
 
 

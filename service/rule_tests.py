@@ -92,7 +92,7 @@ class Report:
         return [o for o in self.outcomes if o.failures]
 
 
-class _FixedClock:
+class FixedClock:
     def now(self) -> datetime:
         return CASE_TIME
 
@@ -156,7 +156,7 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
     with tempfile.TemporaryDirectory(prefix="rule-tests-") as scratch:
         store = open_store(f"sqlite:///{Path(scratch) / 'cases.db'}")
         try:
-            app = DecisionApp(store, _OneBundle(bundle), _FixedClock())
+            app = DecisionApp(store, _OneBundle(bundle), FixedClock())
             pseudonyms = Pseudonyms(store.pseudonym_key())
             for number, case in enumerate(cases):
                 report.outcomes.append(_run_case(app, store, pseudonyms, case, f"case-{number}"))
@@ -170,14 +170,15 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
 def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: RuleCase, user_id: str) -> CaseOutcome:
     spec = case.spec
     try:
-        _seed(store, pseudonyms, app.user_key(user_id), spec)
-        result = _call(app, spec, user_id)
+        seed_case(store, pseudonyms, app.user_key(user_id), spec)
+        result = call_case(app, spec, user_id)
     except (CaseFileError, ValueError, KeyError, TypeError) as error:
         return CaseOutcome(case, [f"cannot run: {error}"], ())
     return CaseOutcome(case, _compare(spec["expect"], result), result.meta.rules_fired)
 
 
-def _call(app: DecisionApp, spec: dict[str, Any], user_id: str) -> Any:
+def call_case(app: DecisionApp, spec: dict[str, Any], user_id: str) -> Any:
+    """Make the case's call; the use case's result (ScoreResult, GrantResult, DrawdownResult or FlagResult)."""
     captured: list[Any] = []
 
     def capture(result: Any) -> bytes:
@@ -224,7 +225,8 @@ def _call(app: DecisionApp, spec: dict[str, Any], user_id: str) -> Any:
     return captured[0]
 
 
-def _seed(store: Store, pseudonyms: Pseudonyms, user_key: str, spec: dict[str, Any]) -> None:
+def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, spec: dict[str, Any]) -> None:
+    """Put the case's credit line and history in the store."""
     line_spec = spec.get("credit_line")
     history = spec.get("history") or []
     with store.unit_of_work() as uow:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from service.domain.money import decimal_text
 from service.engine import oracle
 from service.engine.nodes import BoolOp, Expr, FieldRef, Not, field_refs, render
 
@@ -56,4 +57,6 @@ def _show(value: object, money: bool) -> str:
         return "yes" if value else "no"
     if isinstance(value, str):
         return repr(value)
+    if isinstance(value, Decimal):
+        return decimal_text(value)
     return str(value)
