@@ -34,7 +34,7 @@ def configure_logging(level: str = "info", stream: TextIO = sys.stderr) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.WriteLoggerFactory(stream),  # one write per line: lines never interleave
         cache_logger_on_first_use=True,
     )
 
@@ -74,6 +74,7 @@ def start_service(settings: Settings, *, status_file: Path | None = None, reuse_
         settings.port,
         max_workers=settings.threads,
         reuse_port=reuse_port,
+        connection_age=settings.connection_age_seconds if reuse_port else None,
     )
     return Service(settings, store, rules, server)
 

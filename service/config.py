@@ -29,6 +29,7 @@ class Settings:
     threads: int = 16  # gRPC handler threads per process
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
+    connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)
     log_level: str = "info"
 
     @property

@@ -214,10 +214,20 @@ class Supervisor:
         ]
         if snapshot is not None:
             command += ["--rules", str(snapshot)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         worker = Worker(process, snapshot or Path())
         threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
+        threading.Thread(target=self._forward_logs, args=(worker,), daemon=True).start()
         return worker
+
+    @staticmethod
+    def _forward_logs(worker: Worker) -> None:
+        """Workers log through the supervisor, a whole line per write, so that lines of several processes
+        never interleave on the one stderr (a pipe only keeps writes of up to 4 KiB whole)."""
+        assert worker.process.stderr is not None
+        for line in worker.process.stderr:
+            sys.stderr.write(line if line.endswith("\n") else line + "\n")
+            sys.stderr.flush()
 
     @staticmethod
     def _read_ready(worker: Worker) -> None:

@@ -6,6 +6,7 @@ Prints `READY <version> <digest>` on stdout once it accepts calls; the superviso
 from __future__ import annotations
 
 import argparse
+import ctypes
 import signal
 import sys
 import threading
@@ -20,6 +21,15 @@ from service.config import load_settings
 log = structlog.get_logger("decisiond.worker")
 
 
+def _die_with_the_supervisor() -> None:
+    """Linux: receive SIGTERM when the supervisor dies, so that no orphan keeps serving the port."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        log.warning("worker.no_parent_death_signal")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="decisiond-worker")
     parser.add_argument("--listen", required=True)
@@ -31,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _die_with_the_supervisor()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     service = start_service(settings, status_file=args.status_file, reuse_port=True)

@@ -1,0 +1,55 @@
+"""A worker killed by the engine's native code (here: SIGKILL) is replaced; the other workers keep answering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.lifecycle.test_hot_reload import CallStream, wait_for
+from tests.support.server_process import ROOT, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def workers_of(supervisor: int) -> set[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return {int(pid) for pid in children if "service.worker" in Path(f"/proc/{pid}/cmdline").read_text()}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    running = ServerProcess(ROOT / "rules", f"sqlite:///{tmp_path / 'ledger.db'}", workers=2)
+    yield running
+    running.kill()
+
+
+def test_a_killed_worker_is_replaced_while_the_others_keep_answering(server: ServerProcess) -> None:
+    before = workers_of(server.process.pid)
+    assert len(before) == 2
+    stream = CallStream(server.address)
+    try:
+        wait_for(lambda: len(stream.answers) > 200, "calls to flow")
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        answered_at_kill = len(stream.answers)
+        wait_for(lambda: len(workers_of(server.process.pid) - before) == 1, "a replacement worker")
+        wait_for(lambda: len(stream.answers) > answered_at_kill + 500, "calls to keep being answered")
+        time.sleep(1)
+    finally:
+        stream.stop()
+    after = workers_of(server.process.pid)
+    assert len(after) == 2 and victim not in after
+    # Only calls sent to the killed process can fail, as UNAVAILABLE: each of the 4 client threads had at most
+    # one in flight when it died, and may send one more on the dead connection before the reset reaches it.
+    assert len(stream.errors) <= 8, stream.errors
+    assert all(error.startswith(str(grpc.StatusCode.UNAVAILABLE)) for error in stream.errors), stream.errors
+    died = [e for e in server.logs() if e.get("event") == "worker.died"]
+    assert [(e["pid"], e["how"]) for e in died] == [(victim, "signal SIGKILL")]
+    assert any(e.get("event") == "worker.replaced" for e in server.logs())
+    assert server.stop() == 0

@@ -1,0 +1,143 @@
+"""Compliance edits the rules of a running server: good edits switch versions with no failed call, bad edits
+are refused and leave the last good bundle serving, and every answer comes from exactly one bundle."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from tests.support.builders import request_id, strong_applicant
+from tests.support.server_process import ROOT, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    copy = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", copy)
+    return copy
+
+
+@pytest.fixture
+def server(rules: Path, tmp_path: Path) -> Iterator[ServerProcess]:
+    running = ServerProcess(rules, f"sqlite:///{tmp_path / 'ledger.db'}", workers=2)
+    yield running
+    running.kill()
+
+
+def set_version(rules: Path, version: str, *, broken: bool = False) -> None:
+    bundle = rules / "bundle.yaml"
+    text = bundle.read_text()
+    start = text.index('version: "') + len('version: "')
+    bundle.write_text(text[:start] + version + text[text.index('"', start) :])
+    fraud = rules / "fraud.yaml"
+    good = (ROOT / "rules" / "fraud.yaml").read_text()
+    fraud.write_text(
+        good.replace("transaction.amount >= 10000 CNY", "transaction.amout >= 10000 CNY") if broken else good
+    )
+
+
+def status(stub: pb_grpc.RulesServiceStub) -> pb.GetRulesStatusResponse:
+    return stub.GetRulesStatus(pb.GetRulesStatusRequest(), timeout=10, wait_for_ready=True)
+
+
+def wait_for(condition: object, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class CallStream:
+    """Calls ScoreUser back to back from 4 threads, recording each answer's bundle and every error."""
+
+    def __init__(self, address: str) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self.stub = pb_grpc.DecisionServiceStub(self.channel)
+        self.answers: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(4)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                answer = self.stub.ScoreUser(
+                    pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("reload-user")),
+                    timeout=30,
+                    wait_for_ready=True,
+                )
+                self.answers.append((answer.meta.ruleset_version, answer.meta.ruleset_digest))
+            except grpc.RpcError as error:
+                self.errors.append(f"{error.code()}: {error.details()}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.channel.close()
+
+
+def test_twenty_reloads_good_and_bad_under_load_fail_no_call_and_never_mix_bundles(
+    server: ServerProcess, rules: Path
+) -> None:
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    first = status(rules_stub).active
+    activated = {first.version: first.digest}
+    stream = CallStream(server.address)
+    try:
+        for number in range(1, 21):
+            if number % 2:
+                version = f"reload-{number}"
+                set_version(rules, version)
+                wait_for(lambda v=version: status(rules_stub).active.version == v, f"version {version} to serve")
+                activated[version] = status(rules_stub).active.digest
+            else:
+                edited_at = time.time()
+                set_version(rules, f"broken-{number}", broken=True)
+                wait_for(lambda t=edited_at: status(rules_stub).rejected_at.seconds >= int(t), f"edit {number} refused")
+                refused = status(rules_stub)
+                assert refused.last_edit_rejected
+                assert any("unknown field 'transaction.amout'" in p for p in refused.rejected_problems)
+                assert refused.active.version == f"reload-{number - 1}", "the last good bundle keeps serving"
+            time.sleep(0.5)  # let some calls land on each bundle
+    finally:
+        stream.stop()
+    assert stream.errors == []
+    assert len(stream.answers) > 100
+    served = {version for version, _ in stream.answers}
+    assert served <= set(activated), f"answers from bundles never activated: {served - set(activated)}"
+    assert all(activated[version] == digest for version, digest in stream.answers), "version and digest mixed"
+    assert not any(version.startswith("broken") for version in served)
+    assert len(served) >= 8, "calls were answered by most of the bundles in turn"
+    events = [entry.get("event") for entry in server.logs()]
+    assert events.count("rules.rejected") == 10
+    assert server.stop() == 0
+
+
+def test_sighup_reloads_and_a_bundle_whose_own_tests_fail_is_refused(server: ServerProcess, rules: Path) -> None:
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    case_file = rules / "tests" / "scorecard.yaml"
+    case_file.write_text(
+        case_file.read_text().replace("expect: {score: 790, band: A, reasons: []}", "expect: {score: 1}")
+    )
+    edited_at = time.time()
+    set_version(rules, "tests-fail")
+    wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused")
+    refused = status(rules_stub)
+    assert refused.active.version == "2026.11-1"
+    assert any("score: expected 1..1, got 790" in p for p in refused.rejected_problems)
+    assert server.stop() == 0
