@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,49 +17,14 @@ from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
 from tests.contract.helpers import open_line
 from tests.support.builders import drawdown
-
-ROOT = Path(__file__).resolve().parents[2]
-START_LINE = re.compile(r"^decisiond listening on 127\.0\.0\.1:(\d+) with rule bundle (\S+) ")
-
-
-class ServerProcess:
-    def __init__(self, process: subprocess.Popen[str], port: int, first_line: str) -> None:
-        self.process = process
-        self.port = port
-        self.first_line = first_line
-        self.stderr_lines: list[str] = []
-        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._reader.start()
-
-    def _drain_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr_lines.append(line)
-
-    def logs(self) -> list[dict[str, object]]:
-        return [json.loads(line) for line in self.stderr_lines if line.startswith("{")]
+from tests.support.server_process import ROOT, ServerProcess
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    env = {**os.environ, "DECISIOND_DATABASE": f"sqlite:///{tmp_path / 'ledger.db'}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--listen", "127.0.0.1:0", "--rules", str(ROOT / "rules")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert process.stdout is not None
-    first_line = process.stdout.readline()
-    match = START_LINE.match(first_line)
-    assert match, f"unexpected start line: {first_line!r}"
-    running = ServerProcess(process, int(match.group(1)), first_line)
+    running = ServerProcess(ROOT / "rules", f"sqlite:///{tmp_path / 'ledger.db'}", cwd=tmp_path)
     yield running
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
+    running.kill()
 
 
 def test_start_line_names_the_port_and_the_rule_bundle_version(server: ServerProcess) -> None:
@@ -90,9 +49,7 @@ def test_decisions_are_logged_as_json_without_the_user_id(server: ServerProcess)
         decisions = pb_grpc.DecisionServiceStub(channel)
         open_line(decisions, "alice-13800138000")
         answer = decisions.AuthorizeDrawdown(drawdown("alice-13800138000", 1_000))
-    server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(timeout=20) == 0
-    server._reader.join(timeout=5)
+    assert server.stop() == 0
     logs = [entry for entry in server.logs() if entry.get("event") == "decision"]
     assert {entry["rpc"] for entry in logs} == {"GrantLimit", "AuthorizeDrawdown"}
     drawdown_log = next(entry for entry in logs if entry["rpc"] == "AuthorizeDrawdown")
