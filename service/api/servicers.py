@@ -85,11 +85,11 @@ class CreditLineServicer(pb_grpc.CreditLineServiceServicer):
     def GetCreditLine(
         self, request: pb.GetCreditLineRequest, context: grpc.ServicerContext
     ) -> pb.GetCreditLineResponse:
-        reply = self._app.get_credit_line(
-            requests.credit_line_user(request),
-            lambda v: responses.credit_line_response(v).SerializeToString(),
-        )
-        return pb.GetCreditLineResponse.FromString(reply.response)
+        user_id = requests.credit_line_user(request)
+        reply = self._app.get_credit_line(user_id, lambda v: responses.credit_line_response(v).SerializeToString())
+        answer = pb.GetCreditLineResponse.FromString(reply.response)
+        answer.user_id = user_id  # the stored response leaves it out: no raw user id in the decision record
+        return answer
 
     @_mapped_errors
     def RecordRepayment(

@@ -34,19 +34,16 @@ class Pseudonyms:
 
 
 def canonical_json(value: object) -> str:
-    """Deterministic JSON of dataclasses, enums, decimals and datetimes."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON of dataclasses, enums, decimals and datetimes (keys sorted, no spaces)."""
+    return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(value: object) -> object:
+    """What json cannot encode by itself; StrEnums are strings already."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal | datetime):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+        return vars(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal | Enum):
+        return str(value.value if isinstance(value, Enum) else value)
+    raise TypeError(f"cannot encode {type(value).__name__}")

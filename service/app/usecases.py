@@ -237,7 +237,9 @@ class DecisionApp:
             line = uow.get_credit_line(user_key)
             if line is None:
                 raise UnknownCreditLine()
-            view = _line_view(user_id, line)
+            # The response is stored in the decision record, which never holds a raw user id: the
+            # transport puts the caller's own id back into the answer it sends.
+            view = _line_view("", line)
             return Decided(view, "OK", (), {"user": user_key})
 
         call = self._call("GetCreditLine", None, user_id, user_id, None)
