@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
@@ -60,6 +61,15 @@ def reserve_port(host: str, port: int) -> socket.socket:
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     holder.bind((host.strip("[]"), port))
     return holder
+
+
+def redact_password(url: str) -> str:
+    """The URL with any password replaced by ***, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -119,7 +129,7 @@ class Supervisor:
             )
         print(
             f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
-            f" database {self.settings.database_url}, {self.settings.workers} worker processes",
+            f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes",
             flush=True,
         )
 

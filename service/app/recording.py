@@ -52,6 +52,9 @@ class Call:
     user_key: str | None
     ruleset_version: str
     ruleset_digest: str
+    # Lock the user's credit line before the decision time is read: calls for one user are then decided one
+    # after another, each seeing the history the previous one committed (velocity rules depend on it).
+    serialize_on_user: bool = False
 
 
 class DecisionRecorder:
@@ -75,6 +78,8 @@ class DecisionRecorder:
                     prior = uow.find_decision(call.request_id)
                     if prior is not None:
                         return self._replay(call, prior)
+                if call.serialize_on_user and call.user_key:
+                    uow.get_credit_line(call.user_key, for_update=True)
                 context = DecisionContext(decision_id=new_decision_id(), now=self._clock.now())
                 decided = decide(uow, context)
                 response = encode(decided.result)

@@ -59,7 +59,16 @@ class DecisionApp:
     def user_key(self, user_id: str) -> str:
         return self._pseudonyms.user_key(user_id)
 
-    def _call(self, rpc: str, request_id: str | None, command: object, user_id: str, bundle: RuleBundle | None) -> Call:
+    def _call(
+        self,
+        rpc: str,
+        request_id: str | None,
+        command: object,
+        user_id: str,
+        bundle: RuleBundle | None,
+        *,
+        serialize_on_user: bool = False,
+    ) -> Call:
         return Call(
             rpc=rpc,
             request_id=request_id,
@@ -67,6 +76,7 @@ class DecisionApp:
             user_key=self._pseudonyms.user_key(user_id),
             ruleset_version=bundle.version if bundle else "",
             ruleset_digest=bundle.digest if bundle else "",
+            serialize_on_user=serialize_on_user,
         )
 
     @staticmethod
@@ -123,7 +133,9 @@ class DecisionApp:
             )
             return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant))
 
-        call = self._call("GrantLimit", command.request_id, command, command.applicant.user_id, bundle)
+        call = self._call(
+            "GrantLimit", command.request_id, command, command.applicant.user_id, bundle, serialize_on_user=True
+        )
         return self._recorder.run(call, decide, encode)
 
     def authorize_drawdown(self, command: DrawdownCommand, encode: Callable[[DrawdownResult], bytes]) -> Reply:
@@ -199,7 +211,9 @@ class DecisionApp:
             )
             return Decided(result, outcome.value, rules_fired, minimised)
 
-        call = self._call("AuthorizeDrawdown", command.request_id, command, command.user_id, bundle)
+        call = self._call(
+            "AuthorizeDrawdown", command.request_id, command, command.user_id, bundle, serialize_on_user=True
+        )
         return self._recorder.run(call, decide, encode)
 
     def flag_transaction(self, command: TransactionCommand, encode: Callable[[FlagResult], bytes]) -> Reply:
@@ -225,7 +239,9 @@ class DecisionApp:
             result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))
             return Decided(result, outcome.value, rules_fired, _minimised_transaction(command))
 
-        call = self._call("FlagTransaction", command.request_id, command, command.user_id, bundle)
+        call = self._call(
+            "FlagTransaction", command.request_id, command, command.user_id, bundle, serialize_on_user=True
+        )
         return self._recorder.run(call, decide, encode)
 
     # --- CreditLineService ------------------------------------------------------------------------------
@@ -257,7 +273,7 @@ class DecisionApp:
             minimised = {"user": user_key, "drawdown_id": command.drawdown_id, "amount": command.amount}
             return Decided(result, "OK", (), minimised)
 
-        call = self._call("RecordRepayment", command.request_id, command, command.user_id, None)
+        call = self._call("RecordRepayment", command.request_id, command, command.user_id, None, serialize_on_user=True)
         return self._recorder.run(call, decide, encode)
 
 

@@ -1,0 +1,178 @@
+"""The decision record: every decision of the six RPCs is stored append-only with what an auditor needs, read
+back by `decisiond decisions list|show`, free of raw identifiers, and replayed verbatim for a repeated
+request_id."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from tests.guarantees.calls import RPC_TIMEOUT, credit_line, drawdown_of, repayment_of
+from tests.guarantees.conftest import Deployment
+from tests.support.builders import cny, request_id, strong_applicant
+
+DECISIOND = Path(sys.executable).parent / "decisiond"
+
+
+def decisiond(*args: str) -> str:
+    """The console command as an auditor runs it."""
+    done = subprocess.run([str(DECISIOND), *args], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def without_replay_mark(answer: Message) -> Message:
+    copy = type(answer)()
+    copy.CopyFrom(answer)
+    copy.meta.replayed = False  # type: ignore[attr-defined]
+    return copy
+
+
+def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment: Deployment) -> None:
+    tag = uuid.uuid4().hex[:8]
+    user = f"alice.wang-13800138000-{tag}"  # a name and a phone number: raw identifiers that must not be stored
+    device, ip, transaction, counterparty = f"imei-86{tag}", "203.0.113.77", f"txn-{tag}", f"acct-6222{tag}"
+    channel = pb.Channel(device_id=device, ip=ip, country="CN", city="Hangzhou")
+    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
+    client, other_replica = deployment.clients[0], deployment.clients[1]
+
+    sent: list[tuple[Message, Message]] = []
+
+    def call(stub: object, request: Message) -> Message:
+        answer: Message = stub(request, timeout=RPC_TIMEOUT)  # type: ignore[operator]
+        sent.append((request, answer))
+        return answer
+
+    call(client.decisions.ScoreUser, pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(user)))
+    call(client.decisions.GrantLimit, pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user)))
+    call(
+        client.decisions.FlagTransaction,
+        pb.FlagTransactionRequest(
+            request_id=request_id(),
+            transaction=pb.Transaction(
+                transaction_id=transaction,
+                user_id=user,
+                type=pb.TRANSACTION_TYPE_TRANSFER_OUT,
+                amount=cny(500),
+                channel=channel,
+                counterparty_id=counterparty,
+            ),
+        ),
+    )
+    drawn_request = drawdown_of(user, 300_000)
+    drawn_request.channel.CopyFrom(channel)
+    drawn = call(client.decisions.AuthorizeDrawdown, drawn_request)
+    assert drawn.outcome == pb.OUTCOME_APPROVE, drawn
+    prohibited = drawdown_of(user, 300_000)
+    prohibited.purpose = "SECURITIES"
+    declined = call(client.decisions.AuthorizeDrawdown, prohibited)
+    assert declined.outcome == pb.OUTCOME_DECLINE
+    call(client.ledger.RecordRepayment, repayment_of(user, drawn.drawdown_id, 100_000))
+    line = credit_line(client, user)
+    replayed = other_replica.decisions.AuthorizeDrawdown(drawn_request, timeout=RPC_TIMEOUT)
+
+    ledger = deployment.ledger()
+    records = {r.decision_id: r for r in ledger.decisions_of(user)}
+    assert Counter(r.rpc for r in records.values()) == Counter(
+        ScoreUser=1, GrantLimit=1, FlagTransaction=1, AuthorizeDrawdown=2, RecordRepayment=1, GetCreditLine=1
+    ), "one record per decision; the replay adds none"
+    for request, answer in sent:
+        record = records[answer.meta.decision_id]  # type: ignore[attr-defined]
+        assert record.request_id == request.request_id  # type: ignore[attr-defined]
+        assert type(answer).FromString(record.response) == answer, "the record holds the response as sent"
+        assert (record.ruleset_version, record.ruleset_digest) == (
+            answer.meta.ruleset_version,  # type: ignore[attr-defined]
+            answer.meta.ruleset_digest,  # type: ignore[attr-defined]
+        )
+    (line_record,) = [r for r in records.values() if r.rpc == "GetCreditLine"]
+    assert pb.GetCreditLineResponse.FromString(line_record.response).outstanding_principal == line.outstanding_principal
+
+    # A request_id replay returns the stored response, marked as a replay, from either replica.
+    assert replayed.meta.replayed
+    assert without_replay_mark(replayed) == pb.AuthorizeDrawdownResponse.FromString(
+        records[drawn.meta.decision_id].response
+    )
+
+    # Minimised: the user is only ever its keyed hash; no device, address, transaction or account number.
+    assert {r.user_key for r in records.values()} == {ledger.user_key(user)}
+    for record in records.values():
+        for raw in (user, "13800138000", "alice", device, ip, transaction, counterparty):
+            assert raw not in record.request_json, f"{raw!r} stored in the {record.rpc} request"
+    assert json.loads(records[drawn.meta.decision_id].request_json)["amount"] == 300_000
+
+    # What an auditor runs.
+    listing = decisiond("decisions", "list", "--user", user, "--since", since, "--database", deployment.database_url)
+    listed = [row.split() for row in listing.splitlines()]
+    assert sorted(row[1] for row in listed) == sorted(records)
+    times = [datetime.fromisoformat(row[0]) for row in listed]
+    assert times == sorted(times, reverse=True), "newest first"
+    assert {row[2] for row in listed} == set(Counter(r.rpc for r in records.values()))
+    shown = json.loads(decisiond("decisions", "show", drawn.meta.decision_id, "--database", deployment.database_url))
+    assert shown["rpc"] == "AuthorizeDrawdown"
+    assert shown["request_id"] == drawn_request.request_id
+    assert shown["user_key"] == ledger.user_key(user)
+    assert shown["response"] == json_format.MessageToDict(drawn)
+    assert (shown["ruleset_version"], shown["ruleset_digest"]) == (
+        drawn.meta.ruleset_version,
+        drawn.meta.ruleset_digest,
+    )
+    assert shown["request"]["purpose"] == "CONSUMPTION" and shown["latency_ms"] > 0
+    assert datetime.fromisoformat(shown["decided_at"]) == drawn.meta.decided_at.ToDatetime(tzinfo=UTC)
+    assert len(shown["request_digest"]) == 64
+    assert not any(raw in json.dumps(shown) for raw in (user, device, ip))
+
+
+def test_the_decision_record_is_append_only(deployment: Deployment) -> None:
+    (any_decision, *_) = deployment.ledger().decisions
+    for statement in (
+        f"UPDATE decisions SET outcome = 'APPROVE' WHERE decision_id = '{any_decision}'",
+        f"DELETE FROM decisions WHERE decision_id = '{any_decision}'",
+    ):
+        if deployment.dialect == "sqlite":
+            path = deployment.database_url.removeprefix("sqlite:///")
+            with (
+                closing(sqlite3.connect(path)) as connection,
+                pytest.raises(sqlite3.DatabaseError, match="append-only"),
+            ):
+                connection.execute(statement)
+        else:
+            with (
+                psycopg.connect(deployment.database_url, autocommit=True) as connection,
+                pytest.raises(psycopg.Error, match="append-only"),
+            ):
+                connection.execute(statement)
+    assert any_decision in deployment.ledger().decisions
+
+
+def test_no_raw_user_id_reaches_the_database(deployment: Deployment) -> None:
+    """The README's promise: the database sees a keyed hash, never the user id, in any table."""
+    user = f"bob.li-13911112222-{uuid.uuid4().hex[:8]}"
+    client = deployment.clients[0]
+    client.decisions.GrantLimit(
+        pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user)), timeout=RPC_TIMEOUT
+    )
+    drawn = client.decisions.AuthorizeDrawdown(drawdown_of(user, 100_000), timeout=RPC_TIMEOUT)
+    client.ledger.RecordRepayment(repayment_of(user, drawn.drawdown_id, 100_000), timeout=RPC_TIMEOUT)
+    credit_line(client, user)
+
+    ledger = deployment.ledger()
+    stored = [
+        *(r.request_json for r in ledger.decisions_of(user)),
+        *(r.response.decode("utf-8", "replace") for r in ledger.decisions_of(user)),
+        *(repr(row) for row in ledger.lines.values()),
+        *(repr(row) for row in ledger.events),
+    ]
+    assert [text for text in stored if user in text or "13911112222" in text] == []

@@ -1,0 +1,42 @@
+"""Settings and what the server prints about them."""
+
+import pytest
+
+from service.config import SettingsError, load_settings, parse_listen
+from service.supervisor import redact_password
+
+
+def test_listen_address_is_parsed_and_port_zero_allowed() -> None:
+    assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert parse_listen("[::1]:50051") == ("[::1]", 50051)
+    with pytest.raises(SettingsError, match="HOST:PORT"):
+        parse_listen("50051")
+    with pytest.raises(SettingsError, match="0 to 65535"):
+        parse_listen("127.0.0.1:70000")
+
+
+def test_flags_win_over_the_environment_which_wins_over_defaults() -> None:
+    env = {"DECISIOND_LISTEN": "0.0.0.0:6000", "DECISIOND_DATABASE": "sqlite:////tmp/x.db", "DECISIOND_WORKERS": "3"}
+    settings = load_settings(listen="127.0.0.1:7000", environ=env)
+    assert (settings.host, settings.port, settings.database_url, settings.workers) == (
+        "127.0.0.1",
+        7000,
+        "sqlite:////tmp/x.db",
+        3,
+    )
+    defaults = load_settings(environ={})
+    assert (defaults.listen, str(defaults.rules_dir), defaults.database_url) == (
+        "127.0.0.1:50051",
+        "rules",
+        "sqlite:///./var/decisions.db",
+    )
+
+
+def test_bad_worker_count_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="DECISIOND_WORKERS"):
+        load_settings(environ={"DECISIOND_WORKERS": "0"})
+
+
+def test_a_password_in_the_database_url_is_never_printed() -> None:
+    assert redact_password("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert redact_password("sqlite:///./var/decisions.db") == "sqlite:///./var/decisions.db"
