@@ -57,13 +57,16 @@ class Service:
         self.store.close()
 
 
-def start_service(settings: Settings, *, status_file: Path | None = None, reuse_port: bool = False) -> Service:
+def start_service(
+    settings: Settings, *, status_file: Path | None = None, reuse_port: bool = False, load_rules: bool = True
+) -> Service:
     """Open the store, load the rules once and start serving in this process. An invalid bundle does not stop
     the server: decisions answer UNAVAILABLE, ledger reads keep working."""
     store = open_store(settings.database_url)
     rules = RulesHolder(settings.rules_dir)
     try:
-        rules.reload()
+        if load_rules:
+            rules.reload()
     except BundleInvalid as problems:
         log.error("rules.rejected", directory=str(settings.rules_dir), problems=[p.format() for p in problems.problems])
     app = DecisionApp(store, rules, SystemClock())

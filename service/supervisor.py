@@ -147,9 +147,16 @@ class Supervisor:
     # --- rule bundles ---------------------------------------------------------------------------------------
 
     def _snapshot(self) -> Path:
+        """A private copy of the rules: what is validated is exactly what the workers then serve."""
         self._snapshots += 1
         target = self.state_dir / f"bundle-{self._snapshots:05d}"
-        shutil.copytree(self.settings.rules_dir, target)
+        try:
+            shutil.copytree(self.settings.rules_dir, target)
+        except OSError as error:
+            # An empty snapshot: validation then reports the missing bundle in words.
+            log.error("rules.unreadable", directory=str(self.settings.rules_dir), error=str(error))
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
         return target
 
     def _activate_or_reject(self, *, first: bool) -> None:

@@ -1,0 +1,43 @@
+"""Without a valid rule bundle nothing can be decided: decisions are UNAVAILABLE, the ledger still answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.bootstrap import start_service
+from service.config import Settings
+from tests.contract.helpers import rpc_error
+from tests.support.builders import drawdown, request_id, strong_applicant
+
+
+def test_decisions_are_unavailable_and_status_names_the_problems(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    broken.mkdir()
+    (broken / "bundle.yaml").write_text("version: [\n")
+    settings = Settings(host="127.0.0.1", port=0, rules_dir=broken, database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    service = start_service(settings)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            decisions = pb_grpc.DecisionServiceStub(channel)
+            for call in (
+                lambda: decisions.ScoreUser(
+                    pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u"))
+                ),
+                lambda: decisions.AuthorizeDrawdown(drawdown("u", 100)),
+            ):
+                error = rpc_error(call)
+                assert error.code() == grpc.StatusCode.UNAVAILABLE
+                assert "no valid rule bundle" in (error.details() or "")
+            missing = rpc_error(
+                lambda: pb_grpc.CreditLineServiceStub(channel).GetCreditLine(pb.GetCreditLineRequest(user_id="u"))
+            )
+            assert missing.code() == grpc.StatusCode.NOT_FOUND
+            status = pb_grpc.RulesServiceStub(channel).GetRulesStatus(pb.GetRulesStatusRequest())
+            assert not status.HasField("active")
+            assert status.last_edit_rejected and any("bundle.yaml" in p for p in status.rejected_problems)
+    finally:
+        service.stop()
