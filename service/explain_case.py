@@ -13,11 +13,10 @@ import yaml
 from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
 from service.domain.money import format_fen_as_yuan
-from service.engine.bundle import RuleBundle, load_bundle
+from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
-from service.engine.errors import BundleInvalid
 from service.engine.model import BinMatch, FiredRule
-from service.rule_tests import CALLS, FixedClock, call_case, seed_case
+from service.rule_tests import CALLS, FixedClock, call_case, load_bundle_or_report, seed_case
 from service.storage import open_store
 
 TITLES = {
@@ -52,12 +51,8 @@ class _Recorder:
 
 def explain(directory: Path, case_file: Path, out: TextIO) -> int:
     """Print the explanation; 1 (with a message, never a traceback) when the bundle or the input is bad."""
-    try:
-        bundle = load_bundle(directory)
-    except BundleInvalid as problems:
-        print(f"The bundle in {directory} has errors; run `decisiond rules check {directory}`.", file=out)
-        for problem in problems.problems:
-            print(problem.format(), file=out)
+    bundle = load_bundle_or_report(directory, out)
+    if bundle is None:
         return 1
     try:
         spec = _read_case(case_file)

@@ -360,14 +360,21 @@ def _compare(expect: dict[str, Any], result: Any) -> list[str]:
     return failures
 
 
-def run_rule_tests(directory: Path, out: TextIO) -> int:
-    """`decisiond rules test DIR`: run the bundle's cases, print a report and coverage; exit 1 on failure."""
+def load_bundle_or_report(directory: Path, out: TextIO) -> RuleBundle | None:
+    """The bundle, or None after printing its problems and how to see them (for the rule tools)."""
     try:
-        bundle = load_bundle(directory)
+        return load_bundle(directory)
     except BundleInvalid as problems:
         print(f"The bundle in {directory} has errors; fix them first (decisiond rules check {directory}):", file=out)
         for problem in problems.problems:
             print(problem.format(), file=out)
+        return None
+
+
+def run_rule_tests(directory: Path, out: TextIO) -> int:
+    """`decisiond rules test DIR`: run the bundle's cases, print a report and coverage; exit 1 on failure."""
+    bundle = load_bundle_or_report(directory, out)
+    if bundle is None:
         return 1
     try:
         cases = load_cases(directory)

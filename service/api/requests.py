@@ -175,21 +175,20 @@ class _Checker:
 
 
 def score_command(request: pb.ScoreUserRequest) -> ScoreCommand:
-    check = _Checker()
-    request_id = check.identifier(request.request_id, "request_id")
-    applicant = check.applicant(request)
-    check.done()
-    assert applicant is not None
-    return ScoreCommand(request_id=request_id, applicant=applicant)
+    return ScoreCommand(*_applicant_request(request))
 
 
 def grant_command(request: pb.GrantLimitRequest) -> GrantCommand:
+    return GrantCommand(*_applicant_request(request))
+
+
+def _applicant_request(request: pb.ScoreUserRequest | pb.GrantLimitRequest) -> tuple[str, ApplicantInput]:
     check = _Checker()
     request_id = check.identifier(request.request_id, "request_id")
     applicant = check.applicant(request)
     check.done()
     assert applicant is not None
-    return GrantCommand(request_id=request_id, applicant=applicant)
+    return request_id, applicant
 
 
 def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
