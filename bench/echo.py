@@ -1,0 +1,171 @@
+"""The ceiling: DecisionService answered by an echo, on the server stack and process model of `decisiond serve`.
+
+Like `decisiond serve`, a parent process reserves the port (service.supervisor.reserve_port) and starts
+`DECISIOND_WORKERS` worker processes that each serve on it with SO_REUSEPORT, on the grpc.server that
+service.api.server.build_grpc_server builds for the product (same thread pool, options and concurrency cap),
+with health checking registered as the product does. Each answer is a canned response of realistic size with
+the request's request_id echoed into meta.decision_id: no validation, no rules, no storage.
+
+    python -m bench.echo serve --listen 127.0.0.1:0   # prints: bench echo listening on HOST:PORT, N worker processes
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.api.server import build_grpc_server, start_grpc_server
+from service.config import load_settings
+from service.supervisor import reserve_port
+
+T = TypeVar("T")
+
+
+def _meta(rules_fired: int) -> pb.DecisionMeta:
+    return pb.DecisionMeta(
+        decision_id="d" * 32,
+        ruleset_version="2025.11.1",
+        ruleset_digest="ab" * 32,
+        rules_fired=[f"RULE-{i:03d}" for i in range(rules_fired)],
+        decided_at=Timestamp(seconds=1_764_400_000, nanos=123_456_000),
+    )
+
+
+def _money(yuan: int) -> pb.Money:
+    return pb.Money(currency="CNY", minor_units=yuan * 100)
+
+
+def _reason(code: str) -> pb.Reason:
+    return pb.Reason(code=code, rule_id=f"{code[:3]}-001", message=f"explanation of {code.lower()}")
+
+
+SCORE = pb.ScoreUserResponse(score=812, band="B", reasons=[_reason("FEW_ACTIVE_MONTHS")], meta=_meta(12))
+GRANT = pb.GrantLimitResponse(
+    outcome=pb.OUTCOME_APPROVE,
+    credit_limit=_money(200_000),
+    daily_interest_rate="0.0002",
+    apr="0.073",
+    score=812,
+    reasons=[_reason("LIMIT_CAPPED")],
+    meta=_meta(14),
+)
+DRAWDOWN = pb.AuthorizeDrawdownResponse(
+    outcome=pb.OUTCOME_APPROVE,
+    drawdown_id="dd_" + "e" * 32,
+    available_limit=_money(195_000),
+    schedule=[
+        pb.Installment(number=n, due_date=f"2026-0{n}-28", principal=_money(833), interest=_money(17))
+        for n in range(1, 7)
+    ],
+    apr="0.073",
+    meta=_meta(2),
+)
+FLAG = pb.FlagTransactionResponse(risk_level=pb.RISK_LEVEL_NONE, outcome=pb.OUTCOME_APPROVE, meta=_meta(0))
+
+
+def _echo(template: T, request_id: str) -> T:
+    answer: Any = type(template)()
+    answer.CopyFrom(template)
+    answer.meta.decision_id = request_id
+    return cast(T, answer)
+
+
+class EchoServicer(pb_grpc.DecisionServiceServicer):
+    """Answers every DecisionService call with a canned response of realistic size."""
+
+    def ScoreUser(self, request: pb.ScoreUserRequest, context: grpc.ServicerContext) -> pb.ScoreUserResponse:
+        return _echo(SCORE, request.request_id)
+
+    def GrantLimit(self, request: pb.GrantLimitRequest, context: grpc.ServicerContext) -> pb.GrantLimitResponse:
+        return _echo(GRANT, request.request_id)
+
+    def AuthorizeDrawdown(
+        self, request: pb.AuthorizeDrawdownRequest, context: grpc.ServicerContext
+    ) -> pb.AuthorizeDrawdownResponse:
+        return _echo(DRAWDOWN, request.request_id)
+
+    def FlagTransaction(
+        self, request: pb.FlagTransactionRequest, context: grpc.ServicerContext
+    ) -> pb.FlagTransactionResponse:
+        return _echo(FLAG, request.request_id)
+
+
+def run_worker(listen: str) -> int:
+    """One echo process on the shared port, until SIGTERM (what service.worker is to decisiond)."""
+    settings = load_settings(listen=listen)
+    server = build_grpc_server(settings.threads, reuse_port=True)
+    pb_grpc.add_DecisionServiceServicer_to_server(EchoServicer(), server)  # type: ignore[no-untyped-call]
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    start_grpc_server(server, settings.host, settings.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("READY", flush=True)
+    stop.wait()
+    server.stop(settings.drain_seconds).wait()
+    return 0
+
+
+def run_parent(listen: str, workers: int | None) -> int:
+    """Reserve the port, start the workers, announce one line, stop them all on SIGTERM."""
+    settings = load_settings(listen=listen, workers=workers)
+    holder = reserve_port(settings.host, settings.port)
+    port = holder.getsockname()[1]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    command = [sys.executable, "-m", "bench.echo", "worker", "--listen", f"{settings.host}:{port}"]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(settings.workers)]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "READY":
+                print("bench echo: a worker failed to start", file=sys.stderr)
+                return 1
+        print(
+            f"bench echo listening on {settings.host}:{port}, {settings.workers} worker processes"
+            f" of {settings.threads} threads",
+            flush=True,
+        )
+        stop.wait()
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=settings.drain_seconds + 5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        holder.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("role", choices=("serve", "worker"), help="serve: the parent; worker: one serving process")
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 picks a free one)")
+    parser.add_argument("--workers", type=int, help="worker processes (env DECISIOND_WORKERS, as decisiond)")
+    args = parser.parse_args(argv)
+    if args.role == "worker":
+        return run_worker(args.listen)
+    return run_parent(args.listen, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

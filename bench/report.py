@@ -1,0 +1,151 @@
+"""The readable report of a run: the targets table and every figure, absolute and against the echo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.targets import Verdict
+
+RESULT_WORDS = {True: "**pass**", False: "**FAIL**", None: "not measured"}
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def targets_table(verdicts: list[Verdict]) -> list[str]:
+    rows = [[v.measure, v.target, v.measured, v.ratio_to_echo, RESULT_WORDS[v.passed] + (f" ({v.note})" if v.note
+                                                                                         else "")]
+            for v in verdicts]
+    return _table(["measure", "target", "measured", "vs echo (same run)", "result"], rows)
+
+
+def _mix(run: dict[str, Any]) -> str:
+    total = sum(run["outcomes"].values()) or 1
+    return ", ".join(f"{name} {count / total:.0%}" for name, count in run["outcomes"].items())
+
+
+def runs_table(results: dict[str, Any]) -> list[str]:
+    rows = []
+    for run in results["runs"]:
+        ratio = run.get("ratio_to_echo") or {}
+        rows.append([
+            run["server"], run["rpc"], str(run["concurrency"]), f"{run['throughput_per_s']:,.0f}",
+            f"{ratio['throughput']:.0%}" if ratio else "",
+            f"{run['latency_ms']['p50']:.2f}", f"{run['latency_ms']['p99']:.2f}",
+            f"{ratio['p99']:.1f}x" if ratio else "",
+            f"{run['server_cpu_ms_per_call']:.2f}" + (f" ({ratio['server_cpu_per_call']:.1f}x)" if ratio else ""),
+            f"{run.get('other_cpu_cores', 0.0):.2f}",
+            str(sum(run["errors"].values())), _mix(run) if run["server"] != "echo" else "(canned)",
+        ])
+    return _table(["server", "RPC", "in flight", "calls/s", "vs echo", "p50 ms", "p99 ms", "p99 vs echo",
+                   "server CPU ms/call", "other CPUs", "errors", "answers"], rows)
+
+
+def rule_table(results: dict[str, Any]) -> list[str]:
+    rule_eval = results.get("rule_eval") or {}
+    if "sizes" not in rule_eval:
+        return [f"Rule evaluation not measured: {rule_eval.get('error', 'skipped')}"]
+    rows = [[size, f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['evaluations_per_s']:,}",
+             f"{r['rules_fired_per_evaluation']:.2f}", f"{r['load_s']:.2f}"] for size, r in rule_eval["sizes"].items()]
+    return _table(["fraud rules", "median us", "p99 us", "evaluations/s", "rules fired per evaluation", "load s"], rows)
+
+
+def memory_lines(results: dict[str, Any]) -> list[str]:
+    memory = results.get("memory") or {}
+    if "rss_at_10k_mb" not in memory:
+        return [f"Memory not measured: {memory.get('error', 'skipped')}"]
+    lines = [
+        f"Serving processes' RSS (summed over {results['settings']['workers']} workers): "
+        f"{memory['rss_at_10k_mb']:.1f} MB after 10k decisions, {memory['rss_last_mb']:.1f} MB after "
+        f"{memory['decisions_last']:,}; at 1M: {memory['rss_at_1m_mb']:.1f} MB ({memory['basis']}).",
+    ]
+    if memory.get("echo_rss_mb"):
+        lines.append(f"The echo's workers hold {memory['echo_rss_mb']:.1f} MB after their runs.")
+    if memory.get("note"):
+        lines.append(memory["note"])
+    return lines
+
+
+def big_ledger_lines(results: dict[str, Any]) -> list[str]:
+    big = results.get("big_ledger") or {}
+    if "p99_factor" not in big:
+        return [f"Not measured in this run: {big.get('error', 'run `python -m bench.big_ledger`')}"]
+    rows = [[label, f"{big[key]['throughput_per_s']:,.0f}", f"{big[key]['latency_ms']['p50']:.2f}",
+             f"{big[key]['latency_ms']['p99']:.2f}"] for key, label in
+            (("echo", "echo"), ("empty", "empty ledger"), ("loaded", big["loaded_label"]))]
+    return [f"From `{big['source']}` ({big['date']}):", "",
+            *_table(["ledger", "calls/s", "p50 ms", "p99 ms"], rows)]
+
+
+def _loop_line(loop: dict[str, Any] | None) -> str:
+    if not loop:
+        return "Not measured in this run."
+    return (f"Bare loop (`bench/ledger_loop.py`, {loop['processes']} processes x {loop['threads']} threads = "
+            f"{loop['in_flight']} in flight): {loop['throughput_per_s']:,.0f} tx/s, "
+            f"p50 {loop['latency_ms']['p50']:.2f} ms, p99 {loop['latency_ms']['p99']:.2f} ms.")
+
+
+def _busy_warning(results: dict[str, Any]) -> list[str]:
+    """A warning when other work shared the machine during the runs (CPU used by processes not ours)."""
+    busy = [run for run in results["runs"] if run.get("other_cpu_cores", 0.0) > 0.25]
+    if not busy:
+        return []
+    worst = max(run["other_cpu_cores"] for run in busy)
+    return ["", f"**Warning: other work shared the machine** during {len(busy)} of {len(results['runs'])} runs "
+            f"(up to {worst:.1f} of {results['machine']['cpus']} CPUs used by processes outside the benchmark; "
+            "column `other CPUs`). Ratios to the echo are same-run comparisons, but absolute figures and tails "
+            "are unreliable: run again on a quiet machine."]
+
+
+def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) -> str:
+    machine, settings = results["machine"], results["settings"]
+    loop = results.get("ledger_loop")
+    lines = [
+        f"# Benchmark {results['date']}",
+        "",
+        f"Commit {machine['git_commit']}{' (with uncommitted changes)' if machine['git_dirty'] else ''}, "
+        f"{machine['cpus']} CPUs, Python {machine['python']}, grpcio {machine['grpcio']}; "
+        f"{settings['workers']} worker processes x {settings['threads']} threads; load generator on the same "
+        f"machine; {settings['warmup_s']} s warm-up + {settings['duration_s']} s measured per run at 16 in flight. "
+        f"Whole run: {results['elapsed_s']:.0f} s.",
+        *_busy_warning(results),
+        "",
+        "## Targets (issue 5)",
+        "",
+        *targets_table(verdicts),
+        "",
+        f"![throughput and latency per RPC and concurrency]({chart_name})",
+        "",
+        "## Every run",
+        "",
+        "`vs echo`: the same RPC shape at the same concurrency against the echo ceiling, in this run. "
+        "`server CPU ms/call`: CPU time of the serving processes over the run (warm-up included) per call "
+        "answered, and in brackets how many times the echo's. `other CPUs`: CPU used meanwhile by processes "
+        "outside the benchmark (the PostgreSQL server included), in CPUs; near 0 on a quiet machine.",
+        "",
+        *runs_table(results),
+        "",
+        "## PostgreSQL: the service against the bare ledger transaction",
+        "",
+        _loop_line(loop),
+        "",
+        "## Rule evaluation alone (generated fraud sets)",
+        "",
+        *rule_table(results),
+        "",
+        "## Memory",
+        "",
+        *memory_lines(results),
+        "",
+        "## AuthorizeDrawdown on a big ledger",
+        "",
+        *big_ledger_lines(results),
+    ]
+    if results.get("skipped"):
+        lines += ["", "## Skipped in this run", "", *(f"- {item}" for item in results["skipped"])]
+    return "\n".join(lines) + "\n"
