@@ -26,7 +26,7 @@ class Settings:
     rules_dir: Path
     database_url: str
     workers: int = 2  # serving processes sharing the port
-    threads: int = 4  # gRPC handler threads per process (more only queue on the GIL and the write lock)
+    threads: int = 16  # gRPC handler threads per process: enough that calls never queue behind a slow database
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)
@@ -60,7 +60,7 @@ def load_settings(
     host, port = parse_listen(listen or env.get("DECISIOND_LISTEN") or DEFAULT_LISTEN)
     rules_dir = Path(rules or env.get("DECISIOND_RULES") or DEFAULT_RULES)
     database_url = database or env.get("DECISIOND_DATABASE") or DEFAULT_DATABASE
-    threads_text = env.get("DECISIOND_THREADS", "4")
+    threads_text = env.get("DECISIOND_THREADS", "16")
     if not threads_text.isdigit() or not 1 <= int(threads_text) <= 1024:
         raise SettingsError("DECISIOND_THREADS must be a whole number from 1 to 1024")
     processes_text = str(workers) if workers is not None else env.get("DECISIOND_WORKERS", "2")
