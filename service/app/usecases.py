@@ -18,6 +18,7 @@ from service.app.commands import (
     ScoreCommand,
     TransactionCommand,
 )
+from service.app.facts import drawdown_facts
 from service.app.ports import Clock, Store, UnitOfWork
 from service.app.pseudonyms import Pseudonyms
 from service.app.recording import Call, Decided, DecisionContext, DecisionRecorder, Reply
@@ -153,7 +154,7 @@ class DecisionApp:
                 return Decided(result, Outcome.DECLINE.value, (), minimised)
             event = AccountEvent(user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "")
             facts, record = observe(uow, self._pseudonyms, event, line, context.now)
-            facts.update(_drawdown_facts(command, facts))
+            facts.update(drawdown_facts(command, facts["transaction.share_of_available_limit"]))
             policy = bundle.evaluate(RuleSetKind.DRAWDOWN, facts)
             fraud = bundle.evaluate(RuleSetKind.FRAUD, facts)
             fired = [*policy, *fraud]
@@ -299,16 +300,6 @@ def _open_or_update_line(
             updated_at=now,
         )
     )
-
-
-def _drawdown_facts(command: DrawdownCommand, facts: dict[str, object]) -> dict[str, object]:
-    return {
-        "drawdown.amount": command.amount,
-        "drawdown.term_months": command.term_months,
-        "drawdown.repayment_method": command.repayment_method.value,
-        "drawdown.purpose": command.purpose,
-        "drawdown.share_of_available_limit": facts["transaction.share_of_available_limit"],
-    }
 
 
 def _line_view(user_id: str, line: CreditLine) -> CreditLineView:
