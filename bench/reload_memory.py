@@ -18,20 +18,9 @@ from pathlib import Path
 
 import grpc
 
+from bench.servers import ROOT, rss_bytes, start_decisiond
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from tests.support.server_process import ROOT, ServerProcess
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def main() -> None:
@@ -42,7 +31,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="reload-memory-"))
     rules = scratch / "rules"
     shutil.copytree(ROOT / "rules", rules)
-    server = ServerProcess(rules, f"sqlite:///{scratch / 'ledger.db'}", workers=2)
+    server = start_decisiond(rules, f"sqlite:///{scratch / 'ledger.db'}", scratch / "server.log", workers=2)
     stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
     samples = []
     started = time.monotonic()
@@ -60,13 +49,13 @@ def main() -> None:
                         raise TimeoutError(f"reload {number} did not activate")
                     time.sleep(0.2)
             time.sleep(1.0)  # let the old workers finish leaving
-            workers = [p for p in children(server.process.pid) if rss_kib(p)]
+            workers = [pid for pid in server.worker_pids() if rss_bytes(pid)]
             samples.append(
                 {
                     "reload": number,
                     "seconds": round(time.monotonic() - started, 1),
-                    "supervisor_rss_kib": rss_kib(server.process.pid),
-                    "workers_rss_kib": [rss_kib(p) for p in workers],
+                    "supervisor_rss_kib": rss_bytes(server.process.pid) // 1024,
+                    "workers_rss_kib": [rss_bytes(pid) // 1024 for pid in workers],
                 }
             )
             print(json.dumps(samples[-1]), flush=True)

@@ -17,12 +17,12 @@ from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
 from tests.contract.helpers import open_line
 from tests.support.builders import drawdown
-from tests.support.server_process import ROOT, ServerProcess
+from tests.support.server_process import ServerProcess, start_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(ROOT / "rules", f"sqlite:///{tmp_path / 'ledger.db'}", cwd=tmp_path)
+    running = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cwd=tmp_path)
     yield running
     running.kill()
 

@@ -15,8 +15,9 @@ import psycopg
 import pytest
 
 from tests.guarantees.ledger import Ledger, read_ledger
-from tests.guarantees.servers import Client, Server, clients, running_servers, stop_all
+from tests.guarantees.servers import Client, clients, running_servers, stop_all
 from tests.storage.conftest import POSTGRES_ADMIN_URL, fresh_postgres_schema
+from tests.support.server_process import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Deployment:
 
     dialect: str
     database_url: str
-    servers: list[Server]
+    servers: list[ServerProcess]
     clients: list[Client]
 
     def ledger(self) -> Ledger:

@@ -1,144 +1,17 @@
-"""`decisiond serve` as an operator runs it: a child process in its own process group, started on a free
-loopback port, stopped with SIGTERM or killed outright (the supervisor and its workers together)."""
+"""Several `decisiond serve` processes on one database, and clients each with a connection of its own."""
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from contextlib import contextmanager
 
 import grpc
 
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-
-ROOT = Path(__file__).resolve().parents[2]
-START_LINE = re.compile(r"^decisiond listening on 127\.0\.0\.1:(\d+) with rule bundle (\S+) ")
-START_TIMEOUT = 60.0
+from tests.support.server_process import ServerProcess
 
 
-class Server:
-    """A running `decisiond serve --listen 127.0.0.1:0`; its port is read from the start line."""
-
-    def __init__(self, database_url: str, *, workers: int = 2) -> None:
-        self.database_url = database_url
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--rules",
-                str(ROOT / "rules"),
-                "--database",
-                database_url,
-                "--workers",
-                str(workers),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=ROOT,
-            start_new_session=True,  # its own process group: kill() takes the workers with it
-        )
-        self.stderr_lines: list[str] = []
-        self._stdout: queue.Queue[str] = queue.Queue()
-        self._readers = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-        self.port = 0
-        self._terminated = False
-
-    def wait_until_listening(self) -> Server:
-        try:
-            first_line = self._stdout.get(timeout=START_TIMEOUT)
-        except queue.Empty:
-            first_line = f"(nothing within {START_TIMEOUT:.0f} s)"
-        match = START_LINE.match(first_line)
-        if not match:
-            self.kill()
-            raise AssertionError(f"unexpected start line {first_line!r}; stderr:\n{''.join(self.stderr_lines[-20:])}")
-        self.port = int(match.group(1))
-        return self
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def logs(self) -> list[dict[str, object]]:
-        return [json.loads(line) for line in list(self.stderr_lines) if line.startswith("{")]
-
-    def terminate(self) -> None:
-        """One SIGTERM, as an orchestrator sends it (a second one could arrive after Python restored the
-        default handlers on its way out)."""
-        if not self._terminated and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self._terminated = True
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, then the exit status; kills the group and fails if it does not exit in time."""
-        self.terminate()
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM") from None
-
-    def kill(self) -> None:
-        """SIGKILL to the supervisor and every worker, as a crash or an OOM killer would; returns once none
-        of them runs any more."""
-        group = self.process.pid
-        with suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while _live_members(group):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"processes of group {group} survived SIGKILL: {_live_members(group)}")
-            time.sleep(0.05)
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._stdout.put(line)
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr_lines.append(line)
-
-
-def _live_members(group: int) -> list[int]:
-    """Pids of the process group that are still running (zombies awaiting a reaper do not count)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-def stop_all(servers: list[Server], timeout: float = 30) -> list[int]:
+def stop_all(servers: list[ServerProcess], timeout: float = 30) -> list[int]:
     """SIGTERM to every server at once (they drain in parallel), then their exit statuses."""
     for server in servers:
         server.terminate()
@@ -146,9 +19,9 @@ def stop_all(servers: list[Server], timeout: float = 30) -> list[int]:
 
 
 @contextmanager
-def running_servers(database_url: str, count: int = 1, *, workers: int = 2) -> Iterator[list[Server]]:
+def running_servers(database_url: str, count: int = 1, *, workers: int = 2) -> Iterator[list[ServerProcess]]:
     """`count` servers on one database, started together; each is killed afterwards if a test left it running."""
-    servers = [Server(database_url, workers=workers) for _ in range(count)]
+    servers = [ServerProcess(database_url, workers=workers) for _ in range(count)]
     try:
         for server in servers:
             server.wait_until_listening()
@@ -174,7 +47,7 @@ class Client:
 
 
 @contextmanager
-def clients(servers: list[Server], per_server: int = 2) -> Iterator[list[Client]]:
+def clients(servers: list[ServerProcess], per_server: int = 2) -> Iterator[list[Client]]:
     """`per_server` clients for each server, interleaved: clients[i] and clients[i+1] reach different servers."""
     opened = [Client(server.address) for _ in range(per_server) for server in servers]
     try:

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
-from tests.support.server_process import ROOT, ServerProcess
+from tests.support.server_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def workers_of(supervisor: int) -> set[int]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(ROOT / "rules", f"sqlite:///{tmp_path / 'ledger.db'}", workers=2)
+    running = start_server(f"sqlite:///{tmp_path / 'ledger.db'}")
     yield running
     running.kill()
 

@@ -15,7 +15,7 @@ import pytest
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from tests.support.builders import request_id, strong_applicant
-from tests.support.server_process import ROOT, ServerProcess
+from tests.support.server_process import ROOT, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def rules(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(rules: Path, tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(rules, f"sqlite:///{tmp_path / 'ledger.db'}", workers=2)
+    running = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", rules=rules)
     yield running
     running.kill()
 

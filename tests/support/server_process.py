@@ -1,25 +1,32 @@
-"""`decisiond serve` as a child process: started on a free port, its start line parsed, its logs kept."""
+"""`decisiond serve` as an operator runs it: a child process in its own process group, started on a free
+loopback port, stopped with SIGTERM or killed outright (the supervisor and its workers together)."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
+from contextlib import suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 START_LINE = re.compile(r"^decisiond listening on 127\.0\.0\.1:(\d+) with ")
+START_TIMEOUT = 60.0
 
 
 class ServerProcess:
-    """A running `decisiond serve`; stop() sends SIGTERM and waits, kill() ends the whole process group."""
+    """A running `decisiond serve --listen 127.0.0.1:0`; its port is read from the start line."""
 
-    def __init__(self, rules: Path, database_url: str, *, workers: int = 2, cwd: Path | None = None) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self, database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
+    ) -> None:
+        self.database_url = database_url
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -38,41 +45,103 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             cwd=cwd or ROOT,
-            start_new_session=True,
+            start_new_session=True,  # its own process group: kill() takes the workers with it
         )
-        assert self.process.stdout is not None
-        self.first_line = self.process.stdout.readline()
-        match = START_LINE.match(self.first_line)
+        self.stderr_lines: list[str] = []
+        self._stdout: queue.Queue[str] = queue.Queue()
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        self.port = 0
+        self.first_line = ""
+        self._terminated = False
+
+    def wait_until_listening(self) -> ServerProcess:
+        try:
+            first_line = self._stdout.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            first_line = f"(nothing within {START_TIMEOUT:.0f} s)"
+        match = START_LINE.match(first_line)
         if not match:
             self.kill()
-            raise AssertionError(f"unexpected start line: {self.first_line!r}")
+            raise AssertionError(f"unexpected start line {first_line!r}; stderr:\n{''.join(self.stderr_lines[-20:])}")
         self.port = int(match.group(1))
-        self.stderr_lines: list[str] = []
-        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._reader.start()
+        self.first_line = first_line
+        return self
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _drain_stderr(self) -> None:
+    def logs(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in list(self.stderr_lines) if line.startswith("{")]
+
+    def terminate(self) -> None:
+        """One SIGTERM, as an orchestrator sends it (a second one could arrive after Python restored the
+        default handlers on its way out)."""
+        if not self._terminated and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit status; kills the group and fails if it does not exit in time."""
+        self.terminate()
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM") from None
+        for reader in self._readers:
+            reader.join(timeout=5)  # every line it wrote has been read
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL to the supervisor and every worker, as a crash or an OOM killer would; returns once none
+        of them runs any more."""
+        group = self.process.pid
+        with suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _live_members(group):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes of group {group} survived SIGKILL: {_live_members(group)}")
+            time.sleep(0.05)
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._stdout.put(line)
+
+    def _read_stderr(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.stderr_lines.append(line)
 
-    def logs(self) -> list[dict[str, object]]:
-        """The JSON log lines written so far."""
-        return [json.loads(line) for line in list(self.stderr_lines) if line.startswith("{")]
 
-    def stop(self, timeout: float = 30) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return code
+def _live_members(group: int) -> list[int]:
+    """Pids of the process group that are still running (zombies awaiting a reaper do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+
+def start_server(
+    database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
+) -> ServerProcess:
+    """A server that is listening; see ServerProcess."""
+    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd).wait_until_listening()
