@@ -1,8 +1,8 @@
 """The ceiling: DecisionService answered by an echo, on the server stack and process model of `decisiond serve`.
 
 Like `decisiond serve`, a parent process reserves the port (service.supervisor.reserve_port) and starts
-`DECISIOND_WORKERS` worker processes that each serve on it with SO_REUSEPORT, on the grpc.server that
-service.api.server.build_grpc_server builds for the product (same thread pool, options and concurrency cap),
+`DECISIOND_WORKERS` worker processes that each serve on it with SO_REUSEPORT, on the grpc.aio server that
+service.api.server.serve_on_loop starts for the product (same event-loop thread, options and concurrency cap),
 with health checking registered as the product does. Each answer is a canned response of realistic size with
 the request's request_id echoed into meta.decision_id: no validation, no rules, no storage.
 
@@ -21,11 +21,12 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from service.api.server import build_grpc_server, start_grpc_server
+from service.api.server import serve_on_loop, server_options
 from service.config import load_settings
 from service.supervisor import reserve_port
 
@@ -81,41 +82,48 @@ def _echo(template: T, request_id: str) -> T:
     return cast(T, answer)
 
 
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
 class EchoServicer(pb_grpc.DecisionServiceServicer):
     """Answers every DecisionService call with a canned response of realistic size."""
 
-    def ScoreUser(self, request: pb.ScoreUserRequest, context: grpc.ServicerContext) -> pb.ScoreUserResponse:
+    async def ScoreUser(self, request: pb.ScoreUserRequest, context: Context) -> pb.ScoreUserResponse:
         return _echo(SCORE, request.request_id)
 
-    def GrantLimit(self, request: pb.GrantLimitRequest, context: grpc.ServicerContext) -> pb.GrantLimitResponse:
+    async def GrantLimit(self, request: pb.GrantLimitRequest, context: Context) -> pb.GrantLimitResponse:
         return _echo(GRANT, request.request_id)
 
-    def AuthorizeDrawdown(
-        self, request: pb.AuthorizeDrawdownRequest, context: grpc.ServicerContext
+    async def AuthorizeDrawdown(
+        self, request: pb.AuthorizeDrawdownRequest, context: Context
     ) -> pb.AuthorizeDrawdownResponse:
         return _echo(DRAWDOWN, request.request_id)
 
-    def FlagTransaction(
-        self, request: pb.FlagTransactionRequest, context: grpc.ServicerContext
-    ) -> pb.FlagTransactionResponse:
+    async def FlagTransaction(self, request: pb.FlagTransactionRequest, context: Context) -> pb.FlagTransactionResponse:
         return _echo(FLAG, request.request_id)
 
 
 def run_worker(listen: str) -> int:
     """One echo process on the shared port, until SIGTERM (what service.worker is to decisiond)."""
     settings = load_settings(listen=listen)
-    server = build_grpc_server(settings.threads, reuse_port=True)
-    pb_grpc.add_DecisionServiceServicer_to_server(EchoServicer(), server)  # type: ignore[no-untyped-call]
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    start_grpc_server(server, settings.host, settings.port)
+    health_servicer = HealthServicer()
+
+    def register(server: grpc.aio.Server) -> None:
+        pb_grpc.add_DecisionServiceServicer_to_server(EchoServicer(), server)  # type: ignore[no-untyped-call]
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+
+    # The product's options, connection ageing included: the load generator's connections move between
+    # the workers as they do with decisiond.
+    options = server_options(reuse_port=True, connection_age=settings.connection_age_seconds)
+    serving, server, _ = serve_on_loop("echo", settings.host, settings.port, options, register)
+    serving.call(health_servicer.set("", health_pb2.HealthCheckResponse.SERVING))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     print("READY", flush=True)
     stop.wait()
-    server.stop(settings.drain_seconds).wait()
+    serving.call(server.stop(settings.drain_seconds))
+    serving.close()
     return 0
 
 

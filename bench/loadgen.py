@@ -53,28 +53,42 @@ class Recording:
     measured_s: float = 0.0
 
 
-async def drive(target: str, calls: Iterator[Call], concurrency: int, window: Window) -> Recording:
-    """Keep `concurrency` calls in flight until the window closes (or the calls or max_calls run out)."""
+DEFAULT_CONNECTIONS = 4
+
+
+async def drive(
+    target: str, calls: Iterator[Call], concurrency: int, window: Window, connections: int = DEFAULT_CONNECTIONS
+) -> Recording:
+    """Keep `concurrency` calls in flight until the window closes (or the calls or max_calls run out), spread
+    over `connections` TCP connections, as several client instances would spread them: a single connection
+    would land on one of the server's processes sharing the port (SO_REUSEPORT balances connections, not
+    calls) and leave the others idle."""
     recording = Recording()
-    async with grpc.aio.insecure_channel(target) as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout=10)
-        methods: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
+    # A local subchannel pool per channel: otherwise channels of one process to one target share a connection.
+    channels = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(max(1, connections))
+    ]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.channel_ready() for c in channels)), timeout=10)
+        methods: dict[tuple[int, str], grpc.aio.UnaryUnaryMultiCallable] = {}
         started = time.perf_counter()
         opens = started + window.warmup_s
         closes = opens + window.duration_s if window.duration_s is not None else float("inf")
         issued = 0
 
-        async def worker() -> None:
+        async def worker(number: int) -> None:
             nonlocal issued
+            lane = number % len(channels)
             while time.perf_counter() < closes and (window.max_calls is None or issued < window.max_calls):
                 try:
                     rpc, payload = next(calls)
                 except StopIteration:
                     return
                 issued += 1
-                method = methods.get(rpc)
-                if method is None:
-                    method = methods[rpc] = channel.unary_unary(SERVICE + rpc)  # bytes in, bytes out
+                method = methods.get((lane, rpc))
+                if method is None:  # bytes in, bytes out
+                    method = methods[lane, rpc] = channels[lane].unary_unary(SERVICE + rpc)
                 sent = time.perf_counter()
                 try:
                     answer = await method(payload, timeout=CALL_TIMEOUT_S)
@@ -89,8 +103,10 @@ async def drive(target: str, calls: Iterator[Call], concurrency: int, window: Wi
                     recording.answers.append((rpc, answer))
                     recording.request_bytes += len(payload)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(number) for number in range(concurrency)))
         recording.measured_s = min(time.perf_counter(), closes) - opens
+    finally:
+        await asyncio.gather(*(c.close() for c in channels))
     return recording
 
 
@@ -147,6 +163,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rpc", choices=sorted(STREAMS), help="which stream to drive")
     parser.add_argument("--setup", action="store_true", help="grant the whole population its credit lines, then exit")
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight")
+    parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS,
+                        help="TCP connections the calls are spread over")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
     parser.add_argument("--duration", type=float, help="seconds measured after the warm-up")
     parser.add_argument("--calls", type=int, help="stop after issuing this many calls instead of after --duration")
@@ -170,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("loadgen: give --setup, or --rpc with --duration or --calls", file=sys.stderr)
         return 2
-    recording = asyncio.run(drive(args.target, stream, args.concurrency, window))
+    recording = asyncio.run(drive(args.target, stream, args.concurrency, window, args.connections))
     json.dump(summarise(rpc, args.concurrency, window, recording, stream.built_on_demand), sys.stdout)
     print()
     return 0

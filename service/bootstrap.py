@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -47,6 +48,7 @@ class Service:
     store: Store
     rules: RulesHolder
     server: RunningServer
+    executor: ThreadPoolExecutor | None
 
     @property
     def port(self) -> int:
@@ -54,6 +56,8 @@ class Service:
 
     def stop(self) -> None:
         self.server.stop(self.settings.drain_seconds, self.settings.lame_duck_seconds)
+        if self.executor is not None:
+            self.executor.shutdown()
         self.store.close()
 
 
@@ -70,16 +74,20 @@ def start_service(
     except BundleInvalid as problems:
         log.error("rules.rejected", directory=str(settings.rules_dir), problems=[p.format() for p in problems.problems])
     app = DecisionApp(store, rules, SystemClock())
+    # A database over the network is waited on from pool threads; the embedded one is used from the loop.
+    executor = (
+        ThreadPoolExecutor(settings.threads, thread_name_prefix="usecase") if store.waits_on_network else None
+    )
     server = create_server(
         app,
         lambda: rules_status(rules, status_file),
         settings.host,
         settings.port,
-        max_workers=settings.threads,
+        executor=executor,
         reuse_port=reuse_port,
         connection_age=settings.connection_age_seconds if reuse_port else None,
     )
-    return Service(settings, store, rules, server)
+    return Service(settings, store, rules, server, executor)
 
 
 def describe_rules(rules: RulesHolder) -> tuple[str, str]:

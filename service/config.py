@@ -26,7 +26,7 @@ class Settings:
     rules_dir: Path
     database_url: str
     workers: int = 2  # serving processes sharing the port
-    threads: int = 16  # gRPC handler threads per process: enough that calls never queue behind a slow database
+    threads: int = 16  # threads per process waiting on a networked database (PostgreSQL), so calls overlap
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)

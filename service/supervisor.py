@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import shutil
 import signal
 import socket
@@ -239,12 +240,19 @@ class Supervisor:
 
     @staticmethod
     def _forward_logs(worker: Worker) -> None:
-        """Workers log through the supervisor, a whole line per write, so that lines of several processes
-        never interleave on the one stderr (a pipe only keeps writes of up to 4 KiB whole)."""
+        """Workers log through the supervisor, whole lines at a time, so that lines of several processes never
+        interleave on the one stderr (a pipe keeps a write whole only up to PIPE_BUF bytes)."""
         assert worker.process.stderr is not None
-        for line in worker.process.stderr:
-            sys.stderr.write(line if line.endswith("\n") else line + "\n")
-            sys.stderr.flush()
+        source = worker.process.stderr.fileno()
+        pending = b""
+        while chunk := os.read(source, 1 << 16):
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                _write_lines(pending[:cut])
+                pending = pending[cut:]
+        if pending:
+            _write_lines(pending + b"\n")
 
     @staticmethod
     def _read_ready(worker: Worker) -> None:
@@ -299,6 +307,19 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+
+
+_stderr_lock = threading.Lock()
+
+
+def _write_lines(lines: bytes) -> None:
+    """Write whole lines to stderr in writes of at most PIPE_BUF bytes, each ending at a line's end."""
+    with _stderr_lock:
+        while lines:
+            end = lines.rfind(b"\n", 0, select.PIPE_BUF) + 1 or lines.find(b"\n") + 1 or len(lines)
+            piece, lines = lines[:end], lines[end:]
+            while piece:
+                piece = piece[os.write(2, piece):]
 
 
 def supervise(settings: Settings) -> int:

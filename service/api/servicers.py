@@ -1,9 +1,13 @@
-"""gRPC servicers: convert the request, call one use case, convert back. No business logic here."""
+"""gRPC servicers: convert the request, call one use case, convert back. No business logic here.
+
+Each method is written as plain synchronous code; `_served` makes it an asyncio handler (see server.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import grpc
@@ -18,20 +22,32 @@ from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
 
 M = TypeVar("M", bound=Message)
-Handler = Callable[[Any, Any, grpc.ServicerContext], Any]
+S = TypeVar("S", bound="_Servicer")
+Method = Callable[[S, Any], Message]
+Handler = Callable[[S, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Message]]
 
 
-def _mapped_errors(handler: Handler) -> Handler:
-    """Turns any exception the handler raises into the status from api/status.py."""
+class _Servicer:
+    def __init__(self, app: DecisionApp, executor: Executor | None) -> None:
+        self._app = app
+        self._executor = executor
 
-    @functools.wraps(handler)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+
+def _served(method: Method[S]) -> Handler[S]:
+    """The RPC handler for a method that takes a request and returns its response: run on the event loop, or on
+    the executor if there is one, with any exception turned into the status from api/status.py."""
+
+    @functools.wraps(method)
+    async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
         try:
-            return handler(self, request, context)
+            if self._executor is None:
+                return method(self, request)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, method, self, request)
         except Exception as error:
-            abort_with(context, error)
+            await abort_with(context, error)
+            raise  # pragma: no cover - abort_with raises
 
-    return wrapper
+    return handler
 
 
 def _answer(message_type: type[M], reply: Reply) -> M:
@@ -41,60 +57,46 @@ def _answer(message_type: type[M], reply: Reply) -> M:
     return message
 
 
-class DecisionServicer(pb_grpc.DecisionServiceServicer):
-    def __init__(self, app: DecisionApp) -> None:
-        self._app = app
-
-    @_mapped_errors
-    def ScoreUser(self, request: pb.ScoreUserRequest, context: grpc.ServicerContext) -> pb.ScoreUserResponse:
+class DecisionServicer(_Servicer, pb_grpc.DecisionServiceServicer):
+    @_served
+    def ScoreUser(self, request: pb.ScoreUserRequest) -> pb.ScoreUserResponse:
         reply = self._app.score_user(
             requests.score_command(request), lambda r: responses.score_response(r).SerializeToString()
         )
         return _answer(pb.ScoreUserResponse, reply)
 
-    @_mapped_errors
-    def GrantLimit(self, request: pb.GrantLimitRequest, context: grpc.ServicerContext) -> pb.GrantLimitResponse:
+    @_served
+    def GrantLimit(self, request: pb.GrantLimitRequest) -> pb.GrantLimitResponse:
         reply = self._app.grant_limit(
             requests.grant_command(request), lambda r: responses.grant_response(r).SerializeToString()
         )
         return _answer(pb.GrantLimitResponse, reply)
 
-    @_mapped_errors
-    def AuthorizeDrawdown(
-        self, request: pb.AuthorizeDrawdownRequest, context: grpc.ServicerContext
-    ) -> pb.AuthorizeDrawdownResponse:
+    @_served
+    def AuthorizeDrawdown(self, request: pb.AuthorizeDrawdownRequest) -> pb.AuthorizeDrawdownResponse:
         reply = self._app.authorize_drawdown(
             requests.drawdown_command(request), lambda r: responses.drawdown_response(r).SerializeToString()
         )
         return _answer(pb.AuthorizeDrawdownResponse, reply)
 
-    @_mapped_errors
-    def FlagTransaction(
-        self, request: pb.FlagTransactionRequest, context: grpc.ServicerContext
-    ) -> pb.FlagTransactionResponse:
+    @_served
+    def FlagTransaction(self, request: pb.FlagTransactionRequest) -> pb.FlagTransactionResponse:
         command = requests.transaction_command(request, self._app.now())
         reply = self._app.flag_transaction(command, lambda r: responses.flag_response(r).SerializeToString())
         return _answer(pb.FlagTransactionResponse, reply)
 
 
-class CreditLineServicer(pb_grpc.CreditLineServiceServicer):
-    def __init__(self, app: DecisionApp) -> None:
-        self._app = app
-
-    @_mapped_errors
-    def GetCreditLine(
-        self, request: pb.GetCreditLineRequest, context: grpc.ServicerContext
-    ) -> pb.GetCreditLineResponse:
+class CreditLineServicer(_Servicer, pb_grpc.CreditLineServiceServicer):
+    @_served
+    def GetCreditLine(self, request: pb.GetCreditLineRequest) -> pb.GetCreditLineResponse:
         user_id = requests.credit_line_user(request)
         reply = self._app.get_credit_line(user_id, lambda v: responses.credit_line_response(v).SerializeToString())
         answer = pb.GetCreditLineResponse.FromString(reply.response)
         answer.user_id = user_id  # the stored response leaves it out: no raw user id in the decision record
         return answer
 
-    @_mapped_errors
-    def RecordRepayment(
-        self, request: pb.RecordRepaymentRequest, context: grpc.ServicerContext
-    ) -> pb.RecordRepaymentResponse:
+    @_served
+    def RecordRepayment(self, request: pb.RecordRepaymentRequest) -> pb.RecordRepaymentResponse:
         reply = self._app.record_repayment(
             requests.repayment_command(request), lambda r: responses.repayment_response(r).SerializeToString()
         )
@@ -105,8 +107,11 @@ class RulesServicer(pb_grpc.RulesServiceServicer):
     def __init__(self, status: Callable[[], RulesStatus]) -> None:
         self._status = status
 
-    @_mapped_errors
-    def GetRulesStatus(
-        self, request: pb.GetRulesStatusRequest, context: grpc.ServicerContext
+    async def GetRulesStatus(
+        self, request: pb.GetRulesStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetRulesStatusResponse:
-        return responses.rules_status_response(self._status())
+        try:
+            return responses.rules_status_response(self._status())
+        except Exception as error:
+            await abort_with(context, error)
+            raise  # pragma: no cover - abort_with raises

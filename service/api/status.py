@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import structlog
 from google.protobuf import any_pb2
@@ -69,9 +71,9 @@ def to_status(error: BaseException) -> status_pb2.Status:
     return _status(code_pb2.INTERNAL, "internal error")
 
 
-def abort_with(context: grpc.ServicerContext, error: BaseException) -> None:
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException) -> None:
     """Ends the call with the status for this error (raises, as grpc's abort does)."""
-    context.abort_with_status(rpc_status.to_status(to_status(error)))
+    await context.abort_with_status(rpc_status.to_status(to_status(error)))
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:

@@ -38,8 +38,8 @@ class UnitOfWork(Protocol):
         """Append a decision. Raises DuplicateRequest when record.request_id is already stored."""
 
     def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
-        """The user's line; for_update locks it until the transaction ends (a no-op where the
-        transaction already holds the write lock, as on SQLite)."""
+        """The user's line; for_update locks it against every other unit of work until the transaction ends,
+        whether the line exists or not. Lock before the transaction's first write."""
 
     def save_credit_line(self, line: CreditLine) -> None:
         """Insert or replace the line's limit, rate, status and residence country. Never touches
@@ -73,6 +73,10 @@ class UnitOfWork(Protocol):
 
 class Store(Protocol):
     """The one storage interface; SQLite and PostgreSQL adapters implement it."""
+
+    #: True when a unit of work waits on a server over the network (run it on a thread of its own);
+    #: False for an embedded database, whose units of work only wait on each other briefly.
+    waits_on_network: bool
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: commits when the block exits normally, rolls back on an exception. Raises

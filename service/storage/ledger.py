@@ -206,10 +206,7 @@ class SqlUnitOfWork(ABC):
             raise ValueError(f"repayment amount must be positive, got {amount}")
         # Lock the line before the drawdown, the order draw_down takes them in, so that no two
         # transactions ever wait on each other's rows.
-        line_exists = self.fetch_one(
-            f"SELECT 1 FROM credit_lines WHERE user_key = %(user_key)s{self.lock_clause}", {"user_key": user_key}
-        )
-        if line_exists is None:
+        if self.get_credit_line(user_key, for_update=True) is None:
             raise UnknownDrawdown()
         repaid = self.execute(
             "UPDATE drawdowns SET repaid_principal = repaid_principal + %(amount)s"

@@ -103,6 +103,8 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 class PostgresStore:
     """The Store on one PostgreSQL schema (the first existing one on the connection's search_path)."""
 
+    waits_on_network = True
+
     def __init__(self, conninfo: str, *, timeout: float, pool_size: int) -> None:
         self._timeout = timeout
         self._pool: ConnectionPool[Connection] = ConnectionPool(

@@ -1,10 +1,10 @@
 """The embedded store: one SQLite file in WAL mode, the default for a single server.
 
-Every unit of work is a write transaction (``BEGIN IMMEDIATE``), so a read-check-write inside one is
-serialized against every other. Within the process, writers queue on a lock rather than on SQLite's
-busy handler, which polls and can starve a thread under load; ``busy_timeout`` still covers writers in
-other processes. Each unit of work borrows a connection of its own, so request threads never share one.
-An in-memory database (``:memory:``) lives in a single connection that everything takes in turn.
+A unit of work reads from a snapshot and takes the database's write lock only at its first write, so
+decisions of several threads and processes overlap except for their few writes; a credit line locked with
+``get_credit_line(for_update=True)`` is held against every other unit of work until the end of the
+transaction, as on PostgreSQL (sqlite_locks.py). Each unit of work borrows a connection of its own. An
+in-memory database (``:memory:``) lives in a single connection that units of work take in turn.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from service.app.ports import DecisionRecord, UnitOfWork
 from service.domain.errors import StoreUnavailable
-from service.domain.model import Installment
+from service.domain.model import CreditLine, Installment
 from service.storage.codec import (
     Codec,
     from_epoch_micros,
@@ -36,6 +36,7 @@ from service.storage.codec import (
 )
 from service.storage.ledger import Params, Row, SqlUnitOfWork
 from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
+from service.storage.sqlite_locks import LockFile
 
 MEMORY = ":memory:"
 
@@ -64,9 +65,9 @@ _PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
 @functools.lru_cache(maxsize=512)
-def _sqlite_sql(sql: str) -> str:
-    """The shared ``%(name)s`` parameter style rewritten as SQLite's ``:name``."""
-    return _PARAMETER.sub(r":\1", sql)
+def _sqlite_statement(sql: str) -> tuple[str, bool]:
+    """The shared ``%(name)s`` parameter style rewritten as SQLite's ``:name``, and whether it only reads."""
+    return _PARAMETER.sub(r":\1", sql), sql.lstrip()[:6].upper() == "SELECT"
 
 
 class SqliteCodec(Codec):
@@ -95,38 +96,74 @@ _CODEC = SqliteCodec()
 
 
 class SqliteUnitOfWork(SqlUnitOfWork):
-    """The ledger over one SQLite connection inside an open transaction."""
+    """The ledger over one SQLite connection inside an open transaction.
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    With a lock file, the transaction starts as a read snapshot and becomes a write transaction at its first
+    statement that is not a SELECT: it then takes the database's writer lock, ends the snapshot and begins
+    anew with BEGIN IMMEDIATE, so it writes on the latest state. What it read before stays valid for the
+    rows it locked with ``get_credit_line(for_update=True)`` (nobody else changes a locked user's rows), and
+    the ledger's conditional statements protect everything else. Without a lock file (the in-memory database)
+    the transaction holds the write lock from its start."""
+
+    def __init__(self, connection: sqlite3.Connection, locks: LockFile | None) -> None:
         super().__init__(_CODEC)
         self._connection = connection
+        self._locks = locks
 
     def fetch_one(self, sql: str, params: Params) -> Row | None:
-        row: Row | None = self._connection.execute(_sqlite_sql(sql), params).fetchone()
+        row: Row | None = self._run(sql, params).fetchone()
         return row
 
     def fetch_all(self, sql: str, params: Params) -> list[Row]:
-        return self._connection.execute(_sqlite_sql(sql), params).fetchall()
+        return self._run(sql, params).fetchall()
 
     def execute(self, sql: str, params: Params) -> int:
-        return self._connection.execute(_sqlite_sql(sql), params).rowcount
+        return self._run(sql, params).rowcount
+
+    def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
+        if for_update and self._locks is not None:
+            self._lock_user(user_key)
+        return super().get_credit_line(user_key)
+
+    def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+        statement, reads_only = _sqlite_statement(sql)
+        if not reads_only and self._locks is not None and not self._locks.writing:
+            self._locks.lock_writer()
+            self._connection.commit()  # the read snapshot ends; the write transaction sees the latest state
+            self._connection.execute("BEGIN IMMEDIATE")
+        return self._connection.execute(statement, params)
+
+    def _lock_user(self, user_key: str) -> None:
+        assert self._locks is not None
+        if self._locks.writing:
+            # Waiting for a user while holding the writer lock could deadlock with the user's holder, who may
+            # be waiting for the writer lock: take it only if it is free (the use cases lock users first).
+            if not self._locks.try_lock_user(user_key):
+                raise StoreUnavailable("the credit line is locked by another call; lock it before the first write")
+            return
+        if self._locks.lock_user(user_key):
+            # A snapshot taken before the lock may miss what the previous holder committed: start a new one.
+            self._connection.commit()
+            self._connection.execute("BEGIN DEFERRED")
 
 
 class SqliteStore:
     """The Store on one SQLite database file (or one in-memory database)."""
 
+    waits_on_network = False
+
     def __init__(self, path: str, *, timeout: float) -> None:
         self._path = path
         self._timeout = timeout
         self._memory = path == MEMORY
-        self._writer = FairLock()
-        self._idle: list[sqlite3.Connection] = []
+        self._memory_lock = FairLock()  # the in-memory database's one connection, taken in turn
+        self._idle: list[tuple[sqlite3.Connection, LockFile | None]] = []
         self._idle_lock = threading.Lock()
         self._closed = False
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         with _unavailable_on_sqlite_errors():
-            self._idle.append(self._first_connection())
+            self._idle.append((self._first_connection(), self._lock_file()))
             try:
                 self._pseudonym_key = self._migrate()
             except BaseException:
@@ -135,90 +172,86 @@ class SqliteStore:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """A write transaction, serialized against every other unit of work on this database."""
-        with self._write_transaction() as uow:
+        """A transaction; it takes the write lock at its first write (see SqliteUnitOfWork)."""
+        with self._transaction() as uow:
             yield uow
+
+    @contextmanager
+    def _transaction(self) -> Iterator[SqliteUnitOfWork]:
+        with _unavailable_on_sqlite_errors(), self._borrow() as (connection, locks):
+            connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+            try:
+                yield SqliteUnitOfWork(connection, locks)
+                connection.commit()
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    connection.rollback()
+                raise
+            finally:
+                if locks is not None:
+                    locks.release_all()
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        with self._reading() as uow:
+        with self._transaction() as uow:
             return uow.get_decision(decision_id)
 
     def list_decisions(
         self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[DecisionRecord]:
-        with self._reading() as uow:
+        with self._transaction() as uow:
             return uow.list_decisions(user_key=user_key, since=since, limit=limit)
 
     def close(self) -> None:
         with self._idle_lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for connection in idle:
+        for connection, locks in idle:
             connection.close()
+            if locks is not None:
+                locks.close()
 
-    # -- transactions ----------------------------------------------------------------------------
-
-    @contextmanager
-    def _write_transaction(self) -> Iterator[SqliteUnitOfWork]:
-        with (
-            _unavailable_on_sqlite_errors(),
-            self._exclusive(),
-            self._borrow() as connection,
-            _transaction(connection, "BEGIN IMMEDIATE"),
-        ):
-            yield SqliteUnitOfWork(connection)
+    # -- connections -----------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[SqliteUnitOfWork]:
-        """A read-only transaction: in WAL mode it sees one snapshot and waits for no writer."""
-        if self._memory:
-            with self._write_transaction() as uow:
-                yield uow
-            return
-        with (
-            _unavailable_on_sqlite_errors(),
-            self._borrow() as connection,
-            _transaction(connection, "BEGIN DEFERRED"),
-        ):
-            yield SqliteUnitOfWork(connection)
-
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        if not self._writer.acquire(timeout=self._timeout):
+    def _borrow(self) -> Iterator[tuple[sqlite3.Connection, LockFile | None]]:
+        """A connection of its own for the caller (the in-memory one, in turn)."""
+        if self._memory and not self._memory_lock.acquire(timeout=self._timeout):
             raise StoreUnavailable("timed out waiting for the SQLite write lock")
         try:
-            yield
-        finally:
-            self._writer.release()
-
-    @contextmanager
-    def _borrow(self) -> Iterator[sqlite3.Connection]:
-        with self._idle_lock:
-            if self._closed:
-                raise StoreUnavailable("the store is closed")
-            connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = self._connect()
-        try:
-            yield connection
-        finally:
-            # A connection stuck in a transaction (its rollback failed) is not handed out again,
-            # except the in-memory one, which holds the whole database.
-            reusable = self._memory or not connection.in_transaction
             with self._idle_lock:
-                keep = reusable and not self._closed
-                if keep:
-                    self._idle.append(connection)
-            if not keep:
-                connection.close()
+                if self._closed:
+                    raise StoreUnavailable("the store is closed")
+                pair = self._idle.pop() if self._idle else None
+            if pair is None:
+                pair = (self._connect(), self._lock_file())
+            try:
+                yield pair
+            finally:
+                # A connection stuck in a transaction (its rollback failed) is not handed out again,
+                # except the in-memory one, which holds the whole database.
+                reusable = self._memory or not pair[0].in_transaction
+                with self._idle_lock:
+                    keep = reusable and not self._closed
+                    if keep:
+                        self._idle.append(pair)
+                if not keep:
+                    pair[0].close()
+                    if pair[1] is not None:
+                        pair[1].close()
+        finally:
+            if self._memory:
+                self._memory_lock.release()
+
+    def _lock_file(self) -> LockFile | None:
+        return None if self._memory else LockFile(f"{self._path}-locks", self._timeout)
 
     # -- opening ---------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: the driver never opens transactions by itself; _transaction does.
+        # isolation_level=None: the driver never opens transactions by itself; the store does.
         connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("PRAGMA synchronous = NORMAL")
@@ -257,7 +290,7 @@ class SqliteStore:
 
     def _migrate(self) -> bytes:
         """Apply pending migrations under the write lock; return the pseudonym secret."""
-        with self._write_transaction() as uow:
+        with self._transaction() as uow:
             uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
             applied = {
                 version: checksum
@@ -310,18 +343,6 @@ class FairLock:
                 self._waiters.popleft().set()  # ownership passes directly: _held stays True
             else:
                 self._held = False
-
-
-@contextmanager
-def _transaction(connection: sqlite3.Connection, begin: str) -> Iterator[None]:
-    connection.execute(begin)
-    try:
-        yield
-        connection.commit()
-    except BaseException:
-        with suppress(sqlite3.Error):
-            connection.rollback()
-        raise
 
 
 @contextmanager

@@ -50,9 +50,10 @@ def test_a_sqlite_database_locked_by_another_process_fails_after_the_timeout_the
     with raw_connection(url) as other_process:
         other_process.execute("BEGIN IMMEDIATE")
         started = time.monotonic()
-        with pytest.raises(StoreUnavailable), store.unit_of_work():
-            pass
+        with pytest.raises(StoreUnavailable):
+            save_a_line(store)  # a write waits for the other writer; reads would not
         waited = time.monotonic() - started
+        assert line_is_readable(store) is False  # reading does not wait for the writer
         other_process.execute("ROLLBACK")
 
     assert 0.15 < waited < 2

@@ -19,8 +19,8 @@ def test_no_statement_of_the_ledger_scans_or_sorts_a_table(store: Store, dialect
         originals = _record_statements(uow, statements)
 
         drawdown = a_drawdown()
-        uow.save_credit_line(a_line())
         uow.get_credit_line(USER, for_update=True)
+        uow.save_credit_line(a_line())
         uow.draw_down(drawdown)
         uow.get_drawdown(USER, drawdown.drawdown_id)
         uow.open_drawdowns(USER)

@@ -1,0 +1,106 @@
+"""Locks shared by every connection to one SQLite database, across threads and processes.
+
+SQLite has one lock for writers and none for rows. Holding the write lock for a whole decision would
+serialize every decision of every process, rules and all, although only its few writes need it. So a unit
+of work reads without the write lock and takes it only at its first write (see sqlite.py), and what
+PostgreSQL's ``SELECT ... FOR UPDATE`` gives, one credit line locked against other transactions, is given
+here by a lock on one byte of a lock file beside the database: byte 0 for the writer, one byte per slot
+of users above it.
+
+They are open-file-description locks (Linux ``F_OFD_SETLK``): held per connection's own descriptor, so
+threads of one process exclude each other as processes do, and released by the kernel if the process
+dies. Waiting polls with short, growing pauses up to the store's timeout, then gives up with
+StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+import time
+import zlib
+
+from service.domain.errors import StoreUnavailable
+
+USER_SLOTS = 1 << 16  # two users share a slot (and wait for each other) one time in 65,536
+_WRITER = 0
+_FLOCK = "hhqqi4x"  # struct flock on 64-bit Linux: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks)
+_FIRST_PAUSE_S = 20e-6
+_LONGEST_PAUSE_S = 1e-3
+
+F_OFD_SETLK: int | None = getattr(fcntl, "F_OFD_SETLK", None)
+
+
+def _slot(user_key: str) -> int:
+    return 1 + zlib.crc32(user_key.encode()) % USER_SLOTS  # the same in every process
+
+
+class LockFile:
+    """One connection's handle on the database's lock file: the writer lock and user locks it holds."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        if F_OFD_SETLK is None:  # pragma: no cover - Linux has had them since 3.15
+            raise OSError("this system has no open-file-description locks (Linux 3.15 or newer is needed)")
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._timeout = timeout
+        self._users: set[int] = set()
+        self.writing = False
+
+    def lock_writer(self) -> None:
+        """Wait for the database's writer lock (held until release_all)."""
+        if not self.writing:
+            self._lock(_WRITER, "the SQLite write lock")
+            self.writing = True
+
+    def lock_user(self, user_key: str) -> bool:
+        """Wait for the lock on a user's slot; False when this handle holds it already."""
+        slot = _slot(user_key)
+        if slot in self._users:
+            return False
+        self._lock(slot, "another call for the same user")
+        self._users.add(slot)
+        return True
+
+    def try_lock_user(self, user_key: str) -> bool:
+        """Take the lock on a user's slot if it is free (or held here already), without waiting."""
+        slot = _slot(user_key)
+        if slot in self._users:
+            return True
+        if not self._set(fcntl.F_WRLCK, slot):
+            return False
+        self._users.add(slot)
+        return True
+
+    def release_all(self) -> None:
+        for offset in (*self._users, *((_WRITER,) if self.writing else ())):
+            self._set(fcntl.F_UNLCK, offset)
+        self._users.clear()
+        self.writing = False
+
+    def close(self) -> None:
+        os.close(self._fd)  # the kernel drops any lock still held
+
+    def _lock(self, offset: int, what: str) -> None:
+        if self._set(fcntl.F_WRLCK, offset):
+            return
+        deadline = time.monotonic() + self._timeout
+        pause = _FIRST_PAUSE_S
+        while True:
+            time.sleep(pause)
+            if self._set(fcntl.F_WRLCK, offset):
+                return
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(f"timed out waiting for {what}")
+            pause = min(pause * 2, _LONGEST_PAUSE_S)
+
+    def _set(self, kind: int, offset: int) -> bool:
+        assert F_OFD_SETLK is not None
+        try:
+            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, 1, 0))
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
