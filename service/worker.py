@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
     args = parser.parse_args(argv)
     settings = load_settings(listen=args.listen, rules=str(args.rules or ""), database=args.database)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, batched=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _die_with_the_supervisor()

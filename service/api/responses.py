@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.app.results import (
@@ -44,14 +47,22 @@ def _rate(value: Decimal | None) -> str:
 
 
 def _meta(meta: Meta) -> pb.DecisionMeta:
-    out = pb.DecisionMeta(
+    return pb.DecisionMeta(
         decision_id=meta.decision_id,
         ruleset_version=meta.ruleset_version,
         ruleset_digest=meta.ruleset_digest,
-        rules_fired=list(meta.rules_fired),
+        rules_fired=meta.rules_fired,
+        decided_at=_timestamp(meta.decided_at),
     )
-    out.decided_at.FromDatetime(meta.decided_at)
-    return out
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    """What Timestamp.FromDatetime gives for an aware datetime, in integer arithmetic."""
+    since = moment - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _reasons(reasons: tuple[ReasonView, ...]) -> list[pb.Reason]:

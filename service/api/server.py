@@ -17,12 +17,12 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, importable by name for typing
 from grpc_reflection.v1alpha import reflection
 
 from service._gen.decision.v1 import decision_pb2 as pb
-from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.api.listener import stop_listening
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
 from service.app.rules_holder import RulesStatus
@@ -100,6 +100,27 @@ def server_options(*, reuse_port: bool, connection_age: float | None) -> list[tu
     return options
 
 
+def serialize_response(response: Message | bytes) -> bytes:
+    """A handler's answer on the wire: a message, or bytes already serialized (a stored response)."""
+    return response if type(response) is bytes else response.SerializeToString()  # type: ignore[union-attr]
+
+
+def add_service(server: grpc.aio.Server, name: str, servicer: object) -> None:
+    """Register a servicer for one service of decision.proto, as the generated add_*_to_server functions do,
+    except that a handler may answer with bytes already serialized."""
+    service = pb.DESCRIPTOR.services_by_name[name]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=serialize_response,
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
 def serve_on_loop(
     name: str, host: str, port: int, options: list[tuple[str, int]], register: Callable[[grpc.aio.Server], None]
 ) -> tuple[ServingLoop, grpc.aio.Server, int]:
@@ -139,9 +160,9 @@ def create_server(
     health_servicer: list[HealthServicer] = []
 
     def register(server: grpc.aio.Server) -> None:
-        pb_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(app, executor), server)
-        pb_grpc.add_CreditLineServiceServicer_to_server(CreditLineServicer(app, executor), server)
-        pb_grpc.add_RulesServiceServicer_to_server(RulesServicer(rules_status), server)
+        add_service(server, "DecisionService", DecisionServicer(app, executor))
+        add_service(server, "CreditLineService", CreditLineServicer(app, executor))
+        add_service(server, "RulesService", RulesServicer(rules_status))
         health_servicer.append(HealthServicer())
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

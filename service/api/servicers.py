@@ -21,10 +21,10 @@ from service.app.recording import Reply
 from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
 
-M = TypeVar("M", bound=Message)
 S = TypeVar("S", bound="_Servicer")
-Method = Callable[[S, Any], Message]
-Handler = Callable[[S, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Message]]
+Response = Message | bytes  # bytes: a response already serialized (see server.serialize_response)
+Method = Callable[[S, Any], Response]
+Handler = Callable[[S, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Response]]
 
 
 class _Servicer:
@@ -38,7 +38,7 @@ def _served(method: Method[S]) -> Handler[S]:
     the executor if there is one, with any exception turned into the status from api/status.py."""
 
     @functools.wraps(method)
-    async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+    async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Response:
         try:
             if self._executor is None:
                 return method(self, request)
@@ -50,37 +50,48 @@ def _served(method: Method[S]) -> Handler[S]:
     return handler
 
 
-def _answer(message_type: type[M], reply: Reply) -> M:
-    message = message_type.FromString(reply.response)
-    if reply.replayed:
-        message.meta.replayed = True  # type: ignore[attr-defined]
-    return message
+def _answer(message_type: type[Message], reply: Reply) -> bytes:
+    """The stored response as it is, or with meta.replayed set for a replay. Serialized protobuf messages
+    merge when concatenated, so appending the encoding of `{meta: {replayed: true}}` sets just that field."""
+    return reply.response + _REPLAYED[message_type] if reply.replayed else reply.response
+
+
+_REPLAYED: dict[type[Message], bytes] = {
+    message_type: message_type(meta=pb.DecisionMeta(replayed=True)).SerializeToString()
+    for message_type in (
+        pb.ScoreUserResponse,
+        pb.GrantLimitResponse,
+        pb.AuthorizeDrawdownResponse,
+        pb.FlagTransactionResponse,
+        pb.RecordRepaymentResponse,
+    )
+}
 
 
 class DecisionServicer(_Servicer, pb_grpc.DecisionServiceServicer):
     @_served
-    def ScoreUser(self, request: pb.ScoreUserRequest) -> pb.ScoreUserResponse:
+    def ScoreUser(self, request: pb.ScoreUserRequest) -> bytes:
         reply = self._app.score_user(
             requests.score_command(request), lambda r: responses.score_response(r).SerializeToString()
         )
         return _answer(pb.ScoreUserResponse, reply)
 
     @_served
-    def GrantLimit(self, request: pb.GrantLimitRequest) -> pb.GrantLimitResponse:
+    def GrantLimit(self, request: pb.GrantLimitRequest) -> bytes:
         reply = self._app.grant_limit(
             requests.grant_command(request), lambda r: responses.grant_response(r).SerializeToString()
         )
         return _answer(pb.GrantLimitResponse, reply)
 
     @_served
-    def AuthorizeDrawdown(self, request: pb.AuthorizeDrawdownRequest) -> pb.AuthorizeDrawdownResponse:
+    def AuthorizeDrawdown(self, request: pb.AuthorizeDrawdownRequest) -> bytes:
         reply = self._app.authorize_drawdown(
             requests.drawdown_command(request), lambda r: responses.drawdown_response(r).SerializeToString()
         )
         return _answer(pb.AuthorizeDrawdownResponse, reply)
 
     @_served
-    def FlagTransaction(self, request: pb.FlagTransactionRequest) -> pb.FlagTransactionResponse:
+    def FlagTransaction(self, request: pb.FlagTransactionRequest) -> bytes:
         command = requests.transaction_command(request, self._app.now())
         reply = self._app.flag_transaction(command, lambda r: responses.flag_response(r).SerializeToString())
         return _answer(pb.FlagTransactionResponse, reply)
@@ -88,15 +99,14 @@ class DecisionServicer(_Servicer, pb_grpc.DecisionServiceServicer):
 
 class CreditLineServicer(_Servicer, pb_grpc.CreditLineServiceServicer):
     @_served
-    def GetCreditLine(self, request: pb.GetCreditLineRequest) -> pb.GetCreditLineResponse:
+    def GetCreditLine(self, request: pb.GetCreditLineRequest) -> bytes:
         user_id = requests.credit_line_user(request)
         reply = self._app.get_credit_line(user_id, lambda v: responses.credit_line_response(v).SerializeToString())
-        answer = pb.GetCreditLineResponse.FromString(reply.response)
-        answer.user_id = user_id  # the stored response leaves it out: no raw user id in the decision record
-        return answer
+        # The stored response leaves the user id out (no raw user id in the decision record): add it back.
+        return reply.response + pb.GetCreditLineResponse(user_id=user_id).SerializeToString()
 
     @_served
-    def RecordRepayment(self, request: pb.RecordRepaymentRequest) -> pb.RecordRepaymentResponse:
+    def RecordRepayment(self, request: pb.RecordRepaymentRequest) -> bytes:
         reply = self._app.record_repayment(
             requests.repayment_command(request), lambda r: responses.repayment_response(r).SerializeToString()
         )

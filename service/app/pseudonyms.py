@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import hmac
 import json
 from datetime import datetime
@@ -30,20 +28,23 @@ class Pseudonyms:
         return self._hash("request", rpc + "\n" + canonical_json(command))
 
     def _hash(self, kind: str, value: str) -> str:
-        return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, f"{kind}\x00{value}".encode(), "sha256").hex()
 
 
 def canonical_json(value: object) -> str:
     """Deterministic JSON of dataclasses, enums, decimals and datetimes (keys sorted, no spaces)."""
-    return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def _plain(value: object) -> object:
     """What json cannot encode by itself; StrEnums are strings already."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
         return vars(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Decimal | Enum):
         return str(value.value if isinstance(value, Enum) else value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_CANONICAL = json.JSONEncoder(default=_plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

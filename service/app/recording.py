@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +13,7 @@ import structlog
 
 from service.app.ports import Clock, DecisionRecord, Store, UnitOfWork
 from service.app.pseudonyms import canonical_json
-from service.domain.errors import DuplicateRequest, RequestIdReused
+from service.domain.errors import DecisionServiceError, DuplicateRequest, RequestIdReused, StoreUnavailable
 
 R = TypeVar("R")
 
@@ -74,14 +74,22 @@ class DecisionRecorder:
         started = time.perf_counter()
         try:
             with self._store.unit_of_work() as uow:
-                if call.request_id:
-                    prior = uow.find_decision(call.request_id)
-                    if prior is not None:
-                        return self._replay(call, prior)
+                # No look-up of the request_id first: a retry is rare, and its insert below meets the stored
+                # decision, which rolls back everything this one did (DuplicateRequest) and replays it.
                 if call.serialize_on_user and call.user_key:
                     uow.get_credit_line(call.user_key, for_update=True)
                 context = DecisionContext(decision_id=new_decision_id(), now=self._clock.now())
-                decided = decide(uow, context)
+                try:
+                    decided = decide(uow, context)
+                except StoreUnavailable:
+                    raise
+                except DecisionServiceError:
+                    # A retry can fail where the original succeeded (a repayment made twice): answer it
+                    # with the stored decision if there is one.
+                    prior = uow.find_decision(call.request_id) if call.request_id else None
+                    if prior is None:
+                        raise
+                    return self._replay(call, prior)
                 response = encode(decided.result)
                 latency_us = int((time.perf_counter() - started) * 1_000_000)
                 uow.save_decision(
@@ -101,7 +109,8 @@ class DecisionRecorder:
                     )
                 )
         except DuplicateRequest:
-            # Another replica or thread recorded this request_id first; our transaction rolled back.
+            # This request_id is recorded already (a retry, or the same call through another replica or
+            # thread at the same moment); our transaction rolled back.
             with self._store.unit_of_work() as uow:
                 prior = uow.find_decision(call.request_id or "")
             if prior is None:  # pragma: no cover - the unique index said it exists
@@ -129,4 +138,4 @@ class DecisionRecorder:
 
 def new_decision_id() -> str:
     """Unique, sortable by time: a millisecond timestamp then randomness."""
-    return f"dec_{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
+    return f"dec_{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"

@@ -24,7 +24,7 @@ from service.engine.compiler import CompiledRuleSet
 from service.engine.context import LoadContext
 from service.engine.errors import BundleInvalid
 from service.engine.explain import RuleTrace, trace_rule
-from service.engine.facts import normalize_facts
+from service.engine.facts import FactNormalizer
 from service.engine.load_rules import RuleSpec
 from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
@@ -58,6 +58,7 @@ class RuleBundle:
         self._spec = spec
         self._lists = spec.lists
         self._defaults: dict[str, oracle.FactValue] = {n: a.default for n, a in spec.attributes.items()}
+        self._normalizers: dict[int, FactNormalizer] = {}
         self._decisions = {
             kind: _Decisions(f.compiled, tuple(r.result for r in f.rules), f.rules)
             for kind, f in spec.rule_files.items()
@@ -69,9 +70,9 @@ class RuleBundle:
         self._engines: dict[RuleSetKind, EngineRuleSet] = {}
         tag = f"b{spec.digest[:12]}"
         try:
-            self._engines[RuleSetKind.SCORECARD] = EngineRuleSet(spec.scorecard.compiled, tag)
+            self._engines[RuleSetKind.SCORECARD] = EngineRuleSet(spec.scorecard.compiled, tag, spec.lists)
             for kind, decisions in self._decisions.items():
-                self._engines[kind] = EngineRuleSet(decisions.compiled, tag)
+                self._engines[kind] = EngineRuleSet(decisions.compiled, tag, spec.lists)
         except Exception:
             self.close()
             raise
@@ -96,7 +97,7 @@ class RuleBundle:
     def score_bins(self, facts: Mapping[str, object]) -> list[BinMatch]:
         """The first matching bin of each characteristic, in characteristic order (none matching: omitted)."""
         compiled = self._spec.scorecard.compiled
-        fired = self._engines[RuleSetKind.SCORECARD].fired(self._normalize(facts, compiled.fields), self._lists)
+        fired = self._engines[RuleSetKind.SCORECARD].fired(self._normalize(facts, compiled.fields))
         chosen: dict[int, BinMatch] = {}
         for index in fired:
             b = self._bins[index]
@@ -109,7 +110,7 @@ class RuleBundle:
         """Every matching rule of an eligibility, drawdown or fraud rule set, in bundle order."""
         decisions = self._decisions_for(kind)
         normalized = self._normalize(facts, decisions.compiled.fields)
-        return [decisions.results[i] for i in self._engines[kind].fired(normalized, self._lists)]
+        return [decisions.results[i] for i in self._engines[kind].fired(normalized)]
 
     def caps(self, facts: Mapping[str, object]) -> list[CapValue]:
         """Every limit cap for this applicant, in bundle order: amount in fen, rounded down, never negative.
@@ -156,7 +157,11 @@ class RuleBundle:
         return self._decisions[kind]
 
     def _normalize(self, facts: Mapping[str, object], fields: tuple[FieldSpec, ...]) -> dict[str, oracle.FactValue]:
-        return normalize_facts(facts, fields, self._defaults)
+        # keyed by identity: the field tuples are the compiled rule sets' own, made once at load
+        normalizer = self._normalizers.get(id(fields))
+        if normalizer is None:
+            normalizer = self._normalizers[id(fields)] = FactNormalizer(fields, self._defaults)
+        return normalizer(facts)
 
 
 def load_bundle(directory: Path) -> RuleBundle:

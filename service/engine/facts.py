@@ -28,17 +28,59 @@ def normalize_facts(
 ) -> dict[str, FactValue]:
     """Validated values for `fields`. A missing catalogue field is an error; a missing or null applicant
     attribute takes its declared default (`defaults`, keyed by dotted name)."""
-    out: dict[str, FactValue] = {}
-    for spec in fields:
-        name = spec.name
-        value = raw.get(name)
-        if name.startswith(ATTRIBUTES_PREFIX):
-            out[name] = defaults[name] if value is None else normalize_attribute(spec, value)
-        elif value is None:
-            raise InvalidFact(name, "is required")
-        else:
-            out[name] = normalize_value(spec, value)
-    return out
+    return FactNormalizer(fields, defaults)(raw)
+
+
+class FactNormalizer:
+    """normalize_facts for one set of fields, planned once. The common values (a whole number in range, a
+    bool, a short text of the field's vocabulary) are accepted inline; anything else goes through
+    normalize_value / normalize_attribute, which convert it or say what is wrong."""
+
+    def __init__(self, fields: Iterable[FieldSpec], defaults: Mapping[str, FactValue]) -> None:
+        self._plan = [
+            (spec, _KINDS[spec.type], spec.name.startswith(ATTRIBUTES_PREFIX), defaults.get(spec.name))
+            for spec in fields
+        ]
+
+    def __call__(self, raw: Mapping[str, object]) -> dict[str, FactValue]:
+        out: dict[str, FactValue] = {}
+        for spec, kind, attribute, default in self._plan:
+            name = spec.name
+            value = raw.get(name)
+            if _plainly_valid(spec, kind, value):
+                out[name] = value  # type: ignore[assignment]
+            elif attribute:
+                out[name] = default if value is None else normalize_attribute(spec, value)  # type: ignore[assignment]
+            elif value is None:
+                raise InvalidFact(name, "is required")
+            else:
+                out[name] = normalize_value(spec, value)
+        return out
+
+
+def _plainly_valid(spec: FieldSpec, kind: str, value: object) -> bool:
+    """Whether the value is already in its normalised form: then normalize_value would return it as it is."""
+    if kind is _WHOLE:
+        return type(value) is int and -INT_LIMIT < value < INT_LIMIT
+    if kind is _BOOL:
+        return type(value) is bool
+    if kind is _TEXT:
+        return (
+            type(value) is str
+            and len(value) <= MAX_TEXT
+            and (not spec.allowed_values or value in spec.allowed_values)
+        )
+    return False
+
+
+_WHOLE, _BOOL, _TEXT, _OTHER = "whole", "bool", "text", "other"
+_KINDS = {
+    FieldType.INT: _WHOLE,
+    FieldType.MONEY: _WHOLE,
+    FieldType.BOOL: _BOOL,
+    FieldType.STR: _TEXT,
+    FieldType.DECIMAL: _OTHER,
+}
 
 
 def normalize_value(spec: FieldSpec, value: object) -> FactValue:

@@ -34,20 +34,6 @@ def _rule_name(message: str) -> str:
     return message[2:message.index('"', 2)]
 
 
-def encode(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
-    """Every key's integer for one normalised fact (derived keys computed here, in Python)."""
-    return [src.encode(facts, lists) for src in compiled.sources]
-
-
-def fact_pieces(compiled: CompiledRuleSet, encoded: Sequence[int]) -> list[str]:
-    """The members of the engine fact, `,"f3":42`, by key index, plus the closing brace last. Every value is an
-    int and every key a short name, so the JSON is written directly (json.dumps would cost more than the
-    engine itself)."""
-    pieces = [f',"{src.key}":{value}' for src, value in zip(compiled.sources, encoded, strict=True)]
-    pieces.append("}")
-    return pieces
-
-
 def reference_fired(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
     """The rules the oracle says match, in bundle order: what the engine must agree with."""
     return [r.index for r in compiled.rules if oracle.truth(r.expr, facts, lists)]
@@ -64,7 +50,8 @@ class _EngineChunk:
         self._release = weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle)
 
     def fired(self, pieces: Sequence[str]) -> list[int]:
-        """Rules of this chunk that match; `pieces` are the fact's `,"key":value` members (see fact_pieces)."""
+        """Rules of this chunk that match; `pieces` are the fact's `,"key":value` members by key index, the
+        closing brace last (see Source.piece_encoder)."""
         text = _FACT_HEAD + "".join(self._pick(pieces))
         with self._lock:
             handle = self._handle
@@ -109,8 +96,10 @@ class _EngineChunk:
 class EngineRuleSet:
     """A compiled rule set loaded into the engine (one engine ruleset per chunk). Thread-safe."""
 
-    def __init__(self, compiled: CompiledRuleSet, tag: str) -> None:
+    def __init__(self, compiled: CompiledRuleSet, tag: str, lists: oracle.Lists) -> None:
         self.compiled = compiled
+        self._lists = lists
+        self._pieces = [src.piece_encoder(lists) for src in compiled.sources]
         self._closed = False
         self._chunks: list[_EngineChunk] = []
         try:
@@ -121,11 +110,14 @@ class EngineRuleSet:
             self.close()
             raise
 
-    def fired(self, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
+    def fired(self, facts: oracle.Facts) -> list[int]:
         """Indices of the matching rules, in bundle order, each once."""
         if self._closed:
             raise NoRuleBundle("the rule bundle was closed")
-        pieces = fact_pieces(self.compiled, encode(self.compiled, facts, lists))
+        pieces = [piece(facts) for piece in self._pieces]
+        pieces.append("}")
+        if len(self._chunks) == 1 and not self.compiled.always:
+            return sorted(set(self._chunks[0].fired(pieces)))
         hits = set(self.compiled.always)
         for chunk in self._chunks:
             hits.update(chunk.fired(pieces))

@@ -12,6 +12,7 @@ The engine only ever receives integers, under short keys (f0, f1, ...):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -66,6 +67,24 @@ class Source:
             return int(Decimal(value) * DECIMAL_SCALE)
         assert isinstance(value, int)
         return value
+
+    def piece_encoder(self, lists: oracle.Lists) -> Callable[[oracle.Facts], str]:
+        """The fact member `,"f3":42` for one normalised fact: what encode() gives, specialised to this key
+        once (the per-evaluation path of the engine)."""
+        prefix = f',"{self.key}":'
+        if self.spec is None:
+            expr = self.expr
+            assert expr is not None
+            return lambda facts: prefix + ("1" if oracle.truth(expr, facts, lists) else "0")
+        name, kind = self.spec.name, self.spec.type
+        if kind is FieldType.STR:
+            codes = self.codes
+            return lambda facts: prefix + str(codes.get(str(facts[name]), 0))
+        if kind is FieldType.BOOL:
+            return lambda facts: prefix + ("1" if facts[name] else "0")
+        if kind is FieldType.DECIMAL:
+            return lambda facts: prefix + str(int(Decimal(facts[name]) * DECIMAL_SCALE))
+        return lambda facts: prefix + str(facts[name])  # whole numbers and fen, as normalised
 
     def code(self, text: str) -> int:
         """The code of a text value, allocating one if new."""

@@ -109,6 +109,7 @@ class SqliteUnitOfWork(SqlUnitOfWork):
         super().__init__(_CODEC)
         self._connection = connection
         self._locks = locks
+        self._has_read = False  # whether a read snapshot has been taken yet
 
     def fetch_one(self, sql: str, params: Params) -> Row | None:
         row: Row | None = self._run(sql, params).fetchone()
@@ -127,10 +128,13 @@ class SqliteUnitOfWork(SqlUnitOfWork):
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         statement, reads_only = _sqlite_statement(sql)
-        if not reads_only and self._locks is not None and not self._locks.writing:
+        if reads_only:
+            self._has_read = True
+        elif self._locks is not None and not self._locks.writing:
             self._locks.lock_writer()
-            self._connection.commit()  # the read snapshot ends; the write transaction sees the latest state
-            self._connection.execute("BEGIN IMMEDIATE")
+            if self._has_read:  # end the read snapshot: the write transaction must see the latest state
+                self._connection.commit()
+                self._connection.execute("BEGIN IMMEDIATE")
         return self._connection.execute(statement, params)
 
     def _lock_user(self, user_key: str) -> None:
@@ -141,10 +145,11 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             if not self._locks.try_lock_user(user_key):
                 raise StoreUnavailable("the credit line is locked by another call; lock it before the first write")
             return
-        if self._locks.lock_user(user_key):
+        if self._locks.lock_user(user_key) and self._has_read:
             # A snapshot taken before the lock may miss what the previous holder committed: start a new one.
             self._connection.commit()
             self._connection.execute("BEGIN DEFERRED")
+            self._has_read = False
 
 
 class SqliteStore:

@@ -53,9 +53,9 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     scope = scope_of(request)
     rules = [(f"R{i}", checked(text, scope)) for i, text in enumerate(request["conditions"])]
     compiled = compile_rules("generated", scope, rules)
-    engine = EngineRuleSet(compiled, "diff")
+    engine = EngineRuleSet(compiled, "diff", scope.lists)
     try:
-        return {"fired": [engine.fired(facts, scope.lists) for facts in normalized(request, scope)]}
+        return {"fired": [engine.fired(facts) for facts in normalized(request, scope)]}
     finally:
         engine.close()
 

@@ -1,0 +1,57 @@
+"""A log stream that writes whole lines in batches: one write of many lines every few milliseconds.
+
+A worker logs a line per decision; written one by one, each line is a system call in the worker and a
+wake-up of the supervisor, which forwards worker logs (measured: about 30 us of CPU per decision between the
+two). Batched, both happen about fifty times a second. A line waits at most FLUSH_INTERVAL_S before it is
+written, and everything buffered is written at exit; a worker killed outright loses at most that much of
+its log, never a decision (those are in the ledger before they are answered).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import TextIO
+
+FLUSH_INTERVAL_S = 0.02
+FLUSH_SIZE = 32 * 1024  # characters: beyond this, a batch is written at once
+
+
+class BatchedLines:
+    """A write-only text stream for whole lines (structlog's WriteLogger writes one line per call)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._lines: list[str] = []
+        self._size = 0
+        self._lock = threading.Lock()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="log-lines", daemon=True)
+        self._flusher.start()
+        atexit.register(self.drain)
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._lines.append(text)
+            self._size += len(text)
+            if self._size >= FLUSH_SIZE:
+                self._write_out()
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing: the logger flushes after every line, and lines are written in batches (see drain)."""
+
+    def drain(self) -> None:
+        """Write what is buffered now."""
+        with self._lock:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        if self._lines:
+            batch, self._lines, self._size = "".join(self._lines), [], 0
+            self._target.write(batch)
+            self._target.flush()
+
+    def _flush_periodically(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(FLUSH_INTERVAL_S):
+            self.drain()
