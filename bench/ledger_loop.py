@@ -1,7 +1,7 @@
 """The bare ledger: AuthorizeDrawdown's database transaction in a loop, through the store's public API only.
 
-Each iteration is the unit of work an approved AuthorizeDrawdown runs, call for call: the idempotency
-lookup, the line read FOR UPDATE, the fraud-history reads (events in the last 24 h, device seen, open
+Each iteration is the unit of work an approved AuthorizeDrawdown runs, call for call: the line read FOR
+UPDATE, the fraud-history reads (events in the last 24 h, device seen, open
 drawdowns), the conditional draw-down, the history append and the decision record; the arithmetic and the
 rules around them are left out. It runs in as many processes as the server has workers, sharing the same
 number of transactions in flight, on the same database, so that the service's throughput can be read
@@ -59,7 +59,6 @@ def authorize_transaction(store: Store, user_key: str) -> None:
     drawdown_id = f"dd_{uuid.uuid4().hex}"
     with store.unit_of_work() as uow:
         request_id = uuid.uuid4().hex
-        uow.find_decision(request_id)
         uow.get_credit_line(user_key, for_update=True)
         uow.events_since(user_key, now - timedelta(hours=24))
         uow.device_seen(user_key, f"dev-{user_key}", now)

@@ -14,6 +14,7 @@ import structlog
 from service.app.ports import Clock, DecisionRecord, Store, UnitOfWork
 from service.app.pseudonyms import canonical_json
 from service.domain.errors import DecisionServiceError, DuplicateRequest, RequestIdReused, StoreUnavailable
+from service.domain.model import CreditLine
 
 R = TypeVar("R")
 
@@ -32,6 +33,9 @@ class Reply:
 class DecisionContext:
     decision_id: str
     now: datetime
+    # The caller's credit line as locked for this decision, for calls that serialize on the user (None: no
+    # line, or a call that does not lock one).
+    line: CreditLine | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,10 @@ class DecisionRecorder:
             with self._store.unit_of_work() as uow:
                 # No look-up of the request_id first: a retry is rare, and its insert below meets the stored
                 # decision, which rolls back everything this one did (DuplicateRequest) and replays it.
+                line = None
                 if call.serialize_on_user and call.user_key:
-                    uow.get_credit_line(call.user_key, for_update=True)
-                context = DecisionContext(decision_id=new_decision_id(), now=self._clock.now())
+                    line = uow.get_credit_line(call.user_key, for_update=True)
+                context = DecisionContext(decision_id=new_decision_id(), now=self._clock.now(), line=line)
                 try:
                     decided = decide(uow, context)
                 except StoreUnavailable:

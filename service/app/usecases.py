@@ -122,7 +122,8 @@ class DecisionApp:
                 rules_fired += offer.rules_fired
                 if offer.outcome is Outcome.APPROVE and offer.daily_rate is not None:
                     limit, rate, annual = offer.credit_limit, offer.daily_rate, offer.apr
-                    _open_or_update_line(uow, user_key, limit, offer.daily_rate, command.applicant.country, context.now)
+                    country = command.applicant.country
+                    _open_or_update_line(uow, context.line, user_key, limit, offer.daily_rate, country, context.now)
             result = GrantResult(
                 outcome,
                 limit,
@@ -145,7 +146,7 @@ class DecisionApp:
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[DrawdownResult]:
             minimised = _minimised_drawdown(command)
-            line = uow.get_credit_line(user_key, for_update=True)
+            line = context.line
             if line is None:
                 reason = bundle_reason(bundle, "NO_CREDIT_LINE", "the user has no credit line", LEDGER_RULE)
                 result = DrawdownResult(
@@ -222,7 +223,7 @@ class DecisionApp:
         user_key = self.user_key(command.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[FlagResult]:
-            line = uow.get_credit_line(user_key)
+            line = context.line
             event = AccountEvent(
                 user_key,
                 command.event_type,
@@ -266,7 +267,7 @@ class DecisionApp:
         user_key = self.user_key(command.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[RepaymentResult]:
-            if uow.get_credit_line(user_key, for_update=True) is None:
+            if context.line is None:
                 raise UnknownCreditLine()
             line = uow.repay(user_key, command.drawdown_id, command.amount, context.now)
             uow.append_event(_repayment_event(user_key, command, context.now))
@@ -283,10 +284,11 @@ def new_drawdown_id() -> str:
 
 
 def _open_or_update_line(
-    uow: UnitOfWork, user_key: str, limit: int, rate: Decimal, country: str, now: datetime
+    uow: UnitOfWork, existing: CreditLine | None, user_key: str, limit: int, rate: Decimal, country: str,
+    now: datetime,
 ) -> None:
-    """An approval sets the line's limit and rate; a FROZEN line stays frozen, anything else becomes ACTIVE."""
-    existing = uow.get_credit_line(user_key, for_update=True)
+    """An approval sets the line's limit and rate; a FROZEN line stays frozen, anything else becomes ACTIVE.
+    `existing`: the line as locked for this decision."""
     status = LineStatus.FROZEN if existing and existing.status is LineStatus.FROZEN else LineStatus.ACTIVE
     uow.save_credit_line(
         CreditLine(

@@ -1,27 +1,24 @@
 """Driving the durable_rules C module directly: one engine ruleset per chunk, one fact per evaluation.
 
 Per evaluation, under one constant sid and fact id (a fresh sid per request leaks memory and crashes):
-assert the fact, collect every rule that fired, retract the fact. One lock per engine ruleset, because
+assert the fact, collect every rule that fired, retract the fact. One lock per rule set (all its chunks), because
 the engine is not safe for concurrent use of one ruleset. Nothing is created at import time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import operator
 import threading
 import weakref
-from collections.abc import Sequence
 
 import durable_rules_engine
 
 from service.domain.errors import NoRuleBundle
 from service.engine import oracle
-from service.engine.compiler import Chunk, CompiledRuleSet
+from service.engine.compiler import MAX_KEYS, Chunk, CompiledRuleSet
 from service.engine.errors import EngineFailure
-from service.engine.sources import Source
 
 _SID = "0"
 _FACT_ID = "1"
@@ -40,95 +37,96 @@ def reference_fired(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracl
 
 
 class _EngineChunk:
-    def __init__(self, name: str, chunk: Chunk, sources: Sequence[Source]) -> None:
+    """One engine ruleset. Not thread-safe by itself: its EngineRuleSet's lock guards every call."""
+
+    def __init__(self, name: str, chunk: Chunk) -> None:
         self.name = name
-        self._pick = operator.itemgetter(*chunk.source_indices, -1)  # -1: the closing brace
+        self.pick = operator.itemgetter(*chunk.source_indices, -1)  # -1: the closing brace
         self._rule_index = {rule: int(rule[1:]) for rule in chunk.definition}
-        self._lock = threading.Lock()
         self._handle: int | None = durable_rules_engine.create_ruleset(name, chunk.definition_json())
         # a bundle dropped without close() still releases its engine rulesets when collected
         self._release = weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle)
 
-    def fired(self, pieces: Sequence[str]) -> list[int]:
-        """Rules of this chunk that match; `pieces` are the fact's `,"key":value` members by key index, the
-        closing brace last (see Source.piece_encoder)."""
-        text = _FACT_HEAD + "".join(self._pick(pieces))
-        with self._lock:
-            handle = self._handle
-            if handle is None:
-                raise NoRuleBundle("the rule bundle was closed")
-            names: list[str] = []
-            try:
-                result = durable_rules_engine.assert_fact(handle, text)
-                state = result[1]
-                started = durable_rules_engine.start_action_for_state(handle, state)
-                if started:
-                    names.append(_rule_name(started[1]))
-                    while True:
-                        message = durable_rules_engine.complete_and_start_action(handle, state)
-                        if not message:
-                            break
-                        names.append(_rule_name(message))
-            except Exception as err:  # the engine's own error type; the fact passed validation
-                raise EngineFailure(self.name, str(err)) from err
-            finally:
-                # if this fails too there is nothing more to do; the next assert reports the stuck fact
-                with contextlib.suppress(Exception):
-                    durable_rules_engine.retract_fact(handle, text)
-        return [self._rule_index[n] for n in names]
+    def fired(self, text: str, into: list[int]) -> None:
+        """Append the rules of this chunk that match the fact `text` (JSON with this chunk's keys)."""
+        handle = self._handle
+        if handle is None:
+            raise NoRuleBundle("the rule bundle was closed")
+        try:
+            state = durable_rules_engine.assert_fact(handle, text)[1]
+            message = durable_rules_engine.start_action_for_state(handle, state)
+            if message:
+                message = message[1]
+                while message:
+                    into.append(self._rule_index[_rule_name(message)])
+                    message = durable_rules_engine.complete_and_start_action(handle, state)
+        except Exception as err:  # the engine's own error type; the fact passed validation
+            raise EngineFailure(self.name, str(err)) from err
+        finally:
+            try:  # noqa: SIM105 - a context manager per evaluation costs more than the engine call itself
+                durable_rules_engine.retract_fact(handle, text)
+            except Exception:  # nothing more to do; the next assert reports the stuck fact
+                pass
 
     def held_facts(self) -> int:
         """Facts the engine still holds (always 0 between evaluations; for tests and diagnostics)."""
-        with self._lock:
-            if self._handle is None:
-                return 0
-            try:
-                return len(json.loads(durable_rules_engine.get_facts(self._handle, _SID)))
-            except Exception:  # the engine reports "no state" before the first evaluation
-                return 0
+        if self._handle is None:
+            return 0
+        try:
+            return len(json.loads(durable_rules_engine.get_facts(self._handle, _SID)))
+        except Exception:  # the engine reports "no state" before the first evaluation
+            return 0
 
     def close(self) -> None:
-        with self._lock:
-            self._handle = None
-            self._release()
+        self._handle = None
+        self._release()
 
 
 class EngineRuleSet:
-    """A compiled rule set loaded into the engine (one engine ruleset per chunk). Thread-safe."""
+    """A compiled rule set loaded into the engine (one engine ruleset per chunk). Thread-safe: one lock for
+    all its chunks, because the engine is not safe for concurrent use of one ruleset."""
 
     def __init__(self, compiled: CompiledRuleSet, tag: str, lists: oracle.Lists) -> None:
         self.compiled = compiled
-        self._lists = lists
         self._pieces = [src.piece_encoder(lists) for src in compiled.sources]
+        # Every chunk gets the whole fact when it is small enough for any of them; else its own keys only.
+        self._whole_fact = len(compiled.sources) <= MAX_KEYS
+        self._lock = threading.Lock()
         self._closed = False
         self._chunks: list[_EngineChunk] = []
         try:
             for number, chunk in enumerate(compiled.chunks):
                 name = f"{tag}-{compiled.label}-{number}-{next(_names)}"
-                self._chunks.append(_EngineChunk(name, chunk, compiled.sources))
+                self._chunks.append(_EngineChunk(name, chunk))
         except Exception:
             self.close()
             raise
 
     def fired(self, facts: oracle.Facts) -> list[int]:
         """Indices of the matching rules, in bundle order, each once."""
-        if self._closed:
-            raise NoRuleBundle("the rule bundle was closed")
         pieces = [piece(facts) for piece in self._pieces]
         pieces.append("}")
-        if len(self._chunks) == 1 and not self.compiled.always:
-            return sorted(set(self._chunks[0].fired(pieces)))
-        hits = set(self.compiled.always)
-        for chunk in self._chunks:
-            hits.update(chunk.fired(pieces))
-        return sorted(hits)
+        hits = list(self.compiled.always)
+        with self._lock:
+            if self._closed:
+                raise NoRuleBundle("the rule bundle was closed")
+            if self._whole_fact:
+                text = _FACT_HEAD + "".join(pieces)
+                for chunk in self._chunks:
+                    chunk.fired(text, hits)
+            else:
+                for chunk in self._chunks:
+                    chunk.fired(_FACT_HEAD + "".join(chunk.pick(pieces)), hits)
+        return sorted(set(hits))
 
     def held_facts(self) -> int:
         """Facts the engine still holds across all chunks: 0 between evaluations."""
-        return sum(chunk.held_facts() for chunk in self._chunks)
+        with self._lock:
+            return sum(chunk.held_facts() for chunk in self._chunks)
 
     def close(self) -> None:
         """Release the engine rulesets. Evaluating afterwards raises NoRuleBundle."""
-        self._closed = True
-        for chunk in self._chunks:
-            chunk.close()
+        with self._lock:
+            self._closed = True
+            for chunk in self._chunks:
+                chunk.close()

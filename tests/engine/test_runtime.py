@@ -14,10 +14,14 @@ import pytest
 
 from service.domain.errors import InvalidRequest, NoRuleBundle
 from service.engine.bundle import RuleBundle, load_bundle
-from service.engine.catalogue import RuleSetKind
+from service.engine.catalogue import FieldType, RuleSetKind
+from service.engine.compiler import MAX_KEYS
 from service.engine.errors import InvalidFact
+from service.engine.runtime import EngineRuleSet, reference_fired
+from service.engine.typecheck import FieldSpec, Scope
 from tests.engine import facts as F
 from tests.engine.conftest import BundleCopy, run_isolated
+from tests.engine.test_compiler import compile_many
 
 FRAUD = RuleSetKind.FRAUD
 ELIGIBILITY = RuleSetKind.ELIGIBILITY
@@ -302,3 +306,19 @@ def test_an_engine_error_during_evaluation_is_an_engine_failure(monkeypatch: pyt
     monkeypatch.undo()
     assert fired(bundle, FRAUD, F.transaction(channel__country="SG")) == ["FRD-004"]
     bundle.close()
+
+
+def test_a_rule_set_too_wide_for_one_engine_fact_gives_each_chunk_only_its_own_keys() -> None:
+    # 400 fields: more keys than one engine fact may hold, so chunks get their own keys, not the whole fact
+    fields = {f"w.f{i}": FieldSpec(f"w.f{i}", FieldType.INT) for i in range(400)}
+    scope = Scope("wide rules", fields)
+    compiled = compile_many([f"w.f{i} > 0 and w.f{i + 200} > 0" for i in range(200)], scope)
+    engine = EngineRuleSet(compiled, "wide", {})
+    facts: dict[str, object] = {name: index % 3 for index, name in enumerate(fields)}
+    try:
+        fired = engine.fired(facts)  # type: ignore[arg-type]
+    finally:
+        engine.close()
+    assert len(compiled.sources) > MAX_KEYS
+    assert fired == reference_fired(compiled, facts, {})  # type: ignore[arg-type]
+    assert 0 < len(fired) < 200
