@@ -71,12 +71,7 @@ def schedule_to_json(schedule: tuple[Installment, ...]) -> list[dict[str, object
 
 
 def schedule_from_json(items: list[dict[str, Any]]) -> tuple[Installment, ...]:
+    day = date.fromisoformat
     return tuple(
-        Installment(
-            number=int(item["number"]),
-            due_date=date.fromisoformat(item["due_date"]),
-            principal=int(item["principal"]),
-            interest=int(item["interest"]),
-        )
-        for item in items
+        [Installment(int(i["number"]), day(i["due_date"]), int(i["principal"]), int(i["interest"])) for i in items]
     )

@@ -91,7 +91,7 @@ def test_eligibility_boundaries_do_not_fire(starter: RuleBundle, changes: dict[s
 
 def test_limits_policy(starter: RuleBundle) -> None:
     limits = starter.limits
-    assert limits.offers == {"A": BandOffer(200_000_00, Decimal("0.0002")),
+    assert limits.offers == {"A": BandOffer(300_000_00, Decimal("0.0002")),
                              "B": BandOffer(80_000_00, Decimal("0.0003")),
                              "C": BandOffer(30_000_00, Decimal("0.0004"))}
     assert (limits.rounding, limits.minimum_limit, limits.apr_cap, limits.days_per_year) == \
@@ -102,7 +102,7 @@ def test_limits_policy(starter: RuleBundle) -> None:
 def test_caps_are_a_third_of_income_and_the_regulatory_ceiling(starter: RuleBundle) -> None:
     caps = starter.caps(F.eligible(applicant__annual_income=100_000_00))
     assert [(c.rule_id, c.reason_code, c.amount) for c in caps] == [
-        ("LIM-INCOME", "CAPPED_BY_INCOME", 33_333_33), ("LIM-REGULATION", "CAPPED_BY_REGULATION", 300_000_00)]
+        ("LIM-INCOME", "CAPPED_BY_INCOME", 33_333_33), ("LIM-REGULATION", "CAPPED_BY_REGULATION", 200_000_00)]
 
 
 @pytest.mark.parametrize(("changes", "rule", "reason"), [
