@@ -3,8 +3,8 @@ nothing runs until the whole request is valid."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,11 +111,8 @@ class _Checker:
         if not owner.HasField("channel"):
             return ChannelInput()
         ch = owner.channel
-        if ch.ip:
-            try:
-                ipaddress.ip_address(ch.ip)
-            except ValueError:
-                self.fail(f"{field}.ip", "must be an IPv4 or IPv6 address, or empty")
+        if ch.ip and not _is_ip_address(ch.ip):
+            self.fail(f"{field}.ip", "must be an IPv4 or IPv6 address, or empty")
         return ChannelInput(
             device_id=self.identifier(ch.device_id, f"{field}.device_id", required=False),
             ip=ch.ip,
@@ -172,6 +169,17 @@ class _Checker:
             country=self.country(a.country, "applicant.country"),
             attributes=self.attributes(a.attributes, "applicant.attributes"),
         )
+
+
+def _is_ip_address(text: str) -> bool:
+    """A dotted IPv4 or an IPv6 address (the C parser: ipaddress takes microseconds per address)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            continue
+        return True
+    return False
 
 
 def score_command(request: pb.ScoreUserRequest) -> ScoreCommand:

@@ -47,30 +47,31 @@ class FactNormalizer:
         for spec, kind, attribute, default in self._plan:
             name = spec.name
             value = raw.get(name)
-            if _plainly_valid(spec, kind, value):
-                out[name] = value  # type: ignore[assignment]
-            elif attribute:
+            # Inline on purpose (it runs for every field of every evaluation): the value as it already is ...
+            if kind is _WHOLE:
+                if type(value) is int and -INT_LIMIT < value < INT_LIMIT:
+                    out[name] = value
+                    continue
+            elif kind is _BOOL:
+                if type(value) is bool:
+                    out[name] = value
+                    continue
+            elif (
+                kind is _TEXT
+                and type(value) is str
+                and len(value) <= MAX_TEXT
+                and (not spec.allowed_values or value in spec.allowed_values)
+            ):
+                out[name] = value
+                continue
+            # ... or converted, or refused with what is wrong
+            if attribute:
                 out[name] = default if value is None else normalize_attribute(spec, value)  # type: ignore[assignment]
             elif value is None:
                 raise InvalidFact(name, "is required")
             else:
                 out[name] = normalize_value(spec, value)
         return out
-
-
-def _plainly_valid(spec: FieldSpec, kind: str, value: object) -> bool:
-    """Whether the value is already in its normalised form: then normalize_value would return it as it is."""
-    if kind is _WHOLE:
-        return type(value) is int and -INT_LIMIT < value < INT_LIMIT
-    if kind is _BOOL:
-        return type(value) is bool
-    if kind is _TEXT:
-        return (
-            type(value) is str
-            and len(value) <= MAX_TEXT
-            and (not spec.allowed_values or value in spec.allowed_values)
-        )
-    return False
 
 
 _WHOLE, _BOOL, _TEXT, _OTHER = "whole", "bool", "text", "other"

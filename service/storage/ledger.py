@@ -38,6 +38,12 @@ DECISION_COLUMNS = (
 )
 
 
+# Stored text -> enum member by dict: calling the enum costs more than the rest of a row's decoding.
+_LINE_STATUS = {member.value: member for member in LineStatus}
+_REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
+_EVENT_TYPE = {member.value: member for member in EventType}
+
+
 class SqlUnitOfWork(ABC):
     """A UnitOfWork over one open transaction; subclasses bind it to a driver connection."""
 
@@ -304,7 +310,7 @@ class SqlUnitOfWork(ABC):
             credit_limit=row[1],
             outstanding_principal=row[2],
             daily_interest_rate=self.codec.read_rate(row[3]),
-            status=LineStatus(row[4]),
+            status=_LINE_STATUS[row[4]],
             residence_country=row[5],
             opened_at=self.codec.read_time(row[6]),
             updated_at=self.codec.read_time(row[7]),
@@ -316,7 +322,7 @@ class SqlUnitOfWork(ABC):
             user_key=row[1],
             amount=row[2],
             term_months=row[3],
-            repayment_method=RepaymentMethod(row[4]),
+            repayment_method=_REPAYMENT_METHOD[row[4]],
             daily_interest_rate=self.codec.read_rate(row[5]),
             purpose=row[6],
             created_at=self.codec.read_time(row[7]),
@@ -328,7 +334,7 @@ class SqlUnitOfWork(ABC):
         return HistoryEvent(
             event_id=row[0],
             user_key=row[1],
-            event_type=EventType(row[2]),
+            event_type=_EVENT_TYPE[row[2]],
             occurred_at=self.codec.read_time(row[3]),
             amount=row[4],
             device_id=row[5],
