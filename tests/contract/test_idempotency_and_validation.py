@@ -44,6 +44,21 @@ def test_a_retried_repayment_repays_once(
     assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(1_500)
 
 
+def test_a_retried_repayment_of_everything_outstanding_replays_instead_of_refusing_an_over_repayment(
+    decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    user = new_user()
+    open_line(decisions, user)
+    taken = decisions.AuthorizeDrawdown(drawdown(user, 2_000))
+    request = pb.RecordRepaymentRequest(
+        request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(2_000)
+    )
+    first = ledger.RecordRepayment(request)
+    second = ledger.RecordRepayment(request)  # repaying 2,000 again would exceed what is outstanding
+    assert second.meta.replayed and not first.meta.replayed
+    assert first.outstanding_principal == second.outstanding_principal == cny(0)
+
+
 def test_a_request_id_reused_with_another_payload_is_already_exists(decisions: pb_grpc.DecisionServiceStub) -> None:
     user = new_user()
     open_line(decisions, user)
