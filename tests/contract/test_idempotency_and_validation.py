@@ -29,15 +29,22 @@ def test_a_retried_drawdown_gets_the_stored_answer_and_draws_once(
     assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(2_000)
 
 
+def repayment_of_a_new_drawdown(
+    decisions: pb_grpc.DecisionServiceStub, drawn_yuan: int, repaid_yuan: int
+) -> tuple[str, pb.RecordRepaymentRequest]:
+    """A new user with a line and a drawdown, and a request repaying part of it: (user id, request)."""
+    user = new_user()
+    open_line(decisions, user)
+    taken = decisions.AuthorizeDrawdown(drawdown(user, drawn_yuan))
+    return user, pb.RecordRepaymentRequest(
+        request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(repaid_yuan)
+    )
+
+
 def test_a_retried_repayment_repays_once(
     decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
 ) -> None:
-    user = new_user()
-    open_line(decisions, user)
-    taken = decisions.AuthorizeDrawdown(drawdown(user, 2_000))
-    request = pb.RecordRepaymentRequest(
-        request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(500)
-    )
+    user, request = repayment_of_a_new_drawdown(decisions, 2_000, 500)
     first, second = ledger.RecordRepayment(request), ledger.RecordRepayment(request)
     assert second.meta.replayed and not first.meta.replayed
     assert first.outstanding_principal == second.outstanding_principal == cny(1_500)
@@ -47,12 +54,7 @@ def test_a_retried_repayment_repays_once(
 def test_a_retried_repayment_of_everything_outstanding_replays_instead_of_refusing_an_over_repayment(
     decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
 ) -> None:
-    user = new_user()
-    open_line(decisions, user)
-    taken = decisions.AuthorizeDrawdown(drawdown(user, 2_000))
-    request = pb.RecordRepaymentRequest(
-        request_id=request_id(), user_id=user, drawdown_id=taken.drawdown_id, amount=cny(2_000)
-    )
+    _, request = repayment_of_a_new_drawdown(decisions, 2_000, 2_000)
     first = ledger.RecordRepayment(request)
     second = ledger.RecordRepayment(request)  # repaying 2,000 again would exceed what is outstanding
     assert second.meta.replayed and not first.meta.replayed
