@@ -36,13 +36,10 @@ from service.storage.codec import (
 )
 from service.storage.ledger import Params, Row, SqlUnitOfWork
 from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
+from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
 from service.storage.sqlite_locks import LockFile
 
 MEMORY = ":memory:"
-CHECKPOINT_EVERY = 128  # commits (each appends 5-15 pages to the write-ahead log)
-LOCKED_CHECKPOINT_EVERY = 4  # checkpoints
-RESTART_WAIT_MS = 10
-SAFETY_NET_CHECKPOINT_PAGES = 20_000
 
 # Primary result codes that mean "cannot reach or use the database now", not a bug in a statement.
 _UNAVAILABLE_CODES = frozenset(
@@ -172,7 +169,7 @@ class SqliteStore:
         self._idle: list[tuple[sqlite3.Connection, LockFile | None]] = []
         self._idle_lock = threading.Lock()
         self._closed = False
-        self._commits = 0
+        self._checkpoints: Checkpoints | None = None
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         with _unavailable_on_sqlite_errors():
@@ -182,6 +179,8 @@ class SqliteStore:
             except BaseException:
                 self.close()
                 raise
+        if not self._memory:
+            self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -205,34 +204,8 @@ class SqliteStore:
             finally:
                 if locks is not None:
                     locks.release_all()
-            if wrote:
-                self._after_commit(connection, locks)
-
-    def _after_commit(self, connection: sqlite3.Connection, locks: LockFile | None) -> None:
-        """Checkpoint the write-ahead log every CHECKPOINT_EVERY commits of this store.
-
-        SQLite's own checkpoint runs inside the commit that crosses 1,000 log pages, while the store still holds
-        the writer lock: every process then waits for the copy and its fsyncs (measured: a fifth of the machine
-        idle under load). Here most passes run after the lock is released (PASSIVE: other writers go on; this
-        caller waits for its own fsync), and every LOCKED_CHECKPOINT_EVERY-th pass runs under the lock, where
-        the little left to copy is done and the log is restarted (RESTART), so that the log file does not grow
-        without bound. That pass waits at most RESTART_WAIT_MS for readers; if they are slower, a later one
-        restarts the log."""
-        self._commits += 1
-        if self._commits % CHECKPOINT_EVERY or locks is None:
-            return
-        if self._commits % (CHECKPOINT_EVERY * LOCKED_CHECKPOINT_EVERY):
-            with suppress(sqlite3.OperationalError):  # busy: another process is checkpointing
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            return
-        locks.lock_writer()
-        try:
-            connection.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
-            with suppress(sqlite3.OperationalError):
-                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        finally:
-            connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            locks.release_all()
+            if wrote and self._checkpoints is not None:
+                self._checkpoints.committed()
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
@@ -248,6 +221,9 @@ class SqliteStore:
             return uow.list_decisions(user_key=user_key, since=since, limit=limit)
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
         with self._idle_lock:
             self._closed = True
             idle, self._idle = self._idle, []
@@ -289,7 +265,10 @@ class SqliteStore:
                 self._memory_lock.release()
 
     def _lock_file(self) -> LockFile | None:
-        return None if self._memory else LockFile(f"{self._path}-locks", self._timeout)
+        return None if self._memory else LockFile(self._lock_path(), self._timeout)
+
+    def _lock_path(self) -> str:
+        return f"{self._path}-locks"
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -301,9 +280,9 @@ class SqliteStore:
         # One connection per request thread: small private page caches keep a server's memory flat as the
         # ledger grows (the operating system's file cache holds the hot pages for all of them).
         connection.execute("PRAGMA cache_size = -512")
-        # The store checkpoints itself (see _after_commit); SQLite's own checkpoint in the commit, which would
-        # hold the writer lock through the copy and its fsyncs, is only a safety net far beyond that.
-        connection.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_CHECKPOINT_PAGES}")
+        # The store checkpoints on a thread of its own (sqlite_checkpoints.py); SQLite's own checkpoint in the
+        # commit, which would hold the writer lock through the copy and its fsyncs, is only a safety net.
+        connection.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
         return connection
 
     def _first_connection(self) -> sqlite3.Connection:

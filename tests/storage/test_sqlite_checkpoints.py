@@ -18,6 +18,6 @@ def test_the_write_ahead_log_stays_small_over_thousands_of_commits(tmp_path: Pat
         with store.unit_of_work() as uow:
             uow.save_decision(a_decision(uuid.uuid4().hex))
     # never restarted, the log would hold every page written since the start: about 50 MB here
-    assert (tmp_path / "ledger.db-wal").stat().st_size < 12 * MB
+    assert (tmp_path / "ledger.db-wal").stat().st_size < 25 * MB
     assert len(store.list_decisions(limit=5_000)) == 3_000
     store.close()
