@@ -20,8 +20,8 @@ from contextlib import suppress
 from service.storage.sqlite_locks import LockFile
 
 EVERY_COMMITS = 128  # each commit appends 5 to 15 pages to the log
-LOCKED_EVERY = 4  # passes
-RESTART_WAIT_MS = 10
+LOCKED_EVERY = 8  # passes
+RESTART_WAIT_MS = 2
 SAFETY_NET_PAGES = 20_000  # SQLite's own checkpoint in the commit, should these passes ever fall behind
 
 
@@ -59,7 +59,9 @@ class Checkpoints:
         try:
             while (locked := self._asked.get()) is not None:
                 try:
-                    connection = connection or self._connect()
+                    if connection is None:
+                        connection = self._connect()
+                        connection.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")  # how long RESTART waits
                     locks = locks or self._lock_file()
                     self._pass(connection, locks, locked)
                 except (sqlite3.Error, OSError):  # the next pass tries again; SQLite's own is the safety net
