@@ -78,10 +78,11 @@ class Checkpoints:
 
     @staticmethod
     def _pass(connection: sqlite3.Connection, locks: LockFile, locked: bool) -> None:
+        with suppress(sqlite3.OperationalError):  # busy: another process is checkpointing
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if not locked:
-            with suppress(sqlite3.OperationalError):  # busy: another process is checkpointing
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             return
+        # Right after a pass without the lock, the one under it has only a few milliseconds of pages to copy.
         locks.lock_writer()
         try:
             with suppress(sqlite3.OperationalError):
