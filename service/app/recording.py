@@ -61,6 +61,14 @@ class Call:
     serialize_on_user: bool = False
 
 
+class _DecidedBefore(Exception):
+    """The call's request_id is recorded already; raised to roll back the unit of work before the replay."""
+
+    def __init__(self, prior: DecisionRecord) -> None:
+        super().__init__(prior.decision_id)
+        self.prior = prior
+
+
 class DecisionRecorder:
     """Runs a decision inside one transaction with its record, or replays the stored answer."""
 
@@ -88,13 +96,13 @@ class DecisionRecorder:
                     decided = decide(uow, context)
                 except StoreUnavailable:
                     raise
-                except DecisionServiceError:
+                except DecisionServiceError as error:
                     # A retry can fail where the original succeeded (a repayment made twice): answer it
-                    # with the stored decision if there is one.
+                    # with the stored decision if there is one, after rolling back whatever this one did.
                     prior = uow.find_decision(call.request_id) if call.request_id else None
                     if prior is None:
                         raise
-                    return self._replay(call, prior)
+                    raise _DecidedBefore(prior) from error
                 response = encode(decided.result)
                 latency_us = int((time.perf_counter() - started) * 1_000_000)
                 uow.save_decision(
@@ -113,6 +121,8 @@ class DecisionRecorder:
                         latency_us=latency_us,
                     )
                 )
+        except _DecidedBefore as before:
+            return self._replay(call, before.prior)
         except DuplicateRequest:
             # This request_id is recorded already (a retry, or the same call through another replica or
             # thread at the same moment); our transaction rolled back.
