@@ -83,7 +83,7 @@ class Checkpoints:
         if not locked:
             return
         # Right after a pass without the lock, the one under it has only a few milliseconds of pages to copy.
-        locks.lock_writer()
+        locks.wait_for_writer()
         try:
             with suppress(sqlite3.OperationalError):
                 connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()

@@ -45,6 +45,32 @@ def test_waiting_for_a_lock_longer_than_the_timeout_is_store_unavailable(tmp_pat
     waiter.release_all()
 
 
+def test_a_background_waiter_gets_the_writer_lock_between_a_busy_threads_transactions(tmp_path: Path) -> None:
+    busy, background = LockFile(str(tmp_path / "locks"), timeout=2), LockFile(str(tmp_path / "locks"), timeout=2)
+    got_it = threading.Event()
+
+    def wait_then_note() -> None:
+        background.wait_for_writer()
+        got_it.set()
+        background.release_all()
+
+    waiter = threading.Thread(target=wait_then_note)
+    busy.lock_writer()
+    waiter.start()
+    transactions = 0
+    while not got_it.is_set() and transactions < 2_000:
+        busy.release_all()
+        work_until = time.perf_counter() + 100e-6  # a decision's Python work between two transactions
+        while time.perf_counter() < work_until:
+            pass
+        busy.lock_writer()
+        time.sleep(0)  # its writes, which SQLite makes without the interpreter lock
+        transactions += 1
+    busy.release_all()
+    waiter.join(2)
+    assert got_it.is_set() and transactions < 5  # polling instead: hundreds, or never
+
+
 def test_a_unit_of_work_holding_a_users_line_keeps_other_units_from_reading_it_until_it_commits(
     tmp_path: Path,
 ) -> None:
