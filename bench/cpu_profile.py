@@ -86,8 +86,12 @@ class ThreadProfiles:
         profile.enable()
 
     def stats(self) -> pstats.Stats:
-        merged = pstats.Stats(self.profiles[0])
-        for profile in self.profiles[1:]:
+        """Every profiled thread's stats merged (threads that ran no Python code left out)."""
+        for profile in self.profiles:
+            profile.create_stats()
+        ran = [profile for profile in self.profiles if profile.stats]  # type: ignore[attr-defined]
+        merged = pstats.Stats(ran[0])
+        for profile in ran[1:]:
             merged.add(profile)
         return merged
 
