@@ -11,6 +11,7 @@ from typing import TextIO, cast
 
 import structlog
 
+from service.api.runners import BatchingLoopRunner, CallRunner, ThreadRunner
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
 from service.app.ports import Store
@@ -80,12 +81,15 @@ def start_service(
     executor = (
         ThreadPoolExecutor(settings.threads, thread_name_prefix="usecase") if store.waits_on_network else None
     )
+    runner: CallRunner = (
+        ThreadRunner(executor) if executor is not None else BatchingLoopRunner(settings.batch_gap_seconds)
+    )
     server = create_server(
         app,
         lambda: rules_status(rules, status_file),
         settings.host,
         settings.port,
-        executor=executor,
+        runner=runner,
         reuse_port=reuse_port,
         connection_age=settings.connection_age_seconds if reuse_port else None,
     )

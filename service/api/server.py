@@ -1,10 +1,11 @@
 """The gRPC server: decision and ledger services, health checking and reflection, on grpc.aio.
 
 One event loop per process serves every call. Against SQLite the use cases run on that loop, one after
-another: the interpreter runs one thread at a time anyway, and handing each call to a pool thread costs
-more CPU than the embedded database does (measured: a thread hand-over round trip is ~45 us here, a
-SQLite unit of work 20-60 us). Against a database over the network (PostgreSQL) they run on a thread pool,
-so that calls overlap their round trips and a slow database never stalls the loop.
+another, in batches of the calls that arrive together (runners.py): the interpreter runs one thread at a
+time anyway, and handing each call to a pool thread costs more CPU than the embedded database does
+(measured: a thread hand-over round trip is ~45 us here, a SQLite unit of work 20-60 us). Against a database
+over the network (PostgreSQL) they run on a thread pool, so that calls overlap their round trips and a slow
+database never stalls the loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import grpc
@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.api.listener import stop_listening
+from service.api.runners import CallRunner
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
 from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
@@ -151,17 +152,17 @@ def create_server(
     host: str,
     port: int,
     *,
-    executor: Executor | None = None,
+    runner: CallRunner,
     reuse_port: bool = False,
     connection_age: float | None = None,
 ) -> RunningServer:
-    """Build and start the decision server with health checking and reflection. `executor`: where the use
-    cases run (None: on the server's event loop; see the module docstring)."""
+    """Build and start the decision server with health checking and reflection. `runner`: where the use
+    cases run (see the module docstring)."""
     health_servicer: list[HealthServicer] = []
 
     def register(server: grpc.aio.Server) -> None:
-        add_service(server, "DecisionService", DecisionServicer(app, executor))
-        add_service(server, "CreditLineService", CreditLineServicer(app, executor))
+        add_service(server, "DecisionService", DecisionServicer(app, runner))
+        add_service(server, "CreditLineService", CreditLineServicer(app, runner))
         add_service(server, "RulesService", RulesServicer(rules_status))
         health_servicer.append(HealthServicer())
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)

@@ -1,13 +1,12 @@
 """gRPC servicers: convert the request, call one use case, convert back. No business logic here.
 
-Each method is written as plain synchronous code; `_served` makes it an asyncio handler (see server.py)."""
+Each method is written as plain synchronous code; `_served` makes it an asyncio handler that runs it through
+the server's CallRunner (see runners.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import grpc
@@ -16,6 +15,7 @@ from google.protobuf.message import Message
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.api import requests, responses
+from service.api.runners import CallRunner
 from service.api.status import abort_with
 from service.app.recording import Reply
 from service.app.rules_holder import RulesStatus
@@ -28,21 +28,19 @@ Handler = Callable[[S, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Respo
 
 
 class _Servicer:
-    def __init__(self, app: DecisionApp, executor: Executor | None) -> None:
+    def __init__(self, app: DecisionApp, runner: CallRunner) -> None:
         self._app = app
-        self._executor = executor
+        self._runner = runner
 
 
 def _served(method: Method[S]) -> Handler[S]:
-    """The RPC handler for a method that takes a request and returns its response: run on the event loop, or on
-    the executor if there is one, with any exception turned into the status from api/status.py."""
+    """The RPC handler for a method that takes a request and returns its response: run by the servicer's
+    runner, with any exception turned into the status from api/status.py."""
 
     @functools.wraps(method)
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Response:
         try:
-            if self._executor is None:
-                return method(self, request)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, method, self, request)
+            return await self._runner.run(functools.partial(method, self, request))
         except Exception as error:
             await abort_with(context, error)
             raise  # pragma: no cover - abort_with raises

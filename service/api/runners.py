@@ -1,0 +1,103 @@
+"""Where a servicer's synchronous work runs: in batches on the serving event loop, or on a thread pool.
+
+Against the embedded database a call's work runs on the event loop (see server.py). Run one by one as each
+call arrives, every call meets caches that gRPC, the kernel and the other processes have just evicted, and its
+code runs about twice as slow as the same code run back to back (measured in process: 165 us per ScoreUser
+hot, 330 us in the server). So the loop runner coalesces: calls that arrive within `gap` of one another are run
+together, one after the other, once no more have arrived for `gap` or the first has waited `max_wait`. Each
+call still runs alone in its own transaction; only the order of work on the loop changes. A call cancelled
+while it waits (its deadline passed, the client went away) is not run at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+MAX_WAIT_FACTOR = 10  # no call waits longer than this many gaps for its batch to start
+MAX_BATCH = 64  # a batch this large runs at once
+
+
+class CallRunner(Protocol):
+    def run(self, work: Callable[[], T]) -> Awaitable[T]:
+        """Run `work` somewhere that does not block the caller's event loop for long; await its result."""
+
+
+class ThreadRunner:
+    """Every call on a pool thread (a database over the network: calls overlap their round trips)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def run(self, work: Callable[[], T]) -> Awaitable[T]:
+        return asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+
+class _Pending:
+    __slots__ = ("future", "work")
+
+    def __init__(self, work: Callable[[], Any], future: asyncio.Future[Any]) -> None:
+        self.work = work
+        self.future = future
+
+
+class BatchingLoopRunner:
+    """Calls on the event loop they arrive on, coalesced into batches (see the module docstring). gap 0: each
+    call runs at the loop's next turn, alone."""
+
+    def __init__(self, gap_s: float, max_batch: int = MAX_BATCH) -> None:
+        self._gap = gap_s
+        self._max_wait = gap_s * MAX_WAIT_FACTOR
+        self._max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._first_at = 0.0
+        self._last_at = 0.0
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+
+    def run(self, work: Callable[[], T]) -> Awaitable[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        now = loop.time()
+        self._pending.append(_Pending(work, future))
+        self._last_at = now
+        if len(self._pending) == 1:
+            self._first_at = now
+            self._timer = loop.call_at(now + self._gap, self._on_timer) if self._gap else loop.call_soon(self._run)
+        elif len(self._pending) >= self._max_batch:
+            self._reschedule(loop.call_soon(self._run))
+        return future
+
+    def _on_timer(self) -> None:
+        """Run the batch, unless calls are still arriving and the first has not waited long enough."""
+        loop = asyncio.get_running_loop()
+        due = min(self._last_at + self._gap, self._first_at + self._max_wait)
+        if due > loop.time():
+            self._timer = loop.call_at(due, self._on_timer)
+            return
+        self._run()
+
+    def _reschedule(self, handle: asyncio.Handle) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = handle
+
+    def _run(self) -> None:
+        batch, self._pending, self._timer = self._pending, [], None
+        for index, call in enumerate(batch):
+            if call.future.done():  # cancelled while it waited: never run
+                continue
+            try:
+                result = call.work()
+            except Exception as error:
+                call.future.set_exception(error)
+            except BaseException:
+                for rest in batch[index:]:
+                    if not rest.future.done():
+                        rest.future.set_exception(RuntimeError("the serving loop is stopping"))
+                raise
+            else:
+                call.future.set_result(result)
