@@ -66,7 +66,7 @@ class DecisionApp:
         rpc: str,
         request_id: str | None,
         command: object,
-        user_id: str,
+        user_key: str,
         bundle: RuleBundle | None,
         *,
         serialize_on_user: bool = False,
@@ -75,7 +75,7 @@ class DecisionApp:
             rpc=rpc,
             request_id=request_id,
             request_digest=self._pseudonyms.request_digest(rpc, command),
-            user_key=self._pseudonyms.user_key(user_id),
+            user_key=user_key,
             ruleset_version=bundle.version if bundle else "",
             ruleset_digest=bundle.digest if bundle else "",
             serialize_on_user=serialize_on_user,
@@ -103,7 +103,8 @@ class DecisionApp:
             )
             return Decided(result, scored.band, scored.rules_fired, _minimised_applicant(command.applicant))
 
-        call = self._call("ScoreUser", command.request_id, command, command.applicant.user_id, bundle)
+        user_key = self.user_key(command.applicant.user_id)
+        call = self._call("ScoreUser", command.request_id, command, user_key, bundle)
         return self._recorder.run(call, decide, encode)
 
     def grant_limit(self, command: GrantCommand, encode: Callable[[GrantResult], bytes]) -> Reply:
@@ -137,7 +138,7 @@ class DecisionApp:
             return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant))
 
         call = self._call(
-            "GrantLimit", command.request_id, command, command.applicant.user_id, bundle, serialize_on_user=True
+            "GrantLimit", command.request_id, command, user_key, bundle, serialize_on_user=True
         )
         return self._recorder.run(call, decide, encode)
 
@@ -215,7 +216,7 @@ class DecisionApp:
             return Decided(result, outcome.value, rules_fired, minimised)
 
         call = self._call(
-            "AuthorizeDrawdown", command.request_id, command, command.user_id, bundle, serialize_on_user=True
+            "AuthorizeDrawdown", command.request_id, command, user_key, bundle, serialize_on_user=True
         )
         return self._recorder.run(call, decide, encode)
 
@@ -243,7 +244,7 @@ class DecisionApp:
             return Decided(result, outcome.value, rules_fired, _minimised_transaction(command))
 
         call = self._call(
-            "FlagTransaction", command.request_id, command, command.user_id, bundle, serialize_on_user=True
+            "FlagTransaction", command.request_id, command, user_key, bundle, serialize_on_user=True
         )
         return self._recorder.run(call, decide, encode)
 
@@ -261,7 +262,7 @@ class DecisionApp:
             view = _line_view("", line)
             return Decided(view, "OK", (), {"user": user_key})
 
-        call = self._call("GetCreditLine", None, user_id, user_id, None)
+        call = self._call("GetCreditLine", None, user_id, user_key, None)
         return self._recorder.run(call, decide, encode)
 
     def record_repayment(self, command: RepaymentCommand, encode: Callable[[RepaymentResult], bytes]) -> Reply:
@@ -276,7 +277,7 @@ class DecisionApp:
             minimised = {"user": user_key, "drawdown_id": command.drawdown_id, "amount": command.amount}
             return Decided(result, "OK", (), minimised)
 
-        call = self._call("RecordRepayment", command.request_id, command, command.user_id, None, serialize_on_user=True)
+        call = self._call("RecordRepayment", command.request_id, command, user_key, None, serialize_on_user=True)
         return self._recorder.run(call, decide, encode)
 
 
