@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from bench.stats import latency_summary_ms
 from service.app.ports import DecisionRecord, Store
+from service.domain.delinquency import NOT_YET_DUE
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.domain.schedule import build_schedule
 from service.storage import open_store
@@ -62,7 +63,7 @@ def authorize_transaction(store: Store, user_key: str) -> None:
         uow.get_credit_line(user_key, for_update=True)
         uow.events_since(user_key, now - timedelta(hours=24))
         uow.device_seen(user_key, f"dev-{user_key}", now)
-        uow.open_drawdowns(user_key)
+        uow.open_drawdowns(user_key, created_before=now - NOT_YET_DUE)
         drawdown = Drawdown(drawdown_id, user_key, AMOUNT, 6, RepaymentMethod.EQUAL_INSTALLMENT, RATE,
                             "CONSUMPTION", now, SCHEDULE)
         if uow.draw_down(drawdown) is None:

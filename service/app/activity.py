@@ -10,7 +10,7 @@ from service.app.commands import ChannelInput
 from service.app.facts import Facts, channel_facts, line_facts
 from service.app.ports import UnitOfWork
 from service.app.pseudonyms import Pseudonyms
-from service.domain.delinquency import days_past_due
+from service.domain.delinquency import NOT_YET_DUE, days_past_due
 from service.domain.fraud_features import CurrentEvent, compute_features
 from service.domain.model import CreditLine, EventType, HistoryEvent
 
@@ -63,7 +63,10 @@ def observe(
         counterparty_first_seen=first_seen,
         available_limit=None if line is None else line.available_limit,
     )
-    overdue = days_past_due(uow.open_drawdowns(event.user_key), business_date(now)) if line is not None else 0
+    overdue = 0
+    if line is not None:
+        may_be_late = uow.open_drawdowns(event.user_key, created_before=now - NOT_YET_DUE)
+        overdue = days_past_due(may_be_late, business_date(now))
     facts: Facts = {
         **line_facts(line, overdue),
         **channel_facts(event.channel),

@@ -52,8 +52,9 @@ class UnitOfWork(Protocol):
 
     def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None: ...
 
-    def open_drawdowns(self, user_key: str) -> list[Drawdown]:
-        """The user's drawdowns with principal still outstanding, oldest first."""
+    def open_drawdowns(self, user_key: str, *, created_before: datetime | None = None) -> list[Drawdown]:
+        """The user's drawdowns with principal still outstanding, oldest first; with created_before, only those
+        created before that moment."""
 
     def repay(self, user_key: str, drawdown_id: str, amount: int, at: datetime) -> CreditLine:
         """Reduce the drawdown's and the line's outstanding principal by amount, atomically. Raises

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from service.domain.model import Drawdown
+
+# A drawdown's first instalment falls due a month after the drawdown's date, at least 28 calendar days later
+# (Jan 31 -> Feb 28): one made less than this long ago cannot be late yet, so it need not be read at all.
+NOT_YET_DUE = timedelta(days=28)
 
 
 def days_past_due(drawdowns: Sequence[Drawdown], today: date) -> int:

@@ -198,12 +198,17 @@ class SqlUnitOfWork(ABC):
         )
         return None if row is None else self._drawdown(row)
 
-    def open_drawdowns(self, user_key: str) -> list[Drawdown]:
+    def open_drawdowns(self, user_key: str, *, created_before: datetime | None = None) -> list[Drawdown]:
+        params: dict[str, object] = {"user_key": user_key}
+        before = ""
+        if created_before is not None:
+            before = " AND created_at < %(created_before)s"
+            params["created_before"] = self.codec.time(created_before)
         rows = self.fetch_all(
             f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns"
-            " WHERE user_key = %(user_key)s AND repaid_principal < amount"
+            f" WHERE user_key = %(user_key)s AND repaid_principal < amount{before}"
             " ORDER BY created_at, drawdown_id",
-            {"user_key": user_key},
+            params,
         )
         return [self._drawdown(row) for row in rows]
 

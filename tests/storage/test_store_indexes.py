@@ -24,6 +24,7 @@ def test_no_statement_of_the_ledger_scans_or_sorts_a_table(store: Store, dialect
         uow.draw_down(drawdown)
         uow.get_drawdown(USER, drawdown.drawdown_id)
         uow.open_drawdowns(USER)
+        uow.open_drawdowns(USER, created_before=T0)
         uow.repay(USER, drawdown.drawdown_id, 100, T0)
         uow.append_event(an_event(EventType.TRANSFER_OUT, device_id="dev-1", counterparty_id="cp-1"))
         uow.events_since(USER, T0 - minutes(60))

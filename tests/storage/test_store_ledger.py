@@ -233,6 +233,19 @@ def test_open_drawdowns_lists_those_with_principal_outstanding_oldest_first(stor
     ]
 
 
+def test_open_drawdowns_made_before_a_moment_leave_the_later_ones_out(store: Store) -> None:
+    earlier, at_the_moment, later = (a_drawdown(amount=1_000, at=T0 + minutes(n)) for n in (-1, 0, 1))
+    with store.unit_of_work() as uow:
+        uow.save_credit_line(a_line())
+        for drawdown in (later, earlier, at_the_moment):
+            uow.draw_down(drawdown)
+
+    with store.unit_of_work() as uow:
+        listed = uow.open_drawdowns(USER, created_before=T0)
+
+    assert [d.drawdown_id for d in listed] == [earlier.drawdown_id]
+
+
 def test_concurrent_repayments_and_drawdowns_keep_the_totals_exact(store: Store) -> None:
     limit = 1_000_000
     seeded = [a_drawdown(amount=10_000) for _ in range(4)]

@@ -1,8 +1,13 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from service.domain.delinquency import days_past_due
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.app.clock import business_date
+from service.domain.delinquency import NOT_YET_DUE, days_past_due
 from service.domain.model import Drawdown, Installment, RepaymentMethod
+from service.domain.schedule import build_schedule
 
 SCHEDULE = (
     Installment(1, date(2026, 2, 28), 100_000, 1_000),
@@ -54,3 +59,18 @@ def test_no_drawdowns_means_zero() -> None:
 
 def test_instalments_are_read_in_number_order_whatever_the_stored_order() -> None:
     assert days_past_due([drawdown(100_000, SCHEDULE[::-1])], date(2026, 4, 10)) == 10
+
+
+@given(
+    made_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)),
+    later=st.timedeltas(min_value=timedelta(0), max_value=NOT_YET_DUE - timedelta(microseconds=1)),
+    term=st.integers(1, 36),
+    method=st.sampled_from(RepaymentMethod),
+)
+def test_a_drawdown_is_never_late_within_the_not_yet_due_period_after_it_was_made(
+    made_at: datetime, later: timedelta, term: int, method: RepaymentMethod
+) -> None:
+    # as the service makes one: its schedule starts on the business date of the moment it was made
+    schedule = build_schedule(100_000, term, method, Decimal("0.0005"), business_date(made_at))
+    made = Drawdown("d1", "u", 100_000, term, method, Decimal("0.0005"), "CONSUMPTION", made_at, schedule)
+    assert days_past_due([made], business_date(made_at + later)) == 0
