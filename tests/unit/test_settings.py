@@ -40,3 +40,12 @@ def test_bad_worker_count_names_the_setting() -> None:
 def test_a_password_in_the_database_url_is_never_printed() -> None:
     assert redact_password("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert redact_password("sqlite:///./var/decisions.db") == "sqlite:///./var/decisions.db"
+
+
+def test_the_batching_gap_is_set_in_microseconds_and_a_bad_one_names_the_setting() -> None:
+    assert load_settings(environ={}).batch_gap_seconds == 0.00025
+    assert load_settings(environ={"DECISIOND_BATCH_GAP_US": "0"}).batch_gap_seconds == 0.0
+    assert load_settings(environ={"DECISIOND_BATCH_GAP_US": "1000"}).batch_gap_seconds == 0.001
+    for bad in ("-5", "0.5", "1ms", "100001"):
+        with pytest.raises(SettingsError, match="DECISIOND_BATCH_GAP_US"):
+            load_settings(environ={"DECISIOND_BATCH_GAP_US": bad})
