@@ -107,8 +107,9 @@ def profile(rpc: str, database: str | None, seconds: float, top: int) -> None:
             server.stop()
         threads = ThreadProfiles()
         threads.install()
-        from service.bootstrap import configure_logging, start_service
+        from service.bootstrap import start_service
         from service.config import load_settings
+        from service.logs import configure_logging
 
         settings = load_settings(listen="127.0.0.1:0", rules=str(ROOT / "rules"), database=url)
         with (Path(scratch) / "decisiond.log").open("w") as log:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO, cast
 
 import structlog
 
@@ -20,27 +17,9 @@ from service.app.usecases import DecisionApp
 from service.config import Settings
 from service.domain.errors import NoRuleBundle
 from service.engine.errors import BundleInvalid
-from service.log_lines import BatchedLines
 from service.storage import open_store
 
 log = structlog.get_logger("decisiond")
-
-
-def configure_logging(level: str = "info", stream: TextIO = sys.stderr, *, batched: bool = False) -> None:
-    """One JSON object per line on stderr; no personal data is ever passed to a logger. `batched`: write the
-    lines in batches every few milliseconds (serving workers, see log_lines.py)."""
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        # whole lines per write: lines of several threads never interleave
-        logger_factory=structlog.WriteLoggerFactory(cast(TextIO, BatchedLines(stream)) if batched else stream),
-        cache_logger_on_first_use=True,
-    )
 
 
 @dataclass

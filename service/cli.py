@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from service.bootstrap import configure_logging
+        from service.logs import configure_logging
         from service.supervisor import supervise
 
         try:
@@ -66,13 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "decisions":
         return _decisions(args)
     if args.rules_command == "check":
-        from service.bootstrap import configure_logging
         from service.engine.check import run_check
+        from service.logs import configure_logging
         from service.rule_tests import untested_rule_warnings
 
         configure_logging("warning")
         return run_check(args.directory, sys.stdout, extra_checks=untested_rule_warnings)
-    from service.bootstrap import configure_logging
+    from service.logs import configure_logging
 
     configure_logging("warning")  # the cases' own decision logs are not the report
     if args.rules_command == "explain":

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import structlog
 
-from service.bootstrap import configure_logging, describe_rules, start_service
+from service.bootstrap import describe_rules, start_service
 from service.config import load_settings
+from service.logs import configure_logging
 
 log = structlog.get_logger("decisiond.worker")
 
