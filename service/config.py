@@ -30,8 +30,9 @@ class Settings:
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)
-    # SQLite: calls arriving this close together run as one batch (api/runners.py; 0: none). The calls of a
-    # burst arrive 50-150 us apart here, each needing a turn of the event loop.
+    # SQLite, in a burst of calls: a batch waits until none has arrived for this long (api/runners.py; 0: calls
+    # run one by one). The calls of a burst arrive 50-150 us apart here, each needing a turn of the event loop;
+    # the loop's timers round up to the millisecond, so a wait lasts about 1 ms.
     batch_gap_seconds: float = 0.00025
     log_level: str = "info"
 

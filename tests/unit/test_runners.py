@@ -1,73 +1,88 @@
-"""The batching loop runner: calls that arrive together run back to back, each with its own result."""
+"""The batching loop runner: calls that arrive together run back to back, each with its own result, and a
+call that arrives alone on an idle loop is not kept waiting."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from service.api.runners import MAX_WAIT_FACTOR, BatchingLoopRunner
 
-GAP = 0.02
+GAP = 0.05
 
 
-class Turns:
-    """Counts the event loop's turns, so that a test can tell which calls ran within one callback."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._loop = asyncio.get_running_loop()
-        self._handle = self._loop.call_soon(self._tick)
-
-    def _tick(self) -> None:
-        self.count += 1
-        self._handle = self._loop.call_soon(self._tick)
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-
-def recording(log: list[tuple[str, int]], turns: Turns, name: str) -> Callable[[], str]:
+def noting(log: list[str], name: str, *, then: Callable[[], object] | None = None) -> Callable[[], str]:
     def work() -> str:
-        log.append((name, turns.count))
+        log.append(name)
+        if then is not None:
+            asyncio.get_running_loop().call_soon(then)
         return name
 
     return work
 
 
-def test_calls_arriving_within_the_gap_run_back_to_back_in_arrival_order() -> None:
-    async def scenario() -> list[tuple[str, int]]:
-        runner, turns, log = BatchingLoopRunner(GAP), Turns(), []
-        first = [runner.run(recording(log, turns, name)) for name in ("a", "b")]
-        await asyncio.sleep(GAP / 4)
-        late = runner.run(recording(log, turns, "c"))
-        assert await asyncio.gather(*first, late) == ["a", "b", "c"]
-        turns.stop()
+def probe(log: list[str]) -> Callable[[], None]:
+    """A callback scheduled by the first call of a batch: it runs only after the whole batch has."""
+    return lambda: log.append("other work")
+
+
+async def a_burst(runner: BatchingLoopRunner) -> None:
+    """Two calls in one turn of the loop: a batch of two, so that the runner now expects bursts."""
+    await asyncio.gather(runner.run(lambda: None), runner.run(lambda: None))
+
+
+def test_calls_arriving_while_the_loop_is_busy_run_back_to_back_once_it_is_idle() -> None:
+    async def scenario() -> list[str]:
+        runner, loop, log = BatchingLoopRunner(GAP), asyncio.get_running_loop(), []
+        answers: list[Awaitable[str]] = [runner.run(noting(log, "a", then=probe(log)))]
+        # the loop stays busy for a few turns, and calls keep arriving meanwhile
+        loop.call_soon(lambda: loop.call_soon(lambda: answers.append(runner.run(noting(log, "c")))))
+        loop.call_soon(lambda: answers.append(runner.run(noting(log, "b"))))
+        await asyncio.sleep(GAP / 10)
+        assert await asyncio.gather(*answers) == ["a", "b", "c"]
+        await asyncio.sleep(0)
         return log
 
-    log = asyncio.run(scenario())
-    assert [name for name, _ in log] == ["a", "b", "c"]
-    assert len({turn for _, turn in log}) == 1  # one batch: no other callback ran between them
+    assert asyncio.run(scenario()) == ["a", "b", "c", "other work"]
 
 
-def test_a_lone_call_waits_one_gap_for_company_then_runs() -> None:
+def test_a_call_arriving_alone_on_an_idle_loop_runs_at_once() -> None:
     async def scenario() -> float:
         runner, loop = BatchingLoopRunner(GAP), asyncio.get_running_loop()
         started = loop.time()
         await runner.run(lambda: None)
         return loop.time() - started
 
-    waited = asyncio.run(scenario())
-    assert GAP * 0.9 <= waited < GAP * MAX_WAIT_FACTOR
+    assert asyncio.run(scenario()) < GAP / 2
+
+
+def test_in_a_burst_the_runner_waits_for_a_quiet_gap_before_running() -> None:
+    async def scenario() -> tuple[list[str], float]:
+        runner, loop, log = BatchingLoopRunner(GAP), asyncio.get_running_loop(), []
+        await a_burst(runner)
+        started = loop.time()
+        first = runner.run(noting(log, "x", then=probe(log)))
+        await asyncio.sleep(GAP / 2)
+        second = runner.run(noting(log, "y"))
+        await asyncio.gather(first, second)
+        waited = loop.time() - started
+        await asyncio.sleep(0)
+        return log, waited
+
+    log, waited = asyncio.run(scenario())
+    assert log == ["x", "y", "other work"]
+    assert GAP * 1.4 <= waited < GAP * MAX_WAIT_FACTOR  # the second's gap after it arrived half a gap later
 
 
 def test_a_steady_trickle_of_calls_never_keeps_the_first_waiting_beyond_the_longest_wait() -> None:
     async def scenario() -> float:
         runner, loop = BatchingLoopRunner(GAP), asyncio.get_running_loop()
+        await a_burst(runner)
         started = loop.time()
         first = runner.run(lambda: loop.time())
-        for _ in range(3 * MAX_WAIT_FACTOR):  # a new call every half gap: never a quiet gap
+        for _ in range(2 * MAX_WAIT_FACTOR):  # a new call every half gap: never a quiet gap
             await asyncio.sleep(GAP / 2)
             runner.run(lambda: None)
         return await first - started
@@ -95,6 +110,7 @@ def test_a_call_cancelled_while_it_waits_is_never_run() -> None:
 
     async def scenario() -> None:
         runner = BatchingLoopRunner(GAP)
+        await a_burst(runner)
         doomed = asyncio.ensure_future(runner.run(lambda: ran.append("doomed")))
         kept = runner.run(lambda: ran.append("kept"))
         await asyncio.sleep(0)
@@ -110,6 +126,7 @@ def test_a_call_cancelled_while_it_waits_is_never_run() -> None:
 def test_without_a_gap_each_call_runs_at_the_next_turn_of_the_loop() -> None:
     async def scenario() -> float:
         runner, loop = BatchingLoopRunner(0.0), asyncio.get_running_loop()
+        await a_burst(runner)
         started = loop.time()
         await runner.run(lambda: None)
         return loop.time() - started
@@ -120,6 +137,7 @@ def test_without_a_gap_each_call_runs_at_the_next_turn_of_the_loop() -> None:
 def test_a_full_batch_runs_without_waiting_for_the_gap() -> None:
     async def scenario() -> float:
         runner, loop = BatchingLoopRunner(GAP * 100, max_batch=4), asyncio.get_running_loop()
+        await a_burst(runner)
         started = loop.time()
         await asyncio.gather(*(runner.run(lambda: None) for _ in range(4)))
         return loop.time() - started
