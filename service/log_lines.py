@@ -10,7 +10,9 @@ its log, never a decision (those are in the ledger before they are answered).
 from __future__ import annotations
 
 import atexit
+import json
 import threading
+from datetime import UTC, datetime
 from typing import TextIO
 
 FLUSH_INTERVAL_S = 0.02
@@ -55,3 +57,37 @@ class BatchedLines:
         stop = threading.Event()
         while not stop.wait(FLUSH_INTERVAL_S):
             self.drain()
+
+
+# gRPC's C core writes plain-text lines to stderr, glog style: "E1202 10:27:19.749105  378 file.cc:186] text".
+_GLOG_LEVELS = {ord("E"): "error", ord("W"): "warning", ord("I"): "info", ord("F"): "critical"}
+# Logged by the C core whenever a worker leaves the port on purpose (service/api/listener.py), at every reload
+# and every stop: expected, so not an error.
+_EXPECTED_ON_LEAVING_THE_PORT = b"Closing acceptor. Failed accept4: Invalid argument"
+
+
+def as_json_lines(lines: bytes, pid: int) -> bytes:
+    """A worker's output as JSON lines: its own log lines as they are, anything else (gRPC's C core writes
+    plain text) as one JSON object a line naming the worker. `lines` ends with a newline."""
+    if lines[:1] == b"{" and lines.count(b"\n{") == lines.count(b"\n") - 1:
+        return lines  # the usual case: every line is the worker's own JSON
+    out = []
+    for line in lines.splitlines(keepends=True):
+        if line[:1] == b"{":
+            out.append(line)
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        level = _GLOG_LEVELS.get(text[0], "warning") if text[1:2].isdigit() else "warning"
+        if _EXPECTED_ON_LEAVING_THE_PORT in text:
+            level = "info"
+        record = {
+            "event": "worker.output",
+            "level": level,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "worker_pid": pid,
+            "text": text.decode("utf-8", "replace"),
+        }
+        out.append(json.dumps(record).encode() + b"\n")
+    return b"".join(out)

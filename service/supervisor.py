@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 
 from service.config import Settings
+from service.log_lines import as_json_lines
 
 log = structlog.get_logger("decisiond.supervisor")
 
@@ -241,7 +242,8 @@ class Supervisor:
     @staticmethod
     def _forward_logs(worker: Worker) -> None:
         """Workers log through the supervisor, whole lines at a time, so that lines of several processes never
-        interleave on the one stderr (a pipe keeps a write whole only up to PIPE_BUF bytes)."""
+        interleave on the one stderr (a pipe keeps a write whole only up to PIPE_BUF bytes), and every line is
+        JSON (see log_lines.as_json_lines)."""
         assert worker.process.stderr is not None
         source = worker.process.stderr.fileno()
         pending = b""
@@ -249,10 +251,10 @@ class Supervisor:
             pending += chunk
             cut = pending.rfind(b"\n") + 1
             if cut:
-                _write_lines(pending[:cut])
+                _write_lines(as_json_lines(pending[:cut], worker.pid()))
                 pending = pending[cut:]
         if pending:
-            _write_lines(pending + b"\n")
+            _write_lines(as_json_lines(pending + b"\n", worker.pid()))
 
     @staticmethod
     def _read_ready(worker: Worker) -> None:

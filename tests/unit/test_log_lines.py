@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 
-from service.log_lines import FLUSH_SIZE, BatchedLines
+from service.log_lines import FLUSH_SIZE, BatchedLines, as_json_lines
 
 
 class CountingStream(io.StringIO):
@@ -46,3 +47,26 @@ def test_a_large_batch_is_written_at_once() -> None:
         lines.write(line)
     assert target.writes >= 1
     assert target.getvalue().endswith(line)
+
+
+def test_a_workers_json_lines_are_forwarded_as_they_are() -> None:
+    lines = b'{"event": "decision", "n": 1}\n{"event": "decision", "n": 2}\n'
+    assert as_json_lines(lines, pid=42) is lines
+
+
+def test_plain_text_from_grpcs_core_becomes_json_naming_the_worker_and_the_level() -> None:
+    lines = (
+        b'{"event": "decision"}\n'
+        b"E1202 10:27:19.749105     378 posix_engine_listener.cc:186] Closing acceptor. Failed accept4: Invalid"
+        b" argument\n"
+        b"W1202 10:27:20.000001     378 chttp2_transport.cc:1] keepalive watchdog timeout\n"
+        b"something else\n"
+    )
+    records = [json.loads(line) for line in as_json_lines(lines, pid=42).splitlines()]
+    assert [(r["event"], r.get("level"), r.get("worker_pid")) for r in records] == [
+        ("decision", None, None),
+        ("worker.output", "info", 42),  # a worker leaving the port on purpose: expected, not an error
+        ("worker.output", "warning", 42),
+        ("worker.output", "warning", 42),
+    ]
+    assert records[2]["text"].endswith("keepalive watchdog timeout")
