@@ -61,7 +61,7 @@ def start_service(
         ThreadPoolExecutor(settings.threads, thread_name_prefix="usecase") if store.waits_on_network else None
     )
     runner: CallRunner = (
-        ThreadRunner(executor) if executor is not None else BatchingLoopRunner(settings.batch_gap_seconds)
+        ThreadRunner(executor) if executor is not None else BatchingLoopRunner(settings.batch_wait_seconds)
     )
     server = create_server(
         app,

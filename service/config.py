@@ -30,10 +30,9 @@ class Settings:
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)
-    # SQLite, in a burst of calls: a batch waits until none has arrived for this long (api/runners.py; 0: calls
-    # run one by one). The calls of a burst arrive 50-150 us apart here, each needing a turn of the event loop;
-    # the loop's timers round up to the millisecond, so a wait lasts about 1 ms.
-    batch_gap_seconds: float = 0.00025
+    # SQLite: a call waits at most this long for the calls arriving with it, to run with them as one batch
+    # (api/runners.py; 0: calls run one by one).
+    batch_wait_seconds: float = 0.0025
     log_level: str = "info"
 
     @property
@@ -70,9 +69,12 @@ def load_settings(
     processes_text = str(workers) if workers is not None else env.get("DECISIOND_WORKERS", "2")
     if not processes_text.isdigit() or not 1 <= int(processes_text) <= 64:
         raise SettingsError("the number of worker processes (--workers, DECISIOND_WORKERS) must be from 1 to 64")
-    batch_gap_text = env.get("DECISIOND_BATCH_GAP_US", str(round(Settings.batch_gap_seconds * 1_000_000)))
-    if not batch_gap_text.isdigit() or not 0 <= int(batch_gap_text) <= 100_000:
-        raise SettingsError("DECISIOND_BATCH_GAP_US must be a whole number of microseconds from 0 to 100000")
+    if "DECISIOND_BATCH_GAP_US" in env:
+        raise SettingsError("DECISIOND_BATCH_GAP_US is gone: batches no longer wait for a gap; "
+                            "DECISIOND_BATCH_WAIT_US bounds how long a call waits for its batch")
+    batch_wait_text = env.get("DECISIOND_BATCH_WAIT_US", str(round(Settings.batch_wait_seconds * 1_000_000)))
+    if not batch_wait_text.isdigit() or not 0 <= int(batch_wait_text) <= 100_000:
+        raise SettingsError("DECISIOND_BATCH_WAIT_US must be a whole number of microseconds from 0 to 100000")
     log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")
@@ -83,6 +85,6 @@ def load_settings(
         database_url=database_url,
         workers=int(processes_text),
         threads=int(threads_text),
-        batch_gap_seconds=int(batch_gap_text) / 1_000_000,
+        batch_wait_seconds=int(batch_wait_text) / 1_000_000,
         log_level=log_level,
     )

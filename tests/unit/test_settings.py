@@ -42,10 +42,15 @@ def test_a_password_in_the_database_url_is_never_printed() -> None:
     assert redact_password("sqlite:///./var/decisions.db") == "sqlite:///./var/decisions.db"
 
 
-def test_the_batching_gap_is_set_in_microseconds_and_a_bad_one_names_the_setting() -> None:
-    assert load_settings(environ={}).batch_gap_seconds == 0.00025
-    assert load_settings(environ={"DECISIOND_BATCH_GAP_US": "0"}).batch_gap_seconds == 0.0
-    assert load_settings(environ={"DECISIOND_BATCH_GAP_US": "1000"}).batch_gap_seconds == 0.001
+def test_the_longest_batch_wait_is_set_in_microseconds_and_a_bad_one_names_the_setting() -> None:
+    assert load_settings(environ={}).batch_wait_seconds == 0.0025
+    assert load_settings(environ={"DECISIOND_BATCH_WAIT_US": "0"}).batch_wait_seconds == 0.0
+    assert load_settings(environ={"DECISIOND_BATCH_WAIT_US": "1000"}).batch_wait_seconds == 0.001
     for bad in ("-5", "0.5", "1ms", "100001"):
-        with pytest.raises(SettingsError, match="DECISIOND_BATCH_GAP_US"):
-            load_settings(environ={"DECISIOND_BATCH_GAP_US": bad})
+        with pytest.raises(SettingsError, match="DECISIOND_BATCH_WAIT_US"):
+            load_settings(environ={"DECISIOND_BATCH_WAIT_US": bad})
+
+
+def test_the_retired_batching_gap_setting_is_refused_with_its_replacement_named() -> None:
+    with pytest.raises(SettingsError, match=r"DECISIOND_BATCH_GAP_US is gone.*DECISIOND_BATCH_WAIT_US"):
+        load_settings(environ={"DECISIOND_BATCH_GAP_US": "250"})
