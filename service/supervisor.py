@@ -108,9 +108,12 @@ class Supervisor:
         holder = reserve_port(self.settings.host, self.settings.port)
         self._port = holder.getsockname()[1]
         try:
+            # Fingerprinted before the first snapshot is taken: an edit saved while that bundle is checked and
+            # the workers start (seconds) is then seen as a change, not taken for what is serving.
+            seen = fingerprint(self.settings.rules_dir)
             self._activate_or_reject(first=True)
             self._announce()
-            self._watch()
+            self._watch(seen)
         finally:
             self._stop_workers(self.workers)
             holder.close()
@@ -135,8 +138,8 @@ class Supervisor:
             flush=True,
         )
 
-    def _watch(self) -> None:
-        seen = fingerprint(self.settings.rules_dir)
+    def _watch(self, seen: tuple[tuple[str, int, int], ...]) -> None:
+        """Reload on SIGHUP or when the rule files differ from `seen`, their fingerprint before the last snapshot."""
         while not self._stop.wait(WATCH_INTERVAL):
             self._replace_dead_workers()
             current = fingerprint(self.settings.rules_dir)

@@ -3,7 +3,9 @@ are refused and leave the last good bundle serving, and every answer comes from 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.supervisor import WATCH_INTERVAL
 from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import ROOT, ServerProcess, start_server
 
@@ -165,7 +168,22 @@ def test_every_reload_replaces_the_processes_that_loaded_the_engine_and_the_supe
     assert server.stop() == 0
 
 
-def test_sighup_reloads_and_a_bundle_whose_own_tests_fail_is_refused(server: ServerProcess, rules: Path) -> None:
+def test_sighup_reloads_an_edit_the_file_watch_cannot_see(server: ServerProcess, rules: Path) -> None:
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    bundle = rules / "bundle.yaml"
+    before = bundle.stat()
+    bundle.write_text(bundle.read_text().replace('version: "2026.11-1"', 'version: "2026.11-2"'))
+    os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same time: the watch sees nothing
+    time.sleep(4 * WATCH_INTERVAL)
+    assert status(rules_stub).active.version == "2026.11-1"
+    os.kill(server.process.pid, signal.SIGHUP)
+    wait_for(lambda: status(rules_stub).active.version == "2026.11-2", "the bundle named by SIGHUP to serve")
+    assert server.stop() == 0
+
+
+def test_a_bundle_whose_own_tests_fail_is_refused_and_the_last_good_one_serves(
+    server: ServerProcess, rules: Path
+) -> None:
     rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
     case_file = rules / "tests" / "scorecard.yaml"
     case_file.write_text(
