@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from service.config import SettingsError, load_settings
+from service.logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from service.logs import configure_logging
         from service.supervisor import supervise
 
         try:
@@ -67,13 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _decisions(args)
     if args.rules_command == "check":
         from service.engine.check import run_check
-        from service.logs import configure_logging
         from service.rule_tests import untested_rule_warnings
 
         configure_logging("warning")
         return run_check(args.directory, sys.stdout, extra_checks=untested_rule_warnings)
-    from service.logs import configure_logging
-
     configure_logging("warning")  # the cases' own decision logs are not the report
     if args.rules_command == "explain":
         from service.explain_case import explain

@@ -74,7 +74,10 @@ def redact_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+Fingerprint = tuple[tuple[str, int, int], ...]  # every file's path, size and modification time
+
+
+def fingerprint(directory: Path) -> Fingerprint:
     """Cheap change detection: every file's path, size and modification time."""
     entries = []
     for path in sorted(directory.rglob("*")):
@@ -138,7 +141,7 @@ class Supervisor:
             flush=True,
         )
 
-    def _watch(self, seen: tuple[tuple[str, int, int], ...]) -> None:
+    def _watch(self, seen: Fingerprint) -> None:
         """Reload on SIGHUP or when the rule files differ from `seen`, their fingerprint before the last snapshot."""
         while not self._stop.wait(WATCH_INTERVAL):
             self._replace_dead_workers()

@@ -12,8 +12,7 @@ import pytest
 from service import supervisor as supervisor_module
 from service.config import load_settings
 from service.supervisor import Supervisor
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.server_process import ROOT
 
 
 def test_an_edit_saved_while_the_first_bundle_is_checked_is_picked_up(
