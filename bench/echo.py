@@ -26,7 +26,7 @@ from grpc_health.v1._async import HealthServicer
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from service.api.server import serve_on_loop, server_options
+from service.api.server import RunningServer, serve_on_loop, server_options
 from service.config import load_settings
 from service.supervisor import reserve_port
 
@@ -115,15 +115,16 @@ def run_worker(listen: str) -> int:
     # The product's options, connection ageing included: the load generator's connections move between
     # the workers as they do with decisiond.
     options = server_options(reuse_port=True, connection_age=settings.connection_age_seconds)
-    serving, server, _ = serve_on_loop("echo", settings.host, settings.port, options, register)
+    serving, server, port = serve_on_loop("echo", settings.host, settings.port, options, register)
     serving.call(health_servicer.set("", health_pb2.HealthCheckResponse.SERVING))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     print("READY", flush=True)
     stop.wait()
-    serving.call(server.stop(settings.drain_seconds))
-    serving.close()
+    # Stopped as a decisiond worker stops: clients' connections move away before the server refuses calls.
+    running = RunningServer(serving, server, port, health_servicer, settings.connection_age_seconds)
+    running.stop(settings.drain_seconds, settings.lame_duck_seconds)
     return 0
 
 

@@ -7,7 +7,9 @@
 Prints one JSON object on stdout. Calls completing during the warm-up are not measured; throughput is the
 calls completed inside the measured window divided by its length, latency is each call's own round trip.
 Requests are serialized before the clock starts (`--pregen`); if the run outpaces them, more are built on
-the fly and `built_during_run` says how many.
+the fly and `built_during_run` says how many. Every call waits for a connection (`wait_for_ready`), as the
+README asks of clients: a call issued while the server moves its connection (every 2 s) or is being replaced
+waits for the next connection instead of failing (tests/bench/test_loadgen.py).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ async def drive(
                     method = methods[lane, rpc] = channels[lane].unary_unary(SERVICE + rpc)
                 sent = time.perf_counter()
                 try:
-                    answer = await method(payload, timeout=CALL_TIMEOUT_S)
+                    answer = await method(payload, timeout=CALL_TIMEOUT_S, wait_for_ready=True)
                 except grpc.aio.AioRpcError as error:
                     if sent >= opens:
                         recording.errors[error.code().name] += 1

@@ -137,7 +137,7 @@ def start_decisiond(rules: Path, database_url: str, log_path: Path, workers: int
     return server
 
 
-def start_echo(log_path: Path, workers: int | None = None) -> ServerProcess:
-    """The echo ceiling, same stack and process model, on a free loopback port."""
-    command = [sys.executable, "-m", "bench.echo", "serve", "--listen", "127.0.0.1:0"]
+def start_echo(log_path: Path, workers: int | None = None, listen: str = "127.0.0.1:0") -> ServerProcess:
+    """The echo ceiling, same stack and process model, on a free loopback port (or the one `listen` names)."""
+    command = [sys.executable, "-m", "bench.echo", "serve", "--listen", listen]
     return _start("echo", command, log_path, _env(workers))
