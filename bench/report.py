@@ -102,6 +102,15 @@ def _busy_warning(results: dict[str, Any]) -> list[str]:
             "are unreliable: run again on a quiet machine."]
 
 
+def _probe_note(machine: dict[str, Any]) -> str:
+    """The machine's speed at the start and end of the run (bench/speed_probe.py), where it was measured."""
+    probe = machine.get("python_probe_ms")
+    if not probe:
+        return ""
+    return (f" Python speed probe (`bench/speed_probe.py`, lower is faster): {probe['start']:g} ms at the start,"
+            f" {probe['end']:g} ms at the end; absolute figures compare across runs only as these do.")
+
+
 def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) -> str:
     machine, settings = results["machine"], results["settings"]
     loop = results.get("ledger_loop")
@@ -112,7 +121,7 @@ def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) ->
         f"{machine['cpus']} CPUs, Python {machine['python']}, grpcio {machine['grpcio']}; "
         f"{settings['workers']} worker processes x {settings['threads']} threads; load generator on the same "
         f"machine; {settings['warmup_s']} s warm-up + {settings['duration_s']} s measured per run at 16 in flight. "
-        f"Whole run: {results['elapsed_s']:.0f} s.",
+        f"Whole run: {results['elapsed_s']:.0f} s.{_probe_note(machine)}",
         *_busy_warning(results),
         "",
         "## Targets (issue 5)",

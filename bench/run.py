@@ -37,6 +37,7 @@ from bench.postgres import DEFAULT_ADMIN_URL, reachable, scratch_database
 from bench.readme import update_readme
 from bench.servers import ROOT, ServerFailed, ServerProcess, start_decisiond, start_echo
 from bench.session import Session
+from bench.speed_probe import python_probe_ms
 from bench.targets import evaluate
 from bench.workload import RPCS, Population
 from service.config import load_settings
@@ -110,6 +111,7 @@ class Benchmark:
         self.extra: dict[str, Any] = {}
         self.skipped: list[str] = []
         self.load_at_start = [round(value, 2) for value in os.getloadavg()]
+        self.probe_at_start = python_probe_ms()
 
     def step(self, name: str, action: Callable[[], None]) -> None:
         """Run a step; a failure is recorded and the run goes on with the next."""
@@ -224,7 +226,8 @@ def assemble(bench: Benchmark, started: float) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d"),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
-        "machine": {**machine(), "load_average_at_start": bench.load_at_start},
+        "machine": {**machine(), "load_average_at_start": bench.load_at_start,
+                    "python_probe_ms": {"start": bench.probe_at_start, "end": python_probe_ms()}},
         "settings": {**bench.settings, **asdict(bench.plan)},
         "servers": bench.extra.get("servers", {}),
         "setup": bench.extra.get("setup"),
