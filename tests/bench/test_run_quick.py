@@ -3,7 +3,6 @@ target of issue 5 given a verdict. Its figures are not checked here: this machin
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,8 +10,8 @@ import sys
 import pytest
 
 from bench.servers import ROOT
+from tests.storage.conftest import POSTGRES_ADMIN_URL
 
-POSTGRES = os.environ.get("DECISIOND_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TARGETS = 13
 SERVERS = {"echo", "sqlite", "postgresql"}
 
@@ -27,7 +26,7 @@ def _table(markdown: str, heading: str) -> list[list[str]]:
 @pytest.mark.slow
 def test_the_quick_benchmark_measures_every_step_and_judges_every_target() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--postgres", POSTGRES],
+        [sys.executable, "-m", "bench.run", "--quick", "--postgres", POSTGRES_ADMIN_URL],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
