@@ -12,6 +12,14 @@ What the engine receives (issue 2, section 5, is the list of hazards this avoids
   512 conditions under one node, crashes at 257 rules with one identical condition, fails at 253 keys); a
   single rule too large for that is decided in Python as one derived key;
 - conditions that are always true or always false never reach the engine.
+
+Which chunks a fact meets: most rules require some key to have one of a few values (`transaction.type ==
+'DRAWDOWN'`, a derived `counterparty in list` being 1), and a fact has one value of it. Each rule's guard is
+the key of that kind that guards the most rules of its set. Rules without a guard are packed first, into
+chunks every fact meets; then the guarded rules, grouped by key and values, so that a chunk of guarded rules
+is met only by facts with one of their values: a fact with other values cannot match any of its rules, and
+skips it. Each chunk met costs an engine call, so a large rule set costs a fact only the chunks that can
+concern it.
 """
 
 from __future__ import annotations
@@ -70,12 +78,22 @@ class CompiledRule:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A rule can only hold when the key `source` has one of `values`."""
+
+    source: int
+    values: frozenset[int]
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One engine ruleset: a few rules whose worst case stays well inside the engine's limits."""
 
     rule_indices: tuple[int, ...]
     source_indices: tuple[int, ...]
     definition: dict[str, object]  # durable_rules JSON
+    # Which facts can match a rule here: those where one of these keys has one of its values (None: any fact).
+    guard: tuple[Guard, ...] | None = None
 
     def definition_json(self) -> str:
         return json.dumps(self.definition, separators=(",", ":"))
@@ -201,7 +219,7 @@ def compile_rules(label: str, scope: Scope, rules: Sequence[tuple[str, Expr]], n
         if not isinstance(cond, Const) and not fits_one_engine_rule(cond):
             cond = lowering.derived(expr, False)  # too large for the engine: decided in Python as one key
         compiled.append(CompiledRule(index, rule_id, expr, cond))
-    chunks = _pack(compiled, table.sources, name)
+    chunks = _pack([r for r in compiled if not isinstance(r.cond, Const)], table.sources, name)
     always = tuple(r.index for r in compiled if r.cond == TRUE)
     fields = _fields_read(table.sources, scope)
     return CompiledRuleSet(label, tuple(compiled), tuple(table.sources), chunks, always, fields)
@@ -219,54 +237,79 @@ def _fields_read(sources: list[Source], scope: Scope) -> tuple[FieldSpec, ...]:
 
 
 def _pack(rules: list[CompiledRule], sources: list[Source], name: str) -> tuple[Chunk, ...]:
-    """Greedy packing in bundle order. The worst case of simultaneous matches in a chunk is bounded using the
-    rule set's most common guard key (e.g. transaction.type): rules requiring different values of it can never
-    match the same fact, so only the largest group counts, plus every rule without such a guard."""
-    engine_rules = [r for r in rules if not isinstance(r.cond, Const)]
-    key = _partition_key(engine_rules)
+    """Greedy packing: rules without a guard first, then the guarded ones grouped by guard (see the module
+    docstring), each in bundle order."""
+    guards = _guards(rules)
+    order = sorted(rules, key=lambda r: _group_order(guards[r.index], r.index))
     chunks: list[Chunk] = []
-    packer = _ChunkBudget()
-    current: list[CompiledRule] = []
-    for rule in engine_rules:
-        s = size(rule.cond)
-        guards = guard_values(rule.cond, key) if key is not None else None
-        if current and not packer.fits(s, guards):
-            chunks.append(_chunk(current, sources, name))
-            current, packer = [], _ChunkBudget()
+    budget, current = _ChunkBudget(), list[CompiledRule]()
+    for rule in order:
+        s, guard = size(rule.cond), guards[rule.index]
+        if current and not budget.fits(s, guard):
+            chunks.append(_chunk(current, sources, name, guards))
+            budget, current = _ChunkBudget(), []
         current.append(rule)
-        packer.add(s, guards)
+        budget.add(s, guard)
     if current:
-        chunks.append(_chunk(current, sources, name))
+        chunks.append(_chunk(current, sources, name, guards))
     return tuple(chunks)
 
 
+def _guards(rules: list[CompiledRule]) -> dict[int, Guard | None]:
+    """Each rule's guard: of the keys whose value it requires, the one that guards the most rules."""
+    candidates = {r.index: {k: v for k in _equalities(r.cond) if (v := guard_values(r.cond, k)) is not None}
+                  for r in rules}
+    guarded_by: dict[int, int] = {}
+    for found in candidates.values():
+        for source in found:
+            guarded_by[source] = guarded_by.get(source, 0) + 1
+    out: dict[int, Guard | None] = {}
+    for index, found in candidates.items():
+        best = max(found, key=lambda k: (guarded_by[k], -k), default=None)
+        out[index] = Guard(best, found[best]) if best is not None else None
+    return out
+
+
+def _group_order(guard: Guard | None, index: int) -> tuple[int, int, tuple[int, ...], int]:
+    if guard is None:
+        return (0, 0, (), index)
+    return (1, guard.source, tuple(sorted(guard.values)), index)
+
+
 class _ChunkBudget:
+    """The engine's limits, counted for the rules of one chunk. Simultaneous matches are bounded using the
+    guards: rules requiring different values of one key can never match the same fact, so of each key's
+    values only the one most required counts, plus every rule without a guard."""
+
     def __init__(self) -> None:
         self.rules = 0
         self.tests = 0
         self.keys: set[int] = set()
-        self.unguarded = 0  # worst-case matches of rules without a guard value
-        self.guarded: dict[int, int] = {}  # guard value -> worst-case matches of rules requiring it
+        self.unguarded = 0  # worst-case matches of rules without a guard
+        self.guarded: dict[int, dict[int, int]] = {}  # key -> value -> worst-case matches of rules requiring it
 
-    def _matches(self, s: Size, guards: frozenset[int] | None) -> int:
-        unguarded = self.unguarded + (s.matches if guards is None else 0)
-        groups = [self.guarded.get(v, 0) + (s.matches if guards is not None and v in guards else 0)
-                  for v in {*self.guarded, *(guards or ())}]
-        return unguarded + max(groups, default=0)
+    def _matches(self, s: Size, guard: Guard | None) -> int:
+        total = self.unguarded + (s.matches if guard is None else 0)
+        for key in {*self.guarded, *((guard.source,) if guard else ())}:
+            counts = self.guarded.get(key, {})
+            extra = guard.values if guard is not None and guard.source == key else frozenset()
+            total += max((counts.get(v, 0) + (s.matches if v in extra else 0) for v in {*counts, *extra}), default=0)
+        return total
 
-    def fits(self, s: Size, guards: frozenset[int] | None) -> bool:
+    def fits(self, s: Size, guard: Guard | None) -> bool:
         return (self.rules < MAX_RULES and self.tests + s.tests <= MAX_TESTS
-                and len(self.keys | s.sources) <= MAX_KEYS and self._matches(s, guards) <= MAX_MATCHES)
+                and len(self.keys | s.sources) <= MAX_KEYS and self._matches(s, guard) <= MAX_MATCHES)
 
-    def add(self, s: Size, guards: frozenset[int] | None) -> None:
+    def add(self, s: Size, guard: Guard | None) -> None:
         self.rules += 1
         self.tests += s.tests
         self.keys |= s.sources
-        if guards is None:
+        if guard is None:
             self.unguarded += s.matches
         else:
-            for v in guards:
-                self.guarded[v] = self.guarded.get(v, 0) + s.matches
+            counts = self.guarded.setdefault(guard.source, {})
+            for v in guard.values:
+                counts[v] = counts.get(v, 0) + s.matches
 
 
 def guard_values(cond: Cond, key: int) -> frozenset[int] | None:
@@ -285,15 +328,6 @@ def guard_values(cond: Cond, key: int) -> frozenset[int] | None:
     return None
 
 
-def _partition_key(rules: list[CompiledRule]) -> int | None:
-    counts: dict[int, int] = {}
-    for rule in rules:
-        for test in _equalities(rule.cond):
-            counts[test] = counts.get(test, 0) + 1
-    best = max(counts.items(), key=lambda kv: kv[1], default=None)
-    return best[0] if best is not None and best[1] > 1 else None
-
-
 def _equalities(cond: Cond) -> set[int]:
     if isinstance(cond, Test):
         return {cond.source} if cond.op == "==" else set()
@@ -302,14 +336,25 @@ def _equalities(cond: Cond) -> set[int]:
     return set()
 
 
-def _chunk(rules: list[CompiledRule], sources: list[Source], name: str) -> Chunk:
+def _chunk(rules: list[CompiledRule], sources: list[Source], name: str, guards: dict[int, Guard | None]) -> Chunk:
     definition: dict[str, object] = {}
     used: set[int] = set()
     for rule in rules:
         definition[f"{name}{rule.index}"] = {"all": [{"m": emit(rule.cond, sources)}]}
         used |= size(rule.cond).sources
     assert_safe(definition)
-    return Chunk(tuple(r.index for r in rules), tuple(sorted(used)), definition)
+    return Chunk(tuple(r.index for r in rules), tuple(sorted(used)), definition, _chunk_guard(rules, guards))
+
+
+def _chunk_guard(rules: list[CompiledRule], guards: dict[int, Guard | None]) -> tuple[Guard, ...] | None:
+    """Which facts can match some rule of the chunk: the union of its rules' guards (None: any fact)."""
+    values: dict[int, frozenset[int]] = {}
+    for rule in rules:
+        guard = guards[rule.index]
+        if guard is None:
+            return None
+        values[guard.source] = values.get(guard.source, frozenset()) | guard.values
+    return tuple(Guard(source, found) for source, found in sorted(values.items()))
 
 
 def emit(cond: Cond, sources: Sequence[Source]) -> dict[str, object]:

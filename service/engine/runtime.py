@@ -1,8 +1,10 @@
 """Driving the durable_rules C module directly: one engine ruleset per chunk, one fact per evaluation.
 
 Per evaluation, under one constant sid and fact id (a fresh sid per request leaks memory and crashes):
-assert the fact, collect every rule that fired, retract the fact. One lock per rule set (all its chunks), because
-the engine is not safe for concurrent use of one ruleset. Nothing is created at import time.
+assert the fact, collect every rule that fired, retract the fact; only in the chunks that the fact meets (a
+chunk whose rules all require other values of their guard keys is skipped: see compiler.py). One lock per
+rule set (all its chunks), because the engine is not safe for concurrent use of one ruleset. Nothing is
+created at import time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from service.domain.errors import NoRuleBundle
 from service.engine import oracle
 from service.engine.compiler import MAX_KEYS, Chunk, CompiledRuleSet
 from service.engine.errors import EngineFailure
+from service.engine.sources import Source
 
 _SID = "0"
 _FACT_ID = "1"
@@ -39,13 +42,22 @@ def reference_fired(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracl
 class _EngineChunk:
     """One engine ruleset. Not thread-safe by itself: its EngineRuleSet's lock guards every call."""
 
-    def __init__(self, name: str, chunk: Chunk) -> None:
+    def __init__(self, name: str, chunk: Chunk, sources: tuple[Source, ...]) -> None:
         self.name = name
         self.pick = operator.itemgetter(*chunk.source_indices, -1)  # -1: the closing brace
+        # The facts that can match a rule here: those with one of these fact members (None: every fact).
+        self._meets: tuple[tuple[int, frozenset[str]], ...] | None = None
+        if chunk.guard is not None:
+            self._meets = tuple((g.source, frozenset(sources[g.source].member(v) for v in g.values))
+                                for g in chunk.guard)
         self._rule_index = {rule: int(rule[1:]) for rule in chunk.definition}
         self._handle: int | None = durable_rules_engine.create_ruleset(name, chunk.definition_json())
         # a bundle dropped without close() still releases its engine rulesets when collected
         self._release = weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle)
+
+    def meets(self, pieces: list[str]) -> bool:
+        """Whether a fact (its members, by key) can match any rule of this chunk."""
+        return self._meets is None or any(pieces[source] in members for source, members in self._meets)
 
     def fired(self, text: str, into: list[int]) -> None:
         """Append the rules of this chunk that match the fact `text` (JSON with this chunk's keys)."""
@@ -97,7 +109,7 @@ class EngineRuleSet:
         try:
             for number, chunk in enumerate(compiled.chunks):
                 name = f"{tag}-{compiled.label}-{number}-{next(_names)}"
-                self._chunks.append(_EngineChunk(name, chunk))
+                self._chunks.append(_EngineChunk(name, chunk, compiled.sources))
         except Exception:
             self.close()
             raise
@@ -105,6 +117,7 @@ class EngineRuleSet:
     def fired(self, facts: oracle.Facts) -> list[int]:
         """Indices of the matching rules, in bundle order, each once."""
         pieces = [piece(facts) for piece in self._pieces]
+        chunks = [chunk for chunk in self._chunks if chunk.meets(pieces)]
         pieces.append("}")
         hits = list(self.compiled.always)
         with self._lock:
@@ -112,10 +125,10 @@ class EngineRuleSet:
                 raise NoRuleBundle("the rule bundle was closed")
             if self._whole_fact:
                 text = _FACT_HEAD + "".join(pieces)
-                for chunk in self._chunks:
+                for chunk in chunks:
                     chunk.fired(text, hits)
             else:
-                for chunk in self._chunks:
+                for chunk in chunks:
                     chunk.fired(_FACT_HEAD + "".join(chunk.pick(pieces)), hits)
         return sorted(set(hits))
 

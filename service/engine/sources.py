@@ -68,10 +68,14 @@ class Source:
         assert isinstance(value, int)
         return value
 
+    def member(self, value: int) -> str:
+        """The fact member `,"f3":42` that gives this key one value."""
+        return f',"{self.key}":{value}'
+
     def piece_encoder(self, lists: oracle.Lists) -> Callable[[oracle.Facts], str]:
-        """The fact member `,"f3":42` for one normalised fact: what encode() gives, specialised to this key
+        """The fact member (see member()) for one normalised fact: what encode() gives, specialised to this key
         once (the per-evaluation path of the engine)."""
-        prefix = f',"{self.key}":'
+        prefix = self.member(0)[:-1]
         if self.spec is None:
             expr = self.expr
             assert expr is not None

@@ -14,6 +14,7 @@ from service.engine.compiler import (
     MAX_RULES,
     MAX_TESTS,
     CompiledRuleSet,
+    Guard,
     assert_safe,
     compile_rules,
 )
@@ -235,10 +236,36 @@ def test_rules_that_require_different_values_of_one_field_share_a_chunk() -> Non
     # a fact has one value of a.t, so at most 40 of these 80 rules can match it at once
     both = [f"a.t == 'X' and a.n >= {-i}" for i in range(40)] + [f"a.t == 'Y' and a.n >= {-i}" for i in range(40)]
     assert [len(c.rule_indices) for c in compile_many(both).chunks] == [80]
+    # the 10 rules without a guard go first, into a chunk every fact meets, filled up to 48 possible matches
     with_unguarded = both + [f"a.n >= {-i}" for i in range(10)]
-    assert [len(c.rule_indices) for c in compile_many(with_unguarded).chunks] == [88, 2]
+    assert [len(c.rule_indices) for c in compile_many(with_unguarded).chunks] == [48, 42]
     in_lists = [f"a.t in ['X', 'Y'] and a.n >= {-i}" for i in range(49)]
     assert [len(c.rule_indices) for c in compile_many(in_lists).chunks] == [48, 1]
+
+
+def _source(compiled: CompiledRuleSet, name: str) -> Source:
+    return next(s for s in compiled.sources if s.spec is not None and s.spec.name == name)
+
+
+def test_guarded_rules_are_grouped_so_that_a_fact_meets_only_the_chunks_of_its_values() -> None:
+    # bundle order interleaves the guards; rules without a guard go first, then each guard's rules together
+    texts = [text for i in range(60) for text in (f"a.t == 'X' and a.n >= {-i}", f"a.t == 'Y' and a.n >= {-i}")]
+    compiled = compile_many([*texts, "a.b and a.n > 5", "a.n > 7"])
+    t, b = _source(compiled, "a.t"), _source(compiled, "a.b")
+    x, y = t.codes["X"], t.codes["Y"]
+    assert [(c.guard, len(c.rule_indices)) for c in compiled.chunks] == [
+        (None, 48),  # the rule without a guard and 47 X rules: every fact meets this chunk
+        ((Guard(t.index, frozenset({x, y})),), 61),  # 13 X and 48 Y rules: at most 48 match one fact
+        ((Guard(t.index, frozenset({y})), Guard(b.index, frozenset({1}))), 13),  # 12 Y rules and a.b's
+    ]
+
+
+def test_a_rule_is_guarded_by_the_key_that_guards_most_rules() -> None:
+    by_t = compile_many(["a.t == 'X' and a.b", "a.t == 'Y' and a.n > 1", "a.t == 'X' or a.t == 'Y'"])
+    t = _source(by_t, "a.t")
+    assert [c.guard for c in by_t.chunks] == [(Guard(t.index, frozenset(t.codes.values())),)]
+    by_b = compile_many(["a.t == 'X' and a.b", "a.b and a.n > 1", "a.b and a.n > 2"])
+    assert [c.guard for c in by_b.chunks] == [(Guard(_source(by_b, "a.b").index, frozenset({1})),)]
 
 
 def test_many_distinct_conditions_are_split_below_the_engine_limit() -> None:

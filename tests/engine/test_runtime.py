@@ -10,6 +10,7 @@ import json
 import threading
 from decimal import Decimal
 
+import durable_rules_engine
 import pytest
 
 from service.domain.errors import InvalidRequest, NoRuleBundle
@@ -322,3 +323,29 @@ def test_a_rule_set_too_wide_for_one_engine_fact_gives_each_chunk_only_its_own_k
     assert len(compiled.sources) > MAX_KEYS
     assert fired == reference_fired(compiled, facts, {})  # type: ignore[arg-type]
     assert 0 < len(fired) < 200
+
+
+def test_a_fact_is_asserted_only_into_the_chunks_whose_rules_it_can_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    # three chunks (see test_compiler): every fact meets the first, X and Y facts the second, Y facts and
+    # facts with a.b the third
+    texts = [text for i in range(60) for text in (f"a.t == 'X' and a.n >= {-i}", f"a.t == 'Y' and a.n >= {-i}")]
+    compiled = compile_many([*texts, "a.b and a.n > 5", "a.n > 7"])
+    engine = EngineRuleSet(compiled, "guards", {})
+    asserted: list[int] = []
+    assert_fact = durable_rules_engine.assert_fact
+
+    def counting(handle: int, text: str) -> tuple[int, int]:
+        asserted.append(handle)
+        return assert_fact(handle, text)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(durable_rules_engine, "assert_fact", counting)
+    base = {"a.n": 10, "a.d": Decimal(0), "a.m": 0, "a.s": ""}
+    try:
+        for changes, chunks_met in [({"a.t": "X", "a.b": False}, 2), ({"a.t": "Y", "a.b": False}, 3),
+                                    ({"a.t": "X", "a.b": True}, 3)]:
+            facts: dict[str, object] = {**base, **changes}
+            asserted.clear()
+            assert engine.fired(facts) == reference_fired(compiled, facts, {})  # type: ignore[arg-type]
+            assert len(asserted) == chunks_met, changes
+    finally:
+        engine.close()
