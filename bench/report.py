@@ -51,8 +51,15 @@ def rule_table(results: dict[str, Any]) -> list[str]:
     if "sizes" not in rule_eval:
         return [f"Rule evaluation not measured: {rule_eval.get('error', 'skipped')}"]
     rows = [[size, f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['evaluations_per_s']:,}",
-             f"{r['rules_fired_per_evaluation']:.2f}", f"{r['load_s']:.2f}"] for size, r in rule_eval["sizes"].items()]
-    return _table(["fraud rules", "median us", "p99 us", "evaluations/s", "rules fired per evaluation", "load s"], rows)
+             f"{r['rules_fired_per_evaluation']:.2f}", _engine_calls(r), f"{r['load_s']:.2f}"]
+            for size, r in rule_eval["sizes"].items()]
+    return _table(["fraud rules", "median us", "p99 us", "evaluations/s", "rules fired per evaluation",
+                   "engine calls per evaluation", "load s"], rows)
+
+
+def _engine_calls(row: dict[str, Any]) -> str:
+    calls = row.get("engine_calls_per_evaluation")  # not counted before 2026-12-02's fifth session
+    return "" if calls is None else f"{calls:.2f}"
 
 
 def memory_lines(results: dict[str, Any]) -> list[str]:

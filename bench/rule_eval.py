@@ -5,7 +5,9 @@ i mod 6 with its own id, its numeric thresholds moved and an amount floor of its
 are the same condition. The
 set replaces fraud.yaml in a copy of the bundle, which is loaded with service.engine.bundle.load_bundle,
 and RuleBundle.evaluate(RuleSetKind.FRAUD, facts) is timed call by call over varied facts (drawdowns,
-transfers, logins; devices seen and new; mule counterparties; other countries).
+transfers, logins; devices seen and new; mule counterparties; other countries). An untimed pass over the same
+facts counts the engine rulesets (chunks) each fact is asserted into: a fact skips the chunks whose rules all
+require other values of their guard (service/engine/compiler.py).
 
     python -m bench.rule_eval --sizes 50 200 500 --seconds 2
 """
@@ -26,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import durable_rules_engine
 import yaml
 
 from bench.stats import percentile
@@ -107,6 +110,25 @@ def varied_facts(count: int, seed: int = 7) -> list[dict[str, object]]:
     return [{f.name: _value(f.name, f.type, f.allowed_values, rng) for f in fields} for _ in range(count)]
 
 
+def engine_calls_per_evaluation(bundle: Any, facts: Sequence[dict[str, object]]) -> float:
+    """The mean number of engine rulesets a fact is asserted into, counted by wrapping the engine's call."""
+    calls = 0
+    assert_fact = durable_rules_engine.assert_fact
+
+    def counting(handle: int, text: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return assert_fact(handle, text)
+
+    durable_rules_engine.assert_fact = counting
+    try:
+        for fact in facts:
+            bundle.evaluate(RuleSetKind.FRAUD, fact)
+    finally:
+        durable_rules_engine.assert_fact = assert_fact
+    return calls / len(facts)
+
+
 def time_evaluations(bundle_dir: Path, facts: Sequence[dict[str, object]], seconds: float) -> dict[str, Any]:
     """Load the bundle, warm it up, then time evaluate() call by call for `seconds`."""
     started = time.perf_counter()
@@ -126,6 +148,7 @@ def time_evaluations(bundle_dir: Path, facts: Sequence[dict[str, object]], secon
             result = bundle.evaluate(RuleSetKind.FRAUD, fact)
             timings.append((time.perf_counter_ns() - began) / 1000)
             fired += len(result)
+        engine_calls = engine_calls_per_evaluation(bundle, facts)
     finally:
         bundle.close()
     timings.sort()
@@ -139,6 +162,7 @@ def time_evaluations(bundle_dir: Path, facts: Sequence[dict[str, object]], secon
         "mean_us": round(mean, 1),
         "evaluations_per_s": round(1e6 / mean),
         "rules_fired_per_evaluation": round(fired / len(timings), 2),
+        "engine_calls_per_evaluation": round(engine_calls, 2),
     }
 
 
