@@ -199,6 +199,17 @@ def test_rules_guarded_by_different_values_never_exceed_the_match_limit(bundle_c
         [60, 60, 0]
 
 
+def test_rules_guarded_by_different_keys_that_all_hold_never_exceed_the_match_limit(bundle_copy: BundleCopy) -> None:
+    # 80 rules that one fact can all match, 40 guarded by each of two keys and each starting with a test of
+    # its own: counted per key (40 and 40) they would share one engine ruleset and fail (error 303 beyond 64
+    # simultaneous matches); counted together they are split
+    conditions = [f"applicant.age >= {-i} and applicant.country == 'CN'" for i in range(40)] + \
+        [f"applicant.age >= {-100 - i} and applicant.real_name_verified" for i in range(40)]
+    _big_bundle(bundle_copy, conditions)
+    cases: list[dict[str, object]] = [{}, {"applicant__country": "US"}, {"applicant__real_name_verified": False}]
+    assert _evaluate_isolated(bundle_copy, cases) == [80, 40, 40]
+
+
 def test_a_rule_whose_many_or_branches_all_hold(bundle_copy: BundleCopy) -> None:
     _big_bundle(bundle_copy, [" or ".join(f"applicant.age > {-i}" for i in range(100))] * 3)
     assert _evaluate_isolated(bundle_copy, [{}, {"applicant__age": -200}]) == [3, 0]
