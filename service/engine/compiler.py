@@ -242,7 +242,8 @@ def _pack(rules: list[CompiledRule], sources: list[Source], name: str) -> tuple[
     guards = _guards(rules)
     order = sorted(rules, key=lambda r: _group_order(guards[r.index], r.index))
     chunks: list[Chunk] = []
-    budget, current = _ChunkBudget(), list[CompiledRule]()
+    budget = _ChunkBudget()
+    current: list[CompiledRule] = []
     for rule in order:
         s, guard = size(rule.cond), guards[rule.index]
         if current and not budget.fits(s, guard):

@@ -68,14 +68,18 @@ class Source:
         assert isinstance(value, int)
         return value
 
+    @property
+    def member_prefix(self) -> str:
+        return f',"{self.key}":'
+
     def member(self, value: int) -> str:
         """The fact member `,"f3":42` that gives this key one value."""
-        return f',"{self.key}":{value}'
+        return self.member_prefix + str(value)
 
     def piece_encoder(self, lists: oracle.Lists) -> Callable[[oracle.Facts], str]:
         """The fact member (see member()) for one normalised fact: what encode() gives, specialised to this key
         once (the per-evaluation path of the engine)."""
-        prefix = self.member(0)[:-1]
+        prefix = self.member_prefix
         if self.spec is None:
             expr = self.expr
             assert expr is not None
