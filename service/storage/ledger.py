@@ -66,6 +66,11 @@ class SqlUnitOfWork(ABC):
     def execute(self, sql: str, params: Params) -> int:
         """Run a statement and return how many rows it changed."""
 
+    def write(self, sql: str, params: Params) -> None:
+        """Run a statement whose outcome nobody reads. An adapter may hold it back until the transaction's next
+        statement or its commit (see SqliteUnitOfWork); a failure then surfaces there, in the same transaction."""
+        self.execute(sql, params)
+
     # -- decisions -------------------------------------------------------------------------------
 
     def find_decision(self, request_id: str) -> DecisionRecord | None:
@@ -142,7 +147,7 @@ class SqlUnitOfWork(ABC):
     def save_credit_line(self, line: CreditLine) -> None:
         # A new line starts with nothing outstanding; an existing one keeps its outstanding principal
         # and its opening time, since only draw_down and repay move the ledger.
-        self.execute(
+        self.write(
             f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
             " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s)"
             " ON CONFLICT (user_key) DO UPDATE SET credit_limit = excluded.credit_limit,"
@@ -172,7 +177,7 @@ class SqlUnitOfWork(ABC):
         )
         if row is None:
             return None
-        self.execute(
+        self.write(
             f"INSERT INTO drawdowns ({DRAWDOWN_COLUMNS}) VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s,"
             " %(term_months)s, %(method)s, %(rate)s, %(purpose)s, %(created_at)s, %(schedule)s,"
             " %(repaid_principal)s)",
@@ -237,7 +242,7 @@ class SqlUnitOfWork(ABC):
             {"amount": amount, "at": self.codec.time(at), "user_key": user_key},
         )
         assert row is not None, "the line was locked above"
-        self.execute(
+        self.write(
             "INSERT INTO repayments (drawdown_id, user_key, amount, repaid_at)"
             " VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s, %(at)s)",
             {"drawdown_id": drawdown_id, "user_key": user_key, "amount": amount, "at": self.codec.time(at)},
@@ -247,7 +252,7 @@ class SqlUnitOfWork(ABC):
     # -- account history -------------------------------------------------------------------------
 
     def append_event(self, event: HistoryEvent) -> None:
-        self.execute(
+        self.write(
             f"INSERT INTO account_events ({EVENT_COLUMNS}) VALUES (%(event_id)s, %(user_key)s, %(event_type)s,"
             " %(occurred_at)s, %(amount)s, %(device_id)s, %(country)s, %(counterparty_id)s)",
             {

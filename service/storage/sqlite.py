@@ -104,13 +104,19 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     anew with BEGIN IMMEDIATE, so it writes on the latest state. What it read before stays valid for the
     rows it locked with ``get_credit_line(for_update=True)`` (nobody else changes a locked user's rows), and
     the ledger's conditional statements protect everything else. Without a lock file (the in-memory database)
-    the transaction holds the write lock from its start."""
+    the transaction holds the write lock from its start.
+
+    Writes whose outcome nobody reads (``write``) are held back until the transaction's next statement or its
+    commit, so that the writer lock is taken as late as possible: a decision then encodes its response and
+    its record before it waits for the lock, not while the other processes wait for it. Every statement runs
+    the held writes first, so the transaction still reads what it wrote."""
 
     def __init__(self, connection: sqlite3.Connection, locks: LockFile | None) -> None:
         super().__init__(_CODEC)
         self._connection = connection
         self._locks = locks
         self._has_read = False  # whether a read snapshot has been taken yet
+        self._held: list[tuple[str, Params]] = []  # writes not run yet, in order
 
     def fetch_one(self, sql: str, params: Params) -> Row | None:
         row: Row | None = self._run(sql, params).fetchone()
@@ -122,12 +128,23 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     def execute(self, sql: str, params: Params) -> int:
         return self._run(sql, params).rowcount
 
+    def write(self, sql: str, params: Params) -> None:
+        self._held.append((sql, params))
+
+    def run_held_writes(self) -> None:
+        """Run the writes held back so far (before the commit)."""
+        held, self._held = self._held, []
+        for sql, params in held:
+            self._run(sql, params)
+
     def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
         if for_update and self._locks is not None:
             self._lock_user(user_key)
         return super().get_credit_line(user_key)
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+        if self._held:
+            self.run_held_writes()
         statement, reads_only = _sqlite_statement(sql)
         if reads_only:
             self._has_read = True
@@ -184,7 +201,7 @@ class SqliteStore:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """A transaction; it takes the write lock at its first write (see SqliteUnitOfWork)."""
+        """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""
         with self._transaction() as uow:
             yield uow
 
@@ -194,7 +211,9 @@ class SqliteStore:
             connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
             wrote = False
             try:
-                yield SqliteUnitOfWork(connection, locks)
+                uow = SqliteUnitOfWork(connection, locks)
+                yield uow
+                uow.run_held_writes()
                 wrote = locks is not None and locks.writing
                 connection.commit()
             except BaseException:
