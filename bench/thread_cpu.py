@@ -1,0 +1,116 @@
+"""Where a serving process's CPU goes, thread by thread: the service against the echo, one RPC at 16 in flight.
+
+    .venv/bin/python -m bench.thread_cpu FlagTransaction
+
+Starts the echo and `decisiond serve` (SQLite, bundled rules) as the main run does, drives the RPC at 16 in
+flight against each, and reads every thread's CPU time of the serving processes from /proc over a window inside
+the measured one. Prints, per call answered: the event-loop thread that runs gRPC's handlers (and, in the
+service, the decisions), the other Python threads (gRPC's completion-queue poller, SQLite checkpoints, log
+lines) and gRPC's C-core threads. Unlike bench.cpu_profile nothing is profiled, so the figures are the
+server's own; one run is noisy, run it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.servers import ROOT, ServerProcess, start_decisiond, start_echo
+from bench.session import Session
+from bench.workload import RPCS, Population
+
+WARMUP_S = 2.0
+DURATION_S = 8.0
+WINDOW_S = 5.0  # read inside the measured window, from about its start
+LOAD_UNDER_WAY_CPU_S = 0.2  # the servers have used this much CPU since the load generator started: calls arrive
+CLOCK_TICKS = 100  # /proc/<pid>/task/<tid>/stat counts CPU time in 1/100 s on Linux
+
+
+def thread_ticks(pids: list[int]) -> dict[tuple[int, int], tuple[str, int]]:
+    """(pid, tid) -> (thread name, user + system CPU ticks) of every thread of the processes."""
+    ticks: dict[tuple[int, int], tuple[str, int]] = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks[(pid, int(task.name))] = (name, int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+def by_role(before: dict[tuple[int, int], tuple[str, int]], after: dict[tuple[int, int], tuple[str, int]],
+            calls: float) -> dict[str, float]:
+    """Microseconds of CPU per call, per role: the busiest Python thread of each process is its event loop."""
+    used = {key: (name, ticks - before.get(key, (name, 0))[1]) for key, (name, ticks) in after.items()}
+    loops = {}
+    for (pid, tid), (name, ticks) in used.items():
+        if name.startswith("python") and ticks >= loops.get(pid, (0, -1))[1]:
+            loops[pid] = (tid, ticks)
+    roles: Counter[str] = Counter()
+    for (pid, tid), (name, ticks) in used.items():
+        if loops.get(pid, (None,))[0] == tid:
+            role = "event loop (gRPC handlers, decisions)"
+        elif name.startswith("python"):
+            role = "other Python threads"
+        else:
+            role = "gRPC C-core threads"
+        roles[role] += ticks / CLOCK_TICKS / calls * 1e6
+    return dict(roles)
+
+
+def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    load = threading.Thread(target=lambda: result.update(session.load(rpc, 16, WARMUP_S, DURATION_S)))
+    cpu_at_start = server.cpu_seconds()
+    load.start()
+    while server.cpu_seconds() - cpu_at_start < LOAD_UNDER_WAY_CPU_S and load.is_alive():
+        time.sleep(0.05)  # the load generator builds its requests first
+    time.sleep(WARMUP_S)
+    before = thread_ticks(server.worker_pids())
+    time.sleep(WINDOW_S)
+    after = thread_ticks(server.worker_pids())
+    load.join()
+    roles = by_role(before, after, result["throughput_per_s"] * WINDOW_S)
+    return {"calls_per_s": result["throughput_per_s"], "us_per_call": roles}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.thread_cpu", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rpc", choices=RPCS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-threads-") as scratch:
+        population = Population(f"t{uuid.uuid4().hex[:6]}", 2_000)
+        measured = {}
+        echo = start_echo(Path(scratch) / "echo.log")
+        try:
+            measured["echo"] = measure(echo, Session(echo, "echo", population), args.rpc)
+        finally:
+            echo.stop()
+        service = start_decisiond(ROOT / "rules", f"sqlite:///{scratch}/ledger.db", Path(scratch) / "decisiond.log")
+        try:
+            session = Session(service, "sqlite", population)
+            session.setup()
+            measured["sqlite"] = measure(service, session, args.rpc)
+        finally:
+            service.stop()
+    for label, figures in measured.items():
+        parts = ", ".join(f"{role} {us:.0f}" for role, us in sorted(figures["us_per_call"].items()))
+        total = sum(figures["us_per_call"].values())
+        print(f"{label}: {figures['calls_per_s']:,.0f} calls/s; CPU per call {total:.0f} us: {parts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

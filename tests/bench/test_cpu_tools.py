@@ -1,0 +1,31 @@
+"""The tools that say where the CPU goes: the in-process loop decides real calls, and the per-thread split names
+each process's event loop."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from bench.servers import ROOT
+from bench.thread_cpu import by_role
+from bench.workload import RPCS
+
+
+def test_the_in_process_loop_runs_every_rpc_through_the_servicer() -> None:
+    # its own process: it configures the service's logging, as a server does
+    done = subprocess.run([sys.executable, "-m", "bench.in_process", "--calls", "20", "--warmup", "5", "--users", "50"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    measured = dict(re.findall(r"^(\w+): (\d+) us of CPU per call$", done.stdout, re.MULTILINE))
+    assert sorted(measured) == sorted(RPCS)
+    assert all(int(micros) > 0 for micros in measured.values())
+
+
+def test_the_busiest_python_thread_of_each_process_counts_as_its_event_loop() -> None:
+    before = {(1, 1): ("python", 0), (1, 2): ("python", 10), (1, 3): ("event_engine", 0),
+              (2, 5): ("python", 0), (2, 6): ("python", 0)}
+    after = {(1, 1): ("python", 1), (1, 2): ("python", 60), (1, 3): ("event_engine", 20),
+             (2, 5): ("python", 30), (2, 6): ("python", 5), (2, 7): ("python", 4)}  # 7 started meanwhile
+    roles = by_role(before, after, calls=1_000)  # ticks of 10 ms over 1,000 calls: 10 us per tick per call
+    assert roles == {"event loop (gRPC handlers, decisions)": 800.0, "other Python threads": 100.0,
+                     "gRPC C-core threads": 200.0}
