@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.launch import StepFailed
 from bench.servers import ROOT, ServerProcess, start_decisiond, start_echo
 from bench.session import Session
 from bench.workload import RPCS, Population
@@ -71,7 +72,14 @@ def by_role(before: dict[tuple[int, int], tuple[str, int]], after: dict[tuple[in
 
 def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    load = threading.Thread(target=lambda: result.update(session.load(rpc, 16, WARMUP_S, DURATION_S)))
+
+    def drive() -> None:
+        try:
+            result.update(session.load(rpc, 16, WARMUP_S, DURATION_S))
+        except StepFailed as failed:
+            result["failed"] = failed
+
+    load = threading.Thread(target=drive)
     cpu_at_start = server.cpu_seconds()
     load.start()
     while server.cpu_seconds() - cpu_at_start < LOAD_UNDER_WAY_CPU_S and load.is_alive():
@@ -81,6 +89,8 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
     time.sleep(WINDOW_S)
     after = thread_ticks(server.worker_pids())
     load.join()
+    if "failed" in result:
+        raise result["failed"]
     roles = by_role(before, after, result["throughput_per_s"] * WINDOW_S)
     return {"calls_per_s": result["throughput_per_s"], "us_per_call": roles}
 
