@@ -26,10 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench.servers import ROOT
-from bench.workload import RPCS, Population, drawdown_calls, flag_calls, grant_calls, score_calls, setup_calls
-
-STREAMS = {"ScoreUser": score_calls, "GrantLimit": grant_calls, "FlagTransaction": flag_calls,
-           "AuthorizeDrawdown": drawdown_calls}
+from bench.workload import RPCS, STREAMS, Population, setup_calls
 
 
 def calls_through_the_servicer(directory: str, users: int) -> Callable[[str, bytes], None]:
@@ -99,11 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if unknown := set(args.rpcs) - set(RPCS):
         parser.error(f"unknown RPC {', '.join(sorted(unknown))}: choose from {', '.join(RPCS)}")
-    for rpc in args.rpcs or RPCS:
-        if args.instructions:
+    rpcs = args.rpcs or RPCS
+    if args.instructions:
+        for rpc in rpcs:
             print(f"{rpc}: {instructions_per_call(rpc):,} instructions per call")
-    if not args.instructions:
-        for rpc, micros in cpu_per_call(args.rpcs or RPCS, args.calls, args.warmup, args.users).items():
+    else:
+        for rpc, micros in cpu_per_call(rpcs, args.calls, args.warmup, args.users).items():
             print(f"{rpc}: {micros:.0f} us of CPU per call")
     return 0
 

@@ -68,9 +68,14 @@ def rss_bytes(pid: int) -> int:
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, 0 if it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return 0.0
+
+
+def stat_cpu_seconds(stat: str) -> float:
+    """utime + stime from the text of a /proc stat file (a process's, or one thread's under task/)."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

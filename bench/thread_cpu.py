@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.launch import StepFailed
-from bench.servers import ROOT, ServerProcess, start_decisiond, start_echo
+from bench.servers import ROOT, ServerProcess, start_decisiond, start_echo, stat_cpu_seconds
 from bench.session import Session
 from bench.workload import RPCS, Population
 
@@ -32,41 +32,38 @@ WARMUP_S = 2.0
 DURATION_S = 8.0
 WINDOW_S = 5.0  # read inside the measured window, from about its start
 LOAD_UNDER_WAY_CPU_S = 0.2  # the servers have used this much CPU since the load generator started: calls arrive
-CLOCK_TICKS = 100  # /proc/<pid>/task/<tid>/stat counts CPU time in 1/100 s on Linux
 
 
-def thread_ticks(pids: list[int]) -> dict[tuple[int, int], tuple[str, int]]:
-    """(pid, tid) -> (thread name, user + system CPU ticks) of every thread of the processes."""
-    ticks: dict[tuple[int, int], tuple[str, int]] = {}
+def thread_cpu_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, float]]:
+    """(pid, tid) -> (thread name, user + system CPU seconds) of every thread of the processes."""
+    used: dict[tuple[int, int], tuple[str, float]] = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 stat = (task / "stat").read_text()
             except OSError:  # the thread ended meanwhile
                 continue
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
-            ticks[(pid, int(task.name))] = (name, int(fields[11]) + int(fields[12]))
-    return ticks
+            used[(pid, int(task.name))] = (stat[stat.index("(") + 1 : stat.rindex(")")], stat_cpu_seconds(stat))
+    return used
 
 
-def by_role(before: dict[tuple[int, int], tuple[str, int]], after: dict[tuple[int, int], tuple[str, int]],
+def by_role(before: dict[tuple[int, int], tuple[str, float]], after: dict[tuple[int, int], tuple[str, float]],
             calls: float) -> dict[str, float]:
     """Microseconds of CPU per call, per role: the busiest Python thread of each process is its event loop."""
-    used = {key: (name, ticks - before.get(key, (name, 0))[1]) for key, (name, ticks) in after.items()}
-    loops = {}
-    for (pid, tid), (name, ticks) in used.items():
-        if name.startswith("python") and ticks >= loops.get(pid, (0, -1))[1]:
-            loops[pid] = (tid, ticks)
+    used = {key: (name, seconds - before.get(key, (name, 0.0))[1]) for key, (name, seconds) in after.items()}
+    loops: dict[int, tuple[int, float]] = {}
+    for (pid, tid), (name, seconds) in used.items():
+        if name.startswith("python") and seconds >= loops.get(pid, (0, -1.0))[1]:
+            loops[pid] = (tid, seconds)
     roles: Counter[str] = Counter()
-    for (pid, tid), (name, ticks) in used.items():
+    for (pid, tid), (name, seconds) in used.items():
         if loops.get(pid, (None,))[0] == tid:
             role = "event loop (gRPC handlers, decisions)"
         elif name.startswith("python"):
             role = "other Python threads"
         else:
             role = "gRPC C-core threads"
-        roles[role] += ticks / CLOCK_TICKS / calls * 1e6
+        roles[role] += seconds * 1e6 / calls
     return dict(roles)
 
 
@@ -85,9 +82,9 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
     while server.cpu_seconds() - cpu_at_start < LOAD_UNDER_WAY_CPU_S and load.is_alive():
         time.sleep(0.05)  # the load generator builds its requests first
     time.sleep(WARMUP_S)
-    before = thread_ticks(server.worker_pids())
+    before = thread_cpu_seconds(server.worker_pids())
     time.sleep(WINDOW_S)
-    after = thread_ticks(server.worker_pids())
+    after = thread_cpu_seconds(server.worker_pids())
     load.join()
     if "failed" in result:
         raise result["failed"]

@@ -22,10 +22,10 @@ def test_the_in_process_loop_runs_every_rpc_through_the_servicer() -> None:
 
 
 def test_the_busiest_python_thread_of_each_process_counts_as_its_event_loop() -> None:
-    before = {(1, 1): ("python", 0), (1, 2): ("python", 10), (1, 3): ("event_engine", 0),
-              (2, 5): ("python", 0), (2, 6): ("python", 0)}
-    after = {(1, 1): ("python", 1), (1, 2): ("python", 60), (1, 3): ("event_engine", 20),
-             (2, 5): ("python", 30), (2, 6): ("python", 5), (2, 7): ("python", 4)}  # 7 started meanwhile
-    roles = by_role(before, after, calls=1_000)  # ticks of 10 ms over 1,000 calls: 10 us per tick per call
-    assert roles == {"event loop (gRPC handlers, decisions)": 800.0, "other Python threads": 100.0,
-                     "gRPC C-core threads": 200.0}
+    before = {(1, 1): ("python", 0.0), (1, 2): ("python", 0.25), (1, 3): ("event_engine", 0.0),
+              (2, 5): ("python", 0.0), (2, 6): ("python", 0.0)}
+    after = {(1, 1): ("python", 0.125), (1, 2): ("python", 1.0), (1, 3): ("event_engine", 0.25),
+             (2, 5): ("python", 0.5), (2, 6): ("python", 0.0625), (2, 7): ("python", 0.0625)}  # 7 started meanwhile
+    roles = by_role(before, after, calls=1_000)  # CPU seconds over 1,000 calls: 1,000 us per second per call
+    assert roles == {"event loop (gRPC handlers, decisions)": 1250.0, "other Python threads": 250.0,
+                     "gRPC C-core threads": 250.0}
