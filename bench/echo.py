@@ -144,11 +144,7 @@ def run_parent(listen: str, workers: int | None) -> int:
             if child.stdout.readline().strip() != "READY":
                 print("bench echo: a worker failed to start", file=sys.stderr)
                 return 1
-        print(
-            f"bench echo listening on {settings.host}:{port}, {settings.workers} worker processes"
-            f" of {settings.threads} threads",
-            flush=True,
-        )
+        print(f"bench echo listening on {settings.host}:{port}, {settings.workers} worker processes", flush=True)
         stop.wait()
         return 0
     finally:

@@ -126,7 +126,7 @@ def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) ->
         "",
         f"Commit {machine['git_commit']}{' (with uncommitted changes)' if machine['git_dirty'] else ''}, "
         f"{machine['cpus']} CPUs, Python {machine['python']}, grpcio {machine['grpcio']}; "
-        f"{settings['workers']} worker processes x {settings['threads']} threads; load generator on the same "
+        f"{settings['workers']} worker processes, each one event loop; load generator on the same "
         f"machine; {settings['warmup_s']} s warm-up + {settings['duration_s']} s measured per run at 16 in flight. "
         f"Whole run: {results['elapsed_s']:.0f} s.{_probe_note(machine)}",
         *_busy_warning(results),

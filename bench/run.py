@@ -40,7 +40,6 @@ from bench.session import Session
 from bench.speed_probe import python_probe_ms
 from bench.targets import evaluate
 from bench.workload import RPCS, Population
-from service.config import load_settings
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -100,7 +99,7 @@ class Benchmark:
 
     def __init__(self, plan: Plan, rules: Path, scratch: Path, postgres_url: str | None) -> None:
         self.plan = plan
-        self.settings: dict[str, Any] = {"threads": load_settings().threads}
+        self.settings: dict[str, Any] = {}
         self.rules = rules
         self.scratch = scratch
         self.postgres_url = postgres_url

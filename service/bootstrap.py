@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from service.api.runners import BatchingLoopRunner, CallRunner, ThreadRunner
+from service.api.runners import BatchingLoopRunner, CallRunner, GreenletRunner
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
 from service.app.ports import Store
@@ -30,7 +29,6 @@ class Service:
     store: Store
     rules: RulesHolder
     server: RunningServer
-    executor: ThreadPoolExecutor | None
 
     @property
     def port(self) -> int:
@@ -38,8 +36,6 @@ class Service:
 
     def stop(self) -> None:
         self.server.stop(self.settings.drain_seconds, self.settings.lame_duck_seconds)
-        if self.executor is not None:
-            self.executor.shutdown()
         self.store.close()
 
 
@@ -56,12 +52,9 @@ def start_service(
     except BundleInvalid as problems:
         log.error("rules.rejected", directory=str(settings.rules_dir), problems=[p.format() for p in problems.problems])
     app = DecisionApp(store, rules, SystemClock())
-    # A database over the network is waited on from pool threads; the embedded one is used from the loop.
-    executor = (
-        ThreadPoolExecutor(settings.threads, thread_name_prefix="usecase") if store.waits_on_network else None
-    )
+    # Calls on a database over the network overlap their round trips on the loop; the embedded one's run in batches.
     runner: CallRunner = (
-        ThreadRunner(executor) if executor is not None else BatchingLoopRunner(settings.batch_wait_seconds)
+        GreenletRunner() if store.waits_on_network else BatchingLoopRunner(settings.batch_wait_seconds)
     )
     server = create_server(
         app,
@@ -72,7 +65,7 @@ def start_service(
         reuse_port=reuse_port,
         connection_age=settings.connection_age_seconds if reuse_port else None,
     )
-    return Service(settings, store, rules, server, executor)
+    return Service(settings, store, rules, server)
 
 
 def describe_rules(rules: RulesHolder) -> tuple[str, str]:

@@ -26,7 +26,6 @@ class Settings:
     rules_dir: Path
     database_url: str
     workers: int = 2  # serving processes sharing the port
-    threads: int = 16  # threads per process waiting on a networked database (PostgreSQL), so calls overlap
     drain_seconds: float = 10.0  # calls in flight at shutdown get this long to finish
     lame_duck_seconds: float = 1.0  # keep answering this long after SIGTERM before refusing new calls
     connection_age_seconds: float = 2.0  # workers move client connections on this often (how a drain migrates them)
@@ -63,9 +62,9 @@ def load_settings(
     host, port = parse_listen(listen or env.get("DECISIOND_LISTEN") or DEFAULT_LISTEN)
     rules_dir = Path(rules or env.get("DECISIOND_RULES") or DEFAULT_RULES)
     database_url = database or env.get("DECISIOND_DATABASE") or DEFAULT_DATABASE
-    threads_text = env.get("DECISIOND_THREADS", "16")
-    if not threads_text.isdigit() or not 1 <= int(threads_text) <= 1024:
-        raise SettingsError("DECISIOND_THREADS must be a whole number from 1 to 1024")
+    if "DECISIOND_THREADS" in env:
+        raise SettingsError("DECISIOND_THREADS is gone: calls on PostgreSQL no longer run on threads; the database "
+                            "URL's pool_size bounds how many transactions a worker process runs at once")
     processes_text = str(workers) if workers is not None else env.get("DECISIOND_WORKERS", "2")
     if not processes_text.isdigit() or not 1 <= int(processes_text) <= 64:
         raise SettingsError("the number of worker processes (--workers, DECISIOND_WORKERS) must be from 1 to 64")
@@ -84,7 +83,6 @@ def load_settings(
         rules_dir=rules_dir,
         database_url=database_url,
         workers=int(processes_text),
-        threads=int(threads_text),
         batch_wait_seconds=int(batch_wait_text) / 1_000_000,
         log_level=log_level,
     )

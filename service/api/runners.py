@@ -1,4 +1,4 @@
-"""Where a servicer's synchronous work runs: in batches on the serving event loop, or on a thread pool.
+"""Where a servicer's synchronous work runs on the serving event loop: in batches, or in greenlets.
 
 Against the embedded database a call's work runs on the event loop (see server.py). Run one by one as each
 call arrives, every call meets caches that gRPC, the kernel and the other processes have just evicted, and its
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from typing import Any, Protocol, TypeVar
+
+from service import cooperative
 
 T = TypeVar("T")
 
@@ -28,14 +29,12 @@ class CallRunner(Protocol):
         """Run `work` somewhere that does not block the caller's event loop for long; await its result."""
 
 
-class ThreadRunner:
-    """Every call on a pool thread (a database over the network: calls overlap their round trips)."""
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
+class GreenletRunner:
+    """Every call in a greenlet of its own, whose waits on the database let the loop run the others (a database
+    over the network: the calls overlap their round trips; see service/cooperative.py)."""
 
     def run(self, work: Callable[[], T]) -> Awaitable[T]:
-        return asyncio.get_running_loop().run_in_executor(self._executor, work)
+        return cooperative.start(work)
 
 
 class _Pending:

@@ -1,4 +1,8 @@
-"""The PostgreSQL store: a connection pool shared by request threads, several replicas on one database.
+"""The PostgreSQL store: a connection pool shared by the calls of a process, several replicas on one database.
+
+A serving process runs each call in a greenlet on its event loop (service/cooperative.py): a connection's waits
+on its socket, and a call's wait for a pooled connection, let the loop run the other calls meanwhile. Used from
+anywhere else (the command line, tests, several threads), the store blocks its caller as usual.
 
 Transactions run at READ COMMITTED. The ledger's invariants hold because its UPDATEs are conditional
 (a concurrent UPDATE of the same row waits, then re-checks the condition on the row as committed), and
@@ -19,13 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg.abc import PQGen
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from service import cooperative
 from service.app.ports import DecisionRecord, UnitOfWork
 from service.domain.errors import StoreUnavailable
 from service.domain.model import Installment
@@ -33,7 +39,32 @@ from service.storage.codec import Codec, require_aware, require_finite, schedule
 from service.storage.ledger import Params, Row, SqlUnitOfWork
 from service.storage.migrations import MigrationError, load_migrations, pending_migrations
 
-Connection = psycopg.Connection[TupleRow]
+RV = TypeVar("RV")
+
+# A call on the event loop asks the pool for a connection with the shortest wait the pool accepts (it refuses 0
+# and counts from before its own checks), and lets the loop run between asks, from 2 ms up to 50 ms apart.
+_POOL_ASK_S = 2e-4
+_FIRST_PAUSE_S = 2e-3
+_LONGEST_PAUSE_S = 5e-2
+
+
+class Connection(psycopg.Connection[TupleRow]):
+    """A connection whose waits on its socket let the event loop run, in a call greenlet."""
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        if timeout is not None or not cooperative.on_loop():  # psycopg times only notifications and cancels
+            return super().wait(gen, interval, timeout)
+        fileno = self.pgconn.socket
+        try:
+            events = next(gen)
+            while True:
+                events = gen.send(cooperative.wait_socket(fileno, events))
+        except StopIteration as done:
+            result: RV = done.value
+            return result
+        except OSError as error:
+            raise psycopg.OperationalError("the database connection's socket is closed") from error
+
 
 # pg_advisory_xact_lock(namespace, schema hash) serializes migrations of one schema across replicas.
 _MIGRATION_LOCK_NAMESPACE = 0x64636964
@@ -107,6 +138,7 @@ class PostgresStore:
 
     def __init__(self, conninfo: str, *, timeout: float, pool_size: int) -> None:
         self._timeout = timeout
+        self._slots = cooperative.Slots(pool_size)  # for the calls on the event loop, one per connection
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo,
             connection_class=Connection,
@@ -155,8 +187,9 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[PostgresUnitOfWork]:
-        with _unavailable_on_connection_errors():
-            connection = self._begin()
+        deadline = time.monotonic() + self._timeout
+        with _unavailable_on_connection_errors(), self._slot(deadline):
+            connection = self._begin(deadline)
             try:
                 yield PostgresUnitOfWork(connection)
                 connection.execute("COMMIT")
@@ -168,10 +201,22 @@ class PostgresStore:
             finally:
                 self._pool.putconn(connection)
 
-    def _begin(self) -> Connection:
-        deadline = time.monotonic() + self._timeout
+    @contextmanager
+    def _slot(self, deadline: float) -> Iterator[None]:
+        """For a call on the event loop, one of the pool's connections to take, in turn; else nothing."""
+        if not cooperative.on_loop():
+            yield
+            return
+        if not self._slots.acquire(deadline - time.monotonic()):
+            raise PoolTimeout(f"no database connection free within {self._timeout:.2f} s")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def _begin(self, deadline: float) -> Connection:
         while True:
-            connection = self._pool.getconn(timeout=deadline - time.monotonic())
+            connection = self._getconn(deadline)
             try:
                 connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             except psycopg.OperationalError:
@@ -182,6 +227,22 @@ class PostgresStore:
                     raise
             else:
                 return connection
+
+    def _getconn(self, deadline: float) -> Connection:
+        """A pooled connection. The pool waits on a condition variable, so a call on the event loop asks it again
+        and again, letting the loop run in between, until the pool has made or remade one."""
+        if not cooperative.on_loop():
+            return self._pool.getconn(timeout=deadline - time.monotonic())
+        pause = _FIRST_PAUSE_S
+        while True:
+            try:
+                return self._pool.getconn(timeout=_POOL_ASK_S)
+            except PoolTimeout:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                cooperative.sleep(min(pause, left))
+                pause = min(pause * 2, _LONGEST_PAUSE_S)
 
     # -- opening ---------------------------------------------------------------------------------
 

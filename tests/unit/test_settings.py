@@ -54,3 +54,8 @@ def test_the_longest_batch_wait_is_set_in_microseconds_and_a_bad_one_names_the_s
 def test_the_retired_batching_gap_setting_is_refused_with_its_replacement_named() -> None:
     with pytest.raises(SettingsError, match=r"DECISIOND_BATCH_GAP_US is gone.*DECISIOND_BATCH_WAIT_US"):
         load_settings(environ={"DECISIOND_BATCH_GAP_US": "250"})
+
+
+def test_the_retired_thread_count_is_refused_with_what_bounds_concurrency_now() -> None:
+    with pytest.raises(SettingsError, match=r"DECISIOND_THREADS is gone.*pool_size"):
+        load_settings(environ={"DECISIOND_THREADS": "16"})

@@ -1,0 +1,146 @@
+"""Synchronous code that waits on the network without blocking the event loop it runs on.
+
+A call's use case is synchronous code: it reads and writes the ledger through the Store, one statement after
+another. Against a database over the network every statement is a round trip. Run on a thread per call, the
+round trips of several calls overlap, but every round trip then hands the interpreter lock from thread to
+thread, which cost more CPU than the transaction itself (measured, see bench/README.md). Here every call runs
+instead in a greenlet of its own on the serving event loop's thread (``start``): where the database driver would
+block on its socket (``wait_socket``), the greenlet hands control back to the loop, which runs gRPC and the other
+calls until the socket is ready, then switches back into the greenlet. Code outside such a greenlet (the command
+line, tests, the connection pool's own threads) asks ``on_loop()`` and simply blocks instead.
+
+One event loop uses these functions: everything of a call greenlet happens on its loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import greenlet
+
+T = TypeVar("T")
+
+READABLE = 1  # the values of selectors' EVENT_READ and EVENT_WRITE, which psycopg's waits use too
+WRITABLE = 2
+
+
+class _CallGreenlet(greenlet.greenlet):
+    """A call running on an event loop's thread; its parent is the greenlet running the loop."""
+
+    def __init__(self, run: Callable[[], None], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(run)
+        self.loop = loop
+
+    def pause(self) -> Any:
+        """Hand control to the loop until something switches back into this call; what it switches in with."""
+        loop_greenlet = self.parent
+        assert loop_greenlet is not None
+        return loop_greenlet.switch()
+
+
+def start(work: Callable[[], T]) -> asyncio.Future[T]:
+    """Run `work` in a greenlet of its own on the running event loop, at once, until it first waits; the future
+    of its result. Cancelling the future does not stop the work: a transaction is never cut off half-way."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = work()
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    _CallGreenlet(run, loop).switch()
+    return future
+
+
+def on_loop() -> bool:
+    """Whether the caller is a call greenlet, whose waits must go through this module."""
+    return isinstance(greenlet.getcurrent(), _CallGreenlet)
+
+
+def _current() -> _CallGreenlet:
+    current = greenlet.getcurrent()
+    if not isinstance(current, _CallGreenlet):
+        raise RuntimeError("only a call started with service.cooperative.start can wait on the event loop")
+    return current
+
+
+def wait_socket(fileno: int, events: int) -> int:
+    """Let the event loop run until the socket is ready for `events` (READABLE, WRITABLE or both); what it is
+    ready for."""
+    current = _current()
+    loop = current.loop
+    ready = 0
+    woken = False
+
+    def wake(state: int) -> None:
+        nonlocal ready, woken
+        ready |= state
+        if not woken:
+            woken = True
+            current.switch()  # the call runs until it waits again, then the loop goes on from here
+
+    if events & READABLE:
+        loop.add_reader(fileno, wake, READABLE)
+    if events & WRITABLE:
+        loop.add_writer(fileno, wake, WRITABLE)
+    try:
+        current.pause()
+    finally:
+        if events & READABLE:
+            loop.remove_reader(fileno)
+        if events & WRITABLE:
+            loop.remove_writer(fileno)
+    return ready
+
+
+def sleep(seconds: float) -> None:
+    """Let the event loop run for `seconds`."""
+    current = _current()
+    current.loop.call_later(seconds, current.switch)
+    current.pause()
+
+
+class Slots:
+    """At most `size` call greenlets hold a slot at once; the others wait, and get freed slots in the order they
+    asked. For a pool of `size` database connections: a call takes a connection only with a slot, so it never
+    has to wait for one while blocking the loop."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: deque[_CallGreenlet] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot, letting the loop run while waiting for one; False if none came within `timeout` s."""
+        if self._free and not self._waiting:
+            self._free -= 1
+            return True
+        current = _current()
+        self._waiting.append(current)
+        timer = current.loop.call_later(timeout, self._give_up, current)
+        try:
+            granted: bool = current.pause()
+        finally:
+            timer.cancel()
+        return granted
+
+    def release(self) -> None:
+        """Give the slot back: to the longest waiting call, which resumes at the loop's next turn."""
+        if self._waiting:
+            waiter = self._waiting.popleft()
+            waiter.loop.call_soon(waiter.switch, True)
+        else:
+            self._free += 1
+
+    def _give_up(self, waiter: _CallGreenlet) -> None:
+        if waiter in self._waiting:  # else a released slot is on its way to it
+            self._waiting.remove(waiter)
+            waiter.switch(False)

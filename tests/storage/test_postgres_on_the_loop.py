@@ -1,0 +1,108 @@
+"""The PostgreSQL store used by calls on a serving event loop (service/cooperative.py): their transactions
+overlap their waits on the database, calls beyond the pool's size wait their turn, and the loop keeps running
+everything else all along."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from service import cooperative
+from service.app.ports import Store
+from service.domain.errors import StoreUnavailable
+from service.storage import open_store
+
+
+@contextmanager
+def postgres_store(url: str, **options: Any) -> Iterator[Store]:
+    store = open_store(url, **options)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def sleeping_transaction(store: Store, seconds: float) -> Callable[[], float]:
+    """A unit of work that waits `seconds` on the server; what it returns is when it ended."""
+
+    def work() -> float:
+        with store.unit_of_work() as uow:
+            uow.fetch_one("SELECT pg_sleep(%(seconds)s)", {"seconds": seconds})  # type: ignore[attr-defined]
+        return time.monotonic()
+
+    return work
+
+
+def on_a_ticking_loop(calls: list[Callable[[], Any]]) -> tuple[list[Any], float, int]:
+    """Run the calls in greenlets on a fresh loop that also runs a 1 ms ticker: their results (or errors), the
+    seconds until the last ended, and how often the ticker ran meanwhile."""
+
+    async def scenario() -> tuple[list[Any], float, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        results = await asyncio.gather(*(cooperative.start(call) for call in calls), return_exceptions=True)
+        elapsed = time.monotonic() - started
+        ticking.cancel()
+        return results, elapsed, ticks
+
+    return asyncio.run(scenario())
+
+
+def warm(store: Store, connections: int) -> None:
+    """Open the pool's connections beforehand, so that the timings measure waits on the server only."""
+    on_a_ticking_loop([sleeping_transaction(store, 0.05) for _ in range(connections)])
+
+
+def test_transactions_of_calls_on_the_loop_overlap_and_the_loop_runs_meanwhile(postgres_url: str) -> None:
+    with postgres_store(postgres_url, pool_size=8) as store:
+        warm(store, 8)
+        results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.2) for _ in range(8)])
+    assert all(isinstance(result, float) for result in results), results
+    assert elapsed < 0.6  # one after another: 1.6 s
+    assert ticks >= 50  # the loop was never blocked for long
+
+
+def test_calls_beyond_the_pool_wait_their_turn_in_order_without_blocking_the_loop(postgres_url: str) -> None:
+    with postgres_store(postgres_url, pool_size=2) as store:
+        warm(store, 2)
+        results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.1) for _ in range(6)])
+    assert all(isinstance(result, float) for result in results), results
+    rounds = [results[0:2], results[2:4], results[4:6]]  # two at a time, in the order they asked
+    assert max(rounds[0]) < min(rounds[1]) and max(rounds[1]) < min(rounds[2]), results
+    assert 0.3 <= elapsed < 1.0  # three rounds of two
+    assert ticks >= 100
+
+
+def test_a_call_that_gets_no_connection_in_time_is_unavailable_and_the_loop_runs_meanwhile(postgres_url: str) -> None:
+    with postgres_store(postgres_url, pool_size=1, timeout=0.3) as store:
+        warm(store, 1)
+        started = time.monotonic()
+        results, _, ticks = on_a_ticking_loop([sleeping_transaction(store, 1.0), sleeping_transaction(store, 0.0)])
+    holder, latecomer = results
+    assert isinstance(holder, float)
+    assert isinstance(latecomer, StoreUnavailable)
+    assert "no database connection free within 0.30 s" in str(latecomer)
+    assert time.monotonic() - started < 5
+    assert ticks >= 500  # a second of ticks while both waited
+
+
+@pytest.mark.parametrize("pool_size", [1, 4])
+def test_the_same_store_still_serves_callers_off_the_loop(postgres_url: str, pool_size: int) -> None:
+    with postgres_store(postgres_url, pool_size=pool_size) as store:
+        warm(store, pool_size)
+        with store.unit_of_work() as uow:
+            assert uow.fetch_one("SELECT 40 + %(two)s", {"two": 2}) == (42,)  # type: ignore[attr-defined]

@@ -1,0 +1,158 @@
+"""Calls in greenlets on an event loop: their waits let the loop run everything else, and their results, errors
+and turns come out as a caller expects."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from service import cooperative
+
+
+@pytest.fixture
+def socket_pairs() -> Iterator[list[tuple[socket.socket, socket.socket]]]:
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+    yield pairs
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+def test_calls_waiting_on_sockets_overlap_and_the_loop_runs_meanwhile(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    async def scenario() -> tuple[list[bytes], list[str]]:
+        log: list[str] = []
+        ends = [socket.socketpair() for _ in range(3)]
+        socket_pairs.extend(ends)
+
+        def call(index: int) -> bytes:
+            ours, _ = ends[index]
+            log.append(f"call {index} waits")
+            assert cooperative.wait_socket(ours.fileno(), cooperative.READABLE) == cooperative.READABLE
+            log.append(f"call {index} reads")
+            return ours.recv(16)
+
+        answers = [cooperative.start(lambda i=i: call(i)) for i in range(3)]
+        log.append("all three started")
+        await asyncio.sleep(0.01)
+        log.append("the loop ran on")
+        for index in (2, 0, 1):  # answered out of order
+            ends[index][1].send(b"answer %d" % index)
+            await asyncio.sleep(0.01)
+        return await asyncio.gather(*answers), log
+
+    results, log = asyncio.run(scenario())
+    assert results == [b"answer 0", b"answer 1", b"answer 2"]
+    assert log == ["call 0 waits", "call 1 waits", "call 2 waits", "all three started", "the loop ran on",
+                   "call 2 reads", "call 0 reads", "call 1 reads"]
+
+
+def test_an_error_in_a_call_reaches_its_caller() -> None:
+    async def scenario() -> None:
+        def failing() -> None:
+            cooperative.sleep(0.001)
+            raise ValueError("the ledger said no")
+
+        with pytest.raises(ValueError, match="the ledger said no"):
+            await cooperative.start(failing)
+
+    asyncio.run(scenario())
+
+
+def test_a_call_whose_caller_went_away_still_runs_to_its_end() -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+
+        def transaction() -> None:
+            log.append("begin")
+            cooperative.sleep(0.02)
+            log.append("commit")
+
+        answer = cooperative.start(transaction)
+        answer.cancel()
+        await asyncio.sleep(0.05)
+        return log
+
+    assert asyncio.run(scenario()) == ["begin", "commit"]
+
+
+def test_sleep_lets_the_loop_run_and_returns_after_the_time() -> None:
+    async def scenario() -> tuple[float, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticking = asyncio.create_task(ticker())
+        started = time.monotonic()
+        await cooperative.start(lambda: cooperative.sleep(0.05))
+        elapsed = time.monotonic() - started
+        ticking.cancel()
+        return elapsed, ticks
+
+    elapsed, ticks = asyncio.run(scenario())
+    assert elapsed >= 0.05
+    assert ticks >= 10  # the loop ran the ticker while the call slept
+
+
+def test_slots_are_handed_over_in_the_order_calls_asked_for_them() -> None:
+    async def scenario() -> list[str]:
+        slots, log = cooperative.Slots(2), []
+
+        def call(name: str) -> None:
+            assert slots.acquire(timeout=5)
+            log.append(f"{name} in")
+            cooperative.sleep(0.01)
+            log.append(f"{name} out")
+            slots.release()
+
+        await asyncio.gather(*(cooperative.start(lambda n=name: call(n)) for name in "abcde"))
+        return log
+
+    log = asyncio.run(scenario())
+    assert [entry for entry in log if entry.endswith("in")] == ["a in", "b in", "c in", "d in", "e in"]
+    for index, entry in enumerate(log):  # never more than two inside at once
+        inside = sum(1 for e in log[: index + 1] if e.endswith("in")) - sum(
+            1 for e in log[: index + 1] if e.endswith("out"))
+        assert inside <= 2, (entry, log)
+
+
+def test_a_call_waiting_for_a_slot_gives_up_at_its_timeout_and_the_slot_goes_to_the_next() -> None:
+    async def scenario() -> dict[str, object]:
+        slots, outcome = cooperative.Slots(1), {}
+
+        def holder() -> None:
+            assert slots.acquire(timeout=1)
+            cooperative.sleep(0.1)
+            slots.release()
+
+        def impatient() -> None:
+            started = time.monotonic()
+            outcome["impatient"] = slots.acquire(timeout=0.02)
+            outcome["waited"] = time.monotonic() - started
+
+        def patient() -> None:
+            outcome["patient"] = slots.acquire(timeout=1)
+            slots.release()
+
+        await asyncio.gather(cooperative.start(holder), cooperative.start(impatient), cooperative.start(patient))
+        return outcome
+
+    outcome = asyncio.run(scenario())
+    assert outcome["impatient"] is False
+    assert 0.02 <= outcome["waited"] < 0.09  # type: ignore[operator]
+    assert outcome["patient"] is True
+
+
+def test_outside_a_call_nothing_waits_on_the_loop() -> None:
+    assert not cooperative.on_loop()
+    with pytest.raises(RuntimeError, match=r"cooperative\.start"):
+        cooperative.sleep(0.001)
