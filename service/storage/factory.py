@@ -22,8 +22,9 @@ def open_store(url: str, *, timeout: float | None = None, pool_size: int | None 
 
     ``timeout`` (seconds, default 3) bounds how long a call waits for the database before it fails with
     StoreUnavailable: the SQLite write lock and busy timeout, or the PostgreSQL connect timeout and the
-    wait for a pooled connection. ``pool_size`` (default 16, PostgreSQL only) should be at least the
-    number of request threads. Both may also be given in the URL's query (``?timeout=1.5&pool_size=32``),
+    wait for a pooled connection. ``pool_size`` (default 16, PostgreSQL only) is how many transactions a
+    serving process runs at once (its calls beyond that wait their turn), or the most threads sharing the
+    store elsewhere. Both may also be given in the URL's query (``?timeout=1.5&pool_size=32``),
     which wins over the arguments, so that a deployment can tune them through the URL alone.
     """
     scheme = url.partition("://")[0].lower() if "://" in url else ""
