@@ -51,19 +51,28 @@ _LONGEST_PAUSE_S = 5e-2
 class Connection(psycopg.Connection[TupleRow]):
     """A connection whose waits on its socket let the event loop run, in a call greenlet."""
 
+    _watch: cooperative.SocketWatch | None = None
+
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
         if timeout is not None or not cooperative.on_loop():  # psycopg times only notifications and cancels
             return super().wait(gen, interval, timeout)
-        fileno = self.pgconn.socket
+        if self._watch is None:
+            self._watch = cooperative.SocketWatch(self.pgconn.socket)
         try:
             events = next(gen)
             while True:
-                events = gen.send(cooperative.wait_socket(fileno, events))
+                events = gen.send(self._watch.wait(events))
         except StopIteration as done:
             result: RV = done.value
             return result
         except OSError as error:
             raise psycopg.OperationalError("the database connection's socket is closed") from error
+
+    def leave_the_loop(self) -> None:
+        """Stop the event loop watching the socket (before the connection goes back to the pool)."""
+        if self._watch is not None:
+            self._watch.release()
+            self._watch = None
 
 
 # pg_advisory_xact_lock(namespace, schema hash) serializes migrations of one schema across replicas.
@@ -199,6 +208,7 @@ class PostgresStore:
                     connection.execute("ROLLBACK")
                 raise
             finally:
+                connection.leave_the_loop()
                 self._pool.putconn(connection)
 
     @contextmanager
@@ -222,6 +232,7 @@ class PostgresStore:
             except psycopg.OperationalError:
                 # Dropped by the server while idle in the pool. Nothing has been done on it yet, so
                 # trying the next connection is safe; the pool replaces this one.
+                connection.leave_the_loop()
                 self._pool.putconn(connection)
                 if time.monotonic() >= deadline:
                     raise

@@ -156,3 +156,65 @@ def test_outside_a_call_nothing_waits_on_the_loop() -> None:
     assert not cooperative.on_loop()
     with pytest.raises(RuntimeError, match=r"cooperative\.start"):
         cooperative.sleep(0.001)
+
+
+def test_a_watched_socket_is_registered_once_for_many_waits_and_released_on_demand(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    async def scenario() -> tuple[list[bytes], int, int]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        socket_pairs.append((ours, theirs))
+        registrations = removals = 0
+        add_reader, remove_reader = loop.add_reader, loop.remove_reader
+
+        def counting_add(*args: object) -> None:
+            nonlocal registrations
+            registrations += 1
+            add_reader(*args)  # type: ignore[arg-type]
+
+        def counting_remove(fd: int) -> bool:
+            nonlocal removals
+            removals += 1
+            return remove_reader(fd)
+
+        loop.add_reader, loop.remove_reader = counting_add, counting_remove  # type: ignore[method-assign]
+        watch = cooperative.SocketWatch(ours.fileno())
+
+        def round_trips() -> list[bytes]:
+            answers = []
+            for index in range(5):
+                loop.call_later(0.002, theirs.send, b"answer %d" % index)
+                assert watch.wait(cooperative.READABLE) == cooperative.READABLE
+                answers.append(ours.recv(16))
+            watch.release()
+            return answers
+
+        return await cooperative.start(round_trips), registrations, removals
+
+    answers, registrations, removals = asyncio.run(scenario())
+    assert answers == [b"answer %d" % index for index in range(5)]
+    assert (registrations, removals) == (1, 1)
+
+
+def test_a_watched_socket_that_speaks_while_nobody_waits_is_no_longer_watched(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        socket_pairs.append((ours, theirs))
+        watch = cooperative.SocketWatch(ours.fileno())
+
+        def one_round_trip() -> None:
+            loop.call_later(0.002, theirs.send, b"answer")
+            watch.wait(cooperative.READABLE)
+            ours.recv(16)
+
+        await cooperative.start(one_round_trip)
+        theirs.send(b"unasked")  # nobody waits: the loop must stop watching rather than spin on it
+        await asyncio.sleep(0.01)
+        selector = loop._selector  # type: ignore[attr-defined]
+        return ours.fileno() in selector.get_map()
+
+    assert asyncio.run(scenario()) is False
