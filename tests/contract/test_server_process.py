@@ -16,6 +16,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
 from tests.contract.helpers import open_line
+from tests.storage.conftest import fresh_postgres_schema, postgres_admin_url  # noqa: F401 - the fixture
 from tests.support.builders import drawdown
 from tests.support.server_process import ServerProcess, start_server
 
@@ -62,7 +63,43 @@ def test_decisions_are_logged_as_json_without_the_user_id(server: ServerProcess)
     assert "13800138000" not in "".join(server.stderr_lines)
 
 
-def test_sigterm_drains_calls_in_flight_and_loses_no_accepted_drawdown(server: ServerProcess, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """On PostgreSQL the calls are greenlets on the workers' event loops, on SQLite batches on them."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    with fresh_postgres_schema(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url
+
+
+def test_sigterm_drains_calls_in_flight_and_loses_no_accepted_drawdown(database_url: str, tmp_path: Path) -> None:
+    server = start_server(database_url, cwd=tmp_path)
+    try:
+        answered, refused = _drawdowns_through_a_sigterm(server)
+    finally:
+        server.kill()
+    assert answered, "calls accepted before SIGTERM must be answered"
+    assert set(refused) <= {grpc.StatusCode.UNAVAILABLE}, refused
+    approved = [a for a in answered if a.outcome == pb.OUTCOME_APPROVE]
+    store = open_store(database_url)
+    try:
+        user_key = Pseudonyms(store.pseudonym_key()).user_key("drain-user")
+        with store.unit_of_work() as uow:
+            line = uow.get_credit_line(user_key)
+            recorded = uow.open_drawdowns(user_key)
+    finally:
+        store.close()
+    assert line is not None
+    assert sorted(d.drawdown_id for d in recorded) == sorted(a.drawdown_id for a in approved)
+    assert line.outstanding_principal == 10_000 * len(approved)
+
+
+Answers = list[pb.AuthorizeDrawdownResponse]
+
+
+def _drawdowns_through_a_sigterm(server: ServerProcess) -> tuple[Answers, list[grpc.StatusCode]]:
+    """150 drawdowns for one user in flight, SIGTERM after the first is answered; the server must exit 0."""
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         decisions = pb_grpc.DecisionServiceStub(channel)
         open_line(decisions, "drain-user")
@@ -76,17 +113,4 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_accepted_drawdown(server: S
             except grpc.RpcError as error:
                 refused.append(error.code())
     assert server.process.wait(timeout=30) == 0
-    assert answered, "calls accepted before SIGTERM must be answered"
-    assert set(refused) <= {grpc.StatusCode.UNAVAILABLE}, refused
-    approved = [a for a in answered if a.outcome == pb.OUTCOME_APPROVE]
-    store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    try:
-        user_key = Pseudonyms(store.pseudonym_key()).user_key("drain-user")
-        with store.unit_of_work() as uow:
-            line = uow.get_credit_line(user_key)
-            recorded = uow.open_drawdowns(user_key)
-    finally:
-        store.close()
-    assert line is not None
-    assert sorted(d.drawdown_id for d in recorded) == sorted(a.drawdown_id for a in approved)
-    assert line.outstanding_principal == 10_000 * len(approved)
+    return answered, refused
