@@ -4,7 +4,6 @@ everything else all along."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from service import cooperative
 from service.app.ports import Store
 from service.domain.errors import StoreUnavailable
 from service.storage import open_store
+from tests.support.ticking_loop import run_on_a_ticking_loop
 
 
 @contextmanager
@@ -39,30 +38,12 @@ def sleeping_transaction(store: Store, seconds: float) -> Callable[[], float]:
 
 
 def on_a_ticking_loop(calls: list[Callable[[], Any]]) -> tuple[list[Any], float, int]:
-    """Run the calls in greenlets on a fresh loop that also runs a 1 ms ticker: their results (or errors), the
-    seconds until the last ended, and how often the ticker ran meanwhile. Afterwards the loop watches no socket
-    of the database's: connections leave the loop before they go back to the pool."""
-
-    async def scenario() -> tuple[list[Any], float, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.001)
-
-        ticking = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        watched_before = set(asyncio.get_running_loop()._selector.get_map())  # type: ignore[attr-defined]
-        started = time.monotonic()
-        results = await asyncio.gather(*(cooperative.start(call) for call in calls), return_exceptions=True)
-        elapsed = time.monotonic() - started
-        ticking.cancel()
-        assert set(asyncio.get_running_loop()._selector.get_map()) == watched_before  # type: ignore[attr-defined]
-        return results, elapsed, ticks
-
-    return asyncio.run(scenario())
+    """The calls' results (or errors), the seconds until the last ended and the ticks of the loop meanwhile
+    (tests/support/ticking_loop.py). Afterwards the loop watches no socket of the database's: connections leave
+    the loop before they go back to the pool."""
+    run = run_on_a_ticking_loop(calls)
+    assert run.watched_after == run.watched_before
+    return run.results, run.elapsed, run.ticks
 
 
 def warm(store: Store, connections: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from service import cooperative
+from tests.support.ticking_loop import run_on_a_ticking_loop
 
 
 @pytest.fixture
@@ -82,25 +83,9 @@ def test_a_call_whose_caller_went_away_still_runs_to_its_end() -> None:
 
 
 def test_sleep_lets_the_loop_run_and_returns_after_the_time() -> None:
-    async def scenario() -> tuple[float, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.001)
-
-        ticking = asyncio.create_task(ticker())
-        started = time.monotonic()
-        await cooperative.start(lambda: cooperative.sleep(0.05))
-        elapsed = time.monotonic() - started
-        ticking.cancel()
-        return elapsed, ticks
-
-    elapsed, ticks = asyncio.run(scenario())
-    assert elapsed >= 0.05
-    assert ticks >= 10  # the loop ran the ticker while the call slept
+    run = run_on_a_ticking_loop([lambda: cooperative.sleep(0.05)])
+    assert run.elapsed >= 0.05
+    assert run.ticks >= 10  # the loop ran the ticker while the call slept
 
 
 def test_slots_are_handed_over_in_the_order_calls_asked_for_them() -> None:
