@@ -208,8 +208,7 @@ class PostgresStore:
                     connection.execute("ROLLBACK")
                 raise
             finally:
-                connection.leave_the_loop()
-                self._pool.putconn(connection)
+                self._put_back(connection)
 
     @contextmanager
     def _slot(self, deadline: float) -> Iterator[None]:
@@ -232,8 +231,7 @@ class PostgresStore:
             except psycopg.OperationalError:
                 # Dropped by the server while idle in the pool. Nothing has been done on it yet, so
                 # trying the next connection is safe; the pool replaces this one.
-                connection.leave_the_loop()
-                self._pool.putconn(connection)
+                self._put_back(connection)
                 if time.monotonic() >= deadline:
                     raise
             else:
@@ -254,6 +252,10 @@ class PostgresStore:
                     raise
                 cooperative.sleep(min(pause, left))
                 pause = min(pause * 2, _LONGEST_PAUSE_S)
+
+    def _put_back(self, connection: Connection) -> None:
+        connection.leave_the_loop()  # the loop must not watch a socket the pool may close or hand to a thread
+        self._pool.putconn(connection)
 
     # -- opening ---------------------------------------------------------------------------------
 

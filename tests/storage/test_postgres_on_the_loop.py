@@ -5,25 +5,21 @@ everything else all along."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from service.app.ports import Store
 from service.domain.errors import StoreUnavailable
-from service.storage import open_store
+from tests.storage.conftest import OpenStore
 from tests.support.ticking_loop import run_on_a_ticking_loop
 
 
-@contextmanager
-def postgres_store(url: str, **options: Any) -> Iterator[Store]:
-    store = open_store(url, **options)
-    try:
-        yield store
-    finally:
-        store.close()
+@pytest.fixture
+def store_url(postgres_url: str) -> str:
+    """These tests make sense on a database over the network only: open_test_store opens PostgreSQL stores."""
+    return postgres_url
 
 
 def sleeping_transaction(store: Store, seconds: float) -> Callable[[], float]:
@@ -51,19 +47,19 @@ def warm(store: Store, connections: int) -> None:
     on_a_ticking_loop([sleeping_transaction(store, 0.05) for _ in range(connections)])
 
 
-def test_transactions_of_calls_on_the_loop_overlap_and_the_loop_runs_meanwhile(postgres_url: str) -> None:
-    with postgres_store(postgres_url, pool_size=8) as store:
-        warm(store, 8)
-        results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.2) for _ in range(8)])
+def test_transactions_of_calls_on_the_loop_overlap_and_the_loop_runs_meanwhile(open_test_store: OpenStore) -> None:
+    store = open_test_store(pool_size=8)
+    warm(store, 8)
+    results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.2) for _ in range(8)])
     assert all(isinstance(result, float) for result in results), results
     assert elapsed < 0.6  # one after another: 1.6 s
     assert ticks >= 50  # the loop was never blocked for long
 
 
-def test_calls_beyond_the_pool_wait_their_turn_in_order_without_blocking_the_loop(postgres_url: str) -> None:
-    with postgres_store(postgres_url, pool_size=2) as store:
-        warm(store, 2)
-        results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.1) for _ in range(6)])
+def test_calls_beyond_the_pool_wait_their_turn_in_order_without_blocking_the_loop(open_test_store: OpenStore) -> None:
+    store = open_test_store(pool_size=2)
+    warm(store, 2)
+    results, elapsed, ticks = on_a_ticking_loop([sleeping_transaction(store, 0.1) for _ in range(6)])
     assert all(isinstance(result, float) for result in results), results
     rounds = [results[0:2], results[2:4], results[4:6]]  # two at a time, in the order they asked
     assert max(rounds[0]) < min(rounds[1]) and max(rounds[1]) < min(rounds[2]), results
@@ -71,11 +67,13 @@ def test_calls_beyond_the_pool_wait_their_turn_in_order_without_blocking_the_loo
     assert ticks >= 100
 
 
-def test_a_call_that_gets_no_connection_in_time_is_unavailable_and_the_loop_runs_meanwhile(postgres_url: str) -> None:
-    with postgres_store(postgres_url, pool_size=1, timeout=0.3) as store:
-        warm(store, 1)
-        started = time.monotonic()
-        results, _, ticks = on_a_ticking_loop([sleeping_transaction(store, 1.0), sleeping_transaction(store, 0.0)])
+def test_a_call_that_gets_no_connection_in_time_is_unavailable_and_the_loop_runs_meanwhile(
+    open_test_store: OpenStore,
+) -> None:
+    store = open_test_store(pool_size=1, timeout=0.3)
+    warm(store, 1)
+    started = time.monotonic()
+    results, _, ticks = on_a_ticking_loop([sleeping_transaction(store, 1.0), sleeping_transaction(store, 0.0)])
     holder, latecomer = results
     assert isinstance(holder, float)
     assert isinstance(latecomer, StoreUnavailable)
@@ -85,8 +83,8 @@ def test_a_call_that_gets_no_connection_in_time_is_unavailable_and_the_loop_runs
 
 
 @pytest.mark.parametrize("pool_size", [1, 4])
-def test_the_same_store_still_serves_callers_off_the_loop(postgres_url: str, pool_size: int) -> None:
-    with postgres_store(postgres_url, pool_size=pool_size) as store:
-        warm(store, pool_size)
-        with store.unit_of_work() as uow:
-            assert uow.fetch_one("SELECT 40 + %(two)s", {"two": 2}) == (42,)  # type: ignore[attr-defined]
+def test_the_same_store_still_serves_callers_off_the_loop(open_test_store: OpenStore, pool_size: int) -> None:
+    store = open_test_store(pool_size=pool_size)
+    warm(store, pool_size)
+    with store.unit_of_work() as uow:
+        assert uow.fetch_one("SELECT 40 + %(two)s", {"two": 2}) == (42,)  # type: ignore[attr-defined]
