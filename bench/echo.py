@@ -26,6 +26,7 @@ from grpc_health.v1._async import HealthServicer
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.affinity import described, keep_to, worker_cpus
 from service.api.server import RunningServer, serve_on_loop, server_options
 from service.config import load_settings
 from service.supervisor import reserve_port
@@ -103,8 +104,10 @@ class EchoServicer(pb_grpc.DecisionServiceServicer):
         return _echo(FLAG, request.request_id)
 
 
-def run_worker(listen: str) -> int:
+def run_worker(listen: str, cpu: int | None) -> int:
     """One echo process on the shared port, until SIGTERM (what service.worker is to decisiond)."""
+    if cpu is not None:
+        keep_to(cpu)
     settings = load_settings(listen=listen)
     health_servicer = HealthServicer()
 
@@ -137,14 +140,18 @@ def run_parent(listen: str, workers: int | None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     command = [sys.executable, "-m", "bench.echo", "worker", "--listen", f"{settings.host}:{port}"]
-    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(settings.workers)]
+    # Each worker kept to a CPU as decisiond's are (service/affinity.py).
+    cpus = worker_cpus(settings.workers, settings.cpu_affinity)
+    children = [subprocess.Popen([*command, *(["--cpu", str(cpu)] if cpu is not None else [])],
+                                 stdout=subprocess.PIPE, text=True) for cpu in cpus]
     try:
         for child in children:
             assert child.stdout is not None
             if child.stdout.readline().strip() != "READY":
                 print("bench echo: a worker failed to start", file=sys.stderr)
                 return 1
-        print(f"bench echo listening on {settings.host}:{port}, {settings.workers} worker processes", flush=True)
+        print(f"bench echo listening on {settings.host}:{port}, {settings.workers} worker processes{described(cpus)}",
+              flush=True)
         stop.wait()
         return 0
     finally:
@@ -166,9 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("role", choices=("serve", "worker"), help="serve: the parent; worker: one serving process")
     parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 picks a free one)")
     parser.add_argument("--workers", type=int, help="worker processes (env DECISIOND_WORKERS, as decisiond)")
+    parser.add_argument("--cpu", type=int, help="worker: the CPU it keeps to")
     args = parser.parse_args(argv)
     if args.role == "worker":
-        return run_worker(args.listen)
+        return run_worker(args.listen, args.cpu)
     return run_parent(args.listen, args.workers)
 
 

@@ -3,9 +3,9 @@
 Each iteration is the unit of work an approved AuthorizeDrawdown runs, call for call: the line read FOR
 UPDATE, the fraud-history reads (events in the last 24 h, device seen, open
 drawdowns), the conditional draw-down, the history append and the decision record; the arithmetic and the
-rules around them are left out. It runs in as many processes as the server has workers, sharing the same
-number of transactions in flight, on the same database, so that the service's throughput can be read
-against it.
+rules around them are left out. It runs in as many processes as the server has workers, kept to CPUs as they
+are, sharing the same number of transactions in flight, on the same database, so that the service's
+throughput can be read against it.
 
     python -m bench.ledger_loop --database postgresql://postgres@127.0.0.1:5432/DB --processes 2 --threads 8
 """
@@ -25,7 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from bench.stats import latency_summary_ms
+from service.affinity import keep_to, worker_cpus
 from service.app.ports import DecisionRecord, Store
+from service.config import load_settings
 from service.domain.delinquency import NOT_YET_DUE
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.domain.schedule import build_schedule
@@ -77,8 +79,12 @@ def authorize_transaction(store: Store, user_key: str) -> None:
         ))
 
 
-def _process(url: str, keys: list[str], threads: int, warmup_s: float, seconds: float, seed: int) -> list[float]:
-    """Run `threads` loops for warm-up + seconds; latencies of the transactions that ended in the window."""
+def _process(url: str, keys: list[str], threads: int, warmup_s: float, seconds: float, seed: int,
+             cpu: int | None) -> list[float]:
+    """Run `threads` loops for warm-up + seconds; latencies of the transactions that ended in the window. `cpu`:
+    the CPU the process keeps to, as a server's worker would (service/affinity.py)."""
+    if cpu is not None:
+        keep_to(cpu)
     store = open_store(url, pool_size=max(threads, 1))
     started = time.perf_counter()
     opens, closes = started + warmup_s, started + warmup_s + seconds
@@ -108,13 +114,16 @@ def measure(url: str, processes: int, threads: int, warmup_s: float, seconds: fl
     store = open_store(url)
     open_lines(store, keys)
     store.close()
+    cpus = worker_cpus(processes, load_settings().cpu_affinity)
     with ProcessPoolExecutor(max_workers=processes) as pool:
-        parts = [pool.submit(_process, url, keys, threads, warmup_s, seconds, seed) for seed in range(processes)]
+        parts = [pool.submit(_process, url, keys, threads, warmup_s, seconds, seed, cpu)
+                 for seed, cpu in enumerate(cpus)]
         latencies = [value for part in parts for value in part.result()]
     return {
         "processes": processes,
         "threads": threads,
         "in_flight": processes * threads,
+        "cpus": cpus,
         "measured_s": seconds,
         "transactions": len(latencies),
         "throughput_per_s": round(len(latencies) / seconds, 1),

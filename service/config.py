@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.affinity import MODES
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_RULES = "./rules"
 DEFAULT_DATABASE = "sqlite:///./var/decisions.db"
@@ -32,6 +34,8 @@ class Settings:
     # SQLite: a call waits at most this long for the calls arriving with it, to run with them as one batch
     # (api/runners.py; 0: calls run one by one).
     batch_wait_seconds: float = 0.0025
+    # Which CPU each worker keeps to (service/affinity.py): auto, on or off.
+    cpu_affinity: str = "auto"
     log_level: str = "info"
 
     @property
@@ -74,6 +78,10 @@ def load_settings(
     batch_wait_text = env.get("DECISIOND_BATCH_WAIT_US", str(round(Settings.batch_wait_seconds * 1_000_000)))
     if not batch_wait_text.isdigit() or not 0 <= int(batch_wait_text) <= 100_000:
         raise SettingsError("DECISIOND_BATCH_WAIT_US must be a whole number of microseconds from 0 to 100000")
+    cpu_affinity = env.get("DECISIOND_CPU_AFFINITY", Settings.cpu_affinity).lower()
+    if cpu_affinity not in MODES:
+        raise SettingsError(f"DECISIOND_CPU_AFFINITY must be one of {', '.join(MODES)} (auto: each worker keeps to "
+                            "one CPU when there are at least as many workers as CPUs)")
     log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")
@@ -84,5 +92,6 @@ def load_settings(
         database_url=database_url,
         workers=int(processes_text),
         batch_wait_seconds=int(batch_wait_text) / 1_000_000,
+        cpu_affinity=cpu_affinity,
         log_level=log_level,
     )

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
+from service.affinity import described, worker_cpus
 from service.config import Settings
 from service.log_lines import as_json_lines
 
@@ -101,6 +102,7 @@ class Supervisor:
         self._reload = threading.Event()
         self._port = 0
         self._snapshots = 0
+        self._cpus = worker_cpus(settings.workers, settings.cpu_affinity)  # each worker's, by its index
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -137,7 +139,8 @@ class Supervisor:
             )
         print(
             f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
-            f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes",
+            f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes"
+            f"{described(self._cpus)}",
             flush=True,
         )
 
@@ -225,7 +228,7 @@ class Supervisor:
 
     # --- workers ------------------------------------------------------------------------------------------
 
-    def _spawn(self, snapshot: Path | None) -> Worker:
+    def _spawn(self, snapshot: Path | None, index: int) -> Worker:
         command = [
             sys.executable,
             "-m",
@@ -239,6 +242,8 @@ class Supervisor:
         ]
         if snapshot is not None:
             command += ["--rules", str(snapshot)]
+        if (cpu := self._cpus[index]) is not None:
+            command += ["--cpu", str(cpu)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         worker = Worker(process, snapshot or Path())
         threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
@@ -272,7 +277,7 @@ class Supervisor:
     def _start_workers(self, snapshot: Path | None) -> ActiveBundle | None:
         """Start a full set of workers on a snapshot and wait until each serves; None (and none left
         running) if any fails. The new set becomes `self.workers`."""
-        started = [self._spawn(snapshot) for _ in range(self.settings.workers)]
+        started = [self._spawn(snapshot, index) for index in range(self.settings.workers)]
         said = [self._await_ready(worker) for worker in started]
         if not all(line.startswith("READY") for line in said):
             self._stop_workers(started)
@@ -299,7 +304,7 @@ class Supervisor:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
             log.error("worker.died", pid=worker.pid(), how=how)
             snapshot = self.active.snapshot if self.active else None
-            replacement = self._spawn(snapshot)
+            replacement = self._spawn(snapshot, index)
             if self._await_ready(replacement).startswith("READY"):
                 self.workers[index] = replacement
                 log.info("worker.replaced", old_pid=worker.pid(), pid=replacement.pid())

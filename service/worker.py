@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
 from service.config import load_settings
 from service.logs import configure_logging
@@ -38,7 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
+    parser.add_argument("--cpu", type=int, help="the CPU this process keeps to (service/affinity.py)")
     args = parser.parse_args(argv)
+    if args.cpu is not None:
+        keep_to(args.cpu)  # before any thread starts: they all inherit it
     settings = load_settings(listen=args.listen, rules=str(args.rules or ""), database=args.database)
     configure_logging(settings.log_level, batched=True)
     stop = threading.Event()

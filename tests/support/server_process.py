@@ -3,6 +3,7 @@ loopback port, stopped with SIGTERM or killed outright (the supervisor and its w
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection, Mapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -24,8 +26,16 @@ class ServerProcess:
     """A running `decisiond serve --listen 127.0.0.1:0`; its port is read from the start line."""
 
     def __init__(
-        self, database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
+        self,
+        database_url: str,
+        *,
+        rules: Path = ROOT / "rules",
+        workers: int = 2,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        cpus: Collection[int] | None = None,
     ) -> None:
+        """`env`: environment variables to add; `cpus`: the CPUs the server may run on (default: as this process)."""
         self.database_url = database_url
         self.process = subprocess.Popen(
             [
@@ -45,9 +55,10 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             cwd=cwd or ROOT,
             start_new_session=True,  # its own process group: kill() takes the workers with it
+            preexec_fn=None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus),
         )
         self.stderr_lines: list[str] = []
         self._stdout: queue.Queue[str] = queue.Queue()
@@ -141,7 +152,13 @@ def _live_members(group: int) -> list[int]:
 
 
 def start_server(
-    database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
+    database_url: str,
+    *,
+    rules: Path = ROOT / "rules",
+    workers: int = 2,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cpus: Collection[int] | None = None,
 ) -> ServerProcess:
     """A server that is listening; see ServerProcess."""
-    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd).wait_until_listening()
+    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd, env=env, cpus=cpus).wait_until_listening()

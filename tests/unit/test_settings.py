@@ -59,3 +59,10 @@ def test_the_retired_batching_gap_setting_is_refused_with_its_replacement_named(
 def test_the_retired_thread_count_is_refused_with_what_bounds_concurrency_now() -> None:
     with pytest.raises(SettingsError, match=r"DECISIOND_THREADS is gone.*pool_size"):
         load_settings(environ={"DECISIOND_THREADS": "16"})
+
+
+def test_cpu_affinity_is_auto_unless_set_and_a_bad_mode_names_the_setting_and_its_modes() -> None:
+    assert load_settings(environ={}).cpu_affinity == "auto"
+    assert load_settings(environ={"DECISIOND_CPU_AFFINITY": "OFF"}).cpu_affinity == "off"
+    with pytest.raises(SettingsError, match="DECISIOND_CPU_AFFINITY must be one of auto, on, off"):
+        load_settings(environ={"DECISIOND_CPU_AFFINITY": "yes"})

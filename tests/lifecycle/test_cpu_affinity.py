@@ -1,0 +1,79 @@
+"""Workers that fill the CPUs keep each to one of them, every thread of theirs, replacements included."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.lifecycle.test_crash_isolation import workers_of
+from tests.lifecycle.test_hot_reload import CallStream, wait_for
+from tests.support.server_process import ServerProcess, start_server
+
+pytestmark = pytest.mark.slow
+
+# Two CPUs the server may use (the same one twice on a one-CPU machine: both workers then keep to it).
+FIRST, SECOND = (sorted(os.sched_getaffinity(0)) * 2)[:2]
+
+
+def thread_cpus(pid: int) -> list[set[int]]:
+    """The CPUs each thread of a process may run on."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = (task / "status").read_text()
+        listed = next(line.split()[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list:"))
+        cpus: set[int] = set()
+        for part in listed.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+        found.append(cpus)
+    return found
+
+
+def cpu_of_each_worker(server: ServerProcess) -> list[set[int]]:
+    """Per worker (in pid order), the CPUs its threads may use, which must be the same for all its threads."""
+    per_worker = []
+    for pid in sorted(workers_of(server.process.pid)):
+        sets = thread_cpus(pid)
+        assert len(sets) > 3, "the worker's gRPC and storage threads are running"
+        assert all(cpus == sets[0] for cpus in sets), f"worker {pid}'s threads differ: {sets}"
+        per_worker.append(sets[0])
+    return per_worker
+
+
+def test_each_worker_keeps_to_its_own_cpu_with_every_thread_and_its_replacement_too(tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND})
+    try:
+        assert f"2 worker processes (kept to CPU {FIRST}, {SECOND})" in server.first_line
+        stream = CallStream(server.address)
+        try:
+            wait_for(lambda: len(stream.answers) > 50, "calls to flow")
+            assert sorted(map(sorted, cpu_of_each_worker(server))) == sorted([[FIRST], [SECOND]])
+            victim = min(workers_of(server.process.pid))
+            cpu_of_victim = thread_cpus(victim)[0]
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: any(e.get("event") == "worker.replaced" for e in server.logs()), "a replacement")
+        finally:
+            stream.stop()
+        assert sorted(map(sorted, cpu_of_each_worker(server))) == sorted([[FIRST], [SECOND]])
+        replacement = max(workers_of(server.process.pid))
+        assert thread_cpus(replacement)[0] == cpu_of_victim
+    finally:
+        server.kill()
+
+
+def test_with_affinity_off_the_workers_may_run_on_every_cpu_the_server_may(tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND},
+                          env={"DECISIOND_CPU_AFFINITY": "off"})
+    try:
+        assert "kept to CPU" not in server.first_line
+        stream = CallStream(server.address)
+        try:
+            wait_for(lambda: len(stream.answers) > 50, "calls to flow")
+        finally:
+            stream.stop()
+        assert cpu_of_each_worker(server) == [{FIRST, SECOND}, {FIRST, SECOND}]
+    finally:
+        server.kill()
