@@ -114,7 +114,7 @@ def measure(url: str, processes: int, threads: int, warmup_s: float, seconds: fl
     store = open_store(url)
     open_lines(store, keys)
     store.close()
-    cpus = worker_cpus(processes, load_settings().cpu_affinity)
+    cpus = worker_cpus(processes, load_settings().cpu_affinity, url)
     with ProcessPoolExecutor(max_workers=processes) as pool:
         parts = [pool.submit(_process, url, keys, threads, warmup_s, seconds, seed, cpu)
                  for seed, cpu in enumerate(cpus)]

@@ -102,7 +102,7 @@ class Supervisor:
         self._reload = threading.Event()
         self._port = 0
         self._snapshots = 0
-        self._cpus = worker_cpus(settings.workers, settings.cpu_affinity)  # each worker's, by its index
+        self._cpus = worker_cpus(settings.workers, settings.cpu_affinity, settings.database_url)  # by worker index
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
-"""Workers that fill the CPUs keep each to one of them, every thread of theirs, replacements included."""
+"""Workers that fill the CPUs keep each to one of them, every thread of theirs, replacements included; workers
+beside a database server on the same machine, or with affinity off, are left to the scheduler."""
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from service.affinity import database_server_here
 from tests.lifecycle.test_crash_isolation import workers_of
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
+from tests.storage.conftest import fresh_postgres_schema, postgres_admin_url  # noqa: F401 - the fixture
 from tests.support.server_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
@@ -64,16 +68,27 @@ def test_each_worker_keeps_to_its_own_cpu_with_every_thread_and_its_replacement_
         server.kill()
 
 
-def test_with_affinity_off_the_workers_may_run_on_every_cpu_the_server_may(tmp_path: Path) -> None:
-    server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND},
-                          env={"DECISIOND_CPU_AFFINITY": "off"})
-    try:
-        assert "kept to CPU" not in server.first_line
-        stream = CallStream(server.address)
-        try:
-            wait_for(lambda: len(stream.answers) > 50, "calls to flow")
-        finally:
-            stream.stop()
-        assert cpu_of_each_worker(server) == [{FIRST, SECOND}, {FIRST, SECOND}]
-    finally:
+@pytest.fixture(params=["affinity off", "PostgreSQL on this machine"])
+def unpinned_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server whose workers the scheduler places: affinity switched off, or auto with a local database server."""
+    if request.param == "affinity off":
+        server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND},
+                              env={"DECISIOND_CPU_AFFINITY": "off"})
+        yield server
         server.kill()
+        return
+    with fresh_postgres_schema(request.getfixturevalue("postgres_admin_url")) as url:
+        assert database_server_here(url)
+        server = start_server(url, cpus={FIRST, SECOND})
+        yield server
+        server.kill()
+
+
+def test_unpinned_workers_may_run_on_every_cpu_the_server_may(unpinned_server: ServerProcess) -> None:
+    assert "kept to CPU" not in unpinned_server.first_line
+    stream = CallStream(unpinned_server.address)
+    try:
+        wait_for(lambda: len(stream.answers) > 50, "calls to flow")
+    finally:
+        stream.stop()
+    assert cpu_of_each_worker(unpinned_server) == [{FIRST, SECOND}, {FIRST, SECOND}]

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from service.affinity import described, worker_cpus
+from service.affinity import database_server_here, described, worker_cpus
 
 
 def test_workers_that_fill_the_cpus_keep_each_to_one_in_turn() -> None:
@@ -18,6 +18,29 @@ def test_workers_that_fill_the_cpus_keep_each_to_one_in_turn() -> None:
 def test_fewer_workers_than_cpus_are_left_to_the_scheduler_unless_pinning_is_on() -> None:
     assert worker_cpus(2, "auto", allowed=range(64)) == [None, None]
     assert worker_cpus(2, "on", allowed=range(64)) == [0, 1]
+
+
+def test_auto_leaves_the_cpus_to_the_scheduler_when_a_database_server_runs_on_this_machine() -> None:
+    assert worker_cpus(2, "auto", "postgresql://postgres@127.0.0.1:5432/test", allowed={0, 1}) == [None, None]
+    assert worker_cpus(2, "auto", "postgresql://db.internal:5432/ledger", allowed={0, 1}) == [0, 1]
+    assert worker_cpus(2, "auto", "sqlite:///./var/decisions.db", allowed={0, 1}) == [0, 1]
+    assert worker_cpus(2, "on", "postgresql://localhost/test", allowed={0, 1}) == [0, 1]
+
+
+@pytest.mark.parametrize(("url", "here"), [
+    ("postgresql://postgres@127.0.0.1:5432/test", True),
+    ("postgresql://postgres@[::1]:5432/test", True),
+    ("postgres://localhost/test", True),
+    ("postgresql:///test", True),  # libpq's default: the local Unix socket
+    ("postgresql://postgres@%2Fvar%2Frun%2Fpostgresql/test", True),
+    ("postgresql://postgres@/test?host=/var/run/postgresql", True),
+    ("postgresql://10.0.0.7:5432/test", False),
+    ("postgresql://db.internal/test", False),
+    ("sqlite:///:memory:", False),
+    ("sqlite:////var/lib/decisiond/ledger.db", False),
+])
+def test_a_database_server_here_is_one_on_a_socket_localhost_or_a_loopback_address(url: str, here: bool) -> None:
+    assert database_server_here(url) is here
 
 
 def test_off_never_pins() -> None:
