@@ -81,7 +81,7 @@ def load_settings(
     cpu_affinity = env.get("DECISIOND_CPU_AFFINITY", Settings.cpu_affinity).lower()
     if cpu_affinity not in MODES:
         raise SettingsError(f"DECISIOND_CPU_AFFINITY must be one of {', '.join(MODES)} (auto: each worker keeps to "
-                            "one CPU when there are at least as many workers as CPUs)")
+                            "a CPU of its own when the workers fill the machine; on: always; off: never)")
     log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")

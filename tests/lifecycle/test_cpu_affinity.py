@@ -55,14 +55,15 @@ def test_each_worker_keeps_to_its_own_cpu_with_every_thread_and_its_replacement_
         try:
             wait_for(lambda: len(stream.answers) > 50, "calls to flow")
             assert sorted(map(sorted, cpu_of_each_worker(server))) == sorted([[FIRST], [SECOND]])
-            victim = min(workers_of(server.process.pid))
+            before = workers_of(server.process.pid)
+            victim = min(before)
             cpu_of_victim = thread_cpus(victim)[0]
             os.kill(victim, signal.SIGKILL)
             wait_for(lambda: any(e.get("event") == "worker.replaced" for e in server.logs()), "a replacement")
         finally:
             stream.stop()
         assert sorted(map(sorted, cpu_of_each_worker(server))) == sorted([[FIRST], [SECOND]])
-        replacement = max(workers_of(server.process.pid))
+        (replacement,) = workers_of(server.process.pid) - before
         assert thread_cpus(replacement)[0] == cpu_of_victim
     finally:
         server.kill()
@@ -78,7 +79,8 @@ def unpinned_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         server.kill()
         return
     with fresh_postgres_schema(request.getfixturevalue("postgres_admin_url")) as url:
-        assert database_server_here(url)
+        if not database_server_here(url):
+            pytest.skip(f"the test database ({url}) is not on this machine; its workers would be pinned")
         server = start_server(url, cpus={FIRST, SECOND})
         yield server
         server.kill()
