@@ -14,7 +14,7 @@ from service.affinity import database_server_here
 from tests.lifecycle.test_crash_isolation import workers_of
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
 from tests.storage.conftest import fresh_postgres_schema, postgres_admin_url  # noqa: F401 - the fixture
-from tests.support.server_process import ServerProcess, start_server
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def cpu_of_each_worker(server: ServerProcess) -> list[set[int]]:
 
 
 def test_each_worker_keeps_to_its_own_cpu_with_every_thread_and_its_replacement_too(tmp_path: Path) -> None:
-    server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND})
+    server = ServerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND}).wait_until_listening()
     try:
         assert f"2 worker processes (kept to CPU {FIRST}, {SECOND})" in server.first_line
         stream = CallStream(server.address)
@@ -73,15 +73,15 @@ def test_each_worker_keeps_to_its_own_cpu_with_every_thread_and_its_replacement_
 def unpinned_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server whose workers the scheduler places: affinity switched off, or auto with a local database server."""
     if request.param == "affinity off":
-        server = start_server(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND},
-                              env={"DECISIOND_CPU_AFFINITY": "off"})
+        server = ServerProcess(f"sqlite:///{tmp_path / 'ledger.db'}", cpus={FIRST, SECOND},
+                               env={"DECISIOND_CPU_AFFINITY": "off"}).wait_until_listening()
         yield server
         server.kill()
         return
     with fresh_postgres_schema(request.getfixturevalue("postgres_admin_url")) as url:
         if not database_server_here(url):
             pytest.skip(f"the test database ({url}) is not on this machine; its workers would be pinned")
-        server = start_server(url, cpus={FIRST, SECOND})
+        server = ServerProcess(url, cpus={FIRST, SECOND}).wait_until_listening()
         yield server
         server.kill()
 

@@ -152,13 +152,7 @@ def _live_members(group: int) -> list[int]:
 
 
 def start_server(
-    database_url: str,
-    *,
-    rules: Path = ROOT / "rules",
-    workers: int = 2,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    cpus: Collection[int] | None = None,
+    database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
 ) -> ServerProcess:
-    """A server that is listening; see ServerProcess."""
-    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd, env=env, cpus=cpus).wait_until_listening()
+    """A server that is listening; see ServerProcess (which also takes an environment and CPUs)."""
+    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd).wait_until_listening()
