@@ -16,6 +16,8 @@ from tests.support.server_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
+RECONNECT_SECONDS = 1.0
+
 
 def workers_of(supervisor: int) -> set[int]:
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
@@ -37,19 +39,22 @@ def test_a_killed_worker_is_replaced_while_the_others_keep_answering(server: Ser
         wait_for(lambda: len(stream.answers) > 200, "calls to flow")
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
         answered_at_kill = len(stream.answers)
-        wait_for(lambda: len(workers_of(server.process.pid) - before) == 1, "a replacement worker")
+        wait_for(lambda: any(e.get("event") == "worker.replaced" for e in server.logs()), "a replacement worker")
         wait_for(lambda: len(stream.answers) > answered_at_kill + 500, "calls to keep being answered")
         time.sleep(1)
     finally:
         stream.stop()
     after = workers_of(server.process.pid)
     assert len(after) == 2 and victim not in after
-    # Only calls sent to the killed process can fail, as UNAVAILABLE: each of the 4 client threads had at most
-    # one in flight when it died, and may send one more on the dead connection before the reset reaches it.
-    assert len(stream.errors) <= 8, stream.errors
+    # Only calls on the killed process's connection can fail, as UNAVAILABLE, and only until the client has
+    # reconnected to a live worker: each of the 4 client threads loses the call it had in flight and may send a few
+    # more on the dead connection before the reset reaches it (seen: 0-5 errors within 10 ms of the kill on an
+    # idle machine, 12 under CI). A failure a second later would mean a dead worker still taking connections.
     assert all(error.startswith(str(grpc.StatusCode.UNAVAILABLE)) for error in stream.errors), stream.errors
+    late = [round(at - killed_at, 3) for at in stream.failed_at if at - killed_at > RECONNECT_SECONDS]
+    assert late == [], f"calls failed {late} s after the kill: {stream.errors}"
     died = [e for e in server.logs() if e.get("event") == "worker.died"]
     assert [(e["pid"], e["how"]) for e in died] == [(victim, "signal SIGKILL")]
-    assert any(e.get("event") == "worker.replaced" for e in server.logs())
     assert server.stop() == 0

@@ -63,13 +63,15 @@ def wait_for(condition: object, what: str, timeout: float = 90) -> None:
 
 
 class CallStream:
-    """Calls ScoreUser back to back from 4 threads, recording each answer's bundle and every error."""
+    """Calls ScoreUser back to back from 4 threads, recording each answer's bundle and every error, with the
+    monotonic time each error came back."""
 
     def __init__(self, address: str) -> None:
         self.channel = grpc.insecure_channel(address)
         self.stub = pb_grpc.DecisionServiceStub(self.channel)
         self.answers: list[tuple[str, str]] = []
         self.errors: list[str] = []
+        self.failed_at: list[float] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(4)]
         for thread in self._threads:
@@ -85,6 +87,7 @@ class CallStream:
                 )
                 self.answers.append((answer.meta.ruleset_version, answer.meta.ruleset_digest))
             except grpc.RpcError as error:
+                self.failed_at.append(time.monotonic())
                 self.errors.append(f"{error.code()}: {error.details()}")
 
     def stop(self) -> None:
