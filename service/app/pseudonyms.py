@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+
+_BLOCK = 64  # SHA-256's block size in bytes
 
 
 class Pseudonyms:
     """Turns identifiers into stable keyed hashes with the database's secret key."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        # HMAC-SHA256 (RFC 2104) with the key's inner and outer hash states computed once: each hash then
+        # costs two state copies instead of `hmac.digest`'s look-up of the algorithm in OpenSSL, which took
+        # several times longer per call. The digests are the standard HMAC's (a unit test checks).
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def user_key(self, user_id: str) -> str:
         """The stored and logged stand-in for a user id."""
@@ -28,7 +37,11 @@ class Pseudonyms:
         return self._hash("request", rpc + "\n" + canonical_json(command))
 
     def _hash(self, kind: str, value: str) -> str:
-        return hmac.digest(self._key, f"{kind}\x00{value}".encode(), "sha256").hex()
+        inner = self._inner.copy()
+        inner.update(f"{kind}\x00{value}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 def canonical_json(value: object) -> str:
