@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bench.servers import ROOT
-from tests.storage.conftest import POSTGRES_ADMIN_URL
+from tests.support.databases import POSTGRES_ADMIN_URL
 
 TARGETS = 13
 SERVERS = {"echo", "sqlite", "postgresql"}

@@ -16,8 +16,8 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
 from tests.contract.helpers import open_line
-from tests.storage.conftest import fresh_postgres_schema, postgres_admin_url  # noqa: F401 - the fixture
 from tests.support.builders import drawdown
+from tests.support.databases import fresh_postgres_schema
 from tests.support.server_process import ServerProcess, start_server
 
 

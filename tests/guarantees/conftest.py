@@ -1,7 +1,7 @@
 """Real servers for the ledger guarantees: one on SQLite, two replicas on one PostgreSQL schema.
 
-PostgreSQL is required, never skipped (as in tests/storage): the tests fail loudly when it is unreachable.
-The two deployments are shared by the tests of this package, which each use users of their own; the tests
+PostgreSQL is required, never skipped (tests/support/databases.py): the tests fail loudly when it is
+unreachable. The two deployments are shared by the tests of this package, which each use users of their own; the tests
 that kill a server or cut its database start servers of their own.
 """
 
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.guarantees.ledger import Ledger, read_ledger
 from tests.guarantees.servers import Client, clients, running_servers, stop_all
-from tests.storage.conftest import POSTGRES_ADMIN_URL, fresh_postgres_schema
+from tests.support.databases import fresh_postgres_schema
 from tests.support.server_process import ServerProcess
 
 
@@ -32,36 +30,6 @@ class Deployment:
 
     def ledger(self) -> Ledger:
         return read_ledger(self.database_url)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    try:
-        psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"the ledger guarantees must be shown on PostgreSQL, which is unreachable at {POSTGRES_ADMIN_URL}"
-            f" ({exc}). Start it (scripts/ensure-postgres) or point DECISIOND_TEST_POSTGRES at one.",
-            pytrace=False,
-        )
-    return POSTGRES_ADMIN_URL
-
-
-@pytest.fixture
-def postgres_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
-    with fresh_postgres_schema(postgres_admin_url) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty database of each dialect in turn, for a test that runs servers of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'decisions.db'}"
-    else:
-        with fresh_postgres_schema(request.getfixturevalue("postgres_admin_url")) as url:
-            yield url
 
 
 @pytest.fixture(scope="package")

@@ -86,9 +86,9 @@ def stored_answer(rpc_answer: Message, response: bytes) -> Message:
 
 
 @pytest.mark.slow
-def test_an_acknowledged_drawdown_survives_sigkill_and_nothing_is_half_written(fresh_database_url: str) -> None:
+def test_an_acknowledged_drawdown_survives_sigkill_and_nothing_is_half_written(database_url: str) -> None:
     users = [new_user("crash") for _ in range(USERS)]
-    with running_servers(fresh_database_url, 1) as (server,), clients([server], per_server=4) as spread:
+    with running_servers(database_url, 1) as (server,), clients([server], per_server=4) as spread:
         for user in users:
             open_line(spread[0], user)
         load = Load(spread, users)
@@ -108,8 +108,8 @@ def test_an_acknowledged_drawdown_survives_sigkill_and_nothing_is_half_written(f
     assert {s.error.code() for s in unanswered if s.error} <= {grpc.StatusCode.UNAVAILABLE}
     assert len(unanswered) >= 1, "the kill must catch calls in flight"
 
-    with running_servers(fresh_database_url, 1) as (restarted,), clients([restarted], per_server=1) as (client,):
-        ledger = read_ledger(fresh_database_url)
+    with running_servers(database_url, 1) as (restarted,), clients([restarted], per_server=1) as (client,):
+        ledger = read_ledger(database_url)
         ledger.assert_balances()
         for sent in acknowledged:
             assert sent.answer is not None
@@ -137,7 +137,7 @@ def test_an_acknowledged_drawdown_survives_sigkill_and_nothing_is_half_written(f
                 retried.meta.replayed = False
                 assert stored_answer(retried, record.response) == retried
 
-        after = read_ledger(fresh_database_url)
+        after = read_ledger(database_url)
         after.assert_balances()
         for user in users:
             line = credit_line(client, user)

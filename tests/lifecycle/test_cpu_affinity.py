@@ -13,7 +13,7 @@ import pytest
 from service.affinity import database_server_here
 from tests.lifecycle.test_crash_isolation import workers_of
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
-from tests.storage.conftest import fresh_postgres_schema, postgres_admin_url  # noqa: F401 - the fixture
+from tests.support.databases import fresh_postgres_schema
 from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from tests.support.ticking_loop import run_on_a_ticking_loop
 
 
 @pytest.fixture
-def store_url(postgres_url: str) -> str:
+def database_url(postgres_url: str) -> str:
     """These tests make sense on a database over the network only: open_test_store opens PostgreSQL stores."""
     return postgres_url
 

@@ -103,12 +103,12 @@ def test_list_decisions_gives_newest_first_filtered_by_user_and_time(store: Stor
     assert store.list_decisions(user_key="uk_nobody") == []
 
 
-def test_stored_decisions_cannot_be_changed_or_deleted(store: Store, store_url: str) -> None:
+def test_stored_decisions_cannot_be_changed_or_deleted(store: Store, database_url: str) -> None:
     record = a_decision("req-1")
     with store.unit_of_work() as uow:
         uow.save_decision(record)
 
-    with raw_connection(store_url) as connection:
+    with raw_connection(database_url) as connection:
         for statement in ("UPDATE decisions SET outcome = 'DECLINE'", "DELETE FROM decisions"):
             with pytest.raises(Exception, match="append-only"):
                 connection.execute(statement)

@@ -27,9 +27,9 @@ def line_is_readable(store: Store) -> bool:
         return uow.get_credit_line(USER) is not None
 
 
-def terminate_connections(store_url: str, admin_url: str) -> int:
+def terminate_connections(database_url: str, admin_url: str) -> int:
     """pg_terminate_backend on every connection of the store under test, found by its application_name."""
-    application = parse_qs(urlsplit(store_url).query)["application_name"][0]
+    application = parse_qs(urlsplit(database_url).query)["application_name"][0]
     with psycopg.connect(admin_url, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [application]

@@ -11,30 +11,31 @@ import pytest
 
 from service.storage import MigrationError, open_store
 from service.storage.migrations import load_migrations
-from tests.storage.conftest import OpenStore, fresh_postgres_schema, raw_connection
+from tests.storage.conftest import OpenStore, raw_connection
+from tests.support.databases import fresh_postgres_schema
 
 
-def applied_migrations(store_url: str) -> list[tuple[Any, ...]]:
-    with raw_connection(store_url) as connection:
+def applied_migrations(database_url: str) -> list[tuple[Any, ...]]:
+    with raw_connection(database_url) as connection:
         rows = connection.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
         return [tuple(row) for row in rows.fetchall()]
 
 
 def test_each_migration_is_applied_once_and_reopening_applies_nothing(
-    open_test_store: OpenStore, store_url: str, dialect: str
+    open_test_store: OpenStore, database_url: str, dialect: str
 ) -> None:
     open_test_store().close()
-    first = applied_migrations(store_url)
+    first = applied_migrations(database_url)
 
     open_test_store().close()
 
     expected = [(m.version, m.name, m.checksum) for m in load_migrations(dialect)]  # type: ignore[arg-type]
     assert [row[:3] for row in first] == expected
-    assert applied_migrations(store_url) == first
+    assert applied_migrations(database_url) == first
 
 
 def test_replicas_opening_a_fresh_database_together_apply_each_migration_once(
-    open_test_store: OpenStore, store_url: str, dialect: str
+    open_test_store: OpenStore, database_url: str, dialect: str
 ) -> None:
     replicas = 6
     start = threading.Barrier(replicas)
@@ -47,12 +48,12 @@ def test_replicas_opening_a_fresh_database_together_apply_each_migration_once(
         keys = set(pool.map(start_replica, range(replicas)))
 
     assert len(keys) == 1
-    assert len(applied_migrations(store_url)) == len(load_migrations(dialect))  # type: ignore[arg-type]
+    assert len(applied_migrations(database_url)) == len(load_migrations(dialect))  # type: ignore[arg-type]
 
 
-def test_a_migration_edited_after_it_was_applied_is_refused(open_test_store: OpenStore, store_url: str) -> None:
+def test_a_migration_edited_after_it_was_applied_is_refused(open_test_store: OpenStore, database_url: str) -> None:
     open_test_store().close()
-    with raw_connection(store_url) as connection:
+    with raw_connection(database_url) as connection:
         connection.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
 
     with pytest.raises(MigrationError, match="changed after it was applied") as refused:
