@@ -3,8 +3,14 @@
     python -m bench.loadgen --target 127.0.0.1:PORT --rpc AuthorizeDrawdown --concurrency 16 \\
         --warmup 2 --duration 6 --prefix bench-1a2b --users 3000
     python -m bench.loadgen --target 127.0.0.1:PORT --setup --prefix bench-1a2b --users 3000
+    python -m bench.loadgen --target ECHO:PORT --versus SERVICE:PORT --slices 2 --rpc ScoreUser \
+        --warmup 1 --duration 6 --prefix bench-1a2b --users 3000
 
-Prints one JSON object on stdout. Calls completing during the warm-up are not measured; throughput is the
+Prints one JSON object on stdout. With `--versus`, the run alternates between the two servers in slices, in the
+order A B B A A B B A ... (`--slices` measured slices each, of `--duration` / `--slices` seconds after `--warmup`
+seconds each), and prints {"target": ..., "versus": ...}: two servers measured in turns a few seconds apart share
+whatever the machine's speed does meanwhile, where two runs one after the other would not (these machines drift
+by tens of percent within a minute). Calls completing during the warm-up are not measured; throughput is the
 calls completed inside the measured window divided by its length, latency is each call's own round trip.
 Requests are serialized before the clock starts (`--pregen`); if the run outpaces them, more are built on
 the fly and `built_during_run` says how many. Every call waits for a connection (`wait_for_ready`), as the
@@ -138,6 +144,37 @@ def summarise(
     }
 
 
+def slice_order(slices: int) -> list[int]:
+    """Which server each slice drives (0: --target, 1: --versus), `slices` each: A B B A A B B A ..., so that a
+    steady drift of the machine's speed weighs on both alike."""
+    return [side for pair in range(slices) for side in ((0, 1) if pair % 2 == 0 else (1, 0))]
+
+
+def merged(recordings: Sequence[Recording]) -> Recording:
+    """The recordings of one server's slices as one."""
+    total = Recording()
+    for recording in recordings:
+        total.latencies_s += recording.latencies_s
+        total.answers += recording.answers
+        total.request_bytes += recording.request_bytes
+        total.errors.update(recording.errors)
+        total.completed_total += recording.completed_total
+        total.measured_s += recording.measured_s
+    return total
+
+
+async def alternate(
+    targets: tuple[str, str], calls: Iterator[Call], concurrency: int, slice_window: Window, slices: int,
+    connections: int = DEFAULT_CONNECTIONS,
+) -> tuple[Recording, Recording]:
+    """Drive the two servers in turns (slice_order), each slice after its own warm-up; a slice starts once the
+    previous one's calls have all come back."""
+    recorded: tuple[list[Recording], list[Recording]] = ([], [])
+    for side in slice_order(slices):
+        recorded[side].append(await drive(targets[side], calls, concurrency, slice_window, connections))
+    return merged(recorded[0]), merged(recorded[1])
+
+
 class CountingStream:
     """Pre-built calls first, then calls built on demand, counted."""
 
@@ -162,13 +199,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", required=True, help="HOST:PORT of the server")
+    parser.add_argument("--versus", metavar="HOST:PORT", help="a second server, driven in turns with the first")
+    parser.add_argument("--slices", type=int, default=2, help="with --versus: measured slices per server")
     parser.add_argument("--rpc", choices=sorted(STREAMS), help="which stream to drive")
     parser.add_argument("--setup", action="store_true", help="grant the whole population its credit lines, then exit")
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight")
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS,
                         help="TCP connections the calls are spread over")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
-    parser.add_argument("--duration", type=float, help="seconds measured after the warm-up")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured (with --versus: per slice)")
+    parser.add_argument("--duration", type=float,
+                        help="seconds measured after the warm-up (with --versus: per server, over its slices)")
     parser.add_argument("--calls", type=int, help="stop after issuing this many calls instead of after --duration")
     parser.add_argument("--prefix", default="bench", help="user id prefix, unique per benchmark run")
     parser.add_argument("--users", type=int, default=2000, help="population size")
@@ -190,6 +230,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("loadgen: give --setup, or --rpc with --duration or --calls", file=sys.stderr)
         return 2
+    if args.versus:
+        if args.setup or not args.duration or args.slices < 1:
+            print("loadgen: --versus needs --rpc, --duration and --slices of at least 1", file=sys.stderr)
+            return 2
+        window = Window(args.warmup, args.duration / args.slices)
+        both = asyncio.run(alternate((args.target, args.versus), stream, args.concurrency, window, args.slices,
+                                     args.connections))
+        built = stream.built_on_demand
+        summaries = [summarise(rpc, args.concurrency, window, recording, built) | {"slices": args.slices}
+                     for recording in both]
+        json.dump({"target": summaries[0], "versus": summaries[1]}, sys.stdout)
+        print()
+        return 0
     recording = asyncio.run(drive(args.target, stream, args.concurrency, window, args.connections))
     json.dump(summarise(rpc, args.concurrency, window, recording, stream.built_on_demand), sys.stdout)
     print()

@@ -118,6 +118,16 @@ def _probe_note(machine: dict[str, Any]) -> str:
             f" {probe['end']:g} ms at the end; absolute figures compare across runs only as these do.")
 
 
+def _timing(settings: dict[str, Any]) -> str:
+    """How long each run was measured (runs recorded before echo and service took turns had no slices)."""
+    if "slices" not in settings:
+        return f"{settings['warmup_s']} s warm-up + {settings['duration_s']} s measured per run at 16 in flight."
+    return (f"at 16 in flight, one load generator drove the echo and the service in turns, {settings['duration_s']} s "
+            f"measured on each in {settings['slices']} slices (echo, service, service, echo, ...), each slice after "
+            f"{settings['slice_warmup_s']} s of warm-up; PostgreSQL alone, {settings['warmup_s']} s warm-up + "
+            f"{settings['duration_s']} s measured.")
+
+
 def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) -> str:
     machine, settings = results["machine"], results["settings"]
     loop = results.get("ledger_loop")
@@ -127,8 +137,7 @@ def render(results: dict[str, Any], verdicts: list[Verdict], chart_name: str) ->
         f"Commit {machine['git_commit']}{' (with uncommitted changes)' if machine['git_dirty'] else ''}, "
         f"{machine['cpus']} CPUs, Python {machine['python']}, grpcio {machine['grpcio']}; "
         f"{settings['workers']} worker processes, each one event loop; load generator on the same "
-        f"machine; {settings['warmup_s']} s warm-up + {settings['duration_s']} s measured per run at 16 in flight. "
-        f"Whole run: {results['elapsed_s']:.0f} s.{_probe_note(machine)}",
+        f"machine; {_timing(settings)} Whole run: {results['elapsed_s']:.0f} s.{_probe_note(machine)}",
         *_busy_warning(results),
         "",
         "## Targets (issue 5)",

@@ -4,10 +4,11 @@
     .venv/bin/python -m bench.run --quick    # a one-minute smoke run of the same steps (results not kept)
 
 Steps: the echo ceiling and `decisiond serve` on SQLite start side by side; the SQLite population gets its
-credit lines (GrantLimit); then, RPC by RPC, a run against the echo and the same run against the service, at
-16 in flight; AuthorizeDrawdown on PostgreSQL and the bare ledger loop on the same database; rule evaluation
-alone; then other concurrencies while the time budget lasts. The SQLite server's memory is sampled after
-every run. The big-ledger and one-million-decision measurements are separate commands (bench/README.md);
+credit lines (GrantLimit); then, RPC by RPC, one load generator drives the echo and the service in turns at 16 in
+flight (echo, service, service, echo, each slice after its own warm-up), so that both meet the same machine;
+AuthorizeDrawdown on PostgreSQL and the bare ledger loop on the same database; rule evaluation alone; then other
+concurrencies, in turns likewise, while the time budget lasts. The SQLite server's memory is sampled after every
+run. The big-ledger and one-million-decision measurements are separate commands (bench/README.md);
 their latest results are reported with each run.
 """
 
@@ -46,10 +47,11 @@ RESULTS = ROOT / "bench" / "results"
 
 @dataclass(frozen=True)
 class Plan:
-    warmup_s: float = 2.0
-    duration_s: float = 6.0
+    warmup_s: float = 2.0  # the PostgreSQL run's
+    duration_s: float = 6.0  # measured per server and run
+    slices: int = 2  # an echo/service pair alternates between the two in this many slices each (loadgen --versus)
+    slice_warmup_s: float = 1.0
     extra_concurrencies: tuple[int, ...] = (1, 64)
-    extra_warmup_s: float = 1.0
     extra_duration_s: float = 4.0
     population: int = 10_000  # SQLite users with a credit line: drawdowns and account events spread over them
     pg_population: int = 3_000
@@ -59,8 +61,8 @@ class Plan:
 
 
 FULL = Plan()
-QUICK = Plan(warmup_s=1.0, duration_s=2.0, extra_concurrencies=(), population=1_000, pg_population=500,
-             rule_seconds=0.5, budget_s=90.0)
+QUICK = Plan(warmup_s=1.0, duration_s=2.0, slice_warmup_s=0.5, extra_concurrencies=(), population=1_000,
+             pg_population=500, rule_seconds=0.5, budget_s=90.0)
 
 
 class Budget:
@@ -121,12 +123,12 @@ class Benchmark:
             _log(f"{name} FAILED: {error}")
             self.skipped.append(f"{name}: failed: {str(error).splitlines()[0][:300]}")
 
-    def pair(self, echo: Session, service: Session, rpc: str, concurrency: int, warmup: float, duration: float) -> None:
-        """The echo run, then the same run against the service."""
-        ceiling = echo.load(rpc, concurrency, warmup, duration)
+    def pair(self, echo: Session, service: Session, rpc: str, concurrency: int, duration: float) -> None:
+        """The echo and the service driven in turns by one load generator (echo, service, service, echo, ...)."""
+        ceiling, measured = echo.load_in_turns(service, rpc, concurrency, self.plan.slice_warmup_s, duration,
+                                               self.plan.slices)
         self.runs.append(ceiling)
         self.echo_runs[(rpc, concurrency)] = ceiling
-        measured = service.load(rpc, concurrency, warmup, duration, expected_rate=ceiling["throughput_per_s"])
         self.runs.append(with_ratio(measured, ceiling))
         _log(f"  {rpc}@{concurrency}: echo {ceiling['throughput_per_s']:,.0f}/s, {service.label} "
              f"{measured['throughput_per_s']:,.0f}/s p99 {measured['latency_ms']['p99']:.1f} ms")
@@ -170,19 +172,18 @@ class Benchmark:
             echo, service = Session(echo_server, "echo", population), Session(sqlite_server, "sqlite", population)
             self.step(f"setup: {plan.population:,} credit lines", partial(self._record_setup, service))
             for rpc in RPCS:
-                self.step(f"{rpc} at 16 in flight",
-                          partial(self.pair, echo, service, rpc, 16, plan.warmup_s, plan.duration_s))
+                self.step(f"{rpc} at 16 in flight", partial(self.pair, echo, service, rpc, 16, plan.duration_s))
             if self.postgres_url:
                 self.step("AuthorizeDrawdown on PostgreSQL + bare ledger loop", self.postgres)
             self.step("rule evaluation", self.rule_eval)
-            extra_cost = 2 * (plan.extra_warmup_s + plan.extra_duration_s + 2.5)
+            extra_cost = 2 * (plan.slices * plan.slice_warmup_s + plan.extra_duration_s) + 4
             for concurrency in plan.extra_concurrencies:
                 for rpc in RPCS:
                     if not self.budget.allows(extra_cost + 10):
                         self.skipped.append(f"{rpc} at {concurrency} in flight: not within the time budget")
                         continue
-                    self.step(f"{rpc} at {concurrency} in flight", partial(
-                        self.pair, echo, service, rpc, concurrency, plan.extra_warmup_s, plan.extra_duration_s))
+                    self.step(f"{rpc} at {concurrency} in flight",
+                              partial(self.pair, echo, service, rpc, concurrency, plan.extra_duration_s))
             echo_rss = echo.memory[-1].rss_bytes if echo.memory else None
             self.extra["memory"] = memory.summarise(service.memory, echo_rss)
         finally:

@@ -54,10 +54,9 @@ class Session:
             raise StepFailed(f"setup: {failed} of {failed + result['calls']} calls failed: {result['errors']}")
         return result
 
-    def load(self, rpc: str, concurrency: int, warmup_s: float, duration_s: float,
-             expected_rate: float = MAX_EXPECTED_RATE) -> dict[str, Any]:
+    def load(self, rpc: str, concurrency: int, warmup_s: float, duration_s: float) -> dict[str, Any]:
         """One measured run; the loadgen's summary with the server's label added."""
-        pregen = int(min(expected_rate, MAX_EXPECTED_RATE) * (warmup_s + duration_s) * 1.3) + 1000
+        pregen = int(MAX_EXPECTED_RATE * (warmup_s + duration_s) * 1.3) + 1000
         arguments = ["--target", self.server.address, "--rpc", rpc, "--concurrency", str(concurrency),
                      "--warmup", str(warmup_s), "--duration", str(duration_s), "--pregen", str(pregen),
                      *self._population_args()]
@@ -71,6 +70,33 @@ class Session:
         per_call = cpu_used * 1000 / result["completed_total"] if result["completed_total"] else 0.0
         return {"server": self.label, **result, "server_cpu_ms_per_call": round(per_call, 3),
                 "other_cpu_cores": round(max(0.0, others) / wall, 2)}
+
+    def load_in_turns(self, other: Session, rpc: str, concurrency: int, slice_warmup_s: float, duration_s: float,
+                      slices: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One run that drives this server and `other` in turns (`loadgen --versus`): `duration_s` measured on
+        each, in `slices` slices each after `slice_warmup_s` of warm-up. Both summaries, this server's first; the
+        load generator's CPU (`client_cpu_s`) is the whole run's, in both."""
+        turns_s = 2 * slices * slice_warmup_s + 2 * duration_s
+        pregen = int(MAX_EXPECTED_RATE * turns_s * 1.3) + 1000
+        arguments = ["--target", self.server.address, "--versus", other.server.address, "--rpc", rpc,
+                     "--concurrency", str(concurrency), "--warmup", str(slice_warmup_s), "--duration",
+                     str(duration_s), "--slices", str(slices), "--pregen", str(pregen), *self._population_args()]
+        sessions = (self, other)
+        cpu_before = [session.server.cpu_seconds() for session in sessions]
+        busy_before, started = machine_busy_seconds(), time.monotonic()
+        result = run_json("bench.loadgen", arguments, turns_s + LOAD_TIMEOUT_MARGIN_S)
+        wall = time.monotonic() - started
+        cpu_used = [session.server.cpu_seconds() - before for session, before in zip(sessions, cpu_before, strict=True)]
+        client = result["target"]["client_cpu_s"]
+        others = round(max(0.0, machine_busy_seconds() - busy_before - sum(cpu_used) - client) / wall, 2)
+        summaries = []
+        for session, summary, cpu in zip(sessions, (result["target"], result["versus"]), cpu_used, strict=True):
+            session.decisions += int(summary["completed_total"])
+            session._sample_memory()
+            per_call = cpu * 1000 / summary["completed_total"] if summary["completed_total"] else 0.0
+            summaries.append({"server": session.label, **summary, "server_cpu_ms_per_call": round(per_call, 3),
+                              "other_cpu_cores": others})
+        return summaries[0], summaries[1]
 
     def load_calls(self, rpc: str, concurrency: int, calls: int, timeout_s: float) -> dict[str, Any]:
         """Issue a number of calls (no warm-up), for memory runs."""
