@@ -92,9 +92,15 @@ def big_ledger_lines(results: dict[str, Any]) -> list[str]:
 def _loop_line(loop: dict[str, Any] | None) -> str:
     if not loop:
         return "Not measured in this run."
-    return (f"Bare loop (`bench/ledger_loop.py`, {loop['processes']} processes x {loop['threads']} threads = "
-            f"{loop['in_flight']} in flight): {loop['throughput_per_s']:,.0f} tx/s, "
-            f"p50 {loop['latency_ms']['p50']:.2f} ms, p99 {loop['latency_ms']['p99']:.2f} ms.")
+    shape = (f"Bare loop (`bench/ledger_loop.py`, {loop['processes']} processes x {loop['threads']} threads = "
+             f"{loop['in_flight']} in flight)")
+    if "halves" not in loop:  # runs recorded before the loop ran on both sides of the service
+        return (f"{shape}: {loop['throughput_per_s']:,.0f} tx/s, "
+                f"p50 {loop['latency_ms']['p50']:.2f} ms, p99 {loop['latency_ms']['p99']:.2f} ms.")
+    halves = "; ".join(f"{when} {half['throughput_per_s']:,.0f} tx/s, p50 {half['latency_ms']['p50']:.2f} ms, "
+                       f"p99 {half['latency_ms']['p99']:.2f} ms"
+                       for when, half in zip(("before", "after"), loop["halves"], strict=True))
+    return f"{shape}, half before and half after the service's run: {loop['throughput_per_s']:,.0f} tx/s ({halves})."
 
 
 def _busy_warning(results: dict[str, Any]) -> list[str]:

@@ -96,6 +96,16 @@ def with_ratio(run: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
+def halves_together(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The bare loop's two halves as one run: throughput over both, each half's latencies kept as measured."""
+    transactions = before["transactions"] + after["transactions"]
+    measured_s = before["measured_s"] + after["measured_s"]
+    return {**{key: before[key] for key in ("processes", "threads", "in_flight", "cpus")},
+            "measured_s": measured_s, "transactions": transactions,
+            "throughput_per_s": round(transactions / measured_s, 1) if measured_s else 0.0,
+            "halves": [before, after]}
+
+
 class Benchmark:
     """The steps of one run and what they measured."""
 
@@ -134,23 +144,30 @@ class Benchmark:
              f"{measured['throughput_per_s']:,.0f}/s p99 {measured['latency_ms']['p99']:.1f} ms")
 
     def postgres(self) -> None:
-        """AuthorizeDrawdown at 16 in flight on PostgreSQL, then the bare ledger loop on the same database."""
+        """AuthorizeDrawdown at 16 in flight on PostgreSQL between two halves of the bare ledger loop on the same
+        database (loop, service, loop: a steady drift of the machine weighs on both alike)."""
         assert self.postgres_url is not None
+        workers = self.settings["workers"]
+
+        def loop_half(url: str) -> dict[str, Any]:
+            return run_json("bench.ledger_loop", [
+                "--database", url, "--processes", str(workers), "--threads", str(max(1, 16 // workers)),
+                "--warmup", str(self.plan.slice_warmup_s), "--seconds", str(self.plan.duration_s / 2),
+                "--users", str(self.plan.pg_population)], timeout_s=120)
+
         with scratch_database(self.postgres_url) as url:
             server = start_decisiond(self.rules, url, self.scratch / "decisiond-postgresql.log")
             try:
                 session = Session(server, "postgresql", Population(f"{self.prefix}p", self.plan.pg_population))
                 session.setup()
+                before = loop_half(url)
                 measured = session.load("AuthorizeDrawdown", 16, self.plan.warmup_s, self.plan.duration_s)
+                after = loop_half(url)
             finally:
                 server.stop()
             echo = self.echo_runs.get(("AuthorizeDrawdown", 16))
             self.runs.append(with_ratio(measured, echo) if echo else measured)
-            workers = self.settings["workers"]
-            self.extra["ledger_loop"] = run_json("bench.ledger_loop", [
-                "--database", url, "--processes", str(workers), "--threads", str(max(1, 16 // workers)),
-                "--warmup", str(self.plan.warmup_s / 2), "--seconds", str(self.plan.duration_s),
-                "--users", str(self.plan.pg_population)], timeout_s=120)
+            self.extra["ledger_loop"] = halves_together(before, after)
         _log(f"  postgresql: service {measured['throughput_per_s']:,.0f}/s, bare loop "
              f"{self.extra['ledger_loop']['throughput_per_s']:,.0f} tx/s")
 
