@@ -1,9 +1,9 @@
-"""The load generator: a separate process driving one server with a grpc.aio client, N calls in flight.
+"""The load generator: a separate process driving one server (or two in turns), grpc.aio, N calls in flight.
 
     python -m bench.loadgen --target 127.0.0.1:PORT --rpc AuthorizeDrawdown --concurrency 16 \\
         --warmup 2 --duration 6 --prefix bench-1a2b --users 3000
     python -m bench.loadgen --target 127.0.0.1:PORT --setup --prefix bench-1a2b --users 3000
-    python -m bench.loadgen --target ECHO:PORT --versus SERVICE:PORT --slices 2 --rpc ScoreUser \
+    python -m bench.loadgen --target ECHO:PORT --versus SERVICE:PORT --slices 2 --rpc ScoreUser \\
         --warmup 1 --duration 6 --prefix bench-1a2b --users 3000
 
 Prints one JSON object on stdout. With `--versus`, the run alternates between the two servers in slices, in the
