@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,16 +61,8 @@ class Session:
         arguments = ["--target", self.server.address, "--rpc", rpc, "--concurrency", str(concurrency),
                      "--warmup", str(warmup_s), "--duration", str(duration_s), "--pregen", str(pregen),
                      *self._population_args()]
-        cpu_before, busy_before, started = self.server.cpu_seconds(), machine_busy_seconds(), time.monotonic()
-        result = run_json("bench.loadgen", arguments, warmup_s + duration_s + LOAD_TIMEOUT_MARGIN_S)
-        wall = time.monotonic() - started
-        cpu_used = self.server.cpu_seconds() - cpu_before
-        others = machine_busy_seconds() - busy_before - cpu_used - result["client_cpu_s"]
-        self.decisions += int(result["completed_total"])
-        self._sample_memory()
-        per_call = cpu_used * 1000 / result["completed_total"] if result["completed_total"] else 0.0
-        return {"server": self.label, **result, "server_cpu_ms_per_call": round(per_call, 3),
-                "other_cpu_cores": round(max(0.0, others) / wall, 2)}
+        (run,) = _measured((self,), arguments, warmup_s + duration_s, lambda result: [result])
+        return run
 
     def load_in_turns(self, other: Session, rpc: str, concurrency: int, slice_warmup_s: float, duration_s: float,
                       slices: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -81,22 +74,9 @@ class Session:
         arguments = ["--target", self.server.address, "--versus", other.server.address, "--rpc", rpc,
                      "--concurrency", str(concurrency), "--warmup", str(slice_warmup_s), "--duration",
                      str(duration_s), "--slices", str(slices), "--pregen", str(pregen), *self._population_args()]
-        sessions = (self, other)
-        cpu_before = [session.server.cpu_seconds() for session in sessions]
-        busy_before, started = machine_busy_seconds(), time.monotonic()
-        result = run_json("bench.loadgen", arguments, turns_s + LOAD_TIMEOUT_MARGIN_S)
-        wall = time.monotonic() - started
-        cpu_used = [session.server.cpu_seconds() - before for session, before in zip(sessions, cpu_before, strict=True)]
-        client = result["target"]["client_cpu_s"]
-        others = round(max(0.0, machine_busy_seconds() - busy_before - sum(cpu_used) - client) / wall, 2)
-        summaries = []
-        for session, summary, cpu in zip(sessions, (result["target"], result["versus"]), cpu_used, strict=True):
-            session.decisions += int(summary["completed_total"])
-            session._sample_memory()
-            per_call = cpu * 1000 / summary["completed_total"] if summary["completed_total"] else 0.0
-            summaries.append({"server": session.label, **summary, "server_cpu_ms_per_call": round(per_call, 3),
-                              "other_cpu_cores": others})
-        return summaries[0], summaries[1]
+        ours, theirs = _measured((self, other), arguments, turns_s,
+                                 lambda result: [result["target"], result["versus"]])
+        return ours, theirs
 
     def load_calls(self, rpc: str, concurrency: int, calls: int, timeout_s: float) -> dict[str, Any]:
         """Issue a number of calls (no warm-up), for memory runs."""
@@ -106,3 +86,25 @@ class Session:
         self.decisions += int(result["completed_total"])
         self._sample_memory()
         return {"server": self.label, **result}
+
+
+def _measured(sessions: Sequence[Session], arguments: list[str], run_s: float,
+              summaries: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Run the load generator against the sessions' servers; each server's summary (`summaries` picks them from
+    the loadgen's output, in the sessions' order) with its label, its CPU per call answered and the CPU that
+    processes outside the benchmark used meanwhile. Each session counts its decisions and samples its memory."""
+    cpu_before = [session.server.cpu_seconds() for session in sessions]
+    busy_before, started = machine_busy_seconds(), time.monotonic()
+    result = run_json("bench.loadgen", arguments, run_s + LOAD_TIMEOUT_MARGIN_S)
+    wall = time.monotonic() - started
+    cpu_used = [session.server.cpu_seconds() - before for session, before in zip(sessions, cpu_before, strict=True)]
+    runs = summaries(result)
+    others = machine_busy_seconds() - busy_before - sum(cpu_used) - runs[0]["client_cpu_s"]
+    measured = []
+    for session, run, cpu in zip(sessions, runs, cpu_used, strict=True):
+        session.decisions += int(run["completed_total"])
+        session._sample_memory()
+        per_call = cpu * 1000 / run["completed_total"] if run["completed_total"] else 0.0
+        measured.append({"server": session.label, **run, "server_cpu_ms_per_call": round(per_call, 3),
+                         "other_cpu_cores": round(max(0.0, others) / wall, 2)})
+    return measured
