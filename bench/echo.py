@@ -106,8 +106,7 @@ class EchoServicer(pb_grpc.DecisionServiceServicer):
 
 def run_worker(listen: str, cpu: int | None) -> int:
     """One echo process on the shared port, until SIGTERM (what service.worker is to decisiond)."""
-    if cpu is not None:
-        keep_to(cpu)
+    keep_to(cpu)
     settings = load_settings(listen=listen)
     health_servicer = HealthServicer()
 

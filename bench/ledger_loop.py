@@ -83,8 +83,7 @@ def _process(url: str, keys: list[str], threads: int, warmup_s: float, seconds: 
              cpu: int | None) -> list[float]:
     """Run `threads` loops for warm-up + seconds; latencies of the transactions that ended in the window. `cpu`:
     the CPU the process keeps to, as a server's worker would (service/affinity.py)."""
-    if cpu is not None:
-        keep_to(cpu)
+    keep_to(cpu)
     store = open_store(url, pool_size=max(threads, 1))
     started = time.perf_counter()
     opens, closes = started + warmup_s, started + warmup_s + seconds

@@ -50,8 +50,11 @@ def database_server_here(database_url: str) -> bool:
         return False
 
 
-def keep_to(cpu: int) -> None:
-    """Keep every thread of this process on one CPU; threads it starts later inherit it."""
+def keep_to(cpu: int | None) -> None:
+    """Keep every thread of this process on one CPU; threads it starts later inherit it. None (a worker that
+    worker_cpus left unpinned): leave the process to the scheduler."""
+    if cpu is None:
+        return
     for thread_id in os.listdir("/proc/self/task"):
         os.sched_setaffinity(int(thread_id), {cpu})
 

@@ -41,8 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
     parser.add_argument("--cpu", type=int, help="the CPU this process keeps to (service/affinity.py)")
     args = parser.parse_args(argv)
-    if args.cpu is not None:
-        keep_to(args.cpu)  # before any thread starts: they all inherit it
+    keep_to(args.cpu)  # before any thread starts: they all inherit it
     settings = load_settings(listen=args.listen, rules=str(args.rules or ""), database=args.database)
     configure_logging(settings.log_level, batched=True)
     stop = threading.Event()
