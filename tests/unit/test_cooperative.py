@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import greenlet
 import pytest
 
 from service import cooperative
@@ -80,6 +81,42 @@ def test_a_call_whose_caller_went_away_still_runs_to_its_end() -> None:
         return log
 
     assert asyncio.run(scenario()) == ["begin", "commit"]
+
+
+def test_calls_one_after_another_reuse_one_greenlet_and_overlapping_calls_get_their_own() -> None:
+    async def scenario() -> tuple[list[object], list[object], list[str]]:
+        def which() -> object:
+            return greenlet.getcurrent()
+
+        def failing() -> None:
+            raise ValueError("declined")
+
+        one_after_another = [await cooperative.start(which) for _ in range(3)]
+        with pytest.raises(ValueError, match="declined"):  # a call that fails leaves its greenlet to the next
+            await cooperative.start(failing)
+        one_after_another.append(await cooperative.start(which))
+
+        def overlapping() -> object:
+            cooperative.sleep(0.005)
+            return greenlet.getcurrent()
+
+        at_once = await asyncio.gather(*(cooperative.start(overlapping) for _ in range(3)))
+        answers = await asyncio.gather(*(cooperative.start(lambda n=n: f"call {n}") for n in range(3)))
+        return one_after_another, at_once, answers
+
+    one_after_another, at_once, answers = asyncio.run(scenario())
+    assert len(set(map(id, one_after_another))) == 1
+    assert len(set(map(id, at_once))) == 3
+    assert answers == ["call 0", "call 1", "call 2"]
+
+
+def test_no_more_idle_call_greenlets_are_kept_than_the_limit() -> None:
+    async def scenario() -> None:
+        calls = cooperative.MAX_IDLE_CALL_GREENLETS + 20
+        await asyncio.gather(*(cooperative.start(lambda: cooperative.sleep(0.005)) for _ in range(calls)))
+
+    asyncio.run(scenario())
+    assert len(cooperative._idle_call_greenlets()) == cooperative.MAX_IDLE_CALL_GREENLETS
 
 
 def test_sleep_lets_the_loop_run_and_returns_after_the_time() -> None:
