@@ -6,10 +6,14 @@ logging without importing the server, the use cases or the rule engine.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TextIO, cast
+import time
+from collections.abc import Callable
+from typing import Any, TextIO, cast
 
+import orjson
 import structlog
 
 from service.log_lines import BatchedLines
@@ -21,12 +25,36 @@ def configure_logging(level: str = "info", stream: TextIO = sys.stderr, *, batch
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            utc_timestamp,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=json_line),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         # whole lines per write: lines of several threads never interleave
         logger_factory=structlog.WriteLoggerFactory(cast(TextIO, BatchedLines(stream)) if batched else stream),
         cache_logger_on_first_use=True,
     )
+
+
+def utc_timestamp(_logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """`timestamp`: the time in UTC to the microsecond, ISO 8601 (2026-12-03T17:49:20.123456Z). The date and
+    time of the current second are formatted once a second: a worker logs a line per decision."""
+    global _second  # noqa: PLW0603 - one (second, text) pair replaced whole: safe across threads
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    event["timestamp"] = f"{cached[1]}.{micros:06d}Z"
+    return event
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def json_line(event: dict[str, Any], default: Callable[[Any], Any]) -> str:
+    """The event as compact JSON (orjson: a few microseconds a line where json took several times more); what
+    orjson refuses (an integer beyond 64 bits, say) is written by json instead, so that logging never fails."""
+    try:
+        return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(event, default=default, separators=(",", ":"))
