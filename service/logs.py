@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
 import orjson
@@ -36,10 +36,10 @@ def configure_logging(level: str = "info", stream: TextIO = sys.stderr, *, batch
     )
 
 
-def utc_timestamp(_logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def utc_timestamp(_logger: object, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """`timestamp`: the time in UTC to the microsecond, ISO 8601 (2026-12-03T17:49:20.123456Z). The date and
     time of the current second are formatted once a second: a worker logs a line per decision."""
-    global _second  # noqa: PLW0603 - one (second, text) pair replaced whole: safe across threads
+    global _second  # one (second, text) pair, replaced whole: safe across threads
     second, micros = divmod(time.time_ns() // 1000, 1_000_000)
     cached = _second
     if cached[0] != second:

@@ -73,16 +73,12 @@ def _plain(value: object) -> object:
 def _json_floats(value: object) -> object:
     """`value` with every float it holds directly or in dicts and lists (a request's free-form attributes)
     replaced by json's spelling of it; the same object when it holds none."""
-    kind = type(value)
-    if kind is float:
+    if type(value) is float:
         return orjson.Fragment(json.dumps(value))
-    if kind is dict:
-        items = value.items()  # type: ignore[attr-defined]
-        if any(type(v) in _CONTAINERS for _, v in items):
-            return {key: _json_floats(v) for key, v in items}
-    elif kind is list or kind is tuple:
-        if any(type(v) in _CONTAINERS for v in value):  # type: ignore[attr-defined]
-            return [_json_floats(v) for v in value]  # type: ignore[attr-defined]
+    if type(value) is dict and any(type(v) in _CONTAINERS for v in value.values()):
+        return {key: _json_floats(v) for key, v in value.items()}
+    if (type(value) is list or type(value) is tuple) and any(type(v) in _CONTAINERS for v in value):
+        return [_json_floats(v) for v in value]
     return value
 
 
