@@ -75,9 +75,9 @@ def _json_floats(value: object) -> object:
     replaced by json's spelling of it; the same object when it holds none."""
     if type(value) is float:
         return orjson.Fragment(json.dumps(value))
-    if type(value) is dict and any(type(v) in _CONTAINERS for v in value.values()):
+    if type(value) is dict and not _CONTAINERS.isdisjoint(map(type, value.values())):
         return {key: _json_floats(v) for key, v in value.items()}
-    if (type(value) is list or type(value) is tuple) and any(type(v) in _CONTAINERS for v in value):
+    if (type(value) is list or type(value) is tuple) and not _CONTAINERS.isdisjoint(map(type, value)):
         return [_json_floats(v) for v in value]
     return value
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from service.app.ports import DecisionRecord, UnitOfWork
 from service.domain.errors import StoreUnavailable
@@ -87,10 +88,10 @@ class SqliteCodec(Codec):
         return Decimal(value)
 
     def schedule(self, value: tuple[Installment, ...]) -> object:
-        return json.dumps(schedule_to_json(value), separators=(",", ":"))
+        return orjson.dumps(schedule_to_json(value)).decode()
 
     def read_schedule(self, value: Any) -> tuple[Installment, ...]:
-        return schedule_from_json(json.loads(value))
+        return schedule_from_json(orjson.loads(value))
 
 
 _CODEC = SqliteCodec()
@@ -189,7 +190,7 @@ class SqliteStore:
         self._checkpoints: Checkpoints | None = None
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with _unavailable_on_sqlite_errors():
+        with _UNAVAILABLE_ON_SQLITE_ERRORS:
             self._idle.append((self._first_connection(), self._lock_file()))
             try:
                 self._pseudonym_key = self._migrate()
@@ -199,15 +200,13 @@ class SqliteStore:
         if not self._memory:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""
-        with self._transaction() as uow:
-            yield uow
+        return self._transaction()
 
     @contextmanager
     def _transaction(self) -> Iterator[SqliteUnitOfWork]:
-        with _unavailable_on_sqlite_errors(), self._borrow() as (connection, locks):
+        with _UNAVAILABLE_ON_SQLITE_ERRORS, self._borrow() as (connection, locks):
             connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
             wrote = False
             try:
@@ -389,12 +388,19 @@ class FairLock:
                 self._held = False
 
 
-@contextmanager
-def _unavailable_on_sqlite_errors() -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
-            raise StoreUnavailable(str(exc)) from exc
-        raise
+class _UnavailableOnSqliteErrors:
+    """SQLite errors that mean the database cannot be used now (busy, locked, full, I/O) raised as
+    StoreUnavailable, others as they are. Keeps no state: one instance serves every block (a class rather than
+    a generator: it runs around every unit of work)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _traceback: object) -> None:
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+                raise StoreUnavailable(str(error)) from error
+
+
+_UNAVAILABLE_ON_SQLITE_ERRORS = _UnavailableOnSqliteErrors()

@@ -86,8 +86,10 @@ class LockFile:
         return True
 
     def release_all(self) -> None:
-        for offset in (*self._users, *((_WRITER,) if self.writing else ())):
-            self._set(fcntl.F_UNLCK, offset)
+        if self._users or self.writing:
+            # One call for every lock this handle holds: a length of 0 reaches to the end of the file.
+            assert F_OFD_SETLK is not None
+            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
         self._users.clear()
         self.writing = False
 

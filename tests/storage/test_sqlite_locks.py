@@ -34,6 +34,23 @@ def test_a_locked_user_makes_another_handle_wait_until_it_is_released(tmp_path: 
     second.release_all()
 
 
+def test_release_all_frees_the_writer_and_every_user_a_handle_holds_and_nothing_of_another_handle(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "locks")
+    holder, bystander, other = LockFile(path, timeout=2), LockFile(path, timeout=2), LockFile(path, timeout=0.05)
+    bystander.lock_user("u-9")
+    holder.lock_user("u-1")
+    holder.lock_user("u-2")
+    holder.lock_writer()
+    holder.release_all()
+    other.lock_writer()  # each free at once
+    assert other.try_lock_user("u-1") and other.try_lock_user("u-2")
+    assert not other.try_lock_user("u-9")  # still the bystander's
+    for handle in (other, bystander):
+        handle.release_all()
+
+
 def test_waiting_for_a_lock_longer_than_the_timeout_is_store_unavailable(tmp_path: Path) -> None:
     holder, waiter = LockFile(str(tmp_path / "locks"), timeout=2), LockFile(str(tmp_path / "locks"), timeout=0.2)
     holder.lock_writer()
