@@ -1,11 +1,13 @@
-"""Use-case results -> protobuf responses."""
+"""Use-case results -> protobuf responses.
+
+Nested messages are given to their parent's constructor as mappings, which it fills in place: a message made on
+its own first is copied into the parent, which took twice as long (an AuthorizeDrawdown response with twelve
+instalments: 29 against 14.5 us)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.app.results import (
@@ -38,40 +40,42 @@ _RISK_LEVELS = {
 }
 
 
-def money(fen: int) -> pb.Money:
-    return pb.Money(currency=CURRENCY, minor_units=fen)
+def money(fen: int) -> dict[str, object]:
+    """A Money field's value."""
+    return {"currency": CURRENCY, "minor_units": fen}
 
 
 def _rate(value: Decimal | None) -> str:
     return "" if value is None else decimal_text(value)
 
 
-def _meta(meta: Meta) -> pb.DecisionMeta:
-    return pb.DecisionMeta(
-        decision_id=meta.decision_id,
-        ruleset_version=meta.ruleset_version,
-        ruleset_digest=meta.ruleset_digest,
-        rules_fired=meta.rules_fired,
-        decided_at=_timestamp(meta.decided_at),
-    )
+def _meta(meta: Meta) -> dict[str, object]:
+    """A DecisionMeta field's value."""
+    return {
+        "decision_id": meta.decision_id,
+        "ruleset_version": meta.ruleset_version,
+        "ruleset_digest": meta.ruleset_digest,
+        "rules_fired": meta.rules_fired,
+        "decided_at": _timestamp(meta.decided_at),
+    }
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    """What Timestamp.FromDatetime gives for an aware datetime, in integer arithmetic."""
+def _timestamp(moment: datetime) -> dict[str, int]:
+    """A Timestamp field's value: what Timestamp.FromDatetime gives for an aware datetime, in integer arithmetic."""
     since = moment - _EPOCH
-    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000)
+    return {"seconds": since.days * 86_400 + since.seconds, "nanos": since.microseconds * 1_000}
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _reasons(reasons: tuple[ReasonView, ...]) -> list[pb.Reason]:
-    return [pb.Reason(code=r.code, rule_id=r.rule_id, message=r.message) for r in reasons]
+def _reasons(reasons: tuple[ReasonView, ...]) -> list[dict[str, str]]:
+    return [{"code": r.code, "rule_id": r.rule_id, "message": r.message} for r in reasons]
 
 
-def _flags(flags: tuple[FlagView, ...]) -> list[pb.FraudFlag]:
+def _flags(flags: tuple[FlagView, ...]) -> list[dict[str, object]]:
     return [
-        pb.FraudFlag(code=f.code, rule_id=f.rule_id, severity=_RISK_LEVELS[f.severity], message=f.message)
+        {"code": f.code, "rule_id": f.rule_id, "severity": _RISK_LEVELS[f.severity], "message": f.message}
         for f in flags
     ]
 
@@ -100,12 +104,12 @@ def drawdown_response(result: DrawdownResult) -> pb.AuthorizeDrawdownResponse:
         drawdown_id=result.drawdown_id,
         available_limit=money(result.available_limit),
         schedule=[
-            pb.Installment(
-                number=i.number,
-                due_date=i.due_date.isoformat(),
-                principal=money(i.principal),
-                interest=money(i.interest),
-            )
+            {
+                "number": i.number,
+                "due_date": i.due_date.isoformat(),
+                "principal": money(i.principal),
+                "interest": money(i.interest),
+            }
             for i in result.schedule
         ],
         apr=_rate(result.apr),
