@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -170,11 +170,9 @@ class PostgresStore:
             self._pool.close()
             raise
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A READ COMMITTED transaction on a pooled connection."""
-        with self._transaction() as uow:
-            yield uow
+        return self._transaction()
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key

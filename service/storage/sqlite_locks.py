@@ -87,9 +87,7 @@ class LockFile:
 
     def release_all(self) -> None:
         if self._users or self.writing:
-            # One call for every lock this handle holds: a length of 0 reaches to the end of the file.
-            assert F_OFD_SETLK is not None
-            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
+            self._set(fcntl.F_UNLCK, _WRITER, length=0)  # one call for every lock held: 0 reaches to the file's end
         self._users.clear()
         self.writing = False
 
@@ -109,10 +107,10 @@ class LockFile:
                 raise StoreUnavailable(f"timed out waiting for {what}")
             pause = min(pause * 2, _LONGEST_PAUSE_S)
 
-    def _set(self, kind: int, offset: int) -> bool:
+    def _set(self, kind: int, offset: int, length: int = 1) -> bool:
         assert F_OFD_SETLK is not None
         try:
-            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, 1, 0))
+            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, length, 0))
         except OSError as error:
             if error.errno in (errno.EAGAIN, errno.EACCES):
                 return False
