@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from bench.stats import latency_summary_ms
@@ -63,7 +63,7 @@ def authorize_transaction(store: Store, user_key: str) -> None:
     with store.unit_of_work() as uow:
         request_id = uuid.uuid4().hex
         uow.get_credit_line(user_key, for_update=True)
-        uow.events_since(user_key, now - timedelta(hours=24))
+        uow.recent_activity(user_key, now)
         uow.device_seen(user_key, f"dev-{user_key}", now)
         uow.open_drawdowns(user_key, created_before=now - NOT_YET_DUE)
         drawdown = Drawdown(drawdown_id, user_key, AMOUNT, 6, RepaymentMethod.EQUAL_INSTALLMENT, RATE,

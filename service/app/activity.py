@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from service.app.clock import business_date
 from service.app.commands import ChannelInput
@@ -13,8 +13,6 @@ from service.app.pseudonyms import Pseudonyms
 from service.domain.delinquency import NOT_YET_DUE, days_past_due
 from service.domain.fraud_features import CurrentEvent, compute_features
 from service.domain.model import CreditLine, EventType, HistoryEvent
-
-HISTORY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,10 @@ def observe(
         country=event.channel.country,
         counterparty_id=pseudonyms.identifier("counterparty", event.counterparty_id),
     )
-    history = [
-        h
-        for h in uow.events_since(event.user_key, event.occurred_at - HISTORY_WINDOW)
-        if h.occurred_at < event.occurred_at
-    ]
     device_seen = bool(record.device_id) and uow.device_seen(event.user_key, record.device_id, event.occurred_at)
     first_seen = uow.counterparty_first_seen(event.user_key, record.counterparty_id) if record.counterparty_id else None
     features = compute_features(
-        history,
+        uow.recent_activity(event.user_key, event.occurred_at),
         CurrentEvent(
             event_type=record.event_type,
             amount=record.amount,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from service.domain.fraud_features import RecentActivity
 from service.domain.model import CreditLine, Drawdown, HistoryEvent
 
 
@@ -62,8 +63,9 @@ class UnitOfWork(Protocol):
 
     def append_event(self, event: HistoryEvent) -> None: ...
 
-    def events_since(self, user_key: str, since: datetime) -> list[HistoryEvent]:
-        """The user's events with occurred_at >= since, oldest first."""
+    def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
+        """The user's events before `at` summed over the fraud features' windows: drawdowns and transfers out
+        with occurred_at in [at - 1 h, at), credential changes in [at - 24 h, at) (fraud_features.py)."""
 
     def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
         """Whether any event of the user before `before` came from this device."""

@@ -3,7 +3,9 @@
 Windows are half-open and end at the current event: "the last hour" holds history events with
 occurred_at in [at - 1 h, at), "the last 24 hours" those in [at - 24 h, at), where `at` is the current event's
 occurred_at. History events at exactly `at` (the current event already stored, for one) never count; the
-current event counts only where the catalogue says "this one included".
+current event counts only where the catalogue says "this one included". The store sums the history over these
+windows (`RecentActivity`, from `UnitOfWork.recent_activity`), so that a decision costs the same whether the
+user did three things today or three thousand.
 
 Ratios are Decimal with exactly RATIO_PLACES decimals, rounded down (floor): against a threshold written with at
 most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio would.
@@ -11,17 +13,26 @@ most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from service.domain.model import EventType, HistoryEvent
+from service.domain.model import EventType
 
 RATIO_PLACES = 6
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
-_CREDENTIAL_CHANGES = frozenset({EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE})
+CREDENTIAL_CHANGES = frozenset({EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE})
+
+
+@dataclass(frozen=True)
+class RecentActivity:
+    """What the features need of the user's history before an event: its sums over the windows above."""
+
+    drawdowns_last_hour: int = 0
+    drawdown_amount_last_hour: int = 0  # fen
+    transfer_out_last_hour: int = 0  # fen, the current event not included
+    credential_changed_last_24h: bool = False  # a PASSWORD_CHANGE or PHONE_CHANGE
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class CurrentEvent:
 
 
 def compute_features(
-    history: Sequence[HistoryEvent],
+    activity: RecentActivity,
     event: CurrentEvent,
     *,
     device_seen_before: bool,
@@ -45,27 +56,21 @@ def compute_features(
 ) -> dict[str, object]:
     """The catalogue's `features.*` fields and `transaction.share_of_available_limit`, by dotted name.
 
-    `history`: the user's events of (at least) the 24 hours before the event, in any order; others are
-    ignored. `device_seen_before` (passed through) and `counterparty_first_seen` are answered by the store
-    over the whole history; `available_limit` is the line's before this event, None without a line.
-    Raises ValueError for naive datetimes.
+    `activity`: the user's history before the event, summed over the windows; `device_seen_before` (passed
+    through) and `counterparty_first_seen` are answered by the store over the whole history; `available_limit`
+    is the line's before this event, None without a line. Raises ValueError for naive datetimes.
     """
-    at = event.occurred_at
-    for moment in (at, counterparty_first_seen, *(e.occurred_at for e in history)):
+    for moment in (event.occurred_at, counterparty_first_seen):
         _require_aware(moment)
-    last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
-    last_day = [e for e in history if at - DAY <= e.occurred_at < at]
-
-    drawdowns = [e.amount for e in last_hour if e.event_type is EventType.DRAWDOWN]
-    transfers_out = sum(e.amount for e in last_hour if e.event_type is EventType.TRANSFER_OUT)
+    transfers_out = activity.transfer_out_last_hour
     if event.event_type is EventType.TRANSFER_OUT:
         transfers_out += event.amount
-    drawdown_amount = sum(drawdowns)
+    drawdown_amount = activity.drawdown_amount_last_hour
     transfer_ratio = ratio(transfers_out, drawdown_amount) if drawdown_amount else Decimal(0)
     return {
-        "features.drawdowns_last_hour": len(drawdowns),
+        "features.drawdowns_last_hour": activity.drawdowns_last_hour,
         "features.drawdown_amount_last_hour": drawdown_amount,
-        "features.credential_changed_last_24h": any(e.event_type in _CREDENTIAL_CHANGES for e in last_day),
+        "features.credential_changed_last_24h": activity.credential_changed_last_24h,
         "features.device_seen_before": device_seen_before,
         "features.counterparty_new_last_24h": _counterparty_new(event, counterparty_first_seen),
         "features.transfer_out_last_hour": transfers_out,

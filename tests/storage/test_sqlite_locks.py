@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 
 from service.domain.errors import StoreUnavailable
+from service.domain.fraud_features import RecentActivity
+from service.domain.model import EventType
 from service.storage.sqlite import SqliteStore
 from service.storage.sqlite_locks import LockFile
-from tests.storage.records import T0, USER, a_line, an_event
+from tests.storage.records import T0, USER, a_line, an_event, minutes
+
+LATER = T0 + minutes(1)
 
 
 def test_a_locked_user_makes_another_handle_wait_until_it_is_released(tmp_path: Path) -> None:
@@ -120,18 +124,18 @@ def test_a_unit_of_work_holding_a_users_line_keeps_other_units_from_reading_it_u
 def test_a_write_nobody_reads_takes_the_writer_lock_only_at_the_transactions_next_statement(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "ledger.db"), timeout=2)
     other = LockFile(str(tmp_path / "ledger.db-locks"), timeout=0.2)
-    event = an_event(at=T0)
+    event = an_event(EventType.PASSWORD_CHANGE, at=T0)
     with store.unit_of_work() as uow:
         uow.append_event(event)
         other.lock_writer()  # free: the event is not written yet (the response and record are made meanwhile)
         other.release_all()
-        assert [e.event_id for e in uow.events_since(USER, T0)] == [event.event_id]  # the read runs it first
+        assert uow.recent_activity(USER, LATER).credential_changed_last_24h  # the read runs the write first
         with pytest.raises(StoreUnavailable):
             other.lock_writer()  # held now, until the commit
     other.lock_writer()
     other.release_all()
     with store.unit_of_work() as uow:
-        assert [e.event_id for e in uow.events_since(USER, T0)] == [event.event_id]
+        assert uow.recent_activity(USER, LATER).credential_changed_last_24h
     store.close()
 
 
@@ -139,9 +143,9 @@ def test_a_held_write_that_fails_at_the_commit_rolls_back_the_whole_unit_of_work
     store = SqliteStore(str(tmp_path / "ledger.db"), timeout=2)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"), store.unit_of_work() as uow:
         uow.save_credit_line(a_line(limit=5_000_00))
-        uow.append_event(an_event(at=T0))
+        uow.append_event(an_event(EventType.DRAWDOWN, at=T0, amount=1_000))
         uow.append_event(an_event(at=T0, amount=-1))  # refused by the table's CHECK when the writes run
     with store.unit_of_work() as uow:
         assert uow.get_credit_line(USER) is None
-        assert uow.events_since(USER, T0) == []
+        assert uow.recent_activity(USER, LATER) == RecentActivity()
     store.close()

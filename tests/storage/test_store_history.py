@@ -2,24 +2,98 @@
 
 from __future__ import annotations
 
+import random
+from datetime import datetime, timedelta
+
+import pytest
+
 from service.app.ports import Store
-from service.domain.model import EventType
+from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, RecentActivity
+from service.domain.model import EventType, HistoryEvent
 from tests.storage.records import T0, USER, an_event, minutes
 
+DRAWDOWN, TRANSFER_OUT = EventType.DRAWDOWN, EventType.TRANSFER_OUT
+MICROSECOND = timedelta(microseconds=1)
 
-def test_events_since_gives_the_users_events_in_the_window_oldest_first(store: Store) -> None:
-    before = an_event(at=T0 - minutes(1))
-    at_start = an_event(EventType.PASSWORD_CHANGE, at=T0)
-    later = an_event(EventType.DRAWDOWN, at=T0 + minutes(30), amount=500_000, device_id="dev-1")
-    latest = an_event(EventType.TRANSFER_OUT, at=T0 + minutes(45), amount=450_000, counterparty_id="cp-9")
-    someone_else = an_event(user_key="uk_other", at=T0 + minutes(10))
+
+def test_recent_activity_sums_the_hours_drawdowns_and_transfers_and_the_days_credential_changes(store: Store) -> None:
+    at = T0 + HOUR * 30
+    events = [
+        an_event(DRAWDOWN, at=at - HOUR, amount=1_000),  # exactly an hour before: counted
+        an_event(DRAWDOWN, at=at - HOUR + MICROSECOND, amount=2_000),
+        an_event(DRAWDOWN, at=at, amount=4_000),  # at the same instant (the event itself, stored): not before it
+        an_event(DRAWDOWN, at=at - HOUR - MICROSECOND, amount=8_000),  # just over an hour: not counted
+        an_event(TRANSFER_OUT, at=at - minutes(30), amount=400_000, counterparty_id="cp-1"),
+        an_event(TRANSFER_OUT, at=at - minutes(90), amount=600_000),  # outside the hour
+        an_event(EventType.PAYMENT, at=at - minutes(5), amount=70_000),  # neither a drawdown nor a transfer out
+        an_event(EventType.LOGIN, at=at - minutes(10)),  # not a credential change
+        an_event(DRAWDOWN, user_key="uk_other", at=at - minutes(1), amount=16_000),  # someone else's
+        an_event(EventType.PHONE_CHANGE, user_key="uk_other", at=at - minutes(1)),
+    ]
     with store.unit_of_work() as uow:
-        for event in (latest, before, someone_else, later, at_start):
+        for event in events:
             uow.append_event(event)
 
     with store.unit_of_work() as uow:
-        assert uow.events_since(USER, T0) == [at_start, later, latest]
-        assert uow.events_since(USER, T0 + minutes(46)) == []
+        assert uow.recent_activity(USER, at) == RecentActivity(
+            drawdowns_last_hour=2,
+            drawdown_amount_last_hour=3_000,
+            transfer_out_last_hour=400_000,
+            credential_changed_last_24h=False,
+        )
+        assert uow.recent_activity(USER, T0) == RecentActivity()  # nothing before
+        assert uow.recent_activity("uk_nobody", at) == RecentActivity()
+
+
+@pytest.mark.parametrize("change", [EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE])
+@pytest.mark.parametrize(
+    ("ago", "changed"), [(DAY, True), (DAY - MICROSECOND, True), (DAY + MICROSECOND, False), (timedelta(0), False)]
+)
+def test_a_credential_change_counts_within_the_24_hours_before(
+    store: Store, change: EventType, ago: timedelta, changed: bool
+) -> None:
+    at = T0 + DAY * 2
+    with store.unit_of_work() as uow:
+        uow.append_event(an_event(change, at=at - ago))
+    with store.unit_of_work() as uow:
+        assert uow.recent_activity(USER, at).credential_changed_last_24h is changed
+
+
+def test_recent_activity_agrees_with_the_windows_counted_event_by_event(store: Store) -> None:
+    """Many events of every kind around the window edges, summed at many moments, against a plain count."""
+    rng = random.Random(20261204)
+    kinds = list(EventType)
+    events = [
+        an_event(
+            rng.choice(kinds),
+            user_key=rng.choice([USER, "uk_other"]),
+            at=T0 + timedelta(minutes=rng.randrange(0, 40 * 60), microseconds=rng.choice([0, 1, 999_999])),
+            amount=rng.randrange(0, 10**12),
+        )
+        for _ in range(300)
+    ]
+    with store.unit_of_work() as uow:
+        for event in events:
+            uow.append_event(event)
+    moments = [T0 + timedelta(minutes=rng.randrange(0, 42 * 60)) for _ in range(25)]
+    moments += [event.occurred_at for event in rng.sample(events, 15)]  # exactly at an event: it is not before
+    moments += [event.occurred_at + HOUR for event in rng.sample(events, 10)]  # an event exactly at the hour's start
+    with store.unit_of_work() as uow:
+        for at in moments:
+            assert uow.recent_activity(USER, at) == _counted([e for e in events if e.user_key == USER], at), at
+
+
+def _counted(history: list[HistoryEvent], at: datetime) -> RecentActivity:
+    last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
+    drawdowns = [e.amount for e in last_hour if e.event_type is DRAWDOWN]
+    return RecentActivity(
+        drawdowns_last_hour=len(drawdowns),
+        drawdown_amount_last_hour=sum(drawdowns),
+        transfer_out_last_hour=sum(e.amount for e in last_hour if e.event_type is TRANSFER_OUT),
+        credential_changed_last_24h=any(
+            e.event_type in CREDENTIAL_CHANGES for e in history if at - DAY <= e.occurred_at < at
+        ),
+    )
 
 
 def test_a_device_is_seen_only_through_the_users_own_earlier_events(store: Store) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from service.app.ports import Store
 from service.domain.model import EventType
 from service.storage.ledger import Params, SqlUnitOfWork
-from tests.storage.records import T0, USER, a_decision, a_drawdown, a_line, an_event, minutes
+from tests.storage.records import T0, USER, a_decision, a_drawdown, a_line, an_event
 
 
 def test_no_statement_of_the_ledger_scans_or_sorts_a_table(store: Store, dialect: str) -> None:
@@ -27,7 +27,7 @@ def test_no_statement_of_the_ledger_scans_or_sorts_a_table(store: Store, dialect
         uow.open_drawdowns(USER, created_before=T0)
         uow.repay(USER, drawdown.drawdown_id, 100, T0)
         uow.append_event(an_event(EventType.TRANSFER_OUT, device_id="dev-1", counterparty_id="cp-1"))
-        uow.events_since(USER, T0 - minutes(60))
+        uow.recent_activity(USER, T0)
         uow.device_seen(USER, "dev-1", T0)
         uow.counterparty_first_seen(USER, "cp-1")
         uow.find_decision("req-1")
@@ -73,3 +73,16 @@ def _scans_or_sorts(dialect: str, plan: str) -> bool:
     if dialect == "sqlite":
         return any(line.startswith("SCAN ") or "TEMP B-TREE" in line for line in plan.splitlines())
     return "Seq Scan" in plan or "Sort" in plan
+
+
+def test_the_recent_activity_of_a_user_is_summed_from_the_index_alone(store: Store, dialect: str) -> None:
+    """A busy user's day of events costs index entries, never a visit to the table per event."""
+    with store.unit_of_work() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        statements: list[tuple[str, Params]] = []
+        originals = _record_statements(uow, statements)
+        uow.recent_activity(USER, T0)
+        [(sql, params)] = statements
+        plan = _plan(originals, dialect, sql, params)
+
+    assert ("USING COVERING INDEX" if dialect == "sqlite" else "Index Only Scan") in plan, plan

@@ -3,8 +3,14 @@ from decimal import Decimal
 
 import pytest
 
-from service.domain.fraud_features import CurrentEvent, compute_features, ratio, share_of_available_limit
-from service.domain.model import EventType, HistoryEvent
+from service.domain.fraud_features import (
+    CurrentEvent,
+    RecentActivity,
+    compute_features,
+    ratio,
+    share_of_available_limit,
+)
+from service.domain.model import EventType
 from service.engine.catalogue import FEATURE_FIELDS
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -12,12 +18,11 @@ HOUR = timedelta(hours=1)
 DRAWDOWN, TRANSFER_OUT = EventType.DRAWDOWN, EventType.TRANSFER_OUT
 
 
-def past(event_type: EventType, ago: timedelta, amount: int = 0, counterparty: str = "") -> HistoryEvent:
-    return HistoryEvent("u", event_type, AT - ago, amount=amount, counterparty_id=counterparty)
+QUIET = RecentActivity()
 
 
 def features(
-    history: list[HistoryEvent],
+    activity: RecentActivity,
     event: CurrentEvent | None = None,
     *,
     device_seen_before: bool = True,
@@ -25,7 +30,7 @@ def features(
     available_limit: int | None = 1_000_000,
 ) -> dict[str, object]:
     return compute_features(
-        history,
+        activity,
         event or CurrentEvent(DRAWDOWN, 100_000, AT, device_id="dev"),
         device_seen_before=device_seen_before,
         counterparty_first_seen=counterparty_first_seen,
@@ -35,11 +40,11 @@ def features(
 
 def test_returns_exactly_the_catalogues_feature_fields_and_the_transactions_share() -> None:
     expected = {f.name for f in FEATURE_FIELDS} | {"transaction.share_of_available_limit"}
-    assert set(features([])) == expected
+    assert set(features(QUIET)) == expected
 
 
 def test_a_quiet_history_gives_zero_features() -> None:
-    assert features([]) == {
+    assert features(QUIET) == {
         "features.drawdowns_last_hour": 0,
         "features.drawdown_amount_last_hour": 0,
         "features.credential_changed_last_24h": False,
@@ -51,39 +56,16 @@ def test_a_quiet_history_gives_zero_features() -> None:
     }
 
 
-def test_the_last_hour_includes_exactly_one_hour_ago_and_excludes_now() -> None:
-    history = [
-        past(DRAWDOWN, HOUR, 1_000),  # exactly an hour before: counted
-        past(DRAWDOWN, HOUR - timedelta(microseconds=1), 2_000),
-        past(DRAWDOWN, timedelta(0), 4_000),  # at the same instant as this event: not before it
-        past(DRAWDOWN, HOUR + timedelta(microseconds=1), 8_000),  # just over an hour: not counted
-    ]
-    result = features(history)
-    assert result["features.drawdowns_last_hour"] == 2
-    assert result["features.drawdown_amount_last_hour"] == 3_000
-
-
-def test_the_current_drawdown_is_not_counted_among_the_drawdowns_before_it() -> None:
-    history = [past(DRAWDOWN, timedelta(minutes=m), 10_000) for m in (5, 10, 15)]
-    result = features(history, CurrentEvent(DRAWDOWN, 10_000, AT))
-    assert result["features.drawdowns_last_hour"] == 3  # so this one is the 4th
-
-
-@pytest.mark.parametrize(
-    ("ago", "changed"),
-    [(timedelta(hours=24), True), (timedelta(hours=24, microseconds=1), False), (timedelta(0), False)],
-)
-def test_a_credential_change_counts_within_24_hours_before_the_event(ago: timedelta, changed: bool) -> None:
-    for change in (EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE):
-        assert features([past(change, ago)])["features.credential_changed_last_24h"] is changed
-
-
-def test_logins_are_not_credential_changes() -> None:
-    assert features([past(EventType.LOGIN, HOUR)])["features.credential_changed_last_24h"] is False
+def test_the_recent_activity_gives_the_hours_drawdowns_and_the_days_credential_changes() -> None:
+    activity = RecentActivity(drawdowns_last_hour=3, drawdown_amount_last_hour=30_000, credential_changed_last_24h=True)
+    result = features(activity, CurrentEvent(DRAWDOWN, 10_000, AT))
+    assert result["features.drawdowns_last_hour"] == 3  # the current drawdown is not among them: it is the 4th
+    assert result["features.drawdown_amount_last_hour"] == 30_000
+    assert result["features.credential_changed_last_24h"] is True
 
 
 def test_device_seen_before_is_passed_through() -> None:
-    assert features([], device_seen_before=False)["features.device_seen_before"] is False
+    assert features(QUIET, device_seen_before=False)["features.device_seen_before"] is False
 
 
 @pytest.mark.parametrize(
@@ -98,31 +80,37 @@ def test_device_seen_before_is_passed_through() -> None:
 )
 def test_a_counterparty_is_new_when_first_seen_less_than_24_hours_ago(first_seen: datetime | None, new: bool) -> None:
     transfer = CurrentEvent(TRANSFER_OUT, 5_000, AT, counterparty_id="cp")
-    result = features([], transfer, counterparty_first_seen=first_seen)
+    result = features(QUIET, transfer, counterparty_first_seen=first_seen)
     assert result["features.counterparty_new_last_24h"] is new
 
 
 def test_an_event_without_counterparty_has_no_new_counterparty() -> None:
-    assert features([], counterparty_first_seen=None)["features.counterparty_new_last_24h"] is False
+    assert features(QUIET, counterparty_first_seen=None)["features.counterparty_new_last_24h"] is False
 
 
 def test_transfers_out_include_this_one_and_are_compared_with_the_hours_drawdowns() -> None:
-    history = [
-        past(DRAWDOWN, timedelta(minutes=50), 1_000_000),
-        past(DRAWDOWN, timedelta(minutes=61), 5_000_000),  # outside the hour
-        past(TRANSFER_OUT, timedelta(minutes=30), 400_000),
-        past(TRANSFER_OUT, timedelta(minutes=90), 600_000),  # outside the hour
-    ]
+    activity = RecentActivity(
+        drawdowns_last_hour=1, drawdown_amount_last_hour=1_000_000, transfer_out_last_hour=400_000
+    )
     transfer = CurrentEvent(TRANSFER_OUT, 500_000, AT, counterparty_id="cp")
-    result = features(history, transfer, counterparty_first_seen=AT - timedelta(minutes=10))
+    result = features(activity, transfer, counterparty_first_seen=AT - timedelta(minutes=10))
     assert result["features.transfer_out_last_hour"] == 900_000
     assert result["features.transfer_out_ratio_last_hour"] == Decimal("0.9")
     assert result["features.counterparty_new_last_24h"] is True
 
 
+def test_only_a_transfer_out_adds_itself_to_the_hours_transfers() -> None:
+    activity = RecentActivity(
+        drawdowns_last_hour=1, drawdown_amount_last_hour=1_000_000, transfer_out_last_hour=400_000
+    )
+    result = features(activity, CurrentEvent(EventType.PAYMENT, 500_000, AT))
+    assert result["features.transfer_out_last_hour"] == 400_000
+    assert result["features.transfer_out_ratio_last_hour"] == Decimal("0.4")
+
+
 def test_the_transfer_ratio_is_zero_without_drawdowns_in_the_hour() -> None:
     transfer = CurrentEvent(TRANSFER_OUT, 500_000, AT, counterparty_id="cp")
-    result = features([], transfer)
+    result = features(QUIET, transfer)
     assert result["features.transfer_out_last_hour"] == 500_000
     assert result["features.transfer_out_ratio_last_hour"] == Decimal(0)
 
@@ -150,15 +138,15 @@ def test_share_of_available_limit(amount: int, available: int | None, share: Dec
 
 def test_the_transactions_share_uses_the_available_limit_before_it() -> None:
     event = CurrentEvent(DRAWDOWN, 600_000, AT)
-    assert features([], event, available_limit=1_000_000)["transaction.share_of_available_limit"] == Decimal("0.6")
-    assert features([], event, available_limit=None)["transaction.share_of_available_limit"] == Decimal(0)
+    assert features(QUIET, event, available_limit=1_000_000)["transaction.share_of_available_limit"] == Decimal("0.6")
+    assert features(QUIET, event, available_limit=None)["transaction.share_of_available_limit"] == Decimal(0)
 
 
 def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError):
-        features([], CurrentEvent(DRAWDOWN, 1, AT.replace(tzinfo=None)))
+        features(QUIET, CurrentEvent(DRAWDOWN, 1, AT.replace(tzinfo=None)))
     with pytest.raises(ValueError):
-        features([HistoryEvent("u", DRAWDOWN, AT.replace(tzinfo=None) - HOUR)])
+        features(QUIET, counterparty_first_seen=AT.replace(tzinfo=None) - HOUR)
 
 
 def test_ratios_are_capped_at_a_million_so_huge_amounts_stay_valid_facts() -> None:
