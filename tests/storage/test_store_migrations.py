@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from service.storage import MigrationError, open_store
+from service.domain.fraud_features import RecentActivity
+from service.domain.model import EventType
+from service.storage import MigrationError, migrations, open_store
 from service.storage.migrations import load_migrations
 from tests.storage.conftest import OpenStore, raw_connection
+from tests.storage.records import T0, USER, an_event, minutes
 from tests.support.databases import fresh_postgres_schema
 
 
@@ -101,3 +104,24 @@ def test_both_dialects_create_the_same_tables_and_columns(tmp_path: Path, postgr
             )
 
     assert sqlite_columns == postgres_columns
+
+
+def test_a_ledger_made_before_the_activity_index_is_upgraded_with_its_history_intact(
+    open_test_store: OpenStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every_file = list(migrations._migration_files())
+    monkeypatch.setattr(migrations, "_migration_files", lambda: iter(f for f in every_file if f[0].startswith("0001")))
+    old = open_test_store()
+    with old.unit_of_work() as uow:
+        uow.append_event(an_event(EventType.DRAWDOWN, at=T0, amount=5_000))
+        uow.append_event(an_event(EventType.PHONE_CHANGE, at=T0 + minutes(1)))
+    old.close()
+    assert [row[0] for row in applied_migrations(database_url)] == [1]
+    monkeypatch.undo()
+
+    upgraded = open_test_store()
+    with upgraded.unit_of_work() as uow:
+        assert uow.recent_activity(USER, T0 + minutes(2)) == RecentActivity(
+            drawdowns_last_hour=1, drawdown_amount_last_hour=5_000, credential_changed_last_24h=True
+        )
+    assert [row[0] for row in applied_migrations(database_url)] == [1, 2]
