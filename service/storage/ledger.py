@@ -13,6 +13,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from service.app.ports import DecisionRecord
@@ -44,6 +45,12 @@ _LINE_STATUS = {member.value: member for member in LineStatus}
 _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
 _CREDENTIAL_CHANGE_PARAMS = ", ".join(f"%({name})s" for name in _CREDENTIAL_CHANGE_VALUES)
+_SPLIT = 1_000_000  # recent_activity sums amounts as millions of fen and the rest
+
+
+def _joined(millions: int | Decimal | None, rest: int | Decimal | None) -> int:
+    """A sum taken in two parts (None: no rows; PostgreSQL sums bigints as numeric) as one exact integer."""
+    return int(millions or 0) * _SPLIT + int(rest or 0)
 
 
 class SqlUnitOfWork(ABC):
@@ -271,11 +278,15 @@ class SqlUnitOfWork(ABC):
 
     def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
         # One pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount): the
-        # sums never read the table, and a busy user costs microseconds, not a Python object per event.
+        # sums never read the table, and a busy user costs microseconds, not a Python object per event. Amounts
+        # are summed in millions and the rest apart, so that no sum of valid amounts overflows SQLite's 64 bits.
+        drawdown = "event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s"
+        transfer = "event_type = %(transfer_out)s AND occurred_at >= %(hour_ago)s"
+        millions, rest = f"amount / {_SPLIT}", f"amount - amount / {_SPLIT} * {_SPLIT}"
         row = self.fetch_one(
-            "SELECT COUNT(CASE WHEN event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s THEN 1 END),"
-            " SUM(CASE WHEN event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s THEN amount END),"
-            " SUM(CASE WHEN event_type = %(transfer_out)s AND occurred_at >= %(hour_ago)s THEN amount END),"
+            f"SELECT COUNT(CASE WHEN {drawdown} THEN 1 END),"
+            f" SUM(CASE WHEN {drawdown} THEN {millions} END), SUM(CASE WHEN {drawdown} THEN {rest} END),"
+            f" SUM(CASE WHEN {transfer} THEN {millions} END), SUM(CASE WHEN {transfer} THEN {rest} END),"
             f" COUNT(CASE WHEN event_type IN ({_CREDENTIAL_CHANGE_PARAMS}) THEN 1 END)"
             " FROM account_events"
             " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at < %(at)s",
@@ -290,11 +301,11 @@ class SqlUnitOfWork(ABC):
             },
         )
         assert row is not None  # an aggregate always answers one row
-        drawdowns, drawdown_amount, transfer_out, credential_changes = row
+        drawdowns, drawdown_millions, drawdown_rest, transfer_millions, transfer_rest, credential_changes = row
         return RecentActivity(
             drawdowns_last_hour=drawdowns,
-            drawdown_amount_last_hour=int(drawdown_amount or 0),  # PostgreSQL sums bigints as numeric
-            transfer_out_last_hour=int(transfer_out or 0),
+            drawdown_amount_last_hour=_joined(drawdown_millions, drawdown_rest),
+            transfer_out_last_hour=_joined(transfer_millions, transfer_rest),
             credential_changed_last_24h=credential_changes > 0,
         )
 

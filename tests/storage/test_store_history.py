@@ -120,3 +120,19 @@ def test_a_counterparty_is_first_seen_at_its_earliest_mention(store: Store) -> N
         assert uow.counterparty_first_seen(USER, "cp-9") == T0 + minutes(5)
         assert uow.counterparty_first_seen(USER, "cp-unknown") is None
         assert uow.counterparty_first_seen(USER, "") is None
+
+
+def test_recent_activity_sums_exactly_beyond_64_bits(store: Store) -> None:
+    """Twelve drawdowns and transfers of 10^18 fen each: sums past 2^63 stay exact integers (SQLite's own sum of
+    64-bit integers would overflow)."""
+    at = T0 + HOUR
+    huge = 10**18 + 123_456_789
+    with store.unit_of_work() as uow:
+        for minute in range(12):
+            uow.append_event(an_event(DRAWDOWN, at=T0 + minutes(minute), amount=huge))
+            uow.append_event(an_event(TRANSFER_OUT, at=T0 + minutes(minute), amount=huge - 1))
+    with store.unit_of_work() as uow:
+        activity = uow.recent_activity(USER, at)
+    assert activity.drawdown_amount_last_hour == 12 * huge > 2**63
+    assert activity.transfer_out_last_hour == 12 * (huge - 1)
+    assert activity.drawdowns_last_hour == 12
