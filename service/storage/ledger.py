@@ -43,9 +43,29 @@ DECISION_COLUMNS = (
 # Stored text -> enum member by dict: calling the enum costs more than the rest of a row's decoding.
 _LINE_STATUS = {member.value: member for member in LineStatus}
 _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
+
+# recent_activity: one pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount),
+# so the sums never read the table and a busy user costs microseconds, not a Python object per event. Amounts are
+# summed as millions of fen and the rest apart, so that no sum of valid amounts overflows SQLite's 64 bits. The
+# statement and its fixed parameters are built once, here, not on every decision.
+_SPLIT = 1_000_000
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
-_CREDENTIAL_CHANGE_PARAMS = ", ".join(f"%({name})s" for name in _CREDENTIAL_CHANGE_VALUES)
-_SPLIT = 1_000_000  # recent_activity sums amounts as millions of fen and the rest
+_ACTIVITY_KINDS = {
+    "drawdown": EventType.DRAWDOWN.value,
+    "transfer_out": EventType.TRANSFER_OUT.value,
+    **_CREDENTIAL_CHANGE_VALUES,
+}
+_IN_HOUR_DRAWDOWN = "event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s"
+_IN_HOUR_TRANSFER = "event_type = %(transfer_out)s AND occurred_at >= %(hour_ago)s"
+_MILLIONS, _REST = f"amount / {_SPLIT}", f"amount - amount / {_SPLIT} * {_SPLIT}"
+_RECENT_ACTIVITY = (
+    f"SELECT COUNT(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN 1 END),"
+    f" SUM(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN {_MILLIONS} END), SUM(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN {_REST} END),"
+    f" SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_MILLIONS} END), SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_REST} END),"
+    f" COUNT(CASE WHEN event_type IN ({', '.join(f'%({name})s' for name in _CREDENTIAL_CHANGE_VALUES)}) THEN 1 END)"
+    " FROM account_events"
+    " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at < %(at)s"
+)
 
 
 def _joined(millions: int | Decimal | None, rest: int | Decimal | None) -> int:
@@ -277,27 +297,14 @@ class SqlUnitOfWork(ABC):
         )
 
     def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
-        # One pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount): the
-        # sums never read the table, and a busy user costs microseconds, not a Python object per event. Amounts
-        # are summed in millions and the rest apart, so that no sum of valid amounts overflows SQLite's 64 bits.
-        drawdown = "event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s"
-        transfer = "event_type = %(transfer_out)s AND occurred_at >= %(hour_ago)s"
-        millions, rest = f"amount / {_SPLIT}", f"amount - amount / {_SPLIT} * {_SPLIT}"
         row = self.fetch_one(
-            f"SELECT COUNT(CASE WHEN {drawdown} THEN 1 END),"
-            f" SUM(CASE WHEN {drawdown} THEN {millions} END), SUM(CASE WHEN {drawdown} THEN {rest} END),"
-            f" SUM(CASE WHEN {transfer} THEN {millions} END), SUM(CASE WHEN {transfer} THEN {rest} END),"
-            f" COUNT(CASE WHEN event_type IN ({_CREDENTIAL_CHANGE_PARAMS}) THEN 1 END)"
-            " FROM account_events"
-            " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at < %(at)s",
+            _RECENT_ACTIVITY,
             {
                 "user_key": user_key,
                 "at": self.codec.time(at),
                 "hour_ago": self.codec.time(at - HOUR),
                 "day_ago": self.codec.time(at - DAY),
-                "drawdown": EventType.DRAWDOWN.value,
-                "transfer_out": EventType.TRANSFER_OUT.value,
-                **_CREDENTIAL_CHANGE_VALUES,
+                **_ACTIVITY_KINDS,
             },
         )
         assert row is not None  # an aggregate always answers one row
