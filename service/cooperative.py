@@ -83,17 +83,45 @@ def _idle_call_greenlets() -> list[_CallGreenlet]:
     return idle
 
 
-def start(work: Callable[[], T]) -> asyncio.Future[T]:
+def start(work: Callable[[], T], answer: asyncio.Future[T] | None = None) -> asyncio.Future[T]:
     """Run `work` in a call greenlet on the running event loop, at once, until it first waits; the future of its
-    result. Cancelling the future does not stop the work: a transaction is never cut off half-way."""
+    result (`answer` if given). Cancelling the future does not stop the work: a transaction is never cut off
+    half-way."""
     loop = asyncio.get_running_loop()
-    answer: asyncio.Future[T] = loop.create_future()
+    if answer is None:
+        answer = loop.create_future()
     idle = _idle_call_greenlets()
     call = idle.pop() if idle else _CallGreenlet()
     call.loop = loop
     call.parent = greenlet.getcurrent()
     call.switch(work, answer)
     return answer
+
+
+def park_until(flush: Callable[[], None]) -> Any:
+    """Hand control back to whoever started this call until `flush` has run and switched back into it; the value
+    it switches in with. `flush` runs once for all the calls parked on it, when their starter calls
+    ``run_pending_flushes`` (the batching runner does, after each batch: service/api/runners.py)."""
+    current = _current()
+    pending = _pending_flushes()
+    if flush not in pending:
+        pending.append(flush)
+    return current.pause()
+
+
+def run_pending_flushes() -> None:
+    """Run every flush that calls parked on, in the order they were first asked for, until none is left (a
+    resumed call may park again)."""
+    pending = _pending_flushes()
+    while pending:
+        pending.pop(0)()
+
+
+def _pending_flushes() -> list[Callable[[], None]]:
+    flushes: list[Callable[[], None]] | None = getattr(_thread, "flushes", None)
+    if flushes is None:
+        flushes = _thread.flushes = []
+    return flushes
 
 
 def on_loop() -> bool:

@@ -7,8 +7,12 @@ hot, 330 us in the server). So the loop runner coalesces: a call's work waits un
 ready to run (gRPC may be taking in more calls meanwhile), at most `max_wait`; then every call waiting runs,
 one after the other. A call that arrives alone on an idle loop runs at once, and no call waits on a timer
 (asyncio's timers round up to the millisecond: waiting for a quiet gap between calls left the CPU idle and
-bought nothing, measured). Each call still runs alone in its own transaction; only the order of work on the
-loop changes. A call cancelled while it waits (its deadline passed, the client went away) is not run at all.
+bought nothing, measured). A call cancelled while it waits (its deadline passed, the client went away) is not
+run at all.
+
+Each call of a batch runs in a greenlet (service/cooperative.py), decides alone on its own snapshot, and may park
+at its commit: the store then commits the writes of all the batch's calls in one transaction once the batch has
+run (group commit: service/storage/sqlite_group.py), and only then do those calls go on to answer.
 """
 
 from __future__ import annotations
@@ -79,20 +83,16 @@ class BatchingLoopRunner:
 
     def _run(self) -> None:
         batch, self._pending, self._handle = self._pending, [], None
-        for index, call in enumerate(batch):
-            if call.future.done():  # cancelled while it waited: never run
-                continue
-            try:
-                result = call.work()
-            except Exception as error:
-                call.future.set_exception(error)
-            except BaseException:
-                for rest in batch[index:]:
-                    if not rest.future.done():
-                        rest.future.set_exception(RuntimeError("the serving loop is stopping"))
-                raise
-            else:
-                call.future.set_result(result)
+        try:
+            for call in batch:
+                if not call.future.done():  # else cancelled while it waited: never run
+                    cooperative.start(call.work, call.future)  # until it finishes, or parks its commit
+            cooperative.run_pending_flushes()  # the batch's writes commit together; their calls then finish
+        except BaseException:
+            for call in batch:
+                if not call.future.done():
+                    call.future.set_exception(RuntimeError("the serving loop is stopping"))
+            raise
 
 
 def _has_ready_callbacks(loop: asyncio.AbstractEventLoop) -> bool:

@@ -36,7 +36,8 @@ class UnitOfWork(Protocol):
         """The stored decision for this idempotency key, if any."""
 
     def save_decision(self, record: DecisionRecord) -> None:
-        """Append a decision. Raises DuplicateRequest when record.request_id is already stored."""
+        """Append a decision. Raises DuplicateRequest when record.request_id is already stored: at once, or where
+        the store holds the insert back, at the unit of work's next statement or its commit."""
 
     def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
         """The user's line; for_update locks it against every other unit of work until the transaction ends,

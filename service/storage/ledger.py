@@ -12,12 +12,13 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from service.app.ports import DecisionRecord
-from service.domain.errors import DuplicateRequest, OverRepayment, UnknownDrawdown
+from service.domain.errors import DuplicateRequest, OverRepayment, StoreUnavailable, UnknownDrawdown
 from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, RecentActivity
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.storage.codec import Codec
@@ -82,6 +83,8 @@ class SqlUnitOfWork(ABC):
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
+        # Lines this unit of work has locked, as they stand: nobody else changes them until it ends.
+        self._locked_lines: dict[str, CreditLine] = {}
 
     @abstractmethod
     def fetch_one(self, sql: str, params: Params) -> Row | None:
@@ -95,10 +98,12 @@ class SqlUnitOfWork(ABC):
     def execute(self, sql: str, params: Params) -> int:
         """Run a statement and return how many rows it changed."""
 
-    def write(self, sql: str, params: Params) -> None:
-        """Run a statement whose outcome nobody reads. An adapter may hold it back until the transaction's next
-        statement or its commit (see SqliteUnitOfWork); a failure then surfaces there, in the same transaction."""
-        self.execute(sql, params)
+    def write(self, sql: str, params: Params, *, unless_changed: Exception | None = None) -> None:
+        """Run a statement whose outcome nobody reads but this: if it changes no row, `unless_changed` is raised.
+        An adapter may hold it back until the transaction's next statement or its commit (see
+        SqliteUnitOfWork); a failure then surfaces there, and rolls back the whole unit of work."""
+        if self.execute(sql, params) == 0 and unless_changed is not None:
+            raise unless_changed
 
     # -- decisions -------------------------------------------------------------------------------
 
@@ -113,7 +118,7 @@ class SqlUnitOfWork(ABC):
         # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a violation
         # aborts the whole transaction, whereas this leaves it usable, and it waits for a concurrent
         # insert of the same request_id to commit or roll back before deciding.
-        inserted = self.execute(
+        self.write(
             f"INSERT INTO decisions ({DECISION_COLUMNS}) VALUES (%(decision_id)s, %(rpc)s, %(request_id)s,"
             " %(request_digest)s, %(user_key)s, %(request_json)s, %(response)s, %(outcome)s,"
             " %(ruleset_version)s, %(ruleset_digest)s, %(decided_at)s, %(latency_us)s)"
@@ -132,9 +137,8 @@ class SqlUnitOfWork(ABC):
                 "decided_at": self.codec.time(record.decided_at),
                 "latency_us": record.latency_us,
             },
+            unless_changed=None if record.request_id is None else DuplicateRequest(record.request_id),
         )
-        if inserted == 0 and record.request_id is not None:
-            raise DuplicateRequest(record.request_id)
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self.fetch_one(
@@ -171,11 +175,15 @@ class SqlUnitOfWork(ABC):
             f"SELECT {LINE_COLUMNS} FROM credit_lines WHERE user_key = %(user_key)s{lock}",
             {"user_key": user_key},
         )
-        return None if row is None else self._line(row)
+        line = None if row is None else self._line(row)
+        if for_update and line is not None:
+            self._locked_lines[user_key] = line
+        return line
 
     def save_credit_line(self, line: CreditLine) -> None:
         # A new line starts with nothing outstanding; an existing one keeps its outstanding principal
         # and its opening time, since only draw_down and repay move the ledger.
+        self._locked_lines.pop(line.user_key, None)
         self.write(
             f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
             " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s)"
@@ -196,15 +204,9 @@ class SqlUnitOfWork(ABC):
     def draw_down(self, drawdown: Drawdown) -> CreditLine | None:
         if drawdown.amount <= 0:
             raise ValueError(f"drawdown amount must be positive, got {drawdown.amount}")
-        row = self.fetch_one(
-            "UPDATE credit_lines SET outstanding_principal = outstanding_principal + %(amount)s,"
-            " updated_at = %(at)s"
-            " WHERE user_key = %(user_key)s AND status = 'ACTIVE'"
-            " AND outstanding_principal + %(amount)s <= credit_limit"
-            f" RETURNING {LINE_COLUMNS}",
-            {"amount": drawdown.amount, "at": self.codec.time(drawdown.created_at), "user_key": drawdown.user_key},
-        )
-        if row is None:
+        locked = self._locked_lines.get(drawdown.user_key)
+        after = self._raise_outstanding(drawdown) if locked is None else self._raise_locked(locked, drawdown)
+        if after is None:
             return None
         self.write(
             f"INSERT INTO drawdowns ({DRAWDOWN_COLUMNS}) VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s,"
@@ -223,7 +225,45 @@ class SqlUnitOfWork(ABC):
                 "repaid_principal": 0,
             },
         )
-        return self._line(row)
+        return after
+
+    def _raise_outstanding(self, drawdown: Drawdown) -> CreditLine | None:
+        """The line's outstanding principal raised by the drawdown's amount if it is ACTIVE and stays within its
+        limit (one conditional UPDATE); the line after, or None."""
+        row = self.fetch_one(
+            "UPDATE credit_lines SET outstanding_principal = outstanding_principal + %(amount)s,"
+            " updated_at = %(at)s"
+            " WHERE user_key = %(user_key)s AND status = 'ACTIVE'"
+            " AND outstanding_principal + %(amount)s <= credit_limit"
+            f" RETURNING {LINE_COLUMNS}",
+            {"amount": drawdown.amount, "at": self.codec.time(drawdown.created_at), "user_key": drawdown.user_key},
+        )
+        return None if row is None else self._line(row)
+
+    def _raise_locked(self, line: CreditLine, drawdown: Drawdown) -> CreditLine | None:
+        """The same on a line this unit of work has locked and read: decided from what it read, and written by an
+        UPDATE whose outcome nobody waits for (a store may hold it back to commit with others: see
+        sqlite_group.py). The UPDATE still checks that the line is exactly as read; were it not (a writer that
+        ignored the lock), the unit of work fails and rolls back rather than answer from a stale line."""
+        outstanding = line.outstanding_principal + drawdown.amount
+        if line.status is not LineStatus.ACTIVE or outstanding > line.credit_limit:
+            return None
+        after = replace(line, outstanding_principal=outstanding, updated_at=drawdown.created_at)
+        self.write(
+            "UPDATE credit_lines SET outstanding_principal = %(outstanding)s, updated_at = %(at)s"
+            " WHERE user_key = %(user_key)s AND status = 'ACTIVE' AND credit_limit = %(credit_limit)s"
+            " AND outstanding_principal = %(before)s",
+            {
+                "outstanding": outstanding,
+                "at": self.codec.time(drawdown.created_at),
+                "user_key": drawdown.user_key,
+                "credit_limit": line.credit_limit,
+                "before": line.outstanding_principal,
+            },
+            unless_changed=StoreUnavailable("the credit line changed while it was locked; nothing was drawn down"),
+        )
+        self._locked_lines[drawdown.user_key] = after
+        return after
 
     def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None:
         row = self.fetch_one(
@@ -271,12 +311,13 @@ class SqlUnitOfWork(ABC):
             {"amount": amount, "at": self.codec.time(at), "user_key": user_key},
         )
         assert row is not None, "the line was locked above"
+        self._locked_lines[user_key] = self._line(row)
         self.write(
             "INSERT INTO repayments (drawdown_id, user_key, amount, repaid_at)"
             " VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s, %(at)s)",
             {"drawdown_id": drawdown_id, "user_key": user_key, "amount": amount, "at": self.codec.time(at)},
         )
-        return self._line(row)
+        return self._locked_lines[user_key]
 
     # -- account history -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from service import cooperative
 from service.app.ports import DecisionRecord, UnitOfWork
 from service.domain.errors import StoreUnavailable
 from service.domain.model import CreditLine, Installment
@@ -38,6 +39,7 @@ from service.storage.codec import (
 from service.storage.ledger import Params, Row, SqlUnitOfWork
 from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
 from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
+from service.storage.sqlite_group import CommitGroup, HeldWrite
 from service.storage.sqlite_locks import LockFile
 
 MEMORY = ":memory:"
@@ -110,14 +112,16 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     Writes whose outcome nobody reads (``write``) are held back until the transaction's next statement or its
     commit, so that the writer lock is taken as late as possible: a decision then encodes its response and
     its record before it waits for the lock, not while the other processes wait for it. Every statement runs
-    the held writes first, so the transaction still reads what it wrote."""
+    the held writes first, so the transaction still reads what it wrote. A unit of work run in a batch on the
+    serving loop whose writes were all held back hands them to the batch's group commit (sqlite_group.py)."""
 
-    def __init__(self, connection: sqlite3.Connection, locks: LockFile | None) -> None:
+    def __init__(self, connection: sqlite3.Connection, locks: LockFile | None, group: CommitGroup | None) -> None:
         super().__init__(_CODEC)
         self._connection = connection
         self._locks = locks
+        self._group = group  # the batch's group commit, for a unit of work run in a batch (see sqlite_group.py)
         self._has_read = False  # whether a read snapshot has been taken yet
-        self._held: list[tuple[str, Params]] = []  # writes not run yet, in order
+        self._held: list[HeldWrite] = []  # writes not run yet, in order
 
     def fetch_one(self, sql: str, params: Params) -> Row | None:
         row: Row | None = self._run(sql, params).fetchone()
@@ -129,19 +133,29 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     def execute(self, sql: str, params: Params) -> int:
         return self._run(sql, params).rowcount
 
-    def write(self, sql: str, params: Params) -> None:
-        self._held.append((sql, params))
+    def write(self, sql: str, params: Params, *, unless_changed: Exception | None = None) -> None:
+        self._held.append((_sqlite_statement(sql)[0], params, unless_changed))
 
     def run_held_writes(self) -> None:
         """Run the writes held back so far (before the commit)."""
         held, self._held = self._held, []
-        for sql, params in held:
-            self._run(sql, params)
+        for statement, params, unless_changed in held:
+            if self._write_now(statement, params).rowcount == 0 and unless_changed is not None:
+                raise unless_changed
+
+    @property
+    def has_held_writes(self) -> bool:
+        return bool(self._held)
+
+    def take_held_writes(self) -> list[HeldWrite]:
+        """The writes held back so far, for the group commit to run instead."""
+        held, self._held = self._held, []
+        return held
 
     def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
         if for_update and self._locks is not None:
             self._lock_user(user_key)
-        return super().get_credit_line(user_key)
+        return super().get_credit_line(user_key, for_update=for_update)
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         if self._held:
@@ -149,7 +163,11 @@ class SqliteUnitOfWork(SqlUnitOfWork):
         statement, reads_only = _sqlite_statement(sql)
         if reads_only:
             self._has_read = True
-        elif self._locks is not None and not self._locks.writing:
+            return self._connection.execute(statement, params)
+        return self._write_now(statement, params)
+
+    def _write_now(self, statement: str, params: Params) -> sqlite3.Cursor:
+        if self._locks is not None and not self._locks.writing:
             # End the read snapshot before waiting for the writer lock (a reader that waits holding a snapshot
             # would hold up the holder's checkpoint); the write transaction must see the latest state anyway.
             if self._has_read:
@@ -167,7 +185,17 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             if not self._locks.try_lock_user(user_key):
                 raise StoreUnavailable("the credit line is locked by another call; lock it before the first write")
             return
-        if self._locks.lock_user(user_key) and self._has_read:
+        if self._locks.holds_user(user_key):
+            return
+        # A call of this batch whose writes wait for the group commit may hold the user: wait for the group
+        # rather than the lock (the group commits only once the batch has run). Never wait for a lock while the
+        # group holds locks: another process's group could be waiting for one of them.
+        while not self._locks.try_lock_user(user_key):
+            if self._group is None or not self._group.pending:
+                self._locks.lock_user(user_key)
+                break
+            self._group.wait()
+        if self._has_read:
             # A snapshot taken before the lock may miss what the previous holder committed: start a new one.
             self._connection.commit()
             self._connection.execute("BEGIN DEFERRED")
@@ -199,6 +227,17 @@ class SqliteStore:
                 raise
         if not self._memory:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
+        self._groups = threading.local()  # each serving loop's group commit, on the loop's thread
+
+    def _group(self) -> CommitGroup:
+        group: CommitGroup | None = getattr(self._groups, "group", None)
+        if group is None:
+            group = self._groups.group = CommitGroup(self._committed)
+        return group
+
+    def _committed(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""
@@ -208,13 +247,19 @@ class SqliteStore:
     def _transaction(self) -> Iterator[SqliteUnitOfWork]:
         with _UNAVAILABLE_ON_SQLITE_ERRORS, self._borrow() as (connection, locks):
             connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+            # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
+            group = self._group() if locks is not None and cooperative.on_loop() else None
             wrote = False
             try:
-                uow = SqliteUnitOfWork(connection, locks)
+                uow = SqliteUnitOfWork(connection, locks, group)
                 yield uow
-                uow.run_held_writes()
-                wrote = locks is not None and locks.writing
-                connection.commit()
+                if group is not None and not locks.writing and uow.has_held_writes:  # type: ignore[union-attr]
+                    connection.commit()  # ends the read snapshot: the group writes on the latest state
+                    group.commit(connection, locks, uow.take_held_writes())  # type: ignore[arg-type]
+                else:
+                    uow.run_held_writes()
+                    wrote = locks is not None and locks.writing
+                    connection.commit()
             except BaseException:
                 with suppress(sqlite3.Error):
                     connection.rollback()

@@ -66,6 +66,9 @@ class LockFile:
             fcntl.fcntl(self._fd, F_OFD_SETLKW, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _WRITER, 1, 0))
             self.writing = True
 
+    def holds_user(self, user_key: str) -> bool:
+        return _slot(user_key) in self._users
+
     def lock_user(self, user_key: str) -> bool:
         """Wait for the lock on a user's slot; False when this handle holds it already."""
         slot = _slot(user_key)

@@ -54,6 +54,7 @@ def test_the_unit_of_work_stays_usable_after_a_duplicate_request(store: Store) -
     with store.unit_of_work() as uow:
         with pytest.raises(DuplicateRequest):
             uow.save_decision(a_decision("req-1"))
+            uow.find_decision("req-1")  # SQLite holds the insert back: the duplicate surfaces at the next statement
         assert uow.find_decision("req-1") == first
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.app.ports import Store
+from service.app.ports import Store, UnitOfWork
 from service.domain.errors import OverRepayment, UnknownDrawdown
 from service.domain.model import CreditLine, LineStatus
 from tests.storage.records import T0, USER, a_drawdown, a_line, minutes
@@ -62,27 +62,44 @@ def test_saving_a_line_again_changes_its_terms_but_keeps_outstanding_principal_a
     assert line_of(store) == expected
 
 
-def test_draw_down_raises_outstanding_and_records_the_drawdown_with_its_schedule(store: Store) -> None:
+# A drawdown on a line its unit of work has locked is decided from the line as read (and its UPDATE checks the
+# line is unchanged); on any other line by the conditional UPDATE alone. Both must give the same answers.
+LOCKED = pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+
+
+def lock_if(uow: UnitOfWork, locked: bool) -> None:
+    if locked:
+        uow.get_credit_line(USER, for_update=True)
+
+
+@LOCKED
+def test_draw_down_raises_outstanding_and_records_the_drawdown_with_its_schedule(store: Store, locked: bool) -> None:
     drawdown = a_drawdown(amount=25_000, at=T0 + minutes(5))
     with store.unit_of_work() as uow:
         uow.save_credit_line(a_line(limit=100_000))
+    with store.unit_of_work() as uow:
+        lock_if(uow, locked)
         after = uow.draw_down(drawdown)
 
-    assert after == replace(a_line(), outstanding_principal=25_000, updated_at=T0 + minutes(5))
+    assert after == replace(a_line(), outstanding_principal=25_000, updated_at=T0 + minutes(5)) == line_of(store)
     assert after.available_limit == 75_000
     with store.unit_of_work() as uow:
         assert uow.get_drawdown(USER, drawdown.drawdown_id) == drawdown
 
 
+@LOCKED
 def test_draw_down_up_to_exactly_the_limit_is_accepted_and_one_fen_more_is_refused_writing_nothing(
-    store: Store,
+    store: Store, locked: bool
 ) -> None:
     with store.unit_of_work() as uow:
         uow.save_credit_line(a_line(limit=50_000))
+    with store.unit_of_work() as uow:
+        lock_if(uow, locked)
         assert uow.draw_down(a_drawdown(amount=30_000)) is not None
     refused = a_drawdown(amount=20_001)
 
     with store.unit_of_work() as uow:
+        lock_if(uow, locked)
         assert uow.draw_down(refused) is None
         assert uow.draw_down(a_drawdown(amount=20_000)) is not None
 
@@ -91,12 +108,14 @@ def test_draw_down_up_to_exactly_the_limit_is_accepted_and_one_fen_more_is_refus
         assert uow.get_drawdown(USER, refused.drawdown_id) is None
 
 
+@LOCKED
 @pytest.mark.parametrize("status", [LineStatus.FROZEN, LineStatus.CLOSED])
-def test_draw_down_on_a_line_that_is_not_active_is_refused(store: Store, status: LineStatus) -> None:
+def test_draw_down_on_a_line_that_is_not_active_is_refused(store: Store, status: LineStatus, locked: bool) -> None:
     with store.unit_of_work() as uow:
         uow.save_credit_line(a_line(status=status))
 
     with store.unit_of_work() as uow:
+        lock_if(uow, locked)
         assert uow.draw_down(a_drawdown(amount=1_000)) is None
 
     assert line_of(store).outstanding_principal == 0
@@ -108,7 +127,8 @@ def test_draw_down_without_a_credit_line_is_refused(store: Store) -> None:
         assert uow.draw_down(a_drawdown(user_key="uk_nobody")) is None
 
 
-def test_concurrent_drawdowns_against_one_line_never_exceed_its_limit(store: Store) -> None:
+@LOCKED
+def test_concurrent_drawdowns_against_one_line_never_exceed_its_limit(store: Store, locked: bool) -> None:
     limit, amount, threads = 100_000, 7_000, 32
     with store.unit_of_work() as uow:
         uow.save_credit_line(a_line(limit=limit))
@@ -117,8 +137,9 @@ def test_concurrent_drawdowns_against_one_line_never_exceed_its_limit(store: Sto
     def draw(_: int) -> bool:
         start.wait()
         with store.unit_of_work() as uow:
-            # Reading first and deciding on a stale view must not matter: the UPDATE re-checks.
-            uow.get_credit_line(USER)
+            # Reading first and deciding on a stale view must not matter: the UPDATE re-checks. Locked, nobody
+            # changes the line between the read and the UPDATE.
+            uow.get_credit_line(USER, for_update=locked)
             return uow.draw_down(a_drawdown(amount=amount)) is not None
 
     with ThreadPoolExecutor(threads) as pool:
