@@ -3,10 +3,10 @@
 One event loop per process serves every call. Against SQLite the use cases run on that loop, one after
 another, in batches of the calls that arrive together, whose writes commit together (runners.py): the
 interpreter runs one thread at a time anyway, and handing each call to a pool thread costs more CPU than the
-embedded database does (measured: a thread hand-over round trip is ~45 us here, a SQLite unit of work 20-60 us). Against a database
-over the network (PostgreSQL) each call runs in a greenlet on the same loop, handing the loop back while it
-waits on the database (service/cooperative.py), so that calls overlap their round trips and a slow database
-never stalls the loop.
+embedded database does (measured: a thread hand-over round trip is ~45 us here, a SQLite unit of work 20-60
+us). Against a database over the network (PostgreSQL) each call runs in a greenlet on the same loop, handing
+the loop back while it waits on the database (service/cooperative.py), so that calls overlap their round trips
+and a slow database never stalls the loop.
 """
 
 from __future__ import annotations

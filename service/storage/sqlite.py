@@ -212,14 +212,17 @@ class SqliteStore:
         self._timeout = timeout
         self._memory = path == MEMORY
         self._memory_lock = FairLock()  # the in-memory database's one connection, taken in turn
-        self._idle: list[tuple[sqlite3.Connection, LockFile | None]] = []
+        # Connections and lock-file handles are lent apart: a unit of work parked for the group commit keeps its
+        # locks but gives its connection back, for the batch's next call to read through a warm page cache.
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_locks: list[LockFile] = []
         self._idle_lock = threading.Lock()
         self._closed = False
         self._checkpoints: Checkpoints | None = None
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         with _UNAVAILABLE_ON_SQLITE_ERRORS:
-            self._idle.append((self._first_connection(), self._lock_file()))
+            self._idle.append(self._first_connection())
             try:
                 self._pseudonym_key = self._migrate()
             except BaseException:
@@ -232,7 +235,7 @@ class SqliteStore:
     def _group(self) -> CommitGroup:
         group: CommitGroup | None = getattr(self._groups, "group", None)
         if group is None:
-            group = self._groups.group = CommitGroup(self._committed)
+            group = self._groups.group = CommitGroup(self._borrow, self._committed)
         return group
 
     def _committed(self) -> None:
@@ -245,28 +248,28 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[SqliteUnitOfWork]:
-        with _UNAVAILABLE_ON_SQLITE_ERRORS, self._borrow() as (connection, locks):
-            connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+        with _UNAVAILABLE_ON_SQLITE_ERRORS, self._borrow_locks() as locks:
             # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
             group = self._group() if locks is not None and cooperative.on_loop() else None
+            parked: list[HeldWrite] = []
             wrote = False
-            try:
-                uow = SqliteUnitOfWork(connection, locks, group)
-                yield uow
-                if group is not None and not locks.writing and uow.has_held_writes:  # type: ignore[union-attr]
-                    connection.commit()  # ends the read snapshot: the group writes on the latest state
-                    group.commit(connection, locks, uow.take_held_writes())  # type: ignore[arg-type]
-                else:
-                    uow.run_held_writes()
-                    wrote = locks is not None and locks.writing
-                    connection.commit()
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    connection.rollback()
-                raise
-            finally:
-                if locks is not None:
-                    locks.release_all()
+            with self._borrow() as connection:
+                connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+                try:
+                    uow = SqliteUnitOfWork(connection, locks, group)
+                    yield uow
+                    if group is not None and not locks.writing:  # type: ignore[union-attr]
+                        parked = uow.take_held_writes()
+                    else:
+                        uow.run_held_writes()
+                        wrote = locks is not None and locks.writing
+                    connection.commit()  # parked: ends the read snapshot; the group writes on the latest state
+                except BaseException:
+                    with suppress(sqlite3.Error):
+                        connection.rollback()
+                    raise
+            if parked:
+                group.commit(locks, parked)  # type: ignore[union-attr, arg-type]
             if wrote and self._checkpoints is not None:
                 self._checkpoints.committed()
 
@@ -290,15 +293,16 @@ class SqliteStore:
         with self._idle_lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for connection, locks in idle:
+            idle_locks, self._idle_locks = self._idle_locks, []
+        for connection in idle:
             connection.close()
-            if locks is not None:
-                locks.close()
+        for locks in idle_locks:
+            locks.close()
 
     # -- connections -----------------------------------------------------------------------------
 
     @contextmanager
-    def _borrow(self) -> Iterator[tuple[sqlite3.Connection, LockFile | None]]:
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
         """A connection of its own for the caller (the in-memory one, in turn)."""
         if self._memory and not self._memory_lock.acquire(timeout=self._timeout):
             raise StoreUnavailable("timed out waiting for the SQLite write lock")
@@ -306,29 +310,46 @@ class SqliteStore:
             with self._idle_lock:
                 if self._closed:
                     raise StoreUnavailable("the store is closed")
-                pair = self._idle.pop() if self._idle else None
-            if pair is None:
-                pair = (self._connect(), self._lock_file())
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                connection = self._connect()
             try:
-                yield pair
+                yield connection
             finally:
                 # A connection stuck in a transaction (its rollback failed) is not handed out again,
                 # except the in-memory one, which holds the whole database.
-                reusable = self._memory or not pair[0].in_transaction
+                reusable = self._memory or not connection.in_transaction
                 with self._idle_lock:
                     keep = reusable and not self._closed
                     if keep:
-                        self._idle.append(pair)
+                        self._idle.append(connection)
                 if not keep:
-                    pair[0].close()
-                    if pair[1] is not None:
-                        pair[1].close()
+                    connection.close()
         finally:
             if self._memory:
                 self._memory_lock.release()
 
-    def _lock_file(self) -> LockFile | None:
-        return None if self._memory else LockFile(self._lock_path(), self._timeout)
+    @contextmanager
+    def _borrow_locks(self) -> Iterator[LockFile | None]:
+        """A handle on the lock file of its own for the caller (None for the in-memory database); whatever it
+        locked is released when it gives the handle back."""
+        if self._memory:
+            yield None
+            return
+        with self._idle_lock:
+            locks = self._idle_locks.pop() if self._idle_locks else None
+        if locks is None:
+            locks = LockFile(self._lock_path(), self._timeout)
+        try:
+            yield locks
+        finally:
+            locks.release_all()
+            with self._idle_lock:
+                keep = not self._closed
+                if keep:
+                    self._idle_locks.append(locks)
+            if not keep:
+                locks.close()
 
     def _lock_path(self) -> str:
         return f"{self._path}-locks"

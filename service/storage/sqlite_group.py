@@ -5,7 +5,8 @@ server take turns on that lock. A decision's writes are few, but each commit res
 writes every page it touched to the log and wakes the other processes' page caches; the lock was busy most of
 the time under load (about 80 % for AuthorizeDrawdown: 420 us held per call at 1,900 calls/s). So a unit of
 work run in a batch (service/api/runners.py) whose writes were all held back (SqliteUnitOfWork.write) does not
-commit by itself: it parks them here, with its connection and locks, and hands the loop back to the batch. When
+commit by itself: it parks them here with its locks, gives its connection back for the batch's next call, and
+hands the loop back to the batch. When
 the batch has run, ``flush`` takes the writer lock once, runs each call's writes inside a savepoint of their
 own, commits once, and only then lets each call go on to answer. A call whose writes fail (its request_id is
 recorded already, a constraint) is rolled back to its savepoint alone and sees the error at its commit, as it
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 
 import greenlet
@@ -35,16 +36,18 @@ HeldWrite = tuple[str, Mapping[str, object], Exception | None]  # SQLite stateme
 @dataclass
 class _Parked:
     call: greenlet.greenlet
-    connection: sqlite3.Connection | None  # None: a call waiting for the group, with nothing to write
-    locks: LockFile | None
+    locks: LockFile | None  # None: a call waiting for the group, with nothing to write
     writes: list[HeldWrite]
 
 
 class CommitGroup:
     """The parked writes of one serving loop's batch, for one SQLite store."""
 
-    def __init__(self, committed: Callable[[], None]) -> None:
+    def __init__(
+        self, connection: Callable[[], AbstractContextManager[sqlite3.Connection]], committed: Callable[[], None]
+    ) -> None:
         self._parked: list[_Parked] = []
+        self._connection = connection  # lends the connection to write with
         self._committed = committed  # told after every commit that wrote (the store's checkpoints count them)
 
     @property
@@ -52,10 +55,10 @@ class CommitGroup:
         """Whether calls of this batch wait for the group's commit."""
         return bool(self._parked)
 
-    def commit(self, connection: sqlite3.Connection, locks: LockFile, writes: list[HeldWrite]) -> None:
-        """Park the calling unit of work (its connection outside any transaction, its user locks held) until its
-        writes have committed with the batch's; raises what they raised."""
-        self._parked.append(_Parked(greenlet.getcurrent(), connection, locks, writes))
+    def commit(self, locks: LockFile, writes: list[HeldWrite]) -> None:
+        """Park the calling unit of work (its user locks held) until its writes have committed with the batch's;
+        raises what they raised."""
+        self._parked.append(_Parked(greenlet.getcurrent(), locks, writes))
         failure: Exception | None = cooperative.park_until(self.flush)
         if failure is not None:
             raise failure
@@ -63,13 +66,13 @@ class CommitGroup:
     def wait(self) -> None:
         """Park the calling unit of work until the group has committed (it waits for a user lock the group may
         hold)."""
-        self._parked.append(_Parked(greenlet.getcurrent(), None, None, []))
+        self._parked.append(_Parked(greenlet.getcurrent(), None, []))
         cooperative.park_until(self.flush)
 
     def flush(self) -> None:
         """Commit the parked writes, then let each parked call go on, in the order they parked."""
         parked, self._parked = self._parked, []
-        failures = self._write([entry for entry in parked if entry.connection is not None])
+        failures = self._write([entry for entry in parked if entry.locks is not None])
         for entry in parked:
             entry.call.switch(failures.get(id(entry)))
 
@@ -77,25 +80,28 @@ class CommitGroup:
         """Run each call's writes in a savepoint of its own and commit them all; the failures by call."""
         if not writers:
             return {}
-        connection, locks = writers[0].connection, writers[0].locks
-        assert connection is not None and locks is not None
+        locks = writers[0].locks
+        assert locks is not None
         failures: dict[int, Exception] = {}
         try:
-            locks.lock_writer()
-            connection.execute("BEGIN IMMEDIATE")
-            for entry in writers:
-                connection.execute("SAVEPOINT call")
+            with self._connection() as connection:
+                locks.lock_writer()
                 try:
-                    _run(connection, entry.writes)
-                except Exception as error:  # this call's alone: undo its writes, keep the others'
-                    failures[id(entry)] = error
-                    connection.execute("ROLLBACK TO call")
-                connection.execute("RELEASE call")
-            connection.commit()
+                    connection.execute("BEGIN IMMEDIATE")
+                    for entry in writers:
+                        connection.execute("SAVEPOINT call")
+                        try:
+                            _run(connection, entry.writes)
+                        except Exception as error:  # this call's alone: undo its writes, keep the others'
+                            failures[id(entry)] = error
+                            connection.execute("ROLLBACK TO call")
+                        connection.execute("RELEASE call")
+                    connection.commit()
+                except BaseException:
+                    with suppress(sqlite3.Error):
+                        connection.rollback()
+                    raise
         except Exception as error:  # the transaction as a whole: nobody's writes are kept
-            if connection.in_transaction:
-                with suppress(sqlite3.Error):
-                    connection.rollback()
             return {id(entry): error for entry in writers}
         finally:
             locks.release_all()  # the writer lock, and the first call's user locks: its writes are settled
