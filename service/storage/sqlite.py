@@ -238,9 +238,9 @@ class SqliteStore:
             group = self._groups.group = CommitGroup(self._borrow, self._committed)
         return group
 
-    def _committed(self) -> None:
+    def _committed(self, units: int) -> None:
         if self._checkpoints is not None:
-            self._checkpoints.committed()
+            self._checkpoints.committed(units)
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""

@@ -1,4 +1,5 @@
-"""Checkpoints of the SQLite write-ahead log, on a thread of the store's own, asked for every so many commits.
+"""Checkpoints of the SQLite write-ahead log, on a thread of the store's own, asked for every so many units of work
+committed.
 
 SQLite's own checkpoint runs inside the commit that takes the log past 1,000 pages, while the store still holds
 its writer lock: every process then waits for the copy into the database file and its fsyncs (measured: a
@@ -19,33 +20,37 @@ from contextlib import suppress
 
 from service.storage.sqlite_locks import LockFile
 
-EVERY_COMMITS = 128  # each commit appends 5 to 15 pages to the log
+# Each unit of work's writes append 5 to 15 pages to the log, fewer in a group commit (sqlite_group.py), where the
+# units share pages. Counted in commits, a log of group commits grew past SAFETY_NET_PAGES between passes under the
+# writer lock (measured: 20,045 frames), so that SQLite's own checkpoint ran inside a commit.
+EVERY_UNITS = 128
 LOCKED_EVERY = 8  # passes
 RESTART_WAIT_MS = 2
 SAFETY_NET_PAGES = 20_000  # SQLite's own checkpoint in the commit, should these passes ever fall behind
 
 
 class Checkpoints:
-    """Counts the store's commits and runs a checkpoint pass every EVERY_COMMITS of them."""
+    """Counts the units of work the store commits and runs a checkpoint pass every EVERY_UNITS of them."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], lock_file: Callable[[], LockFile]) -> None:
         self._connect = connect
         self._lock_file = lock_file
-        self._commits = 0
-        self._last_locked = 0  # the commit count at the last pass under the writer lock
+        self._units = 0
+        self._last_locked = 0  # the count at the last pass under the writer lock
         self._asked: queue.SimpleQueue[bool | None] = queue.SimpleQueue()  # True: under the writer lock
         self._busy = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         self._thread.start()
 
-    def committed(self) -> None:
-        """One more write transaction committed (called on the committing thread, after the lock is released)."""
-        self._commits += 1
-        if self._commits % EVERY_COMMITS or self._busy.is_set():
+    def committed(self, units: int = 1) -> None:
+        """A write transaction of `units` units of work committed (called on the committing thread, after the
+        lock is released)."""
+        before, self._units = self._units, self._units + units
+        if before // EVERY_UNITS == self._units // EVERY_UNITS or self._busy.is_set():
             return  # not yet, or a pass is still running: the next one will cover these pages too
-        locked = self._commits - self._last_locked >= EVERY_COMMITS * LOCKED_EVERY
+        locked = self._units - self._last_locked >= EVERY_UNITS * LOCKED_EVERY
         if locked:
-            self._last_locked = self._commits
+            self._last_locked = self._units
         self._busy.set()
         self._asked.put(locked)
 

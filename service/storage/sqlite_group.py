@@ -44,11 +44,11 @@ class CommitGroup:
     """The parked writes of one serving loop's batch, for one SQLite store."""
 
     def __init__(
-        self, connection: Callable[[], AbstractContextManager[sqlite3.Connection]], committed: Callable[[], None]
+        self, connection: Callable[[], AbstractContextManager[sqlite3.Connection]], committed: Callable[[int], None]
     ) -> None:
         self._parked: list[_Parked] = []
         self._connection = connection  # lends the connection to write with
-        self._committed = committed  # told after every commit that wrote (the store's checkpoints count them)
+        self._committed = committed  # told how many units of work each commit wrote (checkpoints count them)
 
     @property
     def pending(self) -> bool:
@@ -106,7 +106,7 @@ class CommitGroup:
         finally:
             locks.release_all()  # the writer lock, and the first call's user locks: its writes are settled
         if len(failures) < len(writers):
-            self._committed()
+            self._committed(len(writers) - len(failures))
         return failures
 
 
