@@ -143,10 +143,6 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             if self._write_now(statement, params).rowcount == 0 and unless_changed is not None:
                 raise unless_changed
 
-    @property
-    def has_held_writes(self) -> bool:
-        return bool(self._held)
-
     def take_held_writes(self) -> list[HeldWrite]:
         """The writes held back so far, for the group commit to run instead."""
         held, self._held = self._held, []
@@ -258,7 +254,7 @@ class SqliteStore:
                 try:
                     uow = SqliteUnitOfWork(connection, locks, group)
                     yield uow
-                    if group is not None and not locks.writing:  # type: ignore[union-attr]
+                    if group is not None and locks is not None and not locks.writing:
                         parked = uow.take_held_writes()
                     else:
                         uow.run_held_writes()
@@ -269,7 +265,8 @@ class SqliteStore:
                         connection.rollback()
                     raise
             if parked:
-                group.commit(locks, parked)  # type: ignore[union-attr, arg-type]
+                assert group is not None and locks is not None
+                group.commit(locks, parked)
             if wrote and self._checkpoints is not None:
                 self._checkpoints.committed()
 

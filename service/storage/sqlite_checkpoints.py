@@ -21,8 +21,8 @@ from contextlib import suppress
 from service.storage.sqlite_locks import LockFile
 
 # Each unit of work's writes append 5 to 15 pages to the log, fewer in a group commit (sqlite_group.py), where the
-# units share pages. Counted in commits, a log of group commits grew past SAFETY_NET_PAGES between passes under the
-# writer lock (measured: 20,045 frames), so that SQLite's own checkpoint ran inside a commit.
+# units share pages. Counted in commits, passes of a store committing in groups come several times rarer for as
+# many pages: 300 batches of 20 decisions took the log to SAFETY_NET_PAGES (tests/storage/test_sqlite_group.py).
 EVERY_UNITS = 128
 LOCKED_EVERY = 8  # passes
 RESTART_WAIT_MS = 2
