@@ -243,8 +243,9 @@ class SqlUnitOfWork(ABC):
     def _raise_locked(self, line: CreditLine, drawdown: Drawdown) -> CreditLine | None:
         """The same on a line this unit of work has locked and read: decided from what it read, and written by an
         UPDATE whose outcome nobody waits for (a store may hold it back to commit with others: see
-        sqlite_group.py). The UPDATE still checks that the line is exactly as read; were it not (a writer that
-        ignored the lock), the unit of work fails and rolls back rather than answer from a stale line."""
+        sqlite_group.py). The UPDATE still checks that the line is exactly as read and stays within its limit; were
+        it not (a writer that ignored the lock), the unit of work fails and rolls back rather than answer from a
+        stale line."""
         outstanding = line.outstanding_principal + drawdown.amount
         if line.status is not LineStatus.ACTIVE or outstanding > line.credit_limit:
             return None
@@ -252,7 +253,7 @@ class SqlUnitOfWork(ABC):
         self.write(
             "UPDATE credit_lines SET outstanding_principal = %(outstanding)s, updated_at = %(at)s"
             " WHERE user_key = %(user_key)s AND status = 'ACTIVE' AND credit_limit = %(credit_limit)s"
-            " AND outstanding_principal = %(before)s",
+            " AND outstanding_principal = %(before)s AND %(outstanding)s <= credit_limit",
             {
                 "outstanding": outstanding,
                 "at": self.codec.time(drawdown.created_at),
