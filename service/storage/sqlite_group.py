@@ -6,12 +6,11 @@ writes every page it touched to the log and wakes the other processes' page cach
 the time under load (about 80 % for AuthorizeDrawdown: 420 us held per call at 1,900 calls/s). So a unit of
 work run in a batch (service/api/runners.py) whose writes were all held back (SqliteUnitOfWork.write) does not
 commit by itself: it parks them here with its locks, gives its connection back for the batch's next call, and
-hands the loop back to the batch. When
-the batch has run, ``flush`` takes the writer lock once, runs each call's writes inside a savepoint of their
-own, commits once, and only then lets each call go on to answer. A call whose writes fail (its request_id is
-recorded already, a constraint) is rolled back to its savepoint alone and sees the error at its commit, as it
-would have alone; if the commit itself fails, every call of the group sees that failure. No call answers
-before its writes are durable in the database.
+hands the loop back to the batch. When the batch has run, ``flush`` takes the writer lock once, runs each call's
+writes inside a savepoint of their own, commits once, and only then lets each call go on to answer. A call whose
+writes fail (its request_id is recorded already, a constraint) is rolled back to its savepoint alone and sees the
+error at its commit, as it would have alone; if the commit itself fails, every call of the group sees that failure.
+No call answers before its writes are durable in the database.
 
 Units of work still decide on their own snapshots and under their own user locks, which a parked call keeps
 until the group commits: a later call of the batch for the same user waits for the group (``wait``) instead of
