@@ -39,7 +39,7 @@ from service.storage.codec import (
 from service.storage.ledger import Params, Row, SqlUnitOfWork
 from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
 from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
-from service.storage.sqlite_group import CommitGroup, HeldWrite
+from service.storage.sqlite_group import CommitGroup, HeldWrite, run_writes
 from service.storage.sqlite_locks import LockFile
 
 MEMORY = ":memory:"
@@ -139,9 +139,7 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     def run_held_writes(self) -> None:
         """Run the writes held back so far (before the commit)."""
         held, self._held = self._held, []
-        for statement, params, unless_changed in held:
-            if self._write_now(statement, params).rowcount == 0 and unless_changed is not None:
-                raise unless_changed
+        run_writes(self._write_now, held)
 
     def take_held_writes(self) -> list[HeldWrite]:
         """The writes held back so far, for the group commit to run instead."""
@@ -267,8 +265,8 @@ class SqliteStore:
             if parked:
                 assert group is not None and locks is not None
                 group.commit(locks, parked)
-            if wrote and self._checkpoints is not None:
-                self._checkpoints.committed()
+            if wrote:
+                self._committed(1)
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key

@@ -90,7 +90,7 @@ class CommitGroup:
                     for entry in writers:
                         connection.execute("SAVEPOINT call")
                         try:
-                            _run(connection, entry.writes)
+                            run_writes(connection.execute, entry.writes)
                         except Exception as error:  # this call's alone: undo its writes, keep the others'
                             failures[id(entry)] = error
                             connection.execute("ROLLBACK TO call")
@@ -109,7 +109,8 @@ class CommitGroup:
         return failures
 
 
-def _run(connection: sqlite3.Connection, writes: list[HeldWrite]) -> None:
+def run_writes(execute: Callable[[str, Mapping[str, object]], sqlite3.Cursor], writes: list[HeldWrite]) -> None:
+    """Run held writes in order with `execute`; raise a write's `unless_changed` if it changed no row."""
     for statement, params, unless_changed in writes:
-        if connection.execute(statement, params).rowcount == 0 and unless_changed is not None:
+        if execute(statement, params).rowcount == 0 and unless_changed is not None:
             raise unless_changed

@@ -69,14 +69,12 @@ class LockFile:
     def holds_user(self, user_key: str) -> bool:
         return _slot(user_key) in self._users
 
-    def lock_user(self, user_key: str) -> bool:
-        """Wait for the lock on a user's slot; False when this handle holds it already."""
+    def lock_user(self, user_key: str) -> None:
+        """Wait for the lock on a user's slot (at once when this handle holds it already)."""
         slot = _slot(user_key)
-        if slot in self._users:
-            return False
-        self._lock(slot, "another call for the same user")
-        self._users.add(slot)
-        return True
+        if slot not in self._users:
+            self._lock(slot, "another call for the same user")
+            self._users.add(slot)
 
     def try_lock_user(self, user_key: str) -> bool:
         """Take the lock on a user's slot if it is free (or held here already), without waiting."""
