@@ -6,8 +6,11 @@ Starts the echo and `decisiond serve` (SQLite, bundled rules) as the main run do
 flight against each, and reads every thread's CPU time of the serving processes from /proc over a window inside
 the measured one. Prints, per call answered: the event-loop thread that runs gRPC's handlers (and, in the
 service, the decisions), the other Python threads (gRPC's completion-queue poller, SQLite checkpoints, log
-lines) and gRPC's C-core threads. Unlike bench.cpu_profile nothing is profiled, so the figures are the
-server's own; one run is noisy, run it twice.
+lines) and gRPC's C-core threads; and the read and write system calls the serving processes made per call, with
+the bytes they moved (`/proc/<pid>/io`: SQLite's pages and log frames, the log lines, the wake-ups between threads;
+not gRPC's traffic, which goes through sendmsg and recvmsg), which, unlike
+CPU time, hardly depend on how fast the machine runs that minute. Unlike bench.cpu_profile nothing is profiled, so
+the figures are the server's own; one run is noisy, run it twice.
 """
 
 from __future__ import annotations
@@ -67,6 +70,21 @@ def by_role(before: dict[tuple[int, int], tuple[str, float]], after: dict[tuple[
     return dict(roles)
 
 
+IO_COUNTERS = ("syscr", "syscw", "rchar", "wchar")  # /proc/<pid>/io: read and write calls, bytes read and written
+
+
+def io_counters(pids: list[int]) -> dict[str, int]:
+    """The processes' read and write system calls and the bytes they moved, summed (read/pread/readv and
+    write/pwrite/writev: files, pipes, eventfds; sendmsg and recvmsg are not counted)."""
+    summed = dict.fromkeys(IO_COUNTERS, 0)
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in summed:
+                summed[name] += int(value)
+    return summed
+
+
 def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
@@ -82,14 +100,15 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
     while server.cpu_seconds() - cpu_at_start < LOAD_UNDER_WAY_CPU_S and load.is_alive():
         time.sleep(0.05)  # the load generator builds its requests first
     time.sleep(WARMUP_S)
-    before = thread_cpu_seconds(server.worker_pids())
+    before, io_before = thread_cpu_seconds(server.worker_pids()), io_counters(server.worker_pids())
     time.sleep(WINDOW_S)
-    after = thread_cpu_seconds(server.worker_pids())
+    after, io_after = thread_cpu_seconds(server.worker_pids()), io_counters(server.worker_pids())
     load.join()
     if "failed" in result:
         raise result["failed"]
-    roles = by_role(before, after, result["throughput_per_s"] * WINDOW_S)
-    return {"calls_per_s": result["throughput_per_s"], "us_per_call": roles}
+    calls = result["throughput_per_s"] * WINDOW_S
+    io = {name: (io_after[name] - io_before[name]) / calls for name in IO_COUNTERS}
+    return {"calls_per_s": result["throughput_per_s"], "us_per_call": by_role(before, after, calls), "io_per_call": io}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,7 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, figures in measured.items():
         parts = ", ".join(f"{role} {us:.0f}" for role, us in sorted(figures["us_per_call"].items()))
         total = sum(figures["us_per_call"].values())
-        print(f"{label}: {figures['calls_per_s']:,.0f} calls/s; CPU per call {total:.0f} us: {parts}")
+        io = figures["io_per_call"]
+        print(f"{label}: {figures['calls_per_s']:,.0f} calls/s; CPU per call {total:.0f} us: {parts}; per call "
+              f"{io['syscr']:.1f} reads ({io['rchar'] / 1024:.1f} KiB) and {io['syscw']:.1f} writes "
+              f"({io['wchar'] / 1024:.1f} KiB)")
     return 0
 
 

@@ -1,14 +1,16 @@
-"""The tools that say where the CPU goes: the in-process loop decides real calls, and the per-thread split names
-each process's event loop."""
+"""The tools that say where the CPU goes: the in-process loop decides real calls, the per-thread split names
+each process's event loop, and the I/O counters count a process's own reads and writes."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.servers import ROOT
-from bench.thread_cpu import by_role
+from bench.thread_cpu import by_role, io_counters
 from bench.workload import RPCS
 
 
@@ -29,3 +31,16 @@ def test_the_busiest_python_thread_of_each_process_counts_as_its_event_loop() ->
     roles = by_role(before, after, calls=1_000)  # CPU seconds over 1,000 calls: 1,000 us per second per call
     assert roles == {"event loop (gRPC handlers, decisions)": 1250.0, "other Python threads": 250.0,
                      "gRPC C-core threads": 250.0}
+
+
+def test_the_io_counters_count_a_process_s_own_write_calls_and_bytes(tmp_path: Path) -> None:
+    before = io_counters([os.getpid()])
+    descriptor = os.open(tmp_path / "pages", os.O_WRONLY | os.O_CREAT)
+    try:
+        for page in range(50):
+            os.pwrite(descriptor, b"x" * 4096, page * 4096)
+    finally:
+        os.close(descriptor)
+    after = io_counters([os.getpid()])
+    assert after["syscw"] - before["syscw"] >= 50
+    assert after["wchar"] - before["wchar"] >= 50 * 4096
