@@ -8,9 +8,9 @@ the measured one. Prints, per call answered: the event-loop thread that runs gRP
 service, the decisions), the other Python threads (gRPC's completion-queue poller, SQLite checkpoints, log
 lines) and gRPC's C-core threads; and the read and write system calls the serving processes made per call, with
 the bytes they moved (`/proc/<pid>/io`: SQLite's pages and log frames, the log lines, the wake-ups between threads;
-not gRPC's traffic, which goes through sendmsg and recvmsg), which, unlike
-CPU time, hardly depend on how fast the machine runs that minute. Unlike bench.cpu_profile nothing is profiled, so
-the figures are the server's own; one run is noisy, run it twice.
+not gRPC's traffic, which goes through sendmsg and recvmsg), which, unlike CPU time, hardly depend on how fast
+the machine runs that minute. Unlike bench.cpu_profile nothing is profiled, so the figures are the server's own;
+one run is noisy, run it twice.
 """
 
 from __future__ import annotations
