@@ -104,6 +104,31 @@ def test_a_batch_commits_once_writing_each_page_it_changed_once(tmp_path: Path) 
     assert grown["batched"] * 3 < grown["alone"]
 
 
+def test_a_batch_whose_writes_all_succeed_commits_them_without_savepoints(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside a savepoint SQLite first copies every page a call changes into its sub-journal, which spills to a
+    # temporary file beyond 64 KiB: a server wrote 44-47 times per AuthorizeDrawdown with a savepoint per call,
+    # 28-32 without. Savepoints are for the batch that has a failing call (the test after this one).
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)  # type: ignore[arg-type]
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    store = open_store(f"sqlite:///{database}")
+    try:
+        in_one_batch([saving(store, f"req-{n}") for n in range(8)])
+    finally:
+        store.close()
+
+    assert stored_request_ids(database) == {f"req-{n}" for n in range(8)}
+    assert [statement for statement in statements if "SAVEPOINT" in statement.upper()] == []
+
+
 def test_a_duplicate_in_a_batch_fails_alone_and_its_other_writes_roll_back(store: Store, database: Path) -> None:
     with store.unit_of_work() as uow:
         uow.save_decision(a_decision("req-0"))
