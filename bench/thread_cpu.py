@@ -100,9 +100,10 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
     while server.cpu_seconds() - cpu_at_start < LOAD_UNDER_WAY_CPU_S and load.is_alive():
         time.sleep(0.05)  # the load generator builds its requests first
     time.sleep(WARMUP_S)
-    before, io_before = thread_cpu_seconds(server.worker_pids()), io_counters(server.worker_pids())
+    pids = server.worker_pids()
+    before, io_before = thread_cpu_seconds(pids), io_counters(pids)
     time.sleep(WINDOW_S)
-    after, io_after = thread_cpu_seconds(server.worker_pids()), io_counters(server.worker_pids())
+    after, io_after = thread_cpu_seconds(pids), io_counters(pids)
     load.join()
     if "failed" in result:
         raise result["failed"]

@@ -10,8 +10,7 @@ hands the loop back to the batch. When the batch has run, ``flush`` takes the wr
 writes, commits once, and only then lets each call go on to answer. A call whose writes fail (its request_id is
 recorded already, a constraint) is undone alone (the group's writes run again, each call's in a savepoint of its
 own) and sees the error at its commit, as it would have alone; if the commit itself fails, every call of the group
-sees that failure.
-No call answers before its writes are durable in the database.
+sees that failure. No call answers before its writes are durable in the database.
 
 Units of work still decide on their own snapshots and under their own user locks, which a parked call keeps
 until the group commits: a later call of the batch for the same user waits for the group (``wait``) instead of
