@@ -101,9 +101,9 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def _start(name: str, command: list[str], log_path: Path, env: dict[str, str]) -> ServerProcess:
+def _start(name: str, command: list[str], log_path: Path, env: dict[str, str], cwd: Path = ROOT) -> ServerProcess:
     log = log_path.open("w")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     log.close()
     assert process.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -130,12 +130,21 @@ def _env(workers: int | None) -> dict[str, str]:
     return env
 
 
-def start_decisiond(rules: Path, database_url: str, log_path: Path, workers: int | None = None) -> ServerProcess:
-    """`decisiond serve` on a free loopback port; its logs (one JSON line per decision) go to log_path."""
-    # the console script when the project is installed (scripts/setup), else the module it wraps
-    entry = [str(DECISIOND)] if DECISIOND.exists() else [sys.executable, "-m", "service.cli"]
+def start_decisiond(rules: Path, database_url: str, log_path: Path, workers: int | None = None,
+                    checkout: Path | None = None) -> ServerProcess:
+    """`decisiond serve` on a free loopback port; its logs (one JSON line per decision) go to log_path.
+    `checkout`: serve the code of another checkout of the project (a git worktree, say) with this environment's
+    Python, instead of this one's."""
+    env = _env(workers)
+    if checkout is None:
+        # the console script when the project is installed (scripts/setup), else the module it wraps
+        entry = [str(DECISIOND)] if DECISIOND.exists() else [sys.executable, "-m", "service.cli"]
+    else:
+        # `python -m` puts the working directory first on the module path, ahead of this project's install
+        entry = [sys.executable, "-m", "service.cli"]
+        env["PYTHONPATH"] = str(checkout)
     command = [*entry, "serve", "--listen", "127.0.0.1:0", "--rules", str(rules), "--database", database_url]
-    server = _start("decisiond", command, log_path, _env(workers))
+    server = _start("decisiond", command, log_path, env, cwd=checkout or ROOT)
     if "NO valid rule bundle" in server.banner:
         server.stop()
         raise ServerFailed(f"decisiond refused the rule bundle {rules}; it would answer UNAVAILABLE: {server.banner}")
