@@ -29,6 +29,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.affinity import described, keep_to, worker_cpus
 from service.api.server import RunningServer, serve_on_loop, server_options
 from service.config import load_settings
+from service.spread import ConnectionSpread, SpreadUnavailable, join_spread, open_spread
 from service.supervisor import reserve_port
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ class EchoServicer(pb_grpc.DecisionServiceServicer):
         return _echo(FLAG, request.request_id)
 
 
-def run_worker(listen: str, cpu: int | None) -> int:
+def run_worker(listen: str, cpu: int | None, spread: str | None, slot: int) -> int:
     """One echo process on the shared port, until SIGTERM (what service.worker is to decisiond)."""
     keep_to(cpu)
     settings = load_settings(listen=listen)
@@ -119,6 +120,8 @@ def run_worker(listen: str, cpu: int | None) -> int:
     options = server_options(reuse_port=True, connection_age=settings.connection_age_seconds)
     serving, server, port = serve_on_loop("echo", settings.host, settings.port, options, register)
     serving.call(health_servicer.set("", health_pb2.HealthCheckResponse.SERVING))
+    if spread and (why_not := join_spread(spread, port, slot)):
+        print(f"bench echo: worker {slot} takes connections by the kernel's hash: {why_not}", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -139,10 +142,18 @@ def run_parent(listen: str, workers: int | None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     command = [sys.executable, "-m", "bench.echo", "worker", "--listen", f"{settings.host}:{port}"]
-    # Each worker kept to a CPU as decisiond's are (service/affinity.py).
+    # Each worker kept to a CPU as decisiond's are (service/affinity.py), and new connections spread over them as
+    # decisiond spreads them (service/spread.py).
     cpus = worker_cpus(settings.workers, settings.cpu_affinity)
-    children = [subprocess.Popen([*command, *(["--cpu", str(cpu)] if cpu is not None else [])],
-                                 stdout=subprocess.PIPE, text=True) for cpu in cpus]
+    spread = _spread(settings.workers, settings.connection_spread)
+    children = []
+    for slot, cpu in enumerate(cpus):
+        arguments = [*(["--cpu", str(cpu)] if cpu is not None else []),
+                     *(["--spread", spread.describe(), "--slot", str(slot)] if spread else [])]
+        children.append(subprocess.Popen([*command, *arguments], stdout=subprocess.PIPE, text=True,
+                                         pass_fds=spread.descriptors() if spread else ()))
+    if spread is not None:
+        spread.keep_counting(lambda: [child.pid for child in children], port, stop)
     try:
         for child in children:
             assert child.stdout is not None
@@ -164,6 +175,16 @@ def run_parent(listen: str, workers: int | None) -> int:
                 child.kill()
                 child.wait()
         holder.close()
+        if spread is not None:
+            spread.close()
+
+
+def _spread(workers: int, mode: str) -> ConnectionSpread | None:
+    try:
+        return open_spread(workers, mode)
+    except SpreadUnavailable as error:
+        print(f"bench echo: connections spread by the kernel's hash: {error}", file=sys.stderr)
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,9 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 picks a free one)")
     parser.add_argument("--workers", type=int, help="worker processes (env DECISIOND_WORKERS, as decisiond)")
     parser.add_argument("--cpu", type=int, help="worker: the CPU it keeps to")
+    parser.add_argument("--spread", help="worker: the connection-spreading maps and program (service/spread.py)")
+    parser.add_argument("--slot", type=int, default=0, help="worker: its slot in them")
     args = parser.parse_args(argv)
     if args.role == "worker":
-        return run_worker(args.listen, args.cpu)
+        return run_worker(args.listen, args.cpu, args.spread, args.slot)
     return run_parent(args.listen, args.workers)
 
 

@@ -15,6 +15,7 @@ from service.affinity import MODES
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_RULES = "./rules"
 DEFAULT_DATABASE = "sqlite:///./var/decisions.db"
+SPREAD_MODES = ("auto", "off")
 
 
 class SettingsError(ValueError):
@@ -36,6 +37,9 @@ class Settings:
     batch_wait_seconds: float = 0.0025
     # Which CPU each worker keeps to (service/affinity.py): auto, on or off.
     cpu_affinity: str = "auto"
+    # How new client connections are spread over the workers (service/spread.py): auto, the worker with the fewest
+    # where the kernel lets the supervisor load the program that chooses, else the kernel's hash; off: the hash.
+    connection_spread: str = "auto"
     log_level: str = "info"
 
     @property
@@ -82,6 +86,10 @@ def load_settings(
     if cpu_affinity not in MODES:
         raise SettingsError(f"DECISIOND_CPU_AFFINITY must be one of {', '.join(MODES)} (auto: each worker keeps to "
                             "a CPU of its own when the workers fill the machine; on: always; off: never)")
+    connection_spread = env.get("DECISIOND_CONNECTION_SPREAD", Settings.connection_spread).lower()
+    if connection_spread not in SPREAD_MODES:
+        raise SettingsError("DECISIOND_CONNECTION_SPREAD must be auto (each new connection to the worker holding the "
+                            "fewest, where the kernel allows) or off (the kernel's hash of the addresses)")
     log_level = env.get("DECISIOND_LOG_LEVEL", "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("DECISIOND_LOG_LEVEL must be one of debug, info, warning, error")
@@ -93,5 +101,6 @@ def load_settings(
         workers=int(processes_text),
         batch_wait_seconds=int(batch_wait_text) / 1_000_000,
         cpu_affinity=cpu_affinity,
+        connection_spread=connection_spread,
         log_level=log_level,
     )

@@ -31,6 +31,7 @@ import structlog
 from service.affinity import described, worker_cpus
 from service.config import Settings
 from service.log_lines import as_json_lines
+from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
 log = structlog.get_logger("decisiond.supervisor")
 
@@ -103,6 +104,7 @@ class Supervisor:
         self._port = 0
         self._snapshots = 0
         self._cpus = worker_cpus(settings.workers, settings.cpu_affinity, settings.database_url)  # by worker index
+        self._spread: ConnectionSpread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class Supervisor:
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
         holder = reserve_port(self.settings.host, self.settings.port)
         self._port = holder.getsockname()[1]
+        self._spread = self._open_spread()
         try:
             # Fingerprinted before the first snapshot is taken: an edit saved while that bundle is checked and
             # the workers start (seconds) is then seen as a change, not taken for what is serving.
@@ -122,6 +125,8 @@ class Supervisor:
         finally:
             self._stop_workers(self.workers)
             holder.close()
+            if self._spread is not None:
+                self._spread.close()
             shutil.rmtree(self.state_dir, ignore_errors=True)
         log.info("shutdown.complete")
         return 0
@@ -143,6 +148,18 @@ class Supervisor:
             f"{described(self._cpus)}",
             flush=True,
         )
+
+    def _open_spread(self) -> ConnectionSpread | None:
+        """The program that gives each new connection to the worker holding the fewest, its counts kept true on a
+        thread; None where it is off or the kernel refuses it (then the kernel's hash spreads the connections)."""
+        try:
+            spread = open_spread(self.settings.workers, self.settings.connection_spread)
+        except SpreadUnavailable as error:
+            log.warning("connections.spread_by_hash", reason=str(error))
+            return None
+        if spread is not None:
+            spread.keep_counting(lambda: [worker.pid() for worker in self.workers], self._port, self._stop)
+        return spread
 
     def _watch(self, seen: Fingerprint) -> None:
         """Reload on SIGHUP or when the rule files differ from `seen`, their fingerprint before the last snapshot."""
@@ -244,7 +261,13 @@ class Supervisor:
             command += ["--rules", str(snapshot)]
         if (cpu := self._cpus[index]) is not None:
             command += ["--cpu", str(cpu)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        inherited: tuple[int, ...] = ()
+        if self._spread is not None:
+            command += ["--spread", self._spread.describe(), "--slot", str(index)]
+            inherited = self._spread.descriptors()
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited
+        )
         worker = Worker(process, snapshot or Path())
         threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
         threading.Thread(target=self._forward_logs, args=(worker,), daemon=True).start()

@@ -20,6 +20,7 @@ from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
 from service.config import load_settings
 from service.logs import configure_logging
+from service.spread import join_spread
 
 log = structlog.get_logger("decisiond.worker")
 
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
     parser.add_argument("--cpu", type=int, help="the CPU this process keeps to (service/affinity.py)")
+    parser.add_argument("--spread", help="the connection-spreading maps and program handed down (service/spread.py)")
+    parser.add_argument("--slot", type=int, default=0, help="this worker's slot in them")
     args = parser.parse_args(argv)
     keep_to(args.cpu)  # before any thread starts: they all inherit it
     settings = load_settings(listen=args.listen, rules=str(args.rules or ""), database=args.database)
@@ -50,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     service = start_service(settings, status_file=args.status_file, reuse_port=True, load_rules=args.rules is not None)
+    if args.spread and (why_not := join_spread(args.spread, service.port, args.slot)):
+        log.warning("connections.not_spread", slot=args.slot, reason=why_not)
     version, digest = describe_rules(service.rules)
     # Everything loaded so far (the rule bundle, the stubs) lives as long as the process: keep it out of the
     # garbage collector's full passes, which would otherwise walk it again and again and pause every call.

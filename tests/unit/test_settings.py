@@ -66,3 +66,10 @@ def test_cpu_affinity_is_auto_unless_set_and_a_bad_mode_names_the_setting_and_it
     assert load_settings(environ={"DECISIOND_CPU_AFFINITY": "OFF"}).cpu_affinity == "off"
     with pytest.raises(SettingsError, match="DECISIOND_CPU_AFFINITY must be one of auto, on, off"):
         load_settings(environ={"DECISIOND_CPU_AFFINITY": "yes"})
+
+
+def test_connection_spread_is_auto_unless_set_and_a_bad_mode_names_the_setting_and_its_modes() -> None:
+    assert load_settings(environ={}).connection_spread == "auto"
+    assert load_settings(environ={"DECISIOND_CONNECTION_SPREAD": "Off"}).connection_spread == "off"
+    with pytest.raises(SettingsError, match=r"DECISIOND_CONNECTION_SPREAD must be auto \(.*\) or off"):
+        load_settings(environ={"DECISIOND_CONNECTION_SPREAD": "round-robin"})

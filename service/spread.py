@@ -1,0 +1,228 @@
+"""Client connections spread evenly over the workers that share the port.
+
+The workers share their port with SO_REUSEPORT, and left to itself the kernel gives each new connection to a worker
+picked by a hash of its addresses: with a handful of client connections that is a draw, and three or all four of
+them often land on one worker (measured, bench/README.md). One worker runs its calls on one CPU, so the machine's
+other CPU then idles while calls queue: about 30 % fewer calls answered, and a longer tail. Here a small program
+attached to the port's reuse group (eBPF, `BPF_PROG_TYPE_SK_REUSEPORT`) gives each new connection to the worker
+holding the fewest: every worker has a slot in two kernel maps, its listening socket in one and its count of
+connections in the other. The program counts each connection it places at once, so a burst of connections spreads
+too; the supervisor writes the true counts back every REFRESH_S, as connections close. Should the program find no
+socket in the slot it picked (a worker being replaced), the kernel falls back to its hash.
+
+Linux only, and the kernel must let the process load the program (root, or CAP_BPF and CAP_NET_ADMIN); where it
+does not, `create` raises SpreadUnavailable and the kernel's hash spreads the connections as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from service.api.listener import port_inodes
+
+REFRESH_S = 0.2  # how often the supervisor writes the true counts of connections
+
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}
+_MAP_CREATE, _MAP_UPDATE_ELEM, _PROG_LOAD = 0, 2, 5
+_MAP_ARRAY, _MAP_REUSEPORT_SOCKARRAY = 2, 20
+_PROG_SK_REUSEPORT, _ATTACH_SK_REUSEPORT_SELECT = 21, 39
+_SO_ATTACH_REUSEPORT_EBPF = 52
+_HELPER_MAP_LOOKUP_ELEM, _HELPER_SK_SELECT_REUSEPORT = 1, 82
+_SK_PASS = 1
+_ATTR_SIZE = 128  # bytes of `union bpf_attr` passed; the kernel wants the unused rest zeroed
+_LOG_SIZE = 1 << 16
+
+
+class SpreadUnavailable(RuntimeError):
+    """The kernel would not load the program or its maps; the message says why."""
+
+
+class ConnectionSpread:
+    """The maps and the program for `slots` workers (file descriptors that workers inherit by number)."""
+
+    def __init__(self, sockets_map: int, loads_map: int, program: int, slots: int) -> None:
+        self.sockets_map = sockets_map
+        self.loads_map = loads_map
+        self.program = program
+        self.slots = slots
+
+    @classmethod
+    def create(cls, slots: int) -> ConnectionSpread:
+        """New maps and the program that reads them."""
+        sockets_map = loads_map = -1
+        try:
+            sockets_map = _bpf(_MAP_CREATE, struct.pack("<IIIII", _MAP_REUSEPORT_SOCKARRAY, 4, 8, slots, 0))
+            loads_map = _bpf(_MAP_CREATE, struct.pack("<IIIII", _MAP_ARRAY, 4, 4, slots, 0))
+            program = _load_program(_least_connections(sockets_map, loads_map, slots))
+        except OSError as error:
+            for descriptor in (sockets_map, loads_map):
+                if descriptor >= 0:
+                    os.close(descriptor)
+            raise SpreadUnavailable(f"the kernel refused the connection-spreading program: {error.strerror}") from error
+        return cls(sockets_map, loads_map, program, slots)
+
+    @classmethod
+    def inherited(cls, described: str) -> ConnectionSpread:
+        """The spread a worker was handed (`describe()`'s text)."""
+        sockets_map, loads_map, program, slots = (int(part) for part in described.split(","))
+        return cls(sockets_map, loads_map, program, slots)
+
+    def describe(self) -> str:
+        return f"{self.sockets_map},{self.loads_map},{self.program},{self.slots}"
+
+    def descriptors(self) -> tuple[int, int, int]:
+        """What a worker must inherit."""
+        return self.sockets_map, self.loads_map, self.program
+
+    def join(self, listening: socket.socket, slot: int) -> None:
+        """Put a worker's listening socket in its slot, with no connections counted yet, and make sure the program
+        chooses for the socket's reuse group."""
+        self.set_connections(slot, 0)
+        _update(self.sockets_map, slot, struct.pack("<Q", listening.fileno()))
+        listening.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_REUSEPORT_EBPF, struct.pack("<i", self.program))
+
+    def set_connections(self, slot: int, count: int) -> None:
+        _update(self.loads_map, slot, struct.pack("<I", count))
+
+    def keep_counting(self, pids: Callable[[], list[int]], port: int, stop: threading.Event) -> None:
+        """On a thread of its own until `stop`: every REFRESH_S, write the workers' counts of established
+        connections on `port` into their slots (`pids()`: the workers' process ids, by slot)."""
+
+        def count() -> None:
+            while not stop.wait(REFRESH_S):
+                for slot, connections in enumerate(connections_of(pids(), port)):
+                    self.set_connections(slot, connections)
+
+        threading.Thread(target=count, name="connection-counts", daemon=True).start()
+
+    def close(self) -> None:
+        for descriptor in self.descriptors():
+            os.close(descriptor)
+
+
+def open_spread(workers: int, mode: str) -> ConnectionSpread | None:
+    """The spread for a supervisor of `workers` workers: None where `mode` is off or one worker takes every
+    connection anyway. Raises SpreadUnavailable where the kernel refuses it."""
+    if mode == "off" or workers < 2:
+        return None
+    return ConnectionSpread.create(workers)
+
+
+def join_spread(described: str, port: int, slot: int) -> str | None:
+    """A worker: put its own socket listening on `port` in `slot` of the spread it was handed; None once done,
+    else why not (the kernel's hash then still brings the worker its share of connections)."""
+    listening = port_inodes(port, listening=True)
+    try:
+        for entry in Path("/proc/self/fd").iterdir():
+            if _socket_inode(entry) in listening:
+                with socket.socket(fileno=os.dup(int(entry.name))) as duplicate:
+                    ConnectionSpread.inherited(described).join(duplicate, slot)
+                return None
+    except OSError as error:
+        return str(error)
+    return f"no socket of this process listens on port {port}"
+
+
+def connections_of(pids: Iterable[int], port: int) -> list[int]:
+    """How many established connections on `port` each process holds (0 for a process that is gone)."""
+    established = port_inodes(port, listening=False)
+    counts = []
+    for pid in pids:
+        try:
+            entries = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            entries = []
+        counts.append(sum(1 for entry in entries if _socket_inode(entry) in established))
+    return counts
+
+
+def _socket_inode(entry: Path) -> str:
+    try:
+        target = os.readlink(entry)
+    except OSError:
+        return ""
+    return target[8:-1] if target.startswith("socket:[") else ""
+
+
+# -- the program -----------------------------------------------------------------------------------------
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+def _load_map(register: int, map_fd: int) -> bytes:
+    """register = the map (a 64-bit load of a map's file descriptor, two instructions)."""
+    return _insn(0x18, register, 1, 0, map_fd) + _insn(0)
+
+
+def _least_connections(sockets_map: int, loads_map: int, slots: int) -> bytes:
+    """r7 = the slot with the fewest connections (the first of equals); count one more there; select its socket;
+    always SK_PASS, so that a slot without a socket leaves the choice to the kernel's hash."""
+    key = -4  # the map key, a u32 on the stack
+    program = _insn(0xBF, 6, 1)  # r6 = the context
+    program += _insn(0xB7, 7, 0, 0, 0) + _insn(0xB7, 8, 0, 0, 0x7FFFFFFF)  # r7 = slot 0, r8 = its count so far
+    for slot in range(slots):
+        program += _insn(0x62, 10, 0, key, slot)  # key = slot
+        program += _load_map(1, loads_map) + _insn(0xBF, 2, 10) + _insn(0x07, 2, 0, 0, key)
+        program += _insn(0x85, 0, 0, 0, _HELPER_MAP_LOOKUP_ELEM)  # r0 = &loads[slot] or NULL
+        program += _insn(0x15, 0, 0, 4, 0)  # NULL: next slot
+        program += _insn(0x61, 3, 0, 0, 0)  # r3 = loads[slot]
+        program += _insn(0x3D, 3, 8, 2, 0)  # r3 >= r8: next slot
+        program += _insn(0xBF, 8, 3) + _insn(0xB7, 7, 0, 0, slot)
+    program += _insn(0x63, 10, 7, key)  # key = r7
+    program += _load_map(1, loads_map) + _insn(0xBF, 2, 10) + _insn(0x07, 2, 0, 0, key)
+    program += _insn(0x85, 0, 0, 0, _HELPER_MAP_LOOKUP_ELEM)
+    program += _insn(0x15, 0, 0, 2, 0)  # NULL: nothing to count
+    program += _insn(0xB7, 1, 0, 0, 1) + _insn(0xC3, 0, 1, 0, 0)  # loads[r7] += 1, atomically
+    program += _insn(0xBF, 1, 6) + _load_map(2, sockets_map) + _insn(0xBF, 3, 10) + _insn(0x07, 3, 0, 0, key)
+    program += _insn(0xB7, 4, 0, 0, 0) + _insn(0x85, 0, 0, 0, _HELPER_SK_SELECT_REUSEPORT)
+    program += _insn(0xB7, 0, 0, 0, _SK_PASS) + _insn(0x95)
+    return program
+
+
+# -- the system call ------------------------------------------------------------------------------------
+
+
+def _bpf(command: int, attributes: bytes) -> int:
+    number = _SYS_BPF.get(platform.machine())
+    if number is None:
+        raise OSError(0, f"no bpf system call known on {platform.machine()}")
+    buffer = ctypes.create_string_buffer(attributes, _ATTR_SIZE)
+    result: int = _LIBC.syscall(number, command, buffer, _ATTR_SIZE)
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+def _update(map_fd: int, key: int, value: bytes) -> None:
+    key_buffer = ctypes.create_string_buffer(struct.pack("<I", key))
+    value_buffer = ctypes.create_string_buffer(value)
+    _bpf(_MAP_UPDATE_ELEM, struct.pack("<IIQQQ", map_fd, 0, ctypes.addressof(key_buffer),
+                                       ctypes.addressof(value_buffer), 0))
+
+
+def _load_program(instructions: bytes) -> int:
+    code = ctypes.create_string_buffer(instructions)
+    license_text = ctypes.create_string_buffer(b"GPL")
+    log = ctypes.create_string_buffer(_LOG_SIZE)
+    attributes = struct.pack(
+        "<IIQQIIQII16sII", _PROG_SK_REUSEPORT, len(instructions) // 8, ctypes.addressof(code),
+        ctypes.addressof(license_text), 1, _LOG_SIZE, ctypes.addressof(log), 0, 0, b"spread_conns", 0,
+        _ATTACH_SK_REUSEPORT_SELECT)
+    try:
+        return _bpf(_PROG_LOAD, attributes)
+    except OSError as error:
+        verifier = log.value.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise OSError(error.errno, f"{error.strerror} {verifier[0]}".strip()) from error
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
