@@ -13,13 +13,11 @@ import os
 import socket
 from pathlib import Path
 
-_LISTEN, _ESTABLISHED = "0A", "01"  # TCP state codes in /proc/net/tcp*
+_LISTEN = "0A"  # TCP state code in /proc/net/tcp*
 
 
-def port_inodes(port: int, *, listening: bool) -> set[str]:
-    """Inodes of the sockets on this local TCP port, from /proc/net/tcp and tcp6: the listening ones, or the
-    established connections."""
-    state = _LISTEN if listening else _ESTABLISHED
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on this TCP port, from /proc/net/tcp and tcp6."""
     inodes: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         path = Path(table)
@@ -28,14 +26,14 @@ def port_inodes(port: int, *, listening: bool) -> set[str]:
         for line in path.read_text().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == state:
+            if local_port == port and fields[3] == _LISTEN:
                 inodes.add(fields[9])
     return inodes
 
 
 def stop_listening(port: int) -> int:
     """Shut down this process's listening sockets on the port; returns how many. Accepted connections stay."""
-    inodes = port_inodes(port, listening=True)
+    inodes = listening_inodes(port)
     closed = 0
     for entry in Path("/proc/self/fd").iterdir():
         try:

@@ -3,6 +3,7 @@ pile up on one worker (service/spread.py); where the kernel refuses the program,
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -14,7 +15,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from service.config import load_settings
-from service.spread import ConnectionSpread, SpreadUnavailable, connections_of, join_spread, open_spread
+from service.spread import (
+    ConnectionSpread,
+    SpreadUnavailable,
+    connections_of,
+    established_inodes,
+    join_spread,
+    open_spread,
+)
 from service.supervisor import Supervisor
 from tests.lifecycle.test_crash_isolation import workers_of
 from tests.support.server_process import ServerProcess
@@ -103,6 +111,16 @@ def test_a_worker_finds_its_own_listening_socket_or_says_why_not() -> None:
             assert join_spread(spread.describe(), port, 0) == f"no socket of this process listens on port {port}"
     finally:
         spread.close()
+
+
+def test_the_established_connections_on_a_port_are_found_and_no_others() -> None:
+    with listeners(1) as (listening,), socket.create_connection(listening.getsockname()):
+        time.sleep(0.05)
+        accepted, _ = listening.accept()
+        with accepted:
+            port = listening.getsockname()[1]
+            assert established_inodes(port) == {str(os.fstat(accepted.fileno()).st_ino)}  # not the client's end
+            assert connections_of([os.getpid(), 2**22 + 1], port) == [1, 0]  # a process that is gone holds none
 
 
 def test_decisiond_spreads_four_client_connections_two_and_two(tmp_path: Path) -> None:
