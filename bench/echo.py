@@ -176,6 +176,7 @@ def run_parent(listen: str, workers: int | None) -> int:
                 child.wait()
         holder.close()
         if spread is not None:
+            stop.set()
             spread.close()
 
 

@@ -25,7 +25,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import structlog
+
 from service.api.listener import listening_inodes
+
+log = structlog.get_logger("decisiond.spread")
 
 REFRESH_S = 1.0  # how often the supervisor writes the true counts (asking the kernel takes ~2 ms: not more often)
 
@@ -54,6 +58,7 @@ class ConnectionSpread:
         self.loads_map = loads_map
         self.program = program
         self.slots = slots
+        self._counting: threading.Thread | None = None
 
     @classmethod
     def create(cls, slots: int) -> ConnectionSpread:
@@ -94,17 +99,24 @@ class ConnectionSpread:
         _update(self.loads_map, slot, struct.pack("<I", count))
 
     def keep_counting(self, pids: Callable[[], list[int]], port: int, stop: threading.Event) -> None:
-        """On a thread of its own until `stop`: every REFRESH_S, write the workers' counts of established
-        connections on `port` into their slots (`pids()`: the workers' process ids, by slot)."""
+        """On a thread of its own until `stop` is set: every REFRESH_S, write the workers' counts of established
+        connections on `port` into their slots (`pids()`: the workers' process ids, by slot). Set `stop` before
+        `close`, which waits for the thread."""
 
         def count() -> None:
-            while not stop.wait(REFRESH_S):
-                for slot, connections in enumerate(connections_of(pids(), port)):
-                    self.set_connections(slot, connections)
+            try:
+                while not stop.wait(REFRESH_S):
+                    for slot, connections in enumerate(connections_of(pids(), port)):
+                        self.set_connections(slot, connections)
+            except OSError as error:  # the program still spreads, by the connections it placed
+                log.warning("connections.counts_stopped", reason=str(error))
 
-        threading.Thread(target=count, name="connection-counts", daemon=True).start()
+        self._counting = threading.Thread(target=count, name="connection-counts", daemon=True)
+        self._counting.start()
 
     def close(self) -> None:
+        if self._counting is not None:
+            self._counting.join()
         for descriptor in self.descriptors():
             os.close(descriptor)
 

@@ -123,6 +123,7 @@ class Supervisor:
             self._announce()
             self._watch(seen)
         finally:
+            self._stop.set()
             self._stop_workers(self.workers)
             holder.close()
             if self._spread is not None:

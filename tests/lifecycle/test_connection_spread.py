@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,6 +17,7 @@ from structlog.testing import capture_logs
 
 from service.config import load_settings
 from service.spread import (
+    REFRESH_S,
     ConnectionSpread,
     SpreadUnavailable,
     connections_of,
@@ -84,6 +86,22 @@ def test_a_burst_of_connections_is_dealt_out_evenly_and_a_busier_worker_gets_non
             spread.set_connections(2, 0)
             assert accepted_by_each(group, 2) == [0, 0, 2]  # the next two go to the emptiest, not by a hash
     finally:
+        spread.close()
+
+
+def test_the_counts_kept_by_the_supervisor_replace_what_the_program_counted() -> None:
+    spread = _spread_or_skip(2)
+    stop = threading.Event()
+    try:
+        with listeners(2) as group:
+            spread.join(group[0], 0)
+            spread.join(group[1], 1)
+            spread.set_connections(0, 50)  # stale: fifty connections placed there have closed since
+            spread.keep_counting(lambda: [os.getpid(), 2**22 + 1], group[0].getsockname()[1], stop)
+            time.sleep(REFRESH_S * 1.5)  # now both hold none: the first of equals takes the next connection
+            assert accepted_by_each(group, 1) == [1, 0]
+    finally:
+        stop.set()
         spread.close()
 
 
