@@ -23,11 +23,10 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import structlog
 
-from service.api.listener import listening_inodes
+from service.api.listener import listening_inodes, socket_inodes
 
 log = structlog.get_logger("decisiond.spread")
 
@@ -134,9 +133,9 @@ def join_spread(described: str, port: int, slot: int) -> str | None:
     else why not (the kernel's hash then still brings the worker its share of connections)."""
     listening = listening_inodes(port)
     try:
-        for entry in Path("/proc/self/fd").iterdir():
-            if _socket_inode(entry) in listening:
-                with socket.socket(fileno=os.dup(int(entry.name))) as duplicate:
+        for descriptor, inode in socket_inodes().items():
+            if inode in listening:
+                with socket.socket(fileno=os.dup(descriptor)) as duplicate:
                     ConnectionSpread.inherited(described).join(duplicate, slot)
                 return None
     except OSError as error:
@@ -147,14 +146,7 @@ def join_spread(described: str, port: int, slot: int) -> str | None:
 def connections_of(pids: Iterable[int], port: int) -> list[int]:
     """How many established connections on `port` each process holds (0 for a process that is gone)."""
     established = established_inodes(port)
-    counts = []
-    for pid in pids:
-        try:
-            entries = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            entries = []
-        counts.append(sum(1 for entry in entries if _socket_inode(entry) in established))
-    return counts
+    return [sum(1 for inode in socket_inodes(pid).values() if inode in established) for pid in pids]
 
 
 def established_inodes(port: int) -> set[str]:
@@ -186,14 +178,6 @@ def _dumped_inodes(diagnostics: socket.socket, port: int) -> Iterator[str]:
             if local_port == port:
                 yield str(struct.unpack_from("<I", data, offset + 16 + 68)[0])
             offset += (length + 3) & ~3
-
-
-def _socket_inode(entry: Path) -> str:
-    try:
-        target = os.readlink(entry)
-    except OSError:
-        return ""
-    return target[8:-1] if target.startswith("socket:[") else ""
 
 
 # -- the program -----------------------------------------------------------------------------------------

@@ -31,18 +31,31 @@ def listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def stop_listening(port: int) -> int:
-    """Shut down this process's listening sockets on the port; returns how many. Accepted connections stay."""
-    inodes = listening_inodes(port)
-    closed = 0
-    for entry in Path("/proc/self/fd").iterdir():
+def socket_inodes(pid: int | str = "self") -> dict[int, str]:
+    """A process's socket file descriptors and their sockets' inodes (none for a process that is gone)."""
+    try:
+        entries = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return {}
+    sockets = {}
+    for entry in entries:
         try:
             target = os.readlink(entry)
         except OSError:
             continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
+        if target.startswith("socket:["):
+            sockets[int(entry.name)] = target[8:-1]
+    return sockets
+
+
+def stop_listening(port: int) -> int:
+    """Shut down this process's listening sockets on the port; returns how many. Accepted connections stay."""
+    inodes = listening_inodes(port)
+    closed = 0
+    for descriptor, inode in socket_inodes().items():
+        if inode in inodes:
             # shutdown() acts on the socket itself, shared by the duplicate; closing the duplicate does not
-            with socket.socket(fileno=os.dup(int(entry.name))) as duplicate:
+            with socket.socket(fileno=os.dup(descriptor)) as duplicate:
                 try:
                     duplicate.shutdown(socket.SHUT_RDWR)
                     closed += 1
