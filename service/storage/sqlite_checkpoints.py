@@ -6,8 +6,16 @@ its writer lock: every process then waits for the copy into the database file an
 fifth of the machine idle under load). Here a pass runs on another thread, after the lock is released: a
 PASSIVE checkpoint, which lets other writers go on and which SQLite runs without the interpreter lock. A log
 that writers keep appending to is never finished by such a pass, and only a finished log can be started again
-from its beginning, so every LOCKED_EVERY-th pass runs under the writer lock: it copies the little left and
-restarts the log (RESTART), waiting at most RESTART_WAIT_MS for readers (a later pass tries again).
+from its beginning, so once the log has taken LOCKED_EVERY passes' units of work since it last restarted, a pass
+goes on under the writer lock: it copies the little left and restarts the log (RESTART), waiting at most
+RESTART_WAIT_MS for readers.
+
+That pass holds up every writer of every process for its two fsyncs (5-15 ms under load, measured), so the log
+restarts no more often than it must. The workers of a server share one log, and each store counts only its own
+units: a store that finds the log shorter than at its last pass (another process restarted it) counts from there,
+instead of restarting it again soon after; a log of LONG_LOG_PAGES restarts whatever the counts. A restart that
+readers or another process's checkpoint kept from completing is tried again at the next pass, not LOCKED_EVERY
+passes later, so that the log does not grow on to SQLite's own checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from service.storage.sqlite_locks import LockFile
 EVERY_UNITS = 128
 LOCKED_EVERY = 8  # passes
 RESTART_WAIT_MS = 2
+# A log this long restarts at the next pass, however few units this store counted: with the count of each worker
+# alone (and each counting from the last restart, whoever's), the log would grow with the number of workers.
+LONG_LOG_PAGES = 16_384
 SAFETY_NET_PAGES = 20_000  # SQLite's own checkpoint in the commit, should these passes ever fall behind
 
 
@@ -36,8 +47,9 @@ class Checkpoints:
         self._connect = connect
         self._lock_file = lock_file
         self._units = 0
-        self._last_locked = 0  # the count at the last pass under the writer lock
-        self._asked: queue.SimpleQueue[bool | None] = queue.SimpleQueue()  # True: under the writer lock
+        self._restarted_at = 0  # the count when the log last restarted, by this store or another process
+        self._log_frames = 0  # the log's length at the last pass that could read it
+        self._asked: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: stop
         self._busy = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         self._thread.start()
@@ -48,27 +60,24 @@ class Checkpoints:
         before, self._units = self._units, self._units + units
         if before // EVERY_UNITS == self._units // EVERY_UNITS or self._busy.is_set():
             return  # not yet, or a pass is still running: the next one will cover these pages too
-        locked = self._units - self._last_locked >= EVERY_UNITS * LOCKED_EVERY
-        if locked:
-            self._last_locked = self._units
         self._busy.set()
-        self._asked.put(locked)
+        self._asked.put(True)
 
     def stop(self) -> None:
-        self._asked.put(None)
+        self._asked.put(False)
         self._thread.join()
 
     def _run(self) -> None:
         connection: sqlite3.Connection | None = None
         locks: LockFile | None = None
         try:
-            while (locked := self._asked.get()) is not None:
+            while self._asked.get():
                 try:
                     if connection is None:
                         connection = self._connect()
                         connection.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")  # how long RESTART waits
                     locks = locks or self._lock_file()
-                    self._pass(connection, locks, locked)
+                    self._pass(connection, locks)
                 except (sqlite3.Error, OSError):  # the next pass tries again; SQLite's own is the safety net
                     if connection is not None:
                         connection.close()
@@ -81,16 +90,30 @@ class Checkpoints:
             if locks is not None:
                 locks.close()
 
-    @staticmethod
-    def _pass(connection: sqlite3.Connection, locks: LockFile, locked: bool) -> None:
-        with suppress(sqlite3.OperationalError):  # busy: another process is checkpointing
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if not locked:
+    def _pass(self, connection: sqlite3.Connection, locks: LockFile) -> None:
+        units = self._units
+        log_frames = _checkpoint(connection, "PASSIVE")
+        if log_frames is not None:
+            if log_frames < self._log_frames:  # restarted since the last pass, by another process
+                self._restarted_at = units
+            self._log_frames = log_frames
+        if units - self._restarted_at < EVERY_UNITS * LOCKED_EVERY and self._log_frames < LONG_LOG_PAGES:
             return
         # Right after a pass without the lock, the one under it has only a few milliseconds of pages to copy.
         locks.wait_for_writer()
         try:
-            with suppress(sqlite3.OperationalError):
-                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            restarted = _checkpoint(connection, "RESTART") is not None
         finally:
             locks.release_all()
+        if restarted:
+            self._restarted_at, self._log_frames = units, 0
+
+
+def _checkpoint(connection: sqlite3.Connection, mode: str) -> int | None:
+    """Run a checkpoint; the log's length in frames, or None if it could not finish: another process was
+    checkpointing, or (RESTART) readers kept it from copying the whole log or from waiting for them."""
+    with suppress(sqlite3.OperationalError):
+        busy, log_frames, _ = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if not busy:
+            return int(log_frames)
+    return None
