@@ -10,7 +10,7 @@ from its beginning, so once the log has taken LOCKED_EVERY passes' units of work
 goes on under the writer lock: it copies the little left and restarts the log (RESTART), waiting at most
 RESTART_WAIT_MS for readers.
 
-That pass holds up every writer of every process for its two fsyncs (5-15 ms under load, measured), so the log
+That pass holds up every writer of every process for its two fsyncs (2-13 ms under load, measured), so the log
 restarts no more often than it must. The workers of a server share one log, and each store counts only its own
 units: a store that finds the log shorter than at its last pass (another process restarted it) counts from there,
 instead of restarting it again soon after; a log of LONG_LOG_PAGES restarts whatever the counts. A restart that

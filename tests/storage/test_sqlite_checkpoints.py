@@ -84,7 +84,6 @@ def test_a_restart_a_reader_held_up_is_tried_again_at_the_next_pass(tmp_path: Pa
         store.close()
 
 
-
 class ScriptedLog:
     """Stands in for the checkpoint thread's connection: a log of `frames` frames, and the checkpoints asked."""
 
