@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import structlog
 
-from service.api.listener import listening_inodes, socket_inodes
+from service.api.listener import listening_descriptors, socket_inodes
 
 log = structlog.get_logger("decisiond.spread")
 
@@ -131,16 +131,15 @@ def open_spread(workers: int, mode: str) -> ConnectionSpread | None:
 def join_spread(described: str, port: int, slot: int) -> str | None:
     """A worker: put its own socket listening on `port` in `slot` of the spread it was handed; None once done,
     else why not (the kernel's hash then still brings the worker its share of connections)."""
-    listening = listening_inodes(port)
+    descriptors = listening_descriptors(port)
+    if not descriptors:
+        return f"no socket of this process listens on port {port}"
     try:
-        for descriptor, inode in socket_inodes().items():
-            if inode in listening:
-                with socket.socket(fileno=os.dup(descriptor)) as duplicate:
-                    ConnectionSpread.inherited(described).join(duplicate, slot)
-                return None
+        with socket.socket(fileno=os.dup(descriptors[0])) as duplicate:
+            ConnectionSpread.inherited(described).join(duplicate, slot)
     except OSError as error:
         return str(error)
-    return f"no socket of this process listens on port {port}"
+    return None
 
 
 def connections_of(pids: Iterable[int], port: int) -> list[int]:

@@ -48,17 +48,21 @@ def socket_inodes(pid: int | str = "self") -> dict[int, str]:
     return sockets
 
 
+def listening_descriptors(port: int) -> list[int]:
+    """This process's file descriptors of sockets listening on the port."""
+    inodes = listening_inodes(port)
+    return [descriptor for descriptor, inode in socket_inodes().items() if inode in inodes]
+
+
 def stop_listening(port: int) -> int:
     """Shut down this process's listening sockets on the port; returns how many. Accepted connections stay."""
-    inodes = listening_inodes(port)
     closed = 0
-    for descriptor, inode in socket_inodes().items():
-        if inode in inodes:
-            # shutdown() acts on the socket itself, shared by the duplicate; closing the duplicate does not
-            with socket.socket(fileno=os.dup(descriptor)) as duplicate:
-                try:
-                    duplicate.shutdown(socket.SHUT_RDWR)
-                    closed += 1
-                except OSError:
-                    pass
+    for descriptor in listening_descriptors(port):
+        # shutdown() acts on the socket itself, shared by the duplicate; closing the duplicate does not
+        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
+            try:
+                duplicate.shutdown(socket.SHUT_RDWR)
+                closed += 1
+            except OSError:
+                pass
     return closed
