@@ -149,7 +149,7 @@ def run_parent(listen: str, workers: int | None) -> int:
     children = []
     for slot, cpu in enumerate(cpus):
         arguments = [*(["--cpu", str(cpu)] if cpu is not None else []),
-                     *(["--spread", spread.describe(), "--slot", str(slot)] if spread else [])]
+                     *(spread.worker_arguments(slot) if spread else [])]
         children.append(subprocess.Popen([*command, *arguments], stdout=subprocess.PIPE, text=True,
                                          pass_fds=spread.descriptors() if spread else ()))
     if spread is not None:

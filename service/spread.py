@@ -87,6 +87,10 @@ class ConnectionSpread:
         """What a worker must inherit."""
         return self.sockets_map, self.loads_map, self.program
 
+    def worker_arguments(self, slot: int) -> list[str]:
+        """The command-line arguments that hand a worker the spread and its slot (it also inherits `descriptors`)."""
+        return ["--spread", self.describe(), "--slot", str(slot)]
+
     def join(self, listening: socket.socket, slot: int) -> None:
         """Put a worker's listening socket in its slot, with no connections counted yet, and make sure the program
         chooses for the socket's reuse group."""

@@ -264,7 +264,7 @@ class Supervisor:
             command += ["--cpu", str(cpu)]
         inherited: tuple[int, ...] = ()
         if self._spread is not None:
-            command += ["--spread", self._spread.describe(), "--slot", str(index)]
+            command += self._spread.worker_arguments(index)
             inherited = self._spread.descriptors()
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited
