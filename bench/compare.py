@@ -61,11 +61,12 @@ def summary(pairs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Per RPC and side, medians over the rounds; B's calls/s as a share of A's, pair by pair, and its median."""
     summarised: dict[str, Any] = {}
     for rpc, runs in pairs.items():
-        sides = {side: {"calls_per_s": median_of([run[side] for run in runs], lambda r: r["throughput_per_s"]),
-                        "p99_ms": median_of([run[side] for run in runs], lambda r: r["latency_ms"]["p99"]),
-                        "server_cpu_ms_per_call": median_of([run[side] for run in runs],
-                                                            lambda r: r["server_cpu_ms_per_call"])}
-                 for side in SIDES}
+        sides = {}
+        for side in SIDES:
+            own = [run[side] for run in runs]
+            sides[side] = {"calls_per_s": median_of(own, lambda r: r["throughput_per_s"]),
+                           "p99_ms": median_of(own, lambda r: r["latency_ms"]["p99"]),
+                           "server_cpu_ms_per_call": median_of(own, lambda r: r["server_cpu_ms_per_call"])}
         shares = [run["B"]["throughput_per_s"] / run["A"]["throughput_per_s"] for run in runs
                   if run["A"]["throughput_per_s"]]
         summarised[rpc] = {**sides, "b_vs_a_per_pair": [round(share, 3) for share in shares],
