@@ -89,6 +89,25 @@ def test_a_burst_of_connections_is_dealt_out_evenly_and_a_busier_worker_gets_non
         spread.close()
 
 
+def test_connections_replaced_while_the_counts_stand_equal_go_to_the_workers_in_turn() -> None:
+    # A client replaces a connection its worker aged out while the old one still counts: the workers tie, and the
+    # worker losing it is the one whose turn comes next. The first of equals would take every such replacement.
+    spread = _spread_or_skip(2)
+    try:
+        with listeners(2) as group:
+            spread.join(group[0], 0)
+            spread.join(group[1], 1)
+            assert accepted_by_each(group, 4) == [2, 2]
+            placed = []
+            for _ in range(4):
+                spread.set_connections(0, 2)  # the supervisor's refresh: the replaced connection has closed
+                spread.set_connections(1, 2)
+                placed.append(accepted_by_each(group, 1))
+            assert placed == [[1, 0], [0, 1], [1, 0], [0, 1]]
+    finally:
+        spread.close()
+
+
 def test_the_counts_kept_by_the_supervisor_replace_what_the_program_counted() -> None:
     spread = _spread_or_skip(2)
     stop = threading.Event()
@@ -98,7 +117,7 @@ def test_the_counts_kept_by_the_supervisor_replace_what_the_program_counted() ->
             spread.join(group[1], 1)
             spread.set_connections(0, 50)  # stale: fifty connections placed there have closed since
             spread.keep_counting(lambda: [os.getpid(), 2**22 + 1], group[0].getsockname()[1], stop)
-            time.sleep(REFRESH_S * 1.5)  # now both hold none: the first of equals takes the next connection
+            time.sleep(REFRESH_S * 1.5)  # now both hold none: the next connection goes to the first of them
             assert accepted_by_each(group, 1) == [1, 0]
     finally:
         stop.set()
