@@ -76,9 +76,9 @@ def _json_floats(value: object) -> object:
     if type(value) is float:
         return orjson.Fragment(json.dumps(value))
     if type(value) is dict and not _CONTAINERS.isdisjoint(map(type, value.values())):
-        return {key: _json_floats(v) for key, v in value.items()}
+        return {key: _json_floats(v) if type(v) in _CONTAINERS else v for key, v in value.items()}
     if (type(value) is list or type(value) is tuple) and not _CONTAINERS.isdisjoint(map(type, value)):
-        return [_json_floats(v) for v in value]
+        return [_json_floats(v) if type(v) in _CONTAINERS else v for v in value]
     return value
 
 
