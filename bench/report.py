@@ -40,10 +40,17 @@ def runs_table(results: dict[str, Any]) -> list[str]:
             f"{ratio['p99']:.1f}x" if ratio else "",
             f"{run['server_cpu_ms_per_call']:.2f}" + (f" ({ratio['server_cpu_per_call']:.1f}x)" if ratio else ""),
             f"{run.get('other_cpu_cores', 0.0):.2f}",
-            str(sum(run["errors"].values())), _mix(run) if run["server"] != "echo" else "(canned)",
+            _errors(run["errors"]), _mix(run) if run["server"] != "echo" else "(canned)",
         ])
     return _table(["server", "RPC", "in flight", "calls/s", "vs echo", "p50 ms", "p99 ms", "p99 vs echo",
                    "server CPU ms/call", "other CPUs", "errors", "answers"], rows)
+
+
+def _errors(by_code: dict[str, int]) -> str:
+    """Failed calls, with their status codes when there are any: `0`, or `2 (UNAVAILABLE 1, CANCELLED 1)`."""
+    total = sum(by_code.values())
+    codes = ", ".join(f"{code} {count}" for code, count in sorted(by_code.items()))
+    return f"{total} ({codes})" if total else "0"
 
 
 def rule_table(results: dict[str, Any]) -> list[str]:
