@@ -19,6 +19,9 @@ Taking the first of equals sent half the replacements to the wrong worker: over 
 in flight on 4 connections, 22 % of `ss` samples found three of them on one worker, against 2 % in turn (bench/
 README.md). Connections a client opens at the same moment age out in an order the ageing's jitter draws, so for
 their first rounds neither rule does better.
+
+Linux only, and the kernel must let the process load the program (root, or CAP_BPF and CAP_NET_ADMIN); where it
+does not, `create` raises SpreadUnavailable and the kernel's hash spreads the connections as before.
 """
 
 from __future__ import annotations
