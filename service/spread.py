@@ -209,7 +209,7 @@ def _load_map(register: int, map_fd: int) -> bytes:
 
 def _least_connections(sockets_map: int, loads_map: int, slots: int) -> bytes:
     """r7 = the slot with the fewest connections, of equals the first after the slot chosen last (loads[slots]);
-    count one more there and remember it; select its socket; always SK_PASS, so that a slot without a socket
+    remember it, count one more there; select its socket; always SK_PASS, so that a slot without a socket
     leaves the choice to the kernel's hash. Each slot is ranked by count * slots + its place in the turn,
     (slot + slots - 1 - last) % slots, and the lowest rank wins."""
     key = -4  # the map key, a u32 on the stack
@@ -226,14 +226,13 @@ def _least_connections(sockets_map: int, loads_map: int, slots: int) -> bytes:
         program += _insn(0x97, 4, 0, 0, slots) + _insn(0x0F, 3, 4)  # r3 += r4 % slots
         program += _insn(0x3D, 3, 8, 2, 0)  # r3 >= r8: next slot
         program += _insn(0xBF, 8, 3) + _insn(0xB7, 7, 0, 0, slot)
+    program += _lookup(loads_map, key, slots)
+    program += _insn(0x15, 0, 0, 1, 0) + _insn(0x63, 0, 7, 0)  # loads[slots] = r7, the slot chosen last
     program += _insn(0x63, 10, 7, key)  # key = r7
     program += _load_map(1, loads_map) + _insn(0xBF, 2, 10) + _insn(0x07, 2, 0, 0, key)
     program += _insn(0x85, 0, 0, 0, _HELPER_MAP_LOOKUP_ELEM)
     program += _insn(0x15, 0, 0, 2, 0)  # NULL: nothing to count
     program += _insn(0xB7, 1, 0, 0, 1) + _insn(0xC3, 0, 1, 0, 0)  # loads[r7] += 1, atomically
-    program += _lookup(loads_map, key, slots)
-    program += _insn(0x15, 0, 0, 1, 0) + _insn(0x63, 0, 7, 0)  # loads[slots] = r7, the slot chosen last
-    program += _insn(0x63, 10, 7, key)  # key = r7
     program += _insn(0xBF, 1, 6) + _load_map(2, sockets_map) + _insn(0xBF, 3, 10) + _insn(0x07, 3, 0, 0, key)
     program += _insn(0xB7, 4, 0, 0, 0) + _insn(0x85, 0, 0, 0, _HELPER_SK_SELECT_REUSEPORT)
     program += _insn(0xB7, 0, 0, 0, _SK_PASS) + _insn(0x95)
