@@ -54,6 +54,12 @@ def listeners(count: int) -> Iterator[list[socket.socket]]:
         yield group
 
 
+def join_each(spread: ConnectionSpread, group: list[socket.socket]) -> None:
+    """Each socket of the group into the slot of its place, as each worker joins the spread."""
+    for slot, listening in enumerate(group):
+        spread.join(listening, slot)
+
+
 def accepted_by_each(group: list[socket.socket], connections: int) -> list[int]:
     """Open `connections` connections to the group's port; how many each socket accepted."""
     with ExitStack() as stack:
@@ -78,8 +84,7 @@ def test_a_burst_of_connections_is_dealt_out_evenly_and_a_busier_worker_gets_non
     spread = _spread_or_skip(3)
     try:
         with listeners(3) as group:
-            for slot, listening in enumerate(group):
-                spread.join(listening, slot)
+            join_each(spread, group)
             assert accepted_by_each(group, 9) == [3, 3, 3]
             spread.set_connections(0, 10)  # the counts the supervisor writes: slot 0 holds many already
             spread.set_connections(1, 2)
@@ -95,8 +100,7 @@ def test_connections_replaced_while_the_counts_stand_equal_go_to_the_workers_in_
     spread = _spread_or_skip(2)
     try:
         with listeners(2) as group:
-            spread.join(group[0], 0)
-            spread.join(group[1], 1)
+            join_each(spread, group)
             assert accepted_by_each(group, 4) == [2, 2]
             placed = []
             for _ in range(4):
@@ -113,8 +117,7 @@ def test_the_counts_kept_by_the_supervisor_replace_what_the_program_counted() ->
     stop = threading.Event()
     try:
         with listeners(2) as group:
-            spread.join(group[0], 0)
-            spread.join(group[1], 1)
+            join_each(spread, group)
             spread.set_connections(0, 50)  # stale: fifty connections placed there have closed since
             spread.keep_counting(lambda: [os.getpid(), 2**22 + 1], group[0].getsockname()[1], stop)
             time.sleep(REFRESH_S * 1.5)  # now both hold none: the next connection goes to the first of them
@@ -128,8 +131,7 @@ def test_a_slot_whose_worker_has_gone_leaves_the_choice_to_the_kernel() -> None:
     spread = _spread_or_skip(2)
     try:
         with listeners(2) as group:
-            spread.join(group[0], 0)
-            spread.join(group[1], 1)
+            join_each(spread, group)
             group[0].close()  # the worker in the emptiest slot left the port
             (still_listening,) = group[1:]
             assert accepted_by_each([still_listening], 4) == [4]  # none refused
