@@ -14,7 +14,8 @@ sees that failure. No call answers before its writes are durable in the database
 
 Units of work still decide on their own snapshots and under their own user locks, which a parked call keeps
 until the group commits: a later call of the batch for the same user waits for the group (``wait``) instead of
-the lock, then reads what the first one wrote.
+the lock, then reads what the first one wrote. The flush releases every writing call's user locks with the writer
+lock, before any parked call goes on.
 """
 
 from __future__ import annotations
@@ -109,7 +110,13 @@ class CommitGroup:
         except Exception as error:  # the transaction as a whole: nobody's writes are kept
             return {id(entry): error for entry in writers}
         finally:
-            locks.release_all()  # the writer lock, and the first call's user locks: its writes are settled
+            # The writer lock, and every writing call's user locks: their writes are settled. Released here, before
+            # any parked call goes on, so that a call that waited for the group never finds its user still held by
+            # a call of the group that has not gone on yet, which it would wait for in vain: this loop can only
+            # resume that call once the wait is over.
+            for entry in writers:
+                assert entry.locks is not None
+                entry.locks.release_all()
         if len(failures) < len(writers):
             self._committed(len(writers) - len(failures))
         return failures

@@ -240,6 +240,45 @@ def test_batches_of_two_processes_waiting_for_each_others_users_do_not_deadlock(
     assert sorted(results[0] + results[1]) == [1_000, 1_000, 2_000, 2_000]  # type: ignore[type-var]  # StoreUnavailable on a deadlock
 
 
+def test_a_call_that_waited_for_its_group_does_not_wait_for_a_user_that_a_later_call_of_the_group_holds(
+    store: Store, database: Path
+) -> None:
+    """A call finds its user held by another process while its group holds locks, so it waits for the group; by
+    the time a later call of the batch asks for the same user, the other process has let go and that call parks
+    holding it. When the group has committed, the waiting call must find that user free: waiting for its lock
+    would wait for a call that this loop can only resume once the wait is over (measured under load: both workers
+    stopped until the store's timeout, then UNAVAILABLE)."""
+    held_elsewhere, other_user = "uk_held", "uk_other"
+    with store.unit_of_work() as uow:
+        for user in (held_elsewhere, other_user):
+            uow.save_credit_line(a_line(user, limit=10_000))
+    other_process = LockFile(f"{database}-locks", timeout=1.0)
+    other_process.lock_user(held_elsewhere)
+
+    def drawing(user: str, *, first: Callable[[], None] = lambda: None) -> Callable[[], int]:
+        def work() -> int:
+            first()
+            with store.unit_of_work() as uow:
+                uow.get_credit_line(user, for_update=True)
+                after = uow.draw_down(a_drawdown(user, amount=1_000))
+            assert after is not None
+            return after.outstanding_principal
+
+        return work
+
+    try:
+        answers = in_one_batch([
+            drawing(other_user),  # parks, holding its user: the group now holds locks
+            drawing(held_elsewhere),  # finds the user held by the other process: waits for the group
+            drawing(held_elsewhere, first=other_process.release_all),  # takes the user, parks holding it
+        ])
+    finally:
+        other_process.release_all()
+        other_process.close()
+
+    assert answers == [1_000, 2_000, 1_000]  # the waiting call ran after the later one, and saw its drawdown
+
+
 def test_a_locked_line_changed_by_a_writer_that_ignored_the_lock_fails_the_drawdown(
     store: Store, database: Path
 ) -> None:
