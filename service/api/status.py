@@ -61,6 +61,8 @@ def to_status(error: BaseException) -> status_pb2.Status:
         )
         return _status(code_pb2.FAILED_PRECONDITION, "repayment exceeds outstanding principal", failure)
     if isinstance(error, StoreUnavailable):
+        # The caller learns only that it may retry; the operator needs the reason (it names no person or user).
+        log.warning("store.unavailable", reason=str(error))
         return _status(code_pb2.UNAVAILABLE, "the ledger database is unavailable; retry later")
     if isinstance(error, NoRuleBundle):
         return _status(code_pb2.UNAVAILABLE, "no valid rule bundle is loaded; nothing can be decided")
