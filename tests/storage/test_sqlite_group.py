@@ -59,6 +59,20 @@ def saving(store: Store, request_id: str) -> Callable[[], str]:
     return work
 
 
+def drawing_1_000(store: Store, user: str, *, first: Callable[[], object] = lambda: None) -> Callable[[], int]:
+    """A call that runs `first`, then locks the user's line and draws 1,000 down; the outstanding principal after."""
+
+    def work() -> int:
+        first()
+        with store.unit_of_work() as uow:
+            uow.get_credit_line(user, for_update=True)
+            after = uow.draw_down(a_drawdown(user, amount=1_000))
+        assert after is not None
+        return after.outstanding_principal
+
+    return work
+
+
 def wal_bytes(database: Path) -> int:
     return database.with_name(database.name + "-wal").stat().st_size
 
@@ -206,24 +220,13 @@ def test_batches_of_two_processes_waiting_for_each_others_users_do_not_deadlock(
             uow.save_credit_line(a_line(user, limit=10_000))
     both_parked = threading.Barrier(2, timeout=5)
 
-    def drawing(store: Store, user: str, *, after_barrier: bool) -> Callable[[], int]:
-        def work() -> int:
-            if after_barrier:
-                both_parked.wait()  # the other loop's first call has parked, holding this user
-            with store.unit_of_work() as uow:
-                uow.get_credit_line(user, for_update=True)
-                after = uow.draw_down(a_drawdown(user, amount=1_000))
-            assert after is not None
-            return after.outstanding_principal
-
-        return work
-
     results: dict[int, list[object]] = {}
 
     def serve(index: int) -> None:
         store, mine, theirs = stores[index], users[index], users[1 - index]
         results[index] = in_one_batch(
-            [drawing(store, mine, after_barrier=False), drawing(store, theirs, after_barrier=True)]
+            # the second waits until the other loop's first call has parked, holding its user
+            [drawing_1_000(store, mine), drawing_1_000(store, theirs, first=both_parked.wait)]
         )
 
     threads = [threading.Thread(target=serve, args=(index,)) for index in range(2)]
@@ -255,22 +258,11 @@ def test_a_call_that_waited_for_its_group_does_not_wait_for_a_user_that_a_later_
     other_process = LockFile(f"{database}-locks", timeout=1.0)
     other_process.lock_user(held_elsewhere)
 
-    def drawing(user: str, *, first: Callable[[], None] = lambda: None) -> Callable[[], int]:
-        def work() -> int:
-            first()
-            with store.unit_of_work() as uow:
-                uow.get_credit_line(user, for_update=True)
-                after = uow.draw_down(a_drawdown(user, amount=1_000))
-            assert after is not None
-            return after.outstanding_principal
-
-        return work
-
     try:
         answers = in_one_batch([
-            drawing(other_user),  # parks, holding its user: the group now holds locks
-            drawing(held_elsewhere),  # finds the user held by the other process: waits for the group
-            drawing(held_elsewhere, first=other_process.release_all),  # takes the user, parks holding it
+            drawing_1_000(store, other_user),  # parks, holding its user: the group now holds locks
+            drawing_1_000(store, held_elsewhere),  # finds the user held by the other process: waits for the group
+            drawing_1_000(store, held_elsewhere, first=other_process.release_all),  # takes the user, parks holding it
         ])
     finally:
         other_process.release_all()
