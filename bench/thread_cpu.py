@@ -6,7 +6,9 @@ Starts the echo and `decisiond serve` (SQLite, bundled rules) as the main run do
 flight against each, and reads every thread's CPU time of the serving processes from /proc over a window inside
 the measured one. Prints, per call answered: the event-loop thread that runs gRPC's handlers (and, in the
 service, the decisions), the other Python threads (gRPC's completion-queue poller, SQLite checkpoints, log
-lines) and gRPC's C-core threads; and the read and write system calls the serving processes made per call, with
+lines) and gRPC's C-core threads; how much of the window each process's event loop spent on a CPU and how much
+waiting for one, runnable while other threads had the CPUs (the kernel's run-queue time, `/proc/<pid>/task/<tid>/
+schedstat`); and the read and write system calls the serving processes made per call, with
 the bytes they moved (`/proc/<pid>/io`: SQLite's pages and log frames, the log lines, the wake-ups between threads;
 not gRPC's traffic, which goes through sendmsg and recvmsg), which, unlike CPU time, hardly depend on how fast
 the machine runs that minute. Unlike bench.cpu_profile nothing is profiled, so the figures are the server's own;
@@ -50,17 +52,54 @@ def thread_cpu_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, floa
     return used
 
 
-def by_role(before: dict[tuple[int, int], tuple[str, float]], after: dict[tuple[int, int], tuple[str, float]],
-            calls: float) -> dict[str, float]:
-    """Microseconds of CPU per call, per role: the busiest Python thread of each process is its event loop."""
-    used = {key: (name, seconds - before.get(key, (name, 0.0))[1]) for key, (name, seconds) in after.items()}
+def run_queue_seconds(pids: list[int]) -> dict[tuple[int, int], float]:
+    """(pid, tid) -> seconds the thread has spent runnable but waiting for a CPU (the scheduler's run queue)."""
+    waited: dict[tuple[int, int], float] = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                _on_cpu_ns, run_queue_ns, _slices = (task / "schedstat").read_text().split()
+            except (OSError, ValueError):  # the thread ended meanwhile, or a kernel without schedstats
+                continue
+            waited[(pid, int(task.name))] = int(run_queue_ns) / 1e9
+    return waited
+
+
+def _used(before: dict[tuple[int, int], tuple[str, float]],
+          after: dict[tuple[int, int], tuple[str, float]]) -> dict[tuple[int, int], tuple[str, float]]:
+    return {key: (name, seconds - before.get(key, (name, 0.0))[1]) for key, (name, seconds) in after.items()}
+
+
+def event_loops(used: dict[tuple[int, int], tuple[str, float]]) -> dict[int, int]:
+    """pid -> tid of its event loop: the Python thread that used the most CPU."""
     loops: dict[int, tuple[int, float]] = {}
     for (pid, tid), (name, seconds) in used.items():
         if name.startswith("python") and seconds >= loops.get(pid, (0, -1.0))[1]:
             loops[pid] = (tid, seconds)
+    return {pid: tid for pid, (tid, _seconds) in loops.items()}
+
+
+def loop_time_shares(before: dict[tuple[int, int], tuple[str, float]],
+                     after: dict[tuple[int, int], tuple[str, float]], waited_before: dict[tuple[int, int], float],
+                     waited_after: dict[tuple[int, int], float], window_s: float) -> tuple[float, float]:
+    """The event loops' shares of the window on a CPU and waiting for one, averaged over the processes."""
+    used = _used(before, after)
+    loops = event_loops(used)
+    if not loops:
+        return 0.0, 0.0
+    on_cpu = sum(used[(pid, tid)][1] for pid, tid in loops.items())
+    waiting = sum(waited_after.get((pid, tid), 0.0) - waited_before.get((pid, tid), 0.0) for pid, tid in loops.items())
+    return on_cpu / window_s / len(loops), waiting / window_s / len(loops)
+
+
+def by_role(before: dict[tuple[int, int], tuple[str, float]], after: dict[tuple[int, int], tuple[str, float]],
+            calls: float) -> dict[str, float]:
+    """Microseconds of CPU per call, per role: the busiest Python thread of each process is its event loop."""
+    used = _used(before, after)
+    loops = event_loops(used)
     roles: Counter[str] = Counter()
     for (pid, tid), (name, seconds) in used.items():
-        if loops.get(pid, (None,))[0] == tid:
+        if loops.get(pid) == tid:
             role = "event loop (gRPC handlers, decisions)"
         elif name.startswith("python"):
             role = "other Python threads"
@@ -101,15 +140,18 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
         time.sleep(0.05)  # the load generator builds its requests first
     time.sleep(WARMUP_S)
     pids = server.worker_pids()
-    before, io_before = thread_cpu_seconds(pids), io_counters(pids)
+    before, waited_before, io_before = thread_cpu_seconds(pids), run_queue_seconds(pids), io_counters(pids)
     time.sleep(WINDOW_S)
-    after, io_after = thread_cpu_seconds(pids), io_counters(pids)
+    after, waited_after, io_after = thread_cpu_seconds(pids), run_queue_seconds(pids), io_counters(pids)
     load.join()
     if "failed" in result:
         raise result["failed"]
     calls = result["throughput_per_s"] * WINDOW_S
     io = {name: (io_after[name] - io_before[name]) / calls for name in IO_COUNTERS}
-    return {"calls_per_s": result["throughput_per_s"], "us_per_call": by_role(before, after, calls), "io_per_call": io}
+    on_cpu, waiting = loop_time_shares(before, after, waited_before, waited_after, WINDOW_S)
+    return {"calls_per_s": result["throughput_per_s"], "us_per_call": by_role(before, after, calls), "io_per_call": io,
+            "loop_on_cpu": on_cpu, "loop_waiting_for_cpu": waiting, "p50_ms": result["latency_ms"]["p50"],
+            "p99_ms": result["latency_ms"]["p99"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,9 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts = ", ".join(f"{role} {us:.0f}" for role, us in sorted(figures["us_per_call"].items()))
         total = sum(figures["us_per_call"].values())
         io = figures["io_per_call"]
-        print(f"{label}: {figures['calls_per_s']:,.0f} calls/s; CPU per call {total:.0f} us: {parts}; per call "
+        print(f"{label}: {figures['calls_per_s']:,.0f} calls/s, p50 {figures['p50_ms']:.1f} ms, p99 "
+              f"{figures['p99_ms']:.1f} ms; CPU per call {total:.0f} us: {parts}; per call "
               f"{io['syscr']:.1f} reads ({io['rchar'] / 1024:.1f} KiB) and {io['syscw']:.1f} writes "
-              f"({io['wchar'] / 1024:.1f} KiB)")
+              f"({io['wchar'] / 1024:.1f} KiB); event loops on a CPU {figures['loop_on_cpu']:.0%} of the time, "
+              f"waiting for one {figures['loop_waiting_for_cpu']:.0%}")
     return 0
 
 

@@ -7,10 +7,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from bench.servers import ROOT
-from bench.thread_cpu import by_role, io_counters
+from bench.thread_cpu import by_role, io_counters, loop_time_shares, run_queue_seconds
 from bench.workload import RPCS
 
 
@@ -31,6 +32,24 @@ def test_the_busiest_python_thread_of_each_process_counts_as_its_event_loop() ->
     roles = by_role(before, after, calls=1_000)  # CPU seconds over 1,000 calls: 1,000 us per second per call
     assert roles == {"event loop (gRPC handlers, decisions)": 1250.0, "other Python threads": 250.0,
                      "gRPC C-core threads": 250.0}
+
+
+def test_each_event_loop_s_time_on_a_cpu_and_waiting_for_one_is_averaged_over_the_processes() -> None:
+    before = {(1, 1): ("python", 0.0), (1, 2): ("python", 2.0), (2, 5): ("python", 1.0), (2, 6): ("python", 0.0)}
+    after = {(1, 1): ("python", 0.5), (1, 2): ("python", 5.0), (2, 5): ("python", 4.0), (2, 6): ("python", 1.0)}
+    waited_before = {(1, 1): 0.0, (1, 2): 1.0, (2, 5): 0.5, (2, 6): 0.0}
+    waited_after = {(1, 1): 3.0, (1, 2): 2.0, (2, 5): 2.5, (2, 6): 3.0}  # only the loops' (2 and 5) waits count
+    on_cpu, waiting = loop_time_shares(before, after, waited_before, waited_after, window_s=4.0)
+    assert (on_cpu, waiting) == (0.75, 0.375)  # loops 3 s and 3 s on a CPU of 4; waiting 1 s and 2 s
+
+
+def test_the_run_queue_time_of_a_busy_thread_is_read_and_never_decreases() -> None:
+    first = run_queue_seconds([os.getpid()])
+    sum(range(2_000_000))  # keep this thread busy a little while
+    second = run_queue_seconds([os.getpid()])
+    key = (os.getpid(), threading.get_native_id())
+    assert key in first
+    assert second[key] >= first[key] >= 0.0
 
 
 def test_the_io_counters_count_a_process_s_own_write_calls_and_bytes(tmp_path: Path) -> None:
