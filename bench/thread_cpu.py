@@ -7,8 +7,8 @@ flight against each, and reads every thread's CPU time of the serving processes 
 the measured one. Prints, per call answered: the event-loop thread that runs gRPC's handlers (and, in the
 service, the decisions), the other Python threads (gRPC's completion-queue poller, SQLite checkpoints, log
 lines) and gRPC's C-core threads; how much of the window each process's event loop spent on a CPU and how much
-waiting for one, runnable while other threads had the CPUs (the kernel's run-queue time, `/proc/<pid>/task/<tid>/
-schedstat`); and the read and write system calls the serving processes made per call, with
+waiting for one, runnable while other threads had the CPUs (the kernel's run-queue time,
+`/proc/<pid>/task/<tid>/schedstat`); and the read and write system calls the serving processes made per call, with
 the bytes they moved (`/proc/<pid>/io`: SQLite's pages and log frames, the log lines, the wake-ups between threads;
 not gRPC's traffic, which goes through sendmsg and recvmsg), which, unlike CPU time, hardly depend on how fast
 the machine runs that minute. Unlike bench.cpu_profile nothing is profiled, so the figures are the server's own;
