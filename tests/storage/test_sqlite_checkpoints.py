@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import cast
 
 from service.storage.sqlite import SqliteStore
-from service.storage.sqlite_checkpoints import EVERY_UNITS, LOCKED_EVERY, LONG_LOG_PAGES, Checkpoints
+from service.storage.sqlite_checkpoints import (
+    CATCH_UP_PASSES,
+    EVERY_UNITS,
+    FEW_FRAMES,
+    LOCKED_EVERY,
+    LONG_LOG_PAGES,
+    Checkpoints,
+)
 from service.storage.sqlite_locks import LockFile
 from tests.storage.records import a_decision
 
@@ -85,10 +92,13 @@ def test_a_restart_a_reader_held_up_is_tried_again_at_the_next_pass(tmp_path: Pa
 
 
 class ScriptedLog:
-    """Stands in for the checkpoint thread's connection: a log of `frames` frames, and the checkpoints asked."""
+    """Stands in for the checkpoint thread's connection: a log of `frames` frames, to which writers append
+    `appended` frames while each checkpoint runs, and the checkpoints asked. Each checkpoint copies the whole log as
+    it found it."""
 
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, appended: int = 0) -> None:
         self.frames = frames
+        self.appended = appended
         self.asked: list[str] = []
         self._row: tuple[int, int, int] = (0, 0, 0)
 
@@ -96,6 +106,7 @@ class ScriptedLog:
         if statement.startswith("PRAGMA wal_checkpoint("):
             self.asked.append(statement.removeprefix("PRAGMA wal_checkpoint(").rstrip(")"))
             self._row = (0, self.frames, self.frames)
+            self.frames += self.appended
         return self
 
     def fetchone(self) -> tuple[int, int, int]:
@@ -125,6 +136,17 @@ def checkpoints_asked(log: ScriptedLog, units: int) -> list[str]:
 
 def test_a_long_log_restarts_however_few_units_the_store_counted() -> None:
     """With many workers, each counting only its own units, the log would otherwise grow with their number."""
-    assert checkpoints_asked(ScriptedLog(LONG_LOG_PAGES), EVERY_UNITS) == ["PASSIVE", "RESTART"]
+    assert checkpoints_asked(ScriptedLog(LONG_LOG_PAGES), EVERY_UNITS)[-1] == "RESTART"
     assert checkpoints_asked(ScriptedLog(LONG_LOG_PAGES - 1), EVERY_UNITS) == ["PASSIVE"]
-    assert checkpoints_asked(ScriptedLog(100), RESTART_EVERY) == ["PASSIVE", "RESTART"]
+    assert checkpoints_asked(ScriptedLog(100), RESTART_EVERY)[-1] == "RESTART"
+
+
+def test_the_pass_under_the_lock_waits_until_passes_without_it_have_caught_up_with_the_writers() -> None:
+    """The pass under the writer lock syncs every page it copies while all writers wait, so passes without the lock
+    copy first, until one finds no more than FEW_FRAMES appended since the one before it."""
+    # writers appending little: one pass to see how far the log has got, one to see that few were appended since
+    assert checkpoints_asked(ScriptedLog(100, appended=FEW_FRAMES), RESTART_EVERY) == [
+        "PASSIVE", "PASSIVE", "PASSIVE", "RESTART"]
+    # writers appending fast: the restart still comes, after CATCH_UP_PASSES passes
+    assert checkpoints_asked(ScriptedLog(100, appended=FEW_FRAMES + 1), RESTART_EVERY) == [
+        "PASSIVE", *["PASSIVE"] * CATCH_UP_PASSES, "RESTART"]
