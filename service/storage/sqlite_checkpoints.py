@@ -18,8 +18,8 @@ held the lock 0-3.3 ms in 13 of 15 restarts, measured). And the log restarts no 
 workers of a server share one log, and each store counts only its own units: a store that finds the log shorter
 than at its last pass (another process restarted it) counts from there, instead of restarting it again soon
 after; a log of LONG_LOG_PAGES restarts whatever the counts. A restart that readers or another process's
-checkpoint kept from completing is tried again at the next pass, not LOCKED_EVERY
-passes later, so that the log does not grow on to SQLite's own checkpoint.
+checkpoint kept from completing is tried again at the next pass, not LOCKED_EVERY passes later, so that the log
+does not grow on to SQLite's own checkpoint.
 """
 
 from __future__ import annotations
