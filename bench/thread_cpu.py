@@ -39,9 +39,12 @@ WINDOW_S = 5.0  # read inside the measured window, from about its start
 LOAD_UNDER_WAY_CPU_S = 0.2  # the servers have used this much CPU since the load generator started: calls arrive
 
 
-def thread_cpu_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, float]]:
+ThreadCpu = dict[tuple[int, int], tuple[str, float]]  # (pid, tid) -> (thread name, CPU seconds)
+
+
+def thread_cpu_seconds(pids: list[int]) -> ThreadCpu:
     """(pid, tid) -> (thread name, user + system CPU seconds) of every thread of the processes."""
-    used: dict[tuple[int, int], tuple[str, float]] = {}
+    used: ThreadCpu = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
@@ -65,12 +68,12 @@ def run_queue_seconds(pids: list[int]) -> dict[tuple[int, int], float]:
     return waited
 
 
-def _used(before: dict[tuple[int, int], tuple[str, float]],
-          after: dict[tuple[int, int], tuple[str, float]]) -> dict[tuple[int, int], tuple[str, float]]:
+def used_between(before: ThreadCpu, after: ThreadCpu) -> ThreadCpu:
+    """Each thread's CPU seconds between two readings (a thread started meanwhile counts from zero)."""
     return {key: (name, seconds - before.get(key, (name, 0.0))[1]) for key, (name, seconds) in after.items()}
 
 
-def event_loops(used: dict[tuple[int, int], tuple[str, float]]) -> dict[int, int]:
+def event_loops(used: ThreadCpu) -> dict[int, int]:
     """pid -> tid of its event loop: the Python thread that used the most CPU."""
     loops: dict[int, tuple[int, float]] = {}
     for (pid, tid), (name, seconds) in used.items():
@@ -79,12 +82,9 @@ def event_loops(used: dict[tuple[int, int], tuple[str, float]]) -> dict[int, int
     return {pid: tid for pid, (tid, _seconds) in loops.items()}
 
 
-def loop_time_shares(before: dict[tuple[int, int], tuple[str, float]],
-                     after: dict[tuple[int, int], tuple[str, float]], waited_before: dict[tuple[int, int], float],
+def loop_time_shares(used: ThreadCpu, loops: dict[int, int], waited_before: dict[tuple[int, int], float],
                      waited_after: dict[tuple[int, int], float], window_s: float) -> tuple[float, float]:
     """The event loops' shares of the window on a CPU and waiting for one, averaged over the processes."""
-    used = _used(before, after)
-    loops = event_loops(used)
     if not loops:
         return 0.0, 0.0
     on_cpu = sum(used[(pid, tid)][1] for pid, tid in loops.items())
@@ -92,11 +92,8 @@ def loop_time_shares(before: dict[tuple[int, int], tuple[str, float]],
     return on_cpu / window_s / len(loops), waiting / window_s / len(loops)
 
 
-def by_role(before: dict[tuple[int, int], tuple[str, float]], after: dict[tuple[int, int], tuple[str, float]],
-            calls: float) -> dict[str, float]:
-    """Microseconds of CPU per call, per role: the busiest Python thread of each process is its event loop."""
-    used = _used(before, after)
-    loops = event_loops(used)
+def by_role(used: ThreadCpu, loops: dict[int, int], calls: float) -> dict[str, float]:
+    """Microseconds of CPU per call, per role: each process's event loop, its other Python threads, gRPC's C core."""
     roles: Counter[str] = Counter()
     for (pid, tid), (name, seconds) in used.items():
         if loops.get(pid) == tid:
@@ -148,8 +145,10 @@ def measure(server: ServerProcess, session: Session, rpc: str) -> dict[str, Any]
         raise result["failed"]
     calls = result["throughput_per_s"] * WINDOW_S
     io = {name: (io_after[name] - io_before[name]) / calls for name in IO_COUNTERS}
-    on_cpu, waiting = loop_time_shares(before, after, waited_before, waited_after, WINDOW_S)
-    return {"calls_per_s": result["throughput_per_s"], "us_per_call": by_role(before, after, calls), "io_per_call": io,
+    used = used_between(before, after)
+    loops = event_loops(used)
+    on_cpu, waiting = loop_time_shares(used, loops, waited_before, waited_after, WINDOW_S)
+    return {"calls_per_s": result["throughput_per_s"], "us_per_call": by_role(used, loops, calls), "io_per_call": io,
             "loop_on_cpu": on_cpu, "loop_waiting_for_cpu": waiting, "p50_ms": result["latency_ms"]["p50"],
             "p99_ms": result["latency_ms"]["p99"]}
 

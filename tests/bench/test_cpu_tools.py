@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from bench.servers import ROOT
-from bench.thread_cpu import by_role, io_counters, loop_time_shares, run_queue_seconds
+from bench.thread_cpu import by_role, event_loops, io_counters, loop_time_shares, run_queue_seconds, used_between
 from bench.workload import RPCS
 
 
@@ -29,7 +29,8 @@ def test_the_busiest_python_thread_of_each_process_counts_as_its_event_loop() ->
               (2, 5): ("python", 0.0), (2, 6): ("python", 0.0)}
     after = {(1, 1): ("python", 0.125), (1, 2): ("python", 1.0), (1, 3): ("event_engine", 0.25),
              (2, 5): ("python", 0.5), (2, 6): ("python", 0.0625), (2, 7): ("python", 0.0625)}  # 7 started meanwhile
-    roles = by_role(before, after, calls=1_000)  # CPU seconds over 1,000 calls: 1,000 us per second per call
+    used = used_between(before, after)
+    roles = by_role(used, event_loops(used), calls=1_000)  # CPU seconds over 1,000 calls: 1,000 us per second per call
     assert roles == {"event loop (gRPC handlers, decisions)": 1250.0, "other Python threads": 250.0,
                      "gRPC C-core threads": 250.0}
 
@@ -39,7 +40,8 @@ def test_each_event_loop_s_time_on_a_cpu_and_waiting_for_one_is_averaged_over_th
     after = {(1, 1): ("python", 0.5), (1, 2): ("python", 5.0), (2, 5): ("python", 4.0), (2, 6): ("python", 1.0)}
     waited_before = {(1, 1): 0.0, (1, 2): 1.0, (2, 5): 0.5, (2, 6): 0.0}
     waited_after = {(1, 1): 3.0, (1, 2): 2.0, (2, 5): 2.5, (2, 6): 3.0}  # only the loops' (2 and 5) waits count
-    on_cpu, waiting = loop_time_shares(before, after, waited_before, waited_after, window_s=4.0)
+    used = used_between(before, after)
+    on_cpu, waiting = loop_time_shares(used, event_loops(used), waited_before, waited_after, window_s=4.0)
     assert (on_cpu, waiting) == (0.75, 0.375)  # loops 3 s and 3 s on a CPU of 4; waiting 1 s and 2 s
 
 
