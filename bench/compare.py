@@ -79,11 +79,16 @@ def _line(label: str, run: dict[str, Any]) -> str:
             f"CPU {run['server_cpu_ms_per_call']:.3f} ms/call")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+DEFAULT_RPCS = ("FlagTransaction", "AuthorizeDrawdown")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; `--rpc` takes several RPCs at once or one at a time (`--rpc A --rpc B`: both, in order)."""
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", type=Path, help="the other checkout (B), e.g. a git worktree of an older commit")
-    parser.add_argument("--rpc", nargs="+", choices=RPCS, default=["FlagTransaction", "AuthorizeDrawdown"])
+    parser.add_argument("--rpc", action="extend", nargs="+", choices=RPCS,
+                        help=f"the RPCs to compare (default: {' '.join(DEFAULT_RPCS)})")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds measured on each server per pair")
@@ -92,9 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10_000, help="population with credit lines, the same on both")
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="serve both from scratch PostgreSQL databases")
     args = parser.parse_args(argv)
-    other = args.other.resolve()
-    if not (other / "service" / "cli.py").is_file():
-        parser.error(f"{other} is not a checkout of this project (no service/cli.py)")
+    args.rpc = list(dict.fromkeys(args.rpc or DEFAULT_RPCS))  # each once; extend would add to a list default
+    args.other = args.other.resolve()
+    if not (args.other / "service" / "cli.py").is_file():
+        parser.error(f"{args.other} is not a checkout of this project (no service/cli.py)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    other = args.other
 
     population = Population(f"cmp{uuid.uuid4().hex[:6]}", args.users)
     pairs: dict[str, list[dict[str, Any]]] = {rpc: [] for rpc in args.rpc}

@@ -9,8 +9,24 @@ from typing import Any
 
 import pytest
 
-from bench.compare import summary
+from bench.compare import DEFAULT_RPCS, parse_args, summary
 from bench.servers import ROOT, start_decisiond
+
+
+def test_rpcs_given_one_flag_at_a_time_are_all_compared() -> None:
+    args = parse_args([str(ROOT), "--rpc", "GrantLimit", "--rpc", "ScoreUser", "AuthorizeDrawdown"])
+    assert args.rpc == ["GrantLimit", "ScoreUser", "AuthorizeDrawdown"]
+
+
+def test_without_rpcs_the_default_pair_is_compared_and_a_repeated_rpc_runs_once() -> None:
+    assert parse_args([str(ROOT)]).rpc == list(DEFAULT_RPCS)
+    assert parse_args([str(ROOT), "--rpc", "GrantLimit", "--rpc", "GrantLimit"]).rpc == ["GrantLimit"]
+
+
+def test_another_directory_than_a_checkout_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args([str(tmp_path)])
+    assert "is not a checkout of this project" in capsys.readouterr().err
 
 
 def _run(calls_per_s: float, p99_ms: float, cpu_ms: float) -> dict[str, Any]:
