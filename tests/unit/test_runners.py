@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service.api.runners import BatchingLoopRunner
+from service.api.runners import GATHER_WAIT_S, BatchingLoopRunner
 
 MAX_WAIT = 0.05
 
@@ -124,3 +124,88 @@ def test_a_full_batch_runs_without_waiting_for_the_loop_to_go_idle() -> None:
         return log
 
     assert asyncio.run(scenario()) == ["0", "1", "2", "3", "other work"]
+
+
+
+# Gathering on a scale that a busy machine's hiccups do not blur: a lone call right after a batch of many waits up
+# to GATHER for the others, if that batch ended less than AFTER ago.
+GATHER, AFTER = MAX_WAIT / 2, MAX_WAIT
+
+
+def gathering_runner(max_wait: float = MAX_WAIT) -> BatchingLoopRunner:
+    return BatchingLoopRunner(max_wait, gather_after_s=AFTER, gather_wait_s=GATHER)
+
+
+def _after_a_batch_of(size: int, runner: BatchingLoopRunner) -> Awaitable[list[None]]:
+    return asyncio.gather(*(runner.run(lambda: None) for _ in range(size)))
+
+
+def test_right_after_a_batch_of_many_a_lone_call_waits_for_the_others_on_their_way_and_runs_with_them() -> None:
+    async def scenario() -> list[str]:
+        runner, loop, log = gathering_runner(), asyncio.get_running_loop(), []
+        await _after_a_batch_of(8, runner)
+        first = runner.run(noting(log, "first", then=probe(log)))
+        # the next caller's request arrives a little later, the loop idle meanwhile
+        second: list[Awaitable[str]] = []
+        loop.call_later(GATHER / 5, lambda: second.append(runner.run(noting(log, "second"))))
+        assert await first == "first"
+        await second[0]
+        await asyncio.sleep(0)
+        return log
+
+    assert asyncio.run(scenario()) == ["first", "second", "other work"]  # one batch, not two
+
+
+def test_a_lone_call_waits_for_others_no_longer_than_the_gathering_wait() -> None:
+    async def scenario() -> float:
+        runner, loop = gathering_runner(), asyncio.get_running_loop()
+        await _after_a_batch_of(8, runner)
+        started = loop.time()
+        await runner.run(lambda: None)  # nobody follows it
+        return loop.time() - started
+
+    waited = asyncio.run(scenario())
+    assert GATHER * 0.9 <= waited < GATHER + MAX_WAIT / 5
+
+
+def test_a_lone_call_runs_at_once_after_a_small_batch_or_once_the_last_batch_is_long_past() -> None:
+    async def scenario() -> tuple[float, float]:
+        runner, loop = gathering_runner(), asyncio.get_running_loop()
+        await _after_a_batch_of(3, runner)  # its callers are few: no burst to gather
+        started = loop.time()
+        await runner.run(lambda: None)
+        after_small = loop.time() - started
+        await _after_a_batch_of(8, runner)
+        await asyncio.sleep(AFTER * 1.5)  # the burst is over
+        started = loop.time()
+        await runner.run(lambda: None)
+        return after_small, loop.time() - started
+
+    after_small, long_after = asyncio.run(scenario())
+    assert after_small < GATHER / 2 and long_after < GATHER / 2
+
+
+def test_a_longest_wait_shorter_than_the_gathering_wait_turns_the_gathering_off() -> None:
+    async def scenario() -> float:
+        runner, loop = gathering_runner(max_wait=GATHER / 2), asyncio.get_running_loop()
+        await _after_a_batch_of(8, runner)
+        started = loop.time()
+        await runner.run(lambda: None)
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < GATHER / 2
+
+
+def test_by_default_the_call_that_follows_within_the_gathering_wait_joins_the_lone_one() -> None:
+    async def scenario() -> list[str]:
+        runner, loop, log = BatchingLoopRunner(MAX_WAIT), asyncio.get_running_loop(), []
+        await _after_a_batch_of(8, runner)
+        first = runner.run(noting(log, "first", then=probe(log)))
+        second: list[Awaitable[str]] = []
+        loop.call_later(GATHER_WAIT_S / 5, lambda: second.append(runner.run(noting(log, "second"))))
+        await first
+        await second[0]
+        await asyncio.sleep(0)
+        return log
+
+    assert asyncio.run(scenario()) == ["first", "second", "other work"]
