@@ -7,11 +7,11 @@ hot, 330 us in the server). So the loop runner coalesces: a call's work waits un
 ready to run (gRPC may be taking in more calls meanwhile), at most `max_wait`; then every call waiting runs,
 one after the other. A call that arrives alone on an idle loop runs at once, with one exception: right after a
 batch of many calls, whose answers have just gone out and whose callers, under load, call again within a
-millisecond or so, a call that finds fewer than half as many waiting waits up to GATHER_WAIT_S for the others, on a
-timer (the first of a burst otherwise ran alone: a quarter of the batches held one call, measured with
-`python -m bench.loop_trace`). Calls never wait on a timer otherwise (asyncio's timers round up to the millisecond:
-waiting for a quiet gap after every call left the CPU idle and bought nothing, measured). A call cancelled while it
-waits (its deadline passed, the client went away) is not run at all.
+millisecond or so, calls fewer than half as many as that batch's (rounded down) wait up to GATHER_WAIT_S for the
+others, on a timer (the first of a burst otherwise ran alone: a quarter of the batches held one call, measured
+with `python -m bench.loop_trace`). Calls never wait on a timer otherwise (asyncio's timers round up to the
+millisecond: waiting for a quiet gap after every call left the CPU idle and bought nothing, measured). A call
+cancelled while it waits (its deadline passed, the client went away) is not run at all.
 
 Each call of a batch runs in a greenlet (service/cooperative.py), decides alone on its own snapshot, and may park
 at its commit: the store then commits the writes of all the batch's calls in one transaction once the batch has
@@ -29,9 +29,9 @@ from service import cooperative
 T = TypeVar("T")
 
 MAX_BATCH = 64  # a batch this large runs at once
-# A batch that ended less than GATHER_AFTER_S ago, with more than twice as many calls as are waiting now, makes them
-# wait for the rest of its callers, at most GATHER_WAIT_S after the first of them arrived; not with a max_wait shorter
-# than that (asyncio's timers would round the wait up to a millisecond anyway).
+# A batch that ended less than GATHER_AFTER_S ago makes the calls waiting, while they are fewer than half of its calls
+# (rounded down), wait for the rest of its callers, at most GATHER_WAIT_S after the first of them arrived; not with a
+# max_wait shorter than that (asyncio's timers would round the wait up to a millisecond anyway).
 GATHER_AFTER_S = 0.002
 GATHER_WAIT_S = 0.001
 
