@@ -54,6 +54,7 @@ class Window:
 @dataclass
 class Recording:
     latencies_s: list[float] = field(default_factory=list)
+    sent_s: list[float] = field(default_factory=list)  # when each of those calls was sent (time.perf_counter)
     answers: list[tuple[str, bytes]] = field(default_factory=list)
     request_bytes: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -108,6 +109,7 @@ async def drive(
                 recording.completed_total += 1
                 if opens <= done < closes:
                     recording.latencies_s.append(done - sent)
+                    recording.sent_s.append(sent)
                     recording.answers.append((rpc, answer))
                     recording.request_bytes += len(payload)
 
@@ -155,6 +157,7 @@ def merged(recordings: Sequence[Recording]) -> Recording:
     total = Recording()
     for recording in recordings:
         total.latencies_s += recording.latencies_s
+        total.sent_s += recording.sent_s
         total.answers += recording.answers
         total.request_bytes += recording.request_bytes
         total.errors.update(recording.errors)

@@ -4,15 +4,16 @@
     .venv/bin/python -m bench.loop_trace AuthorizeDrawdown --seconds 20 --keep /tmp/trace
 
 Starts `decisiond serve` on a scratch SQLite file with bench/trace_hook first on its module path, so that every
-worker appends a line per step to a file of its own (its batches of calls, group commits, waits for the writer lock and
-for users' locks, checkpoint passes, garbage collections: see bench/trace_hook/sitecustomize.py). Gives a population
-its credit lines, then drives the RPC at 16 in flight over four connections from this process, recording every call's
-start and end on the same monotonic clock. Prints the calls' latencies, then per worker how often each step ran, how
-long it took and what share of the time it filled, how the batches' sizes fell, and, for each kind of step, the share
-of the calls above the p99 that overlapped one against the share of the calls at or under the p50 (a slow call
-overlaps more steps by its length alone: compare the shares with `expected`, what the length alone would give).
-`--keep DIR` leaves the raw traces and the calls (calls.json) there. The hook wraps private methods of the store and
-the runner: tests/bench/test_loop_trace.py runs this tool, so a rename shows there.
+worker appends a line per step to a file of its own (its batches of calls, group commits, waits for the writer lock
+and for users' locks, checkpoint passes, garbage collections: see bench/trace_hook/sitecustomize.py). Gives a
+population its credit lines, then drives the RPC at 16 in flight as the load generator does (bench.loadgen.drive,
+one second of warm-up), recording when every call was sent and answered on the clock the hook reads. Prints the
+calls' latencies, then per worker how often each step ran, how long it took and what share of the time it filled,
+how the batches' sizes fell, and, for each kind of step, the share of the calls above the p99 that overlapped one
+against the share of the calls at or under the p50 (a slow call overlaps more steps by its length alone: compare the
+shares with `expected`, what the length alone would give). `--keep DIR` leaves the raw traces and the calls
+(calls.json) there. The hook wraps private methods of the store and the runner: tests/bench/test_loop_trace.py runs
+this tool, so a rename shows there.
 """
 
 from __future__ import annotations
@@ -28,18 +29,16 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
-from bench.loadgen import CALL_TIMEOUT_S, DEFAULT_CONNECTIONS, SERVICE
+from bench.loadgen import Window, drive
 from bench.servers import ROOT, start_decisiond
 from bench.session import Session
-from bench.workload import RPCS, STREAMS, Call, Population
+from bench.stats import latency_summary_ms, percentile
+from bench.workload import RPCS, STREAMS, Population
 
 HOOK = Path(__file__).resolve().parent / "trace_hook"
 CONCURRENCY = 16
@@ -57,7 +56,7 @@ class Step:
         return (self.end - self.start) * 1000
 
 
-CallTimes = tuple[float, float]  # a call's start and end, monotonic seconds
+CallTimes = tuple[float, float]  # a call's start and end, seconds of time.perf_counter (the hook's clock)
 
 
 def read_traces(directory: Path) -> dict[str, list[Step]]:
@@ -70,10 +69,6 @@ def read_traces(directory: Path) -> dict[str, list[Step]]:
             steps.append(Step(kind, float(start), float(end), int(size)))
         traces[path.stem.removeprefix("trace-")] = steps
     return traces
-
-
-def quantile(sorted_values: Sequence[float], share: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * share))]
 
 
 def overlap_share(calls: Sequence[CallTimes], steps: Sequence[Step]) -> float:
@@ -102,12 +97,13 @@ def expected_share(call_s: float, steps: Sequence[Step], window_s: float) -> flo
 
 def report(calls: Sequence[CallTimes], traces: dict[str, list[Step]]) -> list[str]:
     """The printed analysis (see the module docstring)."""
-    latencies = sorted((end - start) * 1000 for start, end in calls)
+    durations = sorted(end - start for start, end in calls)
+    latency = latency_summary_ms(durations)
     opens, closes = min(start for start, _ in calls), max(end for _, end in calls)
     window = closes - opens
-    p50, p90, p99 = (quantile(latencies, share) for share in (0.5, 0.9, 0.99))
-    lines = [f"{len(calls):,} calls in {window:.1f} s ({len(calls) / window:,.0f}/s): p50 {p50:.2f}, p90 {p90:.2f}, "
-             f"p99 {p99:.2f}, max {latencies[-1]:.2f} ms; mean {statistics.fmean(latencies):.2f} ms"]
+    figures = ", ".join(f"{name} {latency[name]:.2f}" for name in ("p50", "p90", "p99", "max"))
+    lines = [f"{len(calls):,} calls in {window:.1f} s ({len(calls) / window:,.0f}/s): {figures} ms; "
+             f"mean {latency['mean']:.2f} ms"]
     everywhere: dict[str, list[Step]] = defaultdict(list)
     for pid, steps in traces.items():
         inside = [step for step in steps if step.end >= opens and step.start <= closes]
@@ -120,11 +116,11 @@ def report(calls: Sequence[CallTimes], traces: dict[str, list[Step]]) -> list[st
             everywhere[step.kind].append(step)
         for kind, kind_steps in sorted(by_kind.items()):
             took = sorted(step.ms for step in kind_steps)
-            sizes = f", {statistics.fmean(step.size for step in kind_steps):.1f} calls each" if kind in (
+            each = f", {statistics.fmean(step.size for step in kind_steps):.1f} calls each" if kind in (
                 "batch", "group") else ""
-            lines.append(f"  {kind:20s} {len(kind_steps) / window:7.1f}/s  median {quantile(took, 0.5):6.3f}  p99 "
-                         f"{quantile(took, 0.99):6.3f}  max {took[-1]:6.2f} ms  {sum(took) / (window * 10):5.1f} % of "
-                         f"the time{sizes}")
+            lines.append(f"  {kind:20s} {len(kind_steps) / window:7.1f}/s  median {percentile(took, 0.5):6.3f}  p99 "
+                         f"{percentile(took, 0.99):6.3f}  max {took[-1]:6.2f} ms  {sum(took) / (window * 10):5.1f} % "
+                         f"of the time{each}")
         sizes = Counter(step.size for step in by_kind["batch"])
         total = sum(sizes.values())
         shares = ", ".join(f"{size}: {count / total:.1%}" for size, count in sorted(sizes.items()))
@@ -132,9 +128,10 @@ def report(calls: Sequence[CallTimes], traces: dict[str, list[Step]]) -> list[st
         batches = sorted(by_kind["batch"], key=lambda step: step.start)
         gaps = sorted((after.start - before.end) * 1000 for before, after in itertools.pairwise(batches))
         if gaps:
-            lines.append(f"  between batches: median {quantile(gaps, 0.5):.2f}, p90 {quantile(gaps, 0.9):.2f} ms")
-    slow = [call for call in calls if (call[1] - call[0]) * 1000 > p99]
-    typical = [call for call in calls if (call[1] - call[0]) * 1000 <= p50]
+            lines.append(f"  between batches: median {percentile(gaps, 0.5):.2f}, p90 {percentile(gaps, 0.9):.2f} ms")
+    p50, p99 = percentile(durations, 0.5), percentile(durations, 0.99)  # unrounded, unlike the summary's
+    slow = [call for call in calls if call[1] - call[0] > p99]
+    typical = [call for call in calls if call[1] - call[0] <= p50]
     if slow and typical:
         slow_s = statistics.fmean(end - start for start, end in slow)
         typical_s = statistics.fmean(end - start for start, end in typical)
@@ -150,53 +147,22 @@ def report(calls: Sequence[CallTimes], traces: dict[str, list[Step]]) -> list[st
     return lines
 
 
-async def record_calls(target: str, calls: Iterator[Call], seconds: float) -> list[CallTimes]:
-    """Keep CONCURRENCY calls in flight over DEFAULT_CONNECTIONS connections for `seconds`; each call's times."""
-    channels = [grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-                for _ in range(DEFAULT_CONNECTIONS)]
-    recorded: list[CallTimes] = []
-    closes = time.monotonic() + seconds
-    try:
-        await asyncio.gather(*(channel.channel_ready() for channel in channels))
-
-        async def worker(number: int) -> None:
-            channel = channels[number % len(channels)]
-            methods: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
-            while time.monotonic() < closes:
-                rpc, payload = next(calls)
-                method = methods.get(rpc) or methods.setdefault(rpc, channel.unary_unary(SERVICE + rpc))
-                start = time.monotonic()
-                try:
-                    await method(payload, timeout=CALL_TIMEOUT_S, wait_for_ready=True)
-                except grpc.aio.AioRpcError:
-                    continue
-                recorded.append((start, time.monotonic()))
-
-        await asyncio.gather(*(worker(number) for number in range(CONCURRENCY)))
-    finally:
-        await asyncio.gather(*(channel.close() for channel in channels))
-    return recorded
-
-
 def trace(rpc: str, seconds: float, users: int, directory: Path) -> tuple[list[CallTimes], dict[str, list[Step]]]:
-    """Serve with the hook, set a population up, drive `rpc`; the calls (after one second of warm-up) and traces."""
+    """Serve with the hook, set a population up, drive `rpc` as the load generator does (one second of warm-up, then
+    `seconds` measured); the measured calls and the traces."""
     population = Population("trace", users)
-    hooked = dict(os.environ)
-    try:
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(HOOK), os.environ.get("PYTHONPATH"))))
-        os.environ["DECISIOND_TRACE_DIR"] = str(directory)
-        server = start_decisiond(ROOT / "rules", f"sqlite:///{directory}/ledger.db", directory / "decisiond.log")
-    finally:
-        os.environ.clear()
-        os.environ.update(hooked)
+    hook = {"PYTHONPATH": os.pathsep.join(filter(None, (str(HOOK), os.environ.get("PYTHONPATH")))),
+            "DECISIOND_TRACE_DIR": str(directory)}
+    server = start_decisiond(ROOT / "rules", f"sqlite:///{directory}/ledger.db", directory / "decisiond.log",
+                             extra_env=hook)
     try:
         Session(server, "trace", population).setup()
         stream = STREAMS[rpc](population, random.Random(2))
-        calls = asyncio.run(record_calls(server.address, stream, seconds + 1.0))
+        recording = asyncio.run(drive(server.address, stream, CONCURRENCY, Window(warmup_s=1.0, duration_s=seconds)))
     finally:
         server.stop()
-    warm = min(start for start, _ in calls) + 1.0
-    return [call for call in calls if call[0] >= warm], read_traces(directory)
+    calls = [(sent, sent + took) for sent, took in zip(recording.sent_s, recording.latencies_s, strict=True)]
+    return calls, read_traces(directory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

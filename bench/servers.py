@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,11 +132,11 @@ def _env(workers: int | None) -> dict[str, str]:
 
 
 def start_decisiond(rules: Path, database_url: str, log_path: Path, workers: int | None = None,
-                    checkout: Path | None = None) -> ServerProcess:
+                    checkout: Path | None = None, extra_env: Mapping[str, str] | None = None) -> ServerProcess:
     """`decisiond serve` on a free loopback port; its logs (one JSON line per decision) go to log_path.
     `checkout`: serve the code of another checkout of the project (a git worktree, say) with this environment's
-    Python, instead of this one's."""
-    env = _env(workers)
+    Python, instead of this one's. `extra_env`: variables set for the server's processes besides this one's."""
+    env = _env(workers) | dict(extra_env or {})
     if checkout is None:
         # the console script when the project is installed (scripts/setup), else the module it wraps
         entry = [str(DECISIOND)] if DECISIOND.exists() else [sys.executable, "-m", "service.cli"]

@@ -3,11 +3,12 @@
 Python imports a module named sitecustomize at startup from its module path: bench.loop_trace puts this directory
 first on the path of the `decisiond serve` it starts, and names a directory in DECISIOND_TRACE_DIR. Every process of
 that server then wraps a few of the store's and the runner's methods, and appends one line per step to
-`trace-<pid>.txt` in that directory: `<kind> <start> <end> <size>`, times in seconds of the monotonic clock that the
-tool's client reads too. Kinds: `batch` (a batch of calls run back to back, its group commit included; size: the
-calls), `group` (a group commit; size: the calls whose writes it committed), `wlock` and `ulock` (waiting for the
-writer lock, for a user's lock), `checkpoint-PASSIVE` and `checkpoint-RESTART` (a checkpoint pass without and under
-the writer lock), `gc0`-`gc2` (a garbage collection of that generation). Without DECISIOND_TRACE_DIR it does nothing.
+`trace-<pid>.txt` in that directory: `<kind> <start> <end> <size>`, times in seconds of `time.perf_counter`, the
+clock the tool's load generator reads too (CLOCK_MONOTONIC, the same in every process). Kinds: `batch` (a batch of
+calls run back to back, its group commit included; size: the calls), `group` (a group commit; size: the calls whose
+writes it committed), `wlock` and `ulock` (waiting for the writer lock, for a user's lock), `checkpoint-PASSIVE` and
+`checkpoint-RESTART` (a checkpoint pass without and under the writer lock), `gc0`-`gc2` (a garbage collection of
+that generation). Without DECISIOND_TRACE_DIR it does nothing.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def _timed(owner: Any, name: str, kind: Callable[..., str], size: Callable[..., 
 
     def timed(*args: Any) -> Any:
         what, many = kind(*args), size(*args)
-        start = time.monotonic()
+        start = time.perf_counter()
         try:
             return original(*args)
         finally:
-            _record(what, start, time.monotonic(), many)
+            _record(what, start, time.perf_counter(), many)
 
     setattr(owner, name, timed)
 
@@ -65,9 +66,9 @@ def _install() -> None:
 
     def on_collection(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            collecting[0] = time.monotonic()
+            collecting[0] = time.perf_counter()
         else:
-            _record(f"gc{info['generation']}", collecting[0], time.monotonic())
+            _record(f"gc{info['generation']}", collecting[0], time.perf_counter())
 
     gc.callbacks.append(on_collection)
     atexit.register(_flush)
