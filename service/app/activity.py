@@ -14,6 +14,8 @@ from service.domain.delinquency import NOT_YET_DUE, days_past_due
 from service.domain.fraud_features import CurrentEvent, compute_features
 from service.domain.model import CreditLine, EventType, HistoryEvent
 
+DAYS_PAST_DUE = "line.days_past_due"
+
 
 @dataclass(frozen=True)
 class AccountEvent:
@@ -29,9 +31,17 @@ class AccountEvent:
 
 
 def observe(
-    uow: UnitOfWork, pseudonyms: Pseudonyms, event: AccountEvent, line: CreditLine | None, now: datetime
+    uow: UnitOfWork,
+    pseudonyms: Pseudonyms,
+    event: AccountEvent,
+    line: CreditLine | None,
+    now: datetime,
+    reads: frozenset[str],
 ) -> tuple[Facts, HistoryEvent]:
-    """The facts about this event, and the history record to append (identifiers as keyed hashes)."""
+    """The facts about this event, and the history record to append (identifiers as keyed hashes).
+
+    `reads`: the fields the rules to be evaluated read (RuleBundle.reads). line.days_past_due, which takes a
+    query of its own (the user's open drawdowns), is worked out only when they read it, and left out otherwise."""
     record = HistoryEvent(
         user_key=event.user_key,
         event_type=event.event_type,
@@ -56,10 +66,12 @@ def observe(
         counterparty_first_seen=first_seen,
         available_limit=None if line is None else line.available_limit,
     )
-    overdue = 0
-    if line is not None:
-        may_be_late = uow.open_drawdowns(event.user_key, created_before=now - NOT_YET_DUE)
-        overdue = days_past_due(may_be_late, business_date(now))
+    overdue: int | None = None
+    if DAYS_PAST_DUE in reads:
+        overdue = 0
+        if line is not None:
+            may_be_late = uow.open_drawdowns(event.user_key, created_before=now - NOT_YET_DUE)
+            overdue = days_past_due(may_be_late, business_date(now))
     facts: Facts = {
         **line_facts(line, overdue),
         **channel_facts(event.channel),

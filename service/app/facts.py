@@ -37,26 +37,30 @@ def score_facts(score: int, band: str) -> Facts:
     return {"score.value": score, "score.band": band}
 
 
-def line_facts(line: CreditLine | None, days_past_due: int) -> Facts:
+def line_facts(line: CreditLine | None, days_past_due: int | None) -> Facts:
+    """The credit line's facts (those of no line when None). line.days_past_due only when given: None means it was
+    not worked out, because no rule of the call reads it."""
     if line is None:
-        return {
+        facts: Facts = {
             "line.status": "NONE",
             "line.credit_limit": 0,
             "line.outstanding_principal": 0,
             "line.available_limit": 0,
             "line.daily_interest_rate": Decimal(0),
-            "line.days_past_due": 0,
             "line.residence_country": "",
         }
-    return {
-        "line.status": line.status.value,
-        "line.credit_limit": line.credit_limit,
-        "line.outstanding_principal": line.outstanding_principal,
-        "line.available_limit": line.available_limit,
-        "line.daily_interest_rate": line.daily_interest_rate,
-        "line.days_past_due": days_past_due,
-        "line.residence_country": line.residence_country,
-    }
+    else:
+        facts = {
+            "line.status": line.status.value,
+            "line.credit_limit": line.credit_limit,
+            "line.outstanding_principal": line.outstanding_principal,
+            "line.available_limit": line.available_limit,
+            "line.daily_interest_rate": line.daily_interest_rate,
+            "line.residence_country": line.residence_country,
+        }
+    if days_past_due is not None:
+        facts["line.days_past_due"] = days_past_due
+    return facts
 
 
 def channel_facts(channel: ChannelInput) -> Facts:

@@ -156,7 +156,8 @@ class DecisionApp:
                 )
                 return Decided(result, Outcome.DECLINE.value, (), minimised)
             event = AccountEvent(user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "")
-            facts, record = observe(uow, self._pseudonyms, event, line, context.now)
+            reads = bundle.reads(RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
+            facts, record = observe(uow, self._pseudonyms, event, line, context.now, reads)
             facts.update(drawdown_facts(command, facts["transaction.share_of_available_limit"]))
             policy = bundle.evaluate(RuleSetKind.DRAWDOWN, facts)
             fraud = bundle.evaluate(RuleSetKind.FRAUD, facts)
@@ -235,7 +236,7 @@ class DecisionApp:
                 command.counterparty_id,
                 command.merchant_category,
             )
-            facts, record = observe(uow, self._pseudonyms, event, line, context.now)
+            facts, record = observe(uow, self._pseudonyms, event, line, context.now, bundle.reads(RuleSetKind.FRAUD))
             fired = bundle.evaluate(RuleSetKind.FRAUD, facts)
             uow.append_event(replace(record, event_id=self._pseudonyms.identifier("txn", command.transaction_id)))
             rules_fired = tuple(f.rule_id for f in fired)

@@ -63,6 +63,7 @@ class RuleBundle:
             kind: _Decisions(f.compiled, tuple(r.result for r in f.rules), f.rules)
             for kind, f in spec.rule_files.items()
         }
+        self._reads: dict[tuple[RuleSetKind, ...], frozenset[str]] = {}  # reads(), by its arguments
         self._bins = spec.scorecard.bins
         limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
         cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
@@ -86,6 +87,15 @@ class RuleBundle:
         if kind is RuleSetKind.LIMITS:
             return [c.cap_id for c in self._spec.limits.caps]
         return [r.rule_id for r in self._decisions[kind].rules]
+
+    def reads(self, *kinds: RuleSetKind) -> frozenset[str]:
+        """The catalogue fields (dotted names) that the eligibility, drawdown or fraud rule sets `kinds` read,
+        directly or in derived keys: the facts a use case must supply for them, and the only ones it needs to."""
+        fields = self._reads.get(kinds)
+        if fields is None:  # not asked for before
+            fields = frozenset(f.name for kind in kinds for f in self._decisions_for(kind).compiled.fields)
+            self._reads[kinds] = fields
+        return fields
 
     def all_rule_ids(self) -> list[str]:
         """Every id that can appear among the rules fired: scorecard bins, eligibility rules, limit caps,

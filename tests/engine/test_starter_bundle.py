@@ -204,3 +204,13 @@ def test_digest_covers_exactly_the_files_that_decide(bundle_copy: BundleCopy) ->
     assert same.digest == before.digest != changed.digest
     for b in (before, same, changed):
         b.close()
+
+
+def test_reads_names_the_fields_each_rule_set_reads(starter: RuleBundle) -> None:
+    fraud, drawdown = starter.reads(FRAUD), starter.reads(DRAWDOWN)
+    assert {"transaction.type", "channel.country", "line.residence_country", "features.device_seen_before"} <= fraud
+    assert "line.days_past_due" not in fraud  # so a FlagTransaction does not look up the user's open drawdowns
+    assert {"line.days_past_due", "line.status"} <= drawdown
+    assert starter.reads(DRAWDOWN, FRAUD) == drawdown | fraud
+    with pytest.raises(ValueError, match="not evaluated rule by rule"):
+        starter.reads(RuleSetKind.SCORECARD)

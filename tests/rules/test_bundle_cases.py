@@ -61,3 +61,37 @@ def test_a_case_expecting_what_its_call_cannot_give_is_refused(tmp_path: Path) -
 
 def _copy(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
+
+
+def test_a_fraud_rule_reading_days_past_due_sees_them_on_a_flagged_transaction(tmp_path: Path) -> None:
+    # FlagTransaction works out line.days_past_due only when a fraud rule reads it (the starter's do not).
+    rules = tmp_path / "rules"
+    _copy(RULES, rules)
+    manifest = rules / "bundle.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "  MULE_COUNTERPARTY:", "  PAST_DUE_ACTIVITY: An account event of a user who is past due\n  MULE_COUNTERPARTY:"))
+    fraud = rules / "fraud.yaml"
+    fraud.write_text(fraud.read_text() + (
+        "\n  - id: FRD-900\n    description: Any account event of a user who is past due\n"
+        "    when: line.days_past_due > 0\n    then: {outcome: REVIEW, flag: PAST_DUE_ACTIVITY, severity: LOW}\n"))
+    cases = (
+        "cases:\n"
+        "  - name: a login of a user 5 days past due is referred\n"
+        "    call: FlagTransaction\n"
+        "    credit_line: {credit_limit: 20000 CNY, days_past_due: 5}\n"
+        "    transaction: {type: LOGIN, channel: {device_id: phone-1, country: CN}}\n"
+        "    expect: {outcome: REVIEW, flags: [PAST_DUE_ACTIVITY], fires: [FRD-900]}\n"
+        "  - name: a login of a user who owes nothing late is not\n"
+        "    call: FlagTransaction\n"
+        "    credit_line: {credit_limit: 20000 CNY, outstanding: 5000 CNY}\n"
+        "    transaction: {type: LOGIN, channel: {device_id: phone-1, country: CN}}\n"
+        "    expect: {outcome: APPROVE, flags: []}\n"
+    )
+    (rules / "tests" / "past_due.yaml").write_text(cases)
+    bundle = load_bundle(rules)
+    try:
+        report = run_cases(bundle, [c for c in load_cases(rules) if c.file.endswith("past_due.yaml")])
+    finally:
+        bundle.close()
+    assert [o.failures for o in report.outcomes] == [[], []]
+    assert report.outcomes[0].fired == ("FRD-900",)
