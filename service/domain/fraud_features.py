@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal
 
 from service.domain.model import EventType
 
@@ -93,6 +93,7 @@ def share_of_available_limit(amount: int, available_limit: int | None) -> Decima
 
 
 MAX_RATIO = 1_000_000  # far above any threshold a rule compares with; keeps facts in the engine's number range
+_EXACT = Context(prec=60)  # keeps every digit of a ratio (an explicit context: cheaper than a localcontext() per call)
 
 
 def ratio(numerator: int, denominator: int) -> Decimal:
@@ -102,9 +103,7 @@ def ratio(numerator: int, denominator: int) -> Decimal:
     Raises ZeroDivisionError when the denominator is 0.
     """
     scaled = min(numerator * 10**RATIO_PLACES // denominator, MAX_RATIO * 10**RATIO_PLACES)
-    with localcontext() as ctx:
-        ctx.prec = 60  # keeps every digit of an int64 ratio
-        return Decimal(scaled).scaleb(-RATIO_PLACES)
+    return Decimal(scaled).scaleb(-RATIO_PLACES, _EXACT)
 
 
 def _counterparty_new(event: CurrentEvent, first_seen: datetime | None) -> bool:
