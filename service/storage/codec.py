@@ -49,8 +49,13 @@ def require_finite(value: Decimal) -> Decimal:
 
 
 def to_epoch_micros(value: datetime) -> int:
-    """Whole microseconds since 1970-01-01T00:00:00Z; exact, as datetimes carry microseconds."""
-    return (require_aware(value) - _EPOCH) // _MICROSECOND
+    """Whole microseconds since 1970-01-01T00:00:00Z; exact, as datetimes carry microseconds. An aware datetime in
+    any zone is subtracted as it is (no conversion to UTC first: this runs for every time a query binds)."""
+    try:
+        return (value - _EPOCH) // _MICROSECOND
+    except TypeError:  # a naive datetime, refused as require_aware says
+        require_aware(value)
+        raise
 
 
 def from_epoch_micros(value: int) -> datetime:
