@@ -242,31 +242,40 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[SqliteUnitOfWork]:
-        with _UNAVAILABLE_ON_SQLITE_ERRORS, self._borrow_locks() as locks:
-            # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
-            group = self._group() if locks is not None and cooperative.on_loop() else None
-            parked: list[HeldWrite] = []
-            wrote = False
-            with self._borrow() as connection:
-                connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+        # The lock-file handle and the connection are lent and taken back in try/finally rather than through
+        # context managers of their own: this runs for every call, and each generator-based layer cost more.
+        with _UNAVAILABLE_ON_SQLITE_ERRORS:
+            locks = self._lend_locks()
+            try:
+                # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
+                group = self._group() if locks is not None and cooperative.on_loop() else None
+                parked: list[HeldWrite] = []
+                wrote = False
+                connection = self._lend_connection()
                 try:
-                    uow = SqliteUnitOfWork(connection, locks, group)
-                    yield uow
-                    if group is not None and locks is not None and not locks.writing:
-                        parked = uow.take_held_writes()
-                    else:
-                        uow.run_held_writes()
-                        wrote = locks is not None and locks.writing
-                    connection.commit()  # parked: ends the read snapshot; the group writes on the latest state
-                except BaseException:
-                    with suppress(sqlite3.Error):
-                        connection.rollback()
-                    raise
-            if parked:
-                assert group is not None and locks is not None
-                group.commit(locks, parked)
-            if wrote:
-                self._committed(1)
+                    connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+                    try:
+                        uow = SqliteUnitOfWork(connection, locks, group)
+                        yield uow
+                        if group is not None and locks is not None and not locks.writing:
+                            parked = uow.take_held_writes()
+                        else:
+                            uow.run_held_writes()
+                            wrote = locks is not None and locks.writing
+                        connection.commit()  # parked: ends the read snapshot; the group writes on the latest state
+                    except BaseException:
+                        with suppress(sqlite3.Error):
+                            connection.rollback()
+                        raise
+                finally:
+                    self._take_back_connection(connection)
+                if parked:
+                    assert group is not None and locks is not None
+                    group.commit(locks, parked)
+                if wrote:
+                    self._committed(1)
+            finally:
+                self._take_back_locks(locks)
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
@@ -298,7 +307,15 @@ class SqliteStore:
 
     @contextmanager
     def _borrow(self) -> Iterator[sqlite3.Connection]:
-        """A connection of its own for the caller (the in-memory one, in turn)."""
+        """A connection of its own for the caller (the in-memory one, in turn), taken back when done."""
+        connection = self._lend_connection()
+        try:
+            yield connection
+        finally:
+            self._take_back_connection(connection)
+
+    def _lend_connection(self) -> sqlite3.Connection:
+        """A connection of its own for the caller (the in-memory one, in turn); hand it to _take_back_connection."""
         if self._memory and not self._memory_lock.acquire(timeout=self._timeout):
             raise StoreUnavailable("timed out waiting for the SQLite write lock")
         try:
@@ -306,45 +323,46 @@ class SqliteStore:
                 if self._closed:
                     raise StoreUnavailable("the store is closed")
                 connection = self._idle.pop() if self._idle else None
-            if connection is None:
-                connection = self._connect()
-            try:
-                yield connection
-            finally:
-                # A connection stuck in a transaction (its rollback failed) is not handed out again,
-                # except the in-memory one, which holds the whole database.
-                reusable = self._memory or not connection.in_transaction
-                with self._idle_lock:
-                    keep = reusable and not self._closed
-                    if keep:
-                        self._idle.append(connection)
-                if not keep:
-                    connection.close()
+            return connection if connection is not None else self._connect()
+        except BaseException:
+            if self._memory:
+                self._memory_lock.release()
+            raise
+
+    def _take_back_connection(self, connection: sqlite3.Connection) -> None:
+        try:
+            # A connection stuck in a transaction (its rollback failed) is not handed out again,
+            # except the in-memory one, which holds the whole database.
+            reusable = self._memory or not connection.in_transaction
+            with self._idle_lock:
+                keep = reusable and not self._closed
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
         finally:
             if self._memory:
                 self._memory_lock.release()
 
-    @contextmanager
-    def _borrow_locks(self) -> Iterator[LockFile | None]:
+    def _lend_locks(self) -> LockFile | None:
         """A handle on the lock file of its own for the caller (None for the in-memory database); whatever it
-        locked is released when it gives the handle back."""
+        locked is released when _take_back_locks takes it back."""
         if self._memory:
-            yield None
-            return
+            return None
         with self._idle_lock:
             locks = self._idle_locks.pop() if self._idle_locks else None
+        return locks if locks is not None else LockFile(self._lock_path(), self._timeout)
+
+    def _take_back_locks(self, locks: LockFile | None) -> None:
         if locks is None:
-            locks = LockFile(self._lock_path(), self._timeout)
-        try:
-            yield locks
-        finally:
-            locks.release_all()
-            with self._idle_lock:
-                keep = not self._closed
-                if keep:
-                    self._idle_locks.append(locks)
-            if not keep:
-                locks.close()
+            return
+        locks.release_all()
+        with self._idle_lock:
+            keep = not self._closed
+            if keep:
+                self._idle_locks.append(locks)
+        if not keep:
+            locks.close()
 
     def _lock_path(self) -> str:
         return f"{self._path}-locks"
