@@ -235,10 +235,11 @@ class DecisionApp:
                 command.channel,
                 command.counterparty_id,
                 command.merchant_category,
+                command.transaction_id,
             )
             facts, record = observe(uow, self._pseudonyms, event, line, context.now, bundle.reads(RuleSetKind.FRAUD))
             fired = bundle.evaluate(RuleSetKind.FRAUD, facts)
-            uow.append_event(replace(record, event_id=self._pseudonyms.identifier("txn", command.transaction_id)))
+            uow.append_event(record)
             rules_fired = tuple(f.rule_id for f in fired)
             outcome = combined_outcome(fired)
             result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))

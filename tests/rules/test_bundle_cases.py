@@ -68,8 +68,8 @@ def test_a_fraud_rule_reading_days_past_due_sees_them_on_a_flagged_transaction(t
     rules = tmp_path / "rules"
     _copy(RULES, rules)
     manifest = rules / "bundle.yaml"
-    manifest.write_text(manifest.read_text().replace(
-        "  MULE_COUNTERPARTY:", "  PAST_DUE_ACTIVITY: An account event of a user who is past due\n  MULE_COUNTERPARTY:"))
+    flag_code = "  PAST_DUE_ACTIVITY: An account event of a user who is past due\n"
+    manifest.write_text(manifest.read_text().replace("  MULE_COUNTERPARTY:", flag_code + "  MULE_COUNTERPARTY:"))
     fraud = rules / "fraud.yaml"
     fraud.write_text(fraud.read_text() + (
         "\n  - id: FRD-900\n    description: Any account event of a user who is past due\n"
