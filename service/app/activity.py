@@ -28,7 +28,7 @@ class AccountEvent:
     channel: ChannelInput
     counterparty_id: str
     merchant_category: str
-    transaction_id: str = ""  # the caller's id of the event; none for a drawdown, whose id the ledger gives
+    event_id: str = ""  # the history record's: a keyed hash of the caller's transaction id, or the drawdown's id
 
 
 def observe(
@@ -51,7 +51,7 @@ def observe(
         device_id=pseudonyms.identifier("device", event.channel.device_id),
         country=event.channel.country,
         counterparty_id=pseudonyms.identifier("counterparty", event.counterparty_id),
-        event_id=pseudonyms.identifier("txn", event.transaction_id),
+        event_id=event.event_id,
     )
     device_seen = bool(record.device_id) and uow.device_seen(event.user_key, record.device_id, event.occurred_at)
     first_seen = uow.counterparty_first_seen(event.user_key, record.counterparty_id) if record.counterparty_id else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -155,7 +154,10 @@ class DecisionApp:
                     Outcome.DECLINE, "", 0, (), None, (reason,), (), self._meta(bundle, context, ())
                 )
                 return Decided(result, Outcome.DECLINE.value, (), minimised)
-            event = AccountEvent(user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "")
+            new_id = new_drawdown_id()  # the drawdown's and its history record's, if it is approved
+            event = AccountEvent(
+                user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "", new_id
+            )
             reads = bundle.reads(RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
             facts, record = observe(uow, self._pseudonyms, event, line, context.now, reads)
             facts.update(drawdown_facts(command, facts["transaction.share_of_available_limit"]))
@@ -173,7 +175,7 @@ class DecisionApp:
             drawdown_id, available = "", line.available_limit
             if outcome is Outcome.APPROVE:
                 drawdown = Drawdown(
-                    drawdown_id=new_drawdown_id(),
+                    drawdown_id=new_id,
                     user_key=user_key,
                     amount=command.amount,
                     term_months=command.term_months,
@@ -198,7 +200,7 @@ class DecisionApp:
                         )
                     )
                 else:
-                    uow.append_event(replace(record, event_id=drawdown.drawdown_id))
+                    uow.append_event(record)
                     drawdown_id, schedule, available = (
                         drawdown.drawdown_id,
                         drawdown.schedule,
@@ -235,7 +237,7 @@ class DecisionApp:
                 command.channel,
                 command.counterparty_id,
                 command.merchant_category,
-                command.transaction_id,
+                self._pseudonyms.identifier("txn", command.transaction_id),
             )
             facts, record = observe(uow, self._pseudonyms, event, line, context.now, bundle.reads(RuleSetKind.FRAUD))
             fired = bundle.evaluate(RuleSetKind.FRAUD, facts)
