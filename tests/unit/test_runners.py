@@ -126,7 +126,6 @@ def test_a_full_batch_runs_without_waiting_for_the_loop_to_go_idle() -> None:
     assert asyncio.run(scenario()) == ["0", "1", "2", "3", "other work"]
 
 
-
 # Gathering on a scale that a busy machine's hiccups do not blur: a lone call right after a batch of many waits up
 # to GATHER for the others, if that batch ended less than AFTER ago.
 GATHER, AFTER = MAX_WAIT / 2, MAX_WAIT
