@@ -107,7 +107,7 @@ class Checkpoints:
             self._log_frames = progress.log_frames
         if units - self._restarted_at < EVERY_UNITS * LOCKED_EVERY and self._log_frames < LONG_LOG_PAGES:
             return
-        _catch_up(connection, progress.copied if progress is not None else None)
+        _catch_up(connection)
         locks.wait_for_writer()
         try:
             restarted = _checkpoint(connection, "RESTART") is not None
@@ -122,10 +122,10 @@ class Progress(NamedTuple):
     copied: int  # of its frames, how many are in the database file by now
 
 
-def _catch_up(connection: sqlite3.Connection, copied: int | None) -> None:
+def _catch_up(connection: sqlite3.Connection) -> None:
     """Passes without the lock until one copies no more than FEW_FRAMES frames appended since the one before it, so
-    that the pass under the lock, which follows, has about as few to copy and sync. `copied`: how far the pass just
-    before got (None: it could not tell), so that the first of these passes may already be the last."""
+    that the pass under the lock, which follows, has about as few to copy and sync."""
+    copied: int | None = None
     for _ in range(CATCH_UP_PASSES):
         progress = _checkpoint(connection, "PASSIVE")
         if progress is None or (copied is not None and progress.copied - copied <= FEW_FRAMES):
