@@ -13,7 +13,6 @@ Conventions, the same for every method:
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, localcontext
@@ -22,15 +21,17 @@ from service.domain.model import Installment, RepaymentMethod
 from service.domain.money import round_half_up_to_fen
 
 DAYS_PER_YEAR = 365  # converts the daily rate to the monthly rate of the level payment: daily x 365 / 12
-_PRECISION = 80  # digits; enough for every product of an int64 amount, a rate and a day count to be exact
+_PRECISION = 80  # digits the level payment is worked out to before its one rounding to whole fen
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def add_months(start: date, months: int) -> date:
     """`start` moved by whole months, keeping its day of month clamped to the month's end."""
-    month_index = start.year * 12 + start.month - 1 + months
-    year, month = divmod(month_index, 12)
-    day = min(start.day, calendar.monthrange(year, month + 1)[1])
-    return date(year, month + 1, day)
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)  # month: 0 for January
+    days = _MONTH_DAYS[month]
+    if month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        days = 29
+    return date(year, month + 1, start.day if start.day <= days else days)
 
 
 def due_dates(start: date, term_months: int) -> tuple[date, ...]:
@@ -58,15 +59,13 @@ def build_schedule(
         raise ValueError(f"term_months must be at least 1, got {term_months}")
     if not daily_rate.is_finite() or daily_rate < 0:
         raise ValueError(f"daily_rate must be a finite, non-negative decimal, got {daily_rate}")
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        if method is RepaymentMethod.BULLET:
-            return _bullet(principal, term_months, daily_rate, start)
-        if method is RepaymentMethod.EQUAL_PRINCIPAL:
-            share = principal // term_months
-            return _amortise(principal, daily_rate, start, term_months, lambda _interest: share)
-        payment = level_payment(principal, term_months, daily_rate)
-        return _amortise(principal, daily_rate, start, term_months, lambda interest: payment - interest)
+    if method is RepaymentMethod.BULLET:
+        return _bullet(principal, term_months, daily_rate, start)
+    if method is RepaymentMethod.EQUAL_PRINCIPAL:
+        share = principal // term_months
+        return _amortise(principal, daily_rate, start, term_months, lambda _interest: share)
+    payment = level_payment(principal, term_months, daily_rate)
+    return _amortise(principal, daily_rate, start, term_months, lambda interest: payment - interest)
 
 
 def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
@@ -84,8 +83,11 @@ def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
         return round_half_up_to_fen(payment)
 
 
-def _interest(outstanding: int, daily_rate: Decimal, start: date, end: date) -> int:
-    return round_half_up_to_fen(outstanding * daily_rate * (end - start).days)
+def _interest(outstanding: int, rate: tuple[int, int], start: date, end: date) -> int:
+    """outstanding x rate x days, rounded half up to whole fen, in integers: exact, like the decimal product, and
+    several times cheaper. `rate`: the daily rate as a fraction (numerator, denominator); nothing is negative."""
+    numerator, denominator = rate
+    return (2 * outstanding * numerator * (end - start).days + denominator) // (2 * denominator)
 
 
 def _amortise(
@@ -98,9 +100,10 @@ def _amortise(
     """Instalments whose principal is principal_part(interest) (clamped), the last taking the remainder."""
     outstanding = principal
     previous = start
+    rate = daily_rate.as_integer_ratio()
     installments = []
     for number, due in enumerate(due_dates(start, term_months), start=1):
-        interest = _interest(outstanding, daily_rate, previous, due)
+        interest = _interest(outstanding, rate, previous, due)
         last = number == term_months
         paid = outstanding if last else min(max(principal_part(interest), 0), outstanding)
         installments.append(Installment(number=number, due_date=due, principal=paid, interest=interest))
@@ -111,5 +114,5 @@ def _amortise(
 
 def _bullet(principal: int, term_months: int, daily_rate: Decimal, start: date) -> tuple[Installment, ...]:
     due = add_months(start, term_months)
-    interest = _interest(principal, daily_rate, start, due)
+    interest = _interest(principal, daily_rate.as_integer_ratio(), start, due)
     return (Installment(number=1, due_date=due, principal=principal, interest=interest),)

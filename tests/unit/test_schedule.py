@@ -1,5 +1,5 @@
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from itertools import pairwise
 
 import pytest
@@ -152,6 +152,27 @@ def test_equal_installments_pay_the_level_payment_and_the_last_stays_close_to_it
     last = schedule[-1].principal + schedule[-1].interest
     assert abs(last - payment) <= payment * Decimal("0.02")
 
+
+
+@given(
+    principal=principals,
+    term=st.integers(min_value=1, max_value=36),
+    method=st.sampled_from(list(RepaymentMethod)),
+    rate=st.one_of(rates, st.decimals(min_value=Decimal("0"), max_value=Decimal("0.01"), places=18)),
+    start=st.one_of(starts, end_of_month_starts),
+)
+def test_each_instalments_interest_is_the_exact_product_rounded_half_up_once(
+    principal: int, term: int, method: RepaymentMethod, rate: Decimal, start: date
+) -> None:
+    schedule = build_schedule(principal, term, method, rate, start)
+
+    outstanding, previous = principal, start
+    for item in schedule:
+        with localcontext() as exact:
+            exact.prec = 200  # no rounding before the one to whole fen
+            product = outstanding * rate * (item.due_date - previous).days
+        assert item.interest == int(product.to_integral_value(rounding=ROUND_HALF_UP))
+        outstanding, previous = outstanding - item.principal, item.due_date
 
 def _is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
