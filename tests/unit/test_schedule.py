@@ -153,7 +153,6 @@ def test_equal_installments_pay_the_level_payment_and_the_last_stays_close_to_it
     assert abs(last - payment) <= payment * Decimal("0.02")
 
 
-
 @given(
     principal=principals,
     term=st.integers(min_value=1, max_value=36),
@@ -173,6 +172,7 @@ def test_each_instalments_interest_is_the_exact_product_rounded_half_up_once(
             product = outstanding * rate * (item.due_date - previous).days
         assert item.interest == int(product.to_integral_value(rounding=ROUND_HALF_UP))
         outstanding, previous = outstanding - item.principal, item.due_date
+
 
 def _is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
