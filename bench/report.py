@@ -123,12 +123,16 @@ def _busy_warning(results: dict[str, Any]) -> list[str]:
 
 
 def _probe_note(machine: dict[str, Any]) -> str:
-    """The machine's speed at the start and end of the run (bench/speed_probe.py), where it was measured."""
+    """The machine's speed at the start and end of the run (bench/speed_probe.py), where it was measured (runs
+    before the eighth session of 2026-12-06 had only the Python probe, the earliest none)."""
     probe = machine.get("python_probe_ms")
     if not probe:
         return ""
+    wakeup = machine.get("wakeup_probe_us")
+    handovers = (f"; thread wake-up probe {wakeup['start']:g} us per round trip at the start, {wakeup['end']:g} us at "
+                 "the end" if wakeup else "")
     return (f" Python speed probe (`bench/speed_probe.py`, lower is faster): {probe['start']:g} ms at the start,"
-            f" {probe['end']:g} ms at the end; absolute figures compare across runs only as these do.")
+            f" {probe['end']:g} ms at the end{handovers}; absolute figures compare across runs only as these do.")
 
 
 def _timing(settings: dict[str, Any]) -> str:

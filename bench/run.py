@@ -38,7 +38,7 @@ from bench.postgres import DEFAULT_ADMIN_URL, reachable, scratch_database
 from bench.readme import update_readme
 from bench.servers import ROOT, ServerFailed, ServerProcess, start_decisiond, start_echo
 from bench.session import Session
-from bench.speed_probe import python_probe_ms
+from bench.speed_probe import python_probe_ms, wakeup_probe_us
 from bench.targets import evaluate
 from bench.workload import RPCS, Population
 
@@ -123,6 +123,7 @@ class Benchmark:
         self.skipped: list[str] = []
         self.load_at_start = [round(value, 2) for value in os.getloadavg()]
         self.probe_at_start = python_probe_ms()
+        self.wakeup_at_start = wakeup_probe_us()
 
     def step(self, name: str, action: Callable[[], None]) -> None:
         """Run a step; a failure is recorded and the run goes on with the next."""
@@ -244,7 +245,8 @@ def assemble(bench: Benchmark, started: float) -> dict[str, Any]:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "machine": {**machine(), "load_average_at_start": bench.load_at_start,
-                    "python_probe_ms": {"start": bench.probe_at_start, "end": python_probe_ms()}},
+                    "python_probe_ms": {"start": bench.probe_at_start, "end": python_probe_ms()},
+                    "wakeup_probe_us": {"start": bench.wakeup_at_start, "end": wakeup_probe_us()}},
         "settings": {**bench.settings, **asdict(bench.plan)},
         "servers": bench.extra.get("servers", {}),
         "setup": bench.extra.get("setup"),

@@ -31,7 +31,8 @@ def test_the_quick_benchmark_measures_every_step_and_judges_every_target() -> No
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = done.stdout
-    assert re.search(r"Python speed probe .*: [\d.]+ ms at the start, [\d.]+ ms at the end", report), report[:800]
+    assert re.search(r"Python speed probe .*: [\d.]+ ms at the start, [\d.]+ ms at the end; thread wake-up probe "
+                     r"[\d.]+ us per round trip at the start, [\d.]+ us at the end", report), report[:800]
 
     targets = _table(report, "## Targets (issue 5)")
     assert len(targets) == TARGETS, targets
