@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from service.domain.model import Installment, RepaymentMethod
-from service.domain.money import round_half_up_to_fen
+from service.domain.money import round_half_up_ratio_to_fen, round_half_up_to_fen
 
 DAYS_PER_YEAR = 365  # converts the daily rate to the monthly rate of the level payment: daily x 365 / 12
 _PRECISION = 80  # digits the level payment is worked out to before its one rounding to whole fen
@@ -84,10 +84,10 @@ def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
 
 
 def _interest(outstanding: int, rate: tuple[int, int], start: date, end: date) -> int:
-    """outstanding x rate x days, rounded half up to whole fen, in integers: exact, like the decimal product, and
-    several times cheaper. `rate`: the daily rate as a fraction (numerator, denominator); nothing is negative."""
+    """outstanding x rate x days, rounded half up to whole fen. `rate`: the daily rate as an exact fraction
+    (numerator, denominator), so that the product is exact without a decimal context."""
     numerator, denominator = rate
-    return (2 * outstanding * numerator * (end - start).days + denominator) // (2 * denominator)
+    return round_half_up_ratio_to_fen(outstanding * numerator * (end - start).days, denominator)
 
 
 def _amortise(

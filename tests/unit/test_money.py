@@ -1,8 +1,16 @@
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from service.domain.money import decimal_text, format_fen_as_yuan, round_half_up_to_fen, yuan_to_fen
+from service.domain.money import (
+    decimal_text,
+    format_fen_as_yuan,
+    round_half_up_ratio_to_fen,
+    round_half_up_to_fen,
+    yuan_to_fen,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +52,12 @@ def test_yuan_convert_to_fen_exactly_or_not_at_all() -> None:
 
 def test_half_fen_round_away_from_zero() -> None:
     assert [round_half_up_to_fen(Decimal(v)) for v in ("2.5", "3.5", "2.4999", "-2.5")] == [3, 4, 2, -3]
+    assert [round_half_up_ratio_to_fen(n, d) for n, d in ((5, 2), (7, 2), (24_999, 10_000), (-5, 2))] == [3, 4, 2, -3]
+
+
+@given(numerator=st.integers(min_value=-(10**40), max_value=10**40), denominator=st.integers(1, 10**30))
+def test_a_ratio_of_integers_rounds_to_fen_as_its_exact_decimal_quotient_does(numerator: int, denominator: int) -> None:
+    with localcontext() as exact:
+        exact.prec = 200  # the quotient's digits up to the fen and beyond, before the one rounding
+        quotient = Decimal(numerator) / Decimal(denominator)
+    assert round_half_up_ratio_to_fen(numerator, denominator) == round_half_up_to_fen(quotient)
