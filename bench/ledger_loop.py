@@ -63,8 +63,7 @@ def authorize_transaction(store: Store, user_key: str) -> None:
     with store.unit_of_work() as uow:
         request_id = uuid.uuid4().hex
         uow.get_credit_line(user_key, for_update=True)
-        uow.recent_activity(user_key, now)
-        uow.device_seen(user_key, f"dev-{user_key}", now)
+        uow.history_summary(user_key, now, device_id=f"dev-{user_key}")
         uow.open_drawdowns(user_key, created_before=now - NOT_YET_DUE)
         drawdown = Drawdown(drawdown_id, user_key, AMOUNT, 6, RepaymentMethod.EQUAL_INSTALLMENT, RATE,
                             "CONSUMPTION", now, SCHEDULE)

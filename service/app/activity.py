@@ -53,10 +53,11 @@ def observe(
         counterparty_id=pseudonyms.identifier("counterparty", event.counterparty_id),
         event_id=event.event_id,
     )
-    device_seen = bool(record.device_id) and uow.device_seen(event.user_key, record.device_id, event.occurred_at)
-    first_seen = uow.counterparty_first_seen(event.user_key, record.counterparty_id) if record.counterparty_id else None
+    history = uow.history_summary(
+        event.user_key, event.occurred_at, device_id=record.device_id, counterparty_id=record.counterparty_id
+    )
     features = compute_features(
-        uow.recent_activity(event.user_key, event.occurred_at),
+        history,
         CurrentEvent(
             event_type=record.event_type,
             amount=record.amount,
@@ -64,8 +65,6 @@ def observe(
             counterparty_id=record.counterparty_id,
             occurred_at=record.occurred_at,
         ),
-        device_seen_before=device_seen,
-        counterparty_first_seen=first_seen,
         available_limit=None if line is None else line.available_limit,
     )
     overdue: int | None = None

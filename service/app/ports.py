@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from service.domain.fraud_features import RecentActivity
+from service.domain.fraud_features import HistorySummary
 from service.domain.model import CreditLine, Drawdown, HistoryEvent
 
 
@@ -64,15 +64,13 @@ class UnitOfWork(Protocol):
 
     def append_event(self, event: HistoryEvent) -> None: ...
 
-    def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
-        """The user's events before `at` summed over the fraud features' windows: drawdowns and transfers out
-        with occurred_at in [at - 1 h, at), credential changes in [at - 24 h, at) (fraud_features.py)."""
-
-    def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
-        """Whether any event of the user before `before` came from this device."""
-
-    def counterparty_first_seen(self, user_key: str, counterparty_id: str) -> datetime | None:
-        """When the user's history first names this counterparty, or None."""
+    def history_summary(
+        self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""
+    ) -> HistorySummary:
+        """In one read of the user's history: its events before `at` summed over the fraud features' windows
+        (drawdowns and transfers out with occurred_at in [at - 1 h, at), credential changes in [at - 24 h, at);
+        fraud_features.py); whether any event before `at` came from `device_id` (never for an empty id); and when
+        the history first names `counterparty_id` (None for an empty id or one never named)."""
 
 
 class Store(Protocol):

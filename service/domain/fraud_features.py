@@ -4,8 +4,9 @@ Windows are half-open and end at the current event: "the last hour" holds histor
 occurred_at in [at - 1 h, at), "the last 24 hours" those in [at - 24 h, at), where `at` is the current event's
 occurred_at. History events at exactly `at` (the current event already stored, for one) never count; the
 current event counts only where the catalogue says "this one included". The store sums the history over these
-windows (`RecentActivity`, from `UnitOfWork.recent_activity`), so that a decision costs the same whether the
-user did three things today or three thousand.
+windows and looks up the event's device and counterparty in it, in one statement (`HistorySummary`, from
+`UnitOfWork.history_summary`), so that a decision costs the same whether the user did three things today or three
+thousand.
 
 Ratios are Decimal with exactly RATIO_PLACES decimals, rounded down (floor): against a threshold written with at
 most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio would.
@@ -26,13 +27,16 @@ CREDENTIAL_CHANGES = frozenset({EventType.PASSWORD_CHANGE, EventType.PHONE_CHANG
 
 
 @dataclass(frozen=True)
-class RecentActivity:
-    """What the features need of the user's history before an event: its sums over the windows above."""
+class HistorySummary:
+    """What the features need of the user's history at an event: its sums over the windows above, and what the
+    whole history says of the event's device and counterparty."""
 
     drawdowns_last_hour: int = 0
     drawdown_amount_last_hour: int = 0  # fen
     transfer_out_last_hour: int = 0  # fen, the current event not included
     credential_changed_last_24h: bool = False  # a PASSWORD_CHANGE or PHONE_CHANGE
+    device_seen_before: bool = False  # an earlier event came from the event's device (never for no device)
+    counterparty_first_seen: datetime | None = None  # the first event naming the event's counterparty, if any
 
 
 @dataclass(frozen=True)
@@ -46,33 +50,25 @@ class CurrentEvent:
     counterparty_id: str = ""  # empty when nobody receives money
 
 
-def compute_features(
-    activity: RecentActivity,
-    event: CurrentEvent,
-    *,
-    device_seen_before: bool,
-    counterparty_first_seen: datetime | None,
-    available_limit: int | None,
-) -> dict[str, object]:
+def compute_features(history: HistorySummary, event: CurrentEvent, *, available_limit: int | None) -> dict[str, object]:
     """The catalogue's `features.*` fields and `transaction.share_of_available_limit`, by dotted name.
 
-    `activity`: the user's history before the event, summed over the windows; `device_seen_before` (passed
-    through) and `counterparty_first_seen` are answered by the store over the whole history; `available_limit`
-    is the line's before this event, None without a line. Raises ValueError for naive datetimes.
+    `history`: the user's history at the event, as the store summed it for this event's device and counterparty;
+    `available_limit` is the line's before this event, None without a line. Raises ValueError for naive datetimes.
     """
-    for moment in (event.occurred_at, counterparty_first_seen):
+    for moment in (event.occurred_at, history.counterparty_first_seen):
         _require_aware(moment)
-    transfers_out = activity.transfer_out_last_hour
+    transfers_out = history.transfer_out_last_hour
     if event.event_type is EventType.TRANSFER_OUT:
         transfers_out += event.amount
-    drawdown_amount = activity.drawdown_amount_last_hour
+    drawdown_amount = history.drawdown_amount_last_hour
     transfer_ratio = ratio(transfers_out, drawdown_amount) if drawdown_amount else Decimal(0)
     return {
-        "features.drawdowns_last_hour": activity.drawdowns_last_hour,
+        "features.drawdowns_last_hour": history.drawdowns_last_hour,
         "features.drawdown_amount_last_hour": drawdown_amount,
-        "features.credential_changed_last_24h": activity.credential_changed_last_24h,
-        "features.device_seen_before": device_seen_before,
-        "features.counterparty_new_last_24h": _counterparty_new(event, counterparty_first_seen),
+        "features.credential_changed_last_24h": history.credential_changed_last_24h,
+        "features.device_seen_before": history.device_seen_before,
+        "features.counterparty_new_last_24h": _counterparty_new(event, history.counterparty_first_seen),
         "features.transfer_out_last_hour": transfers_out,
         "features.transfer_out_ratio_last_hour": transfer_ratio,
         "transaction.share_of_available_limit": share_of_available_limit(event.amount, available_limit),

@@ -18,7 +18,7 @@ from typing import Any
 
 from service.app.ports import DecisionRecord
 from service.domain.errors import DuplicateRequest, OverRepayment, StoreUnavailable, UnknownDrawdown
-from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, RecentActivity
+from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.storage.codec import Codec
 
@@ -44,10 +44,12 @@ DECISION_COLUMNS = (
 _LINE_STATUS = {member.value: member for member in LineStatus}
 _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
 
-# recent_activity: one pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount),
+# history_summary: one pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount),
 # so the sums never read the table and a busy user costs microseconds, not a Python object per event. Amounts are
 # summed as millions of fen and the rest apart, so that no sum of valid amounts overflows SQLite's 64 bits. The
-# statement and its fixed parameters are built once, here, not on every decision.
+# device and the counterparty are looked up in the same statement, each in its own index (a round trip and a
+# statement fewer per decision than three queries). The statement and its fixed parameters are built once, here,
+# not on every decision.
 _SPLIT = 1_000_000
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
 _ACTIVITY_KINDS = {
@@ -58,11 +60,15 @@ _ACTIVITY_KINDS = {
 _IN_HOUR_DRAWDOWN = "event_type = %(drawdown)s AND occurred_at >= %(hour_ago)s"
 _IN_HOUR_TRANSFER = "event_type = %(transfer_out)s AND occurred_at >= %(hour_ago)s"
 _MILLIONS, _REST = f"amount / {_SPLIT}", f"amount - amount / {_SPLIT} * {_SPLIT}"
-_RECENT_ACTIVITY = (
+_HISTORY_SUMMARY = (
     f"SELECT COUNT(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN 1 END),"
     f" SUM(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN {_MILLIONS} END), SUM(CASE WHEN {_IN_HOUR_DRAWDOWN} THEN {_REST} END),"
     f" SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_MILLIONS} END), SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_REST} END),"
     f" COUNT(CASE WHEN event_type IN ({', '.join(f'%({name})s' for name in _CREDENTIAL_CHANGE_VALUES)}) THEN 1 END)"
+    ", EXISTS (SELECT 1 FROM account_events WHERE user_key = %(user_key)s AND device_id = %(device_id)s"
+    " AND device_id <> '' AND occurred_at < %(at)s)"
+    ", (SELECT occurred_at FROM account_events WHERE user_key = %(user_key)s AND counterparty_id = %(counterparty_id)s"
+    " AND counterparty_id <> '' ORDER BY occurred_at LIMIT 1)"
     " FROM account_events"
     " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at < %(at)s"
 )
@@ -346,49 +352,34 @@ class SqlUnitOfWork(ABC):
             },
         )
 
-    def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
+    def history_summary(
+        self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""
+    ) -> HistorySummary:
         row = self.fetch_one(
-            _RECENT_ACTIVITY,
+            _HISTORY_SUMMARY,
             {
                 "user_key": user_key,
                 "at": self.codec.time(at),
                 "hour_ago": self.codec.time(at - HOUR),
                 "day_ago": self.codec.time(at - DAY),
+                "device_id": device_id,
+                "counterparty_id": counterparty_id,
                 **_ACTIVITY_KINDS,
             },
         )
         assert row is not None  # an aggregate always answers one row
-        drawdowns, drawdown_millions, drawdown_rest, transfer_millions, transfer_rest, credential_changes = row
-        return RecentActivity(
+        (drawdowns, drawdown_millions, drawdown_rest, transfer_millions, transfer_rest, credential_changes,
+         device_seen, counterparty_first_seen) = row
+        return HistorySummary(
             drawdowns_last_hour=drawdowns,
             drawdown_amount_last_hour=_joined(drawdown_millions, drawdown_rest),
             transfer_out_last_hour=_joined(transfer_millions, transfer_rest),
             credential_changed_last_24h=credential_changes > 0,
+            device_seen_before=bool(device_seen),
+            counterparty_first_seen=None if counterparty_first_seen is None else self.codec.read_time(
+                counterparty_first_seen
+            ),
         )
-
-    def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
-        """Whether an earlier event of the user came from this device. An empty device id names no
-        device, so it is never "seen"."""
-        if not device_id:
-            return False
-        row = self.fetch_one(
-            "SELECT 1 FROM account_events WHERE user_key = %(user_key)s AND device_id = %(device_id)s"
-            " AND device_id <> '' AND occurred_at < %(before)s LIMIT 1",
-            {"user_key": user_key, "device_id": device_id, "before": self.codec.time(before)},
-        )
-        return row is not None
-
-    def counterparty_first_seen(self, user_key: str, counterparty_id: str) -> datetime | None:
-        """When the user's history first names this counterparty; None for an empty id."""
-        if not counterparty_id:
-            return None
-        row = self.fetch_one(
-            "SELECT occurred_at FROM account_events WHERE user_key = %(user_key)s"
-            " AND counterparty_id = %(counterparty_id)s AND counterparty_id <> ''"
-            " ORDER BY occurred_at LIMIT 1",
-            {"user_key": user_key, "counterparty_id": counterparty_id},
-        )
-        return None if row is None else self.codec.read_time(row[0])
 
     # -- the pseudonym secret --------------------------------------------------------------------
 

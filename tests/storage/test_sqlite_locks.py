@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.domain.errors import StoreUnavailable
-from service.domain.fraud_features import RecentActivity
+from service.domain.fraud_features import HistorySummary
 from service.domain.model import EventType
 from service.storage.sqlite import SqliteStore
 from service.storage.sqlite_locks import LockFile
@@ -129,13 +129,13 @@ def test_a_write_nobody_reads_takes_the_writer_lock_only_at_the_transactions_nex
         uow.append_event(event)
         other.lock_writer()  # free: the event is not written yet (the response and record are made meanwhile)
         other.release_all()
-        assert uow.recent_activity(USER, LATER).credential_changed_last_24h  # the read runs the write first
+        assert uow.history_summary(USER, LATER).credential_changed_last_24h  # the read runs the write first
         with pytest.raises(StoreUnavailable):
             other.lock_writer()  # held now, until the commit
     other.lock_writer()
     other.release_all()
     with store.unit_of_work() as uow:
-        assert uow.recent_activity(USER, LATER).credential_changed_last_24h
+        assert uow.history_summary(USER, LATER).credential_changed_last_24h
     store.close()
 
 
@@ -147,5 +147,5 @@ def test_a_held_write_that_fails_at_the_commit_rolls_back_the_whole_unit_of_work
         uow.append_event(an_event(at=T0, amount=-1))  # refused by the table's CHECK when the writes run
     with store.unit_of_work() as uow:
         assert uow.get_credit_line(USER) is None
-        assert uow.recent_activity(USER, LATER) == RecentActivity()
+        assert uow.history_summary(USER, LATER) == HistorySummary()
     store.close()

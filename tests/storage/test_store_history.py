@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from service.app.ports import Store
-from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, RecentActivity
+from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import EventType, HistoryEvent
 from tests.storage.records import T0, USER, an_event, minutes
 
@@ -16,7 +16,7 @@ DRAWDOWN, TRANSFER_OUT = EventType.DRAWDOWN, EventType.TRANSFER_OUT
 MICROSECOND = timedelta(microseconds=1)
 
 
-def test_recent_activity_sums_the_hours_drawdowns_and_transfers_and_the_days_credential_changes(store: Store) -> None:
+def test_history_summary_sums_the_hours_drawdowns_and_transfers_and_the_days_credential_changes(store: Store) -> None:
     at = T0 + HOUR * 30
     events = [
         an_event(DRAWDOWN, at=at - HOUR, amount=1_000),  # exactly an hour before: counted
@@ -35,14 +35,14 @@ def test_recent_activity_sums_the_hours_drawdowns_and_transfers_and_the_days_cre
             uow.append_event(event)
 
     with store.unit_of_work() as uow:
-        assert uow.recent_activity(USER, at) == RecentActivity(
+        assert uow.history_summary(USER, at) == HistorySummary(
             drawdowns_last_hour=2,
             drawdown_amount_last_hour=3_000,
             transfer_out_last_hour=400_000,
             credential_changed_last_24h=False,
         )
-        assert uow.recent_activity(USER, T0) == RecentActivity()  # nothing before
-        assert uow.recent_activity("uk_nobody", at) == RecentActivity()
+        assert uow.history_summary(USER, T0) == HistorySummary()  # nothing before
+        assert uow.history_summary("uk_nobody", at) == HistorySummary()
 
 
 @pytest.mark.parametrize("change", [EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE])
@@ -56,10 +56,10 @@ def test_a_credential_change_counts_within_the_24_hours_before(
     with store.unit_of_work() as uow:
         uow.append_event(an_event(change, at=at - ago))
     with store.unit_of_work() as uow:
-        assert uow.recent_activity(USER, at).credential_changed_last_24h is changed
+        assert uow.history_summary(USER, at).credential_changed_last_24h is changed
 
 
-def test_recent_activity_agrees_with_the_windows_counted_event_by_event(store: Store) -> None:
+def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: Store) -> None:
     """Many events of every kind around the window edges, summed at many moments, against a plain count."""
     rng = random.Random(20261204)
     kinds = list(EventType)
@@ -80,13 +80,13 @@ def test_recent_activity_agrees_with_the_windows_counted_event_by_event(store: S
     moments += [event.occurred_at + HOUR for event in rng.sample(events, 10)]  # an event exactly at the hour's start
     with store.unit_of_work() as uow:
         for at in moments:
-            assert uow.recent_activity(USER, at) == _counted([e for e in events if e.user_key == USER], at), at
+            assert uow.history_summary(USER, at) == _counted([e for e in events if e.user_key == USER], at), at
 
 
-def _counted(history: list[HistoryEvent], at: datetime) -> RecentActivity:
+def _counted(history: list[HistoryEvent], at: datetime) -> HistorySummary:
     last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
     drawdowns = [e.amount for e in last_hour if e.event_type is DRAWDOWN]
-    return RecentActivity(
+    return HistorySummary(
         drawdowns_last_hour=len(drawdowns),
         drawdown_amount_last_hour=sum(drawdowns),
         transfer_out_last_hour=sum(e.amount for e in last_hour if e.event_type is TRANSFER_OUT),
@@ -102,11 +102,15 @@ def test_a_device_is_seen_only_through_the_users_own_earlier_events(store: Store
         uow.append_event(an_event(user_key="uk_other", at=T0, device_id="dev-2"))
         uow.append_event(an_event(at=T0 + minutes(5)))  # no device
 
+    def seen(device_id: str, at: datetime) -> bool:
+        return uow.history_summary(USER, at, device_id=device_id).device_seen_before
+
     with store.unit_of_work() as uow:
-        assert uow.device_seen(USER, "dev-1", T0 + minutes(1))
-        assert not uow.device_seen(USER, "dev-1", T0)  # "before" is strict
-        assert not uow.device_seen(USER, "dev-2", T0 + minutes(1))
-        assert not uow.device_seen(USER, "", T0 + minutes(10))  # an empty id names no device
+        assert seen("dev-1", T0 + minutes(1))
+        assert seen("dev-1", T0 + DAY * 400)  # over the whole history, not a window
+        assert not seen("dev-1", T0)  # "before" is strict
+        assert not seen("dev-2", T0 + minutes(1))
+        assert not seen("", T0 + minutes(10))  # an empty id names no device
 
 
 def test_a_counterparty_is_first_seen_at_its_earliest_mention(store: Store) -> None:
@@ -116,13 +120,35 @@ def test_a_counterparty_is_first_seen_at_its_earliest_mention(store: Store) -> N
         uow.append_event(an_event(EventType.TRANSFER_OUT, user_key="uk_other", at=T0, counterparty_id="cp-9"))
         uow.append_event(an_event(at=T0))
 
+    def first_seen(counterparty_id: str) -> datetime | None:
+        return uow.history_summary(USER, T0 + DAY * 400, counterparty_id=counterparty_id).counterparty_first_seen
+
     with store.unit_of_work() as uow:
-        assert uow.counterparty_first_seen(USER, "cp-9") == T0 + minutes(5)
-        assert uow.counterparty_first_seen(USER, "cp-unknown") is None
-        assert uow.counterparty_first_seen(USER, "") is None
+        assert first_seen("cp-9") == T0 + minutes(5)
+        assert first_seen("cp-unknown") is None
+        assert first_seen("") is None
 
 
-def test_recent_activity_sums_exactly_beyond_64_bits(store: Store) -> None:
+def test_the_device_and_counterparty_answers_come_with_the_sums_of_the_same_read(store: Store) -> None:
+    at = T0 + HOUR * 30
+    with store.unit_of_work() as uow:
+        uow.append_event(an_event(DRAWDOWN, at=at - minutes(10), device_id="dev-1", amount=70_000))
+        uow.append_event(an_event(TRANSFER_OUT, at=at - minutes(5), counterparty_id="cp-1", amount=20_000))
+
+    with store.unit_of_work() as uow:
+        assert uow.history_summary(USER, at, device_id="dev-1", counterparty_id="cp-1") == HistorySummary(
+            drawdowns_last_hour=1,
+            drawdown_amount_last_hour=70_000,
+            transfer_out_last_hour=20_000,
+            device_seen_before=True,
+            counterparty_first_seen=at - minutes(5),
+        )
+        assert uow.history_summary(USER, at, device_id="dev-9", counterparty_id="cp-9") == HistorySummary(
+            drawdowns_last_hour=1, drawdown_amount_last_hour=70_000, transfer_out_last_hour=20_000
+        )
+
+
+def test_history_summary_sums_exactly_beyond_64_bits(store: Store) -> None:
     """Twelve drawdowns and transfers of 10^18 fen each: sums past 2^63 stay exact integers (SQLite's own sum of
     64-bit integers would overflow)."""
     at = T0 + HOUR
@@ -132,7 +158,7 @@ def test_recent_activity_sums_exactly_beyond_64_bits(store: Store) -> None:
             uow.append_event(an_event(DRAWDOWN, at=T0 + minutes(minute), amount=huge))
             uow.append_event(an_event(TRANSFER_OUT, at=T0 + minutes(minute), amount=huge - 1))
     with store.unit_of_work() as uow:
-        activity = uow.recent_activity(USER, at)
+        activity = uow.history_summary(USER, at)
     assert activity.drawdown_amount_last_hour == 12 * huge > 2**63
     assert activity.transfer_out_last_hour == 12 * (huge - 1)
     assert activity.drawdowns_last_hour == 12

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.fraud_features import RecentActivity
+from service.domain.fraud_features import HistorySummary
 from service.domain.model import EventType
 from service.storage import MigrationError, migrations, open_store
 from service.storage.migrations import load_migrations
@@ -121,7 +121,7 @@ def test_a_ledger_made_before_the_activity_index_is_upgraded_with_its_history_in
 
     upgraded = open_test_store()
     with upgraded.unit_of_work() as uow:
-        assert uow.recent_activity(USER, T0 + minutes(2)) == RecentActivity(
+        assert uow.history_summary(USER, T0 + minutes(2)) == HistorySummary(
             drawdowns_last_hour=1, drawdown_amount_last_hour=5_000, credential_changed_last_24h=True
         )
     assert [row[0] for row in applied_migrations(database_url)] == [1, 2]

@@ -9,7 +9,7 @@ from typing import Any
 from service.app.activity import AccountEvent, observe
 from service.app.commands import ChannelInput
 from service.app.pseudonyms import Pseudonyms
-from service.domain.fraud_features import RecentActivity
+from service.domain.fraud_features import HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, Installment, LineStatus, RepaymentMethod
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -33,28 +33,29 @@ class HistorySpy:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.asked_about: tuple[str, str] | None = None  # the device and counterparty of the history read
 
     def open_drawdowns(self, user_key: str, *, created_before: datetime | None = None) -> list[Drawdown]:
         self.calls.append("open_drawdowns")
         return [LATE]
 
-    def recent_activity(self, user_key: str, at: datetime) -> RecentActivity:
-        self.calls.append("recent_activity")
-        return RecentActivity()
-
-    def device_seen(self, user_key: str, device_id: str, before: datetime) -> bool:
-        self.calls.append("device_seen")
-        return True
-
-    def counterparty_first_seen(self, user_key: str, counterparty_id: str) -> datetime | None:
-        self.calls.append("counterparty_first_seen")
-        return None
+    def history_summary(
+        self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""
+    ) -> HistorySummary:
+        self.calls.append("history_summary")
+        self.asked_about = (device_id, counterparty_id)
+        return HistorySummary(device_seen_before=True)
 
 
-def facts_and_calls(line: CreditLine | None, reads: frozenset[str]) -> tuple[dict[str, Any], list[str]]:
+def facts_and_calls(
+    line: CreditLine | None, reads: frozenset[str], event: AccountEvent = EVENT
+) -> tuple[dict[str, Any], list[str]]:
     spy = HistorySpy()
-    facts, _record = observe(spy, Pseudonyms(b"k" * 32), EVENT, line, NOW, reads)  # type: ignore[arg-type]
+    facts, _record = observe(spy, PSEUDONYMS, event, line, NOW, reads)  # type: ignore[arg-type]
     return facts, spy.calls
+
+
+PSEUDONYMS = Pseudonyms(b"k" * 32)
 
 
 def test_days_past_due_is_worked_out_when_a_rule_reads_it() -> None:
@@ -74,3 +75,16 @@ def test_a_user_without_a_line_is_never_past_due() -> None:
     facts, calls = facts_and_calls(None, frozenset({"line.days_past_due"}))
     assert facts["line.days_past_due"] == 0 and facts["line.status"] == "NONE"
     assert "open_drawdowns" not in calls
+
+
+def test_the_history_is_read_once_for_the_events_device_and_counterparty_as_keyed_hashes() -> None:
+    transfer = AccountEvent(
+        "u1", EventType.TRANSFER_OUT, 5_000, NOW, ChannelInput(device_id="phone-1", country="CN"), "cp-7", ""
+    )
+    spy = HistorySpy()
+    facts, record = observe(spy, PSEUDONYMS, transfer, LINE, NOW, frozenset())  # type: ignore[arg-type]
+    assert spy.calls == ["history_summary"]
+    device, counterparty = PSEUDONYMS.identifier("device", "phone-1"), PSEUDONYMS.identifier("counterparty", "cp-7")
+    assert spy.asked_about == (record.device_id, record.counterparty_id) == (device, counterparty)
+    assert facts["features.device_seen_before"] is True
+    assert facts["features.counterparty_new_last_24h"] is True  # never named before

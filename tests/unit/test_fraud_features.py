@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -5,7 +6,7 @@ import pytest
 
 from service.domain.fraud_features import (
     CurrentEvent,
-    RecentActivity,
+    HistorySummary,
     compute_features,
     ratio,
     share_of_available_limit,
@@ -18,23 +19,23 @@ HOUR = timedelta(hours=1)
 DRAWDOWN, TRANSFER_OUT = EventType.DRAWDOWN, EventType.TRANSFER_OUT
 
 
-QUIET = RecentActivity()
+QUIET = HistorySummary()
 
 
 def features(
-    activity: RecentActivity,
+    activity: HistorySummary,
     event: CurrentEvent | None = None,
     *,
     device_seen_before: bool = True,
     counterparty_first_seen: datetime | None = None,
     available_limit: int | None = 1_000_000,
 ) -> dict[str, object]:
+    """The features of `event` against `activity`, with the store's answers on its device and counterparty."""
+    history = replace(
+        activity, device_seen_before=device_seen_before, counterparty_first_seen=counterparty_first_seen
+    )
     return compute_features(
-        activity,
-        event or CurrentEvent(DRAWDOWN, 100_000, AT, device_id="dev"),
-        device_seen_before=device_seen_before,
-        counterparty_first_seen=counterparty_first_seen,
-        available_limit=available_limit,
+        history, event or CurrentEvent(DRAWDOWN, 100_000, AT, device_id="dev"), available_limit=available_limit
     )
 
 
@@ -56,8 +57,8 @@ def test_a_quiet_history_gives_zero_features() -> None:
     }
 
 
-def test_the_recent_activity_gives_the_hours_drawdowns_and_the_days_credential_changes() -> None:
-    activity = RecentActivity(drawdowns_last_hour=3, drawdown_amount_last_hour=30_000, credential_changed_last_24h=True)
+def test_the_history_summary_gives_the_hours_drawdowns_and_the_days_credential_changes() -> None:
+    activity = HistorySummary(drawdowns_last_hour=3, drawdown_amount_last_hour=30_000, credential_changed_last_24h=True)
     result = features(activity, CurrentEvent(DRAWDOWN, 10_000, AT))
     assert result["features.drawdowns_last_hour"] == 3  # the current drawdown is not among them: it is the 4th
     assert result["features.drawdown_amount_last_hour"] == 30_000
@@ -89,7 +90,7 @@ def test_an_event_without_counterparty_has_no_new_counterparty() -> None:
 
 
 def test_transfers_out_include_this_one_and_are_compared_with_the_hours_drawdowns() -> None:
-    activity = RecentActivity(
+    activity = HistorySummary(
         drawdowns_last_hour=1, drawdown_amount_last_hour=1_000_000, transfer_out_last_hour=400_000
     )
     transfer = CurrentEvent(TRANSFER_OUT, 500_000, AT, counterparty_id="cp")
@@ -100,7 +101,7 @@ def test_transfers_out_include_this_one_and_are_compared_with_the_hours_drawdown
 
 
 def test_only_a_transfer_out_adds_itself_to_the_hours_transfers() -> None:
-    activity = RecentActivity(
+    activity = HistorySummary(
         drawdowns_last_hour=1, drawdown_amount_last_hour=1_000_000, transfer_out_last_hour=400_000
     )
     result = features(activity, CurrentEvent(EventType.PAYMENT, 500_000, AT))
