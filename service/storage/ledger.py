@@ -44,12 +44,12 @@ DECISION_COLUMNS = (
 _LINE_STATUS = {member.value: member for member in LineStatus}
 _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
 
-# history_summary: one pass over the user's last 24 hours in the index (user_key, occurred_at, event_type, amount),
-# so the sums never read the table and a busy user costs microseconds, not a Python object per event. Amounts are
-# summed as millions of fen and the rest apart, so that no sum of valid amounts overflows SQLite's 64 bits. The
-# device and the counterparty are looked up in the same statement, each in its own index (a round trip and a
-# statement fewer per decision than three queries). The statement and its fixed parameters are built once, here,
-# not on every decision.
+# history_summary (recent_activity when migration 0002 was written): one pass over the user's last 24 hours in the
+# index (user_key, occurred_at, event_type, amount), so the sums never read the table and a busy user costs
+# microseconds, not a Python object per event. Amounts are summed as millions of fen and the rest apart, so that no
+# sum of valid amounts overflows SQLite's 64 bits. The device and the counterparty are looked up in the same
+# statement, each in its own index (a round trip and a statement fewer per decision than three queries). The
+# statement and its fixed parameters are built once, here, not on every decision.
 _SPLIT = 1_000_000
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
 _ACTIVITY_KINDS = {
