@@ -60,32 +60,46 @@ def test_a_credential_change_counts_within_the_24_hours_before(
 
 
 def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: Store) -> None:
-    """Many events of every kind around the window edges, summed at many moments, against a plain count."""
+    """Many events of every kind around the window edges, from a few devices to a few counterparties, summed and
+    looked up at many moments, against a plain count."""
     rng = random.Random(20261204)
     kinds = list(EventType)
+    # many devices and counterparties, each in a few events: some are asked about at their first appearance
+    devices, counterparties = ["", *(f"dev-{i}" for i in range(60))], ["", *(f"cp-{i}" for i in range(60))]
     events = [
         an_event(
             rng.choice(kinds),
             user_key=rng.choice([USER, "uk_other"]),
             at=T0 + timedelta(minutes=rng.randrange(0, 40 * 60), microseconds=rng.choice([0, 1, 999_999])),
             amount=rng.randrange(0, 10**12),
+            device_id=rng.choice(devices),
+            counterparty_id=rng.choice(counterparties),
         )
         for _ in range(300)
     ]
     with store.unit_of_work() as uow:
         for event in events:
             uow.append_event(event)
-    moments = [T0 + timedelta(minutes=rng.randrange(0, 42 * 60)) for _ in range(25)]
-    moments += [event.occurred_at for event in rng.sample(events, 15)]  # exactly at an event: it is not before
-    moments += [event.occurred_at + HOUR for event in rng.sample(events, 10)]  # an event exactly at the hour's start
+    def asked() -> tuple[str, str]:
+        return rng.choice([*devices, "dev-unknown"]), rng.choice([*counterparties, "cp-unknown"])
+
+    questions = [(T0 + timedelta(minutes=rng.randrange(0, 42 * 60)), *asked()) for _ in range(25)]
+    # exactly at an event, about its own device and counterparty: the event is not before itself
+    questions += [(e.occurred_at, e.device_id, e.counterparty_id) for e in rng.sample(events, 40)]
+    questions += [(e.occurred_at + HOUR, *asked()) for e in rng.sample(events, 10)]  # an event at the hour's start
+    mine = [e for e in events if e.user_key == USER]
     with store.unit_of_work() as uow:
-        for at in moments:
-            assert uow.history_summary(USER, at) == _counted([e for e in events if e.user_key == USER], at), at
+        for at, device, counterparty in questions:
+            summary = uow.history_summary(USER, at, device_id=device, counterparty_id=counterparty)
+            assert summary == _counted(mine, at, device, counterparty), (at, device, counterparty)
 
 
-def _counted(history: list[HistoryEvent], at: datetime) -> HistorySummary:
+def _counted(
+    history: list[HistoryEvent], at: datetime, device_id: str = "", counterparty_id: str = ""
+) -> HistorySummary:
     last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
     drawdowns = [e.amount for e in last_hour if e.event_type is DRAWDOWN]
+    naming = [e.occurred_at for e in history if counterparty_id and e.counterparty_id == counterparty_id]
     return HistorySummary(
         drawdowns_last_hour=len(drawdowns),
         drawdown_amount_last_hour=sum(drawdowns),
@@ -93,6 +107,8 @@ def _counted(history: list[HistoryEvent], at: datetime) -> HistorySummary:
         credential_changed_last_24h=any(
             e.event_type in CREDENTIAL_CHANGES for e in history if at - DAY <= e.occurred_at < at
         ),
+        device_seen_before=bool(device_id) and any(e.device_id == device_id and e.occurred_at < at for e in history),
+        counterparty_first_seen=min(naming, default=None),
     )
 
 
