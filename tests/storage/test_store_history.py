@@ -60,7 +60,7 @@ def test_a_credential_change_counts_within_the_24_hours_before(
 
 
 def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: Store) -> None:
-    """Many events of every kind around the window edges, from a few devices to a few counterparties, summed and
+    """Many events of every kind around the window edges, from many devices to many counterparties, summed and
     looked up at many moments, against a plain count."""
     rng = random.Random(20261204)
     kinds = list(EventType)

@@ -15,6 +15,7 @@ from service.domain.model import CreditLine, Drawdown, EventType, Installment, L
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LINE = CreditLine("u1", 2_000_000, 500_000, Decimal("0.0003"), LineStatus.ACTIVE, "CN", NOW - timedelta(days=400), NOW)
 EVENT = AccountEvent("u1", EventType.LOGIN, 0, NOW, ChannelInput(device_id="phone-1", country="CN"), "", "")
+PSEUDONYMS = Pseudonyms(b"k" * 32)
 LATE = Drawdown(
     drawdown_id="d1",
     user_key="u1",
@@ -47,15 +48,10 @@ class HistorySpy:
         return HistorySummary(device_seen_before=True)
 
 
-def facts_and_calls(
-    line: CreditLine | None, reads: frozenset[str], event: AccountEvent = EVENT
-) -> tuple[dict[str, Any], list[str]]:
+def facts_and_calls(line: CreditLine | None, reads: frozenset[str]) -> tuple[dict[str, Any], list[str]]:
     spy = HistorySpy()
-    facts, _record = observe(spy, PSEUDONYMS, event, line, NOW, reads)  # type: ignore[arg-type]
+    facts, _record = observe(spy, PSEUDONYMS, EVENT, line, NOW, reads)  # type: ignore[arg-type]
     return facts, spy.calls
-
-
-PSEUDONYMS = Pseudonyms(b"k" * 32)
 
 
 def test_days_past_due_is_worked_out_when_a_rule_reads_it() -> None:
