@@ -13,6 +13,7 @@ Conventions, the same for every method:
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, localcontext
@@ -29,7 +30,7 @@ def add_months(start: date, months: int) -> date:
     """`start` moved by whole months, keeping its day of month clamped to the month's end."""
     year, month = divmod(start.year * 12 + start.month - 1 + months, 12)  # month: 0 for January
     days = _MONTH_DAYS[month]
-    if month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+    if month == 1 and calendar.isleap(year):
         days = 29
     return date(year, month + 1, start.day if start.day <= days else days)
 
