@@ -52,7 +52,7 @@ _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
 # statement and its fixed parameters are built once, here, not on every decision.
 _SPLIT = 1_000_000
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
-_ACTIVITY_KINDS = {
+_SUMMARISED_EVENT_TYPES = {
     "drawdown": EventType.DRAWDOWN.value,
     "transfer_out": EventType.TRANSFER_OUT.value,
     **_CREDENTIAL_CHANGE_VALUES,
@@ -364,7 +364,7 @@ class SqlUnitOfWork(ABC):
                 "day_ago": self.codec.time(at - DAY),
                 "device_id": device_id,
                 "counterparty_id": counterparty_id,
-                **_ACTIVITY_KINDS,
+                **_SUMMARISED_EVENT_TYPES,
             },
         )
         assert row is not None  # an aggregate always answers one row
