@@ -94,9 +94,7 @@ def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: S
             assert summary == _counted(mine, at, device, counterparty), (at, device, counterparty)
 
 
-def _counted(
-    history: list[HistoryEvent], at: datetime, device_id: str = "", counterparty_id: str = ""
-) -> HistorySummary:
+def _counted(history: list[HistoryEvent], at: datetime, device_id: str, counterparty_id: str) -> HistorySummary:
     last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
     drawdowns = [e.amount for e in last_hour if e.event_type is DRAWDOWN]
     naming = [e.occurred_at for e in history if counterparty_id and e.counterparty_id == counterparty_id]
@@ -174,7 +172,7 @@ def test_history_summary_sums_exactly_beyond_64_bits(store: Store) -> None:
             uow.append_event(an_event(DRAWDOWN, at=T0 + minutes(minute), amount=huge))
             uow.append_event(an_event(TRANSFER_OUT, at=T0 + minutes(minute), amount=huge - 1))
     with store.unit_of_work() as uow:
-        activity = uow.history_summary(USER, at)
-    assert activity.drawdown_amount_last_hour == 12 * huge > 2**63
-    assert activity.transfer_out_last_hour == 12 * (huge - 1)
-    assert activity.drawdowns_last_hour == 12
+        summary = uow.history_summary(USER, at)
+    assert summary.drawdown_amount_last_hour == 12 * huge > 2**63
+    assert summary.transfer_out_last_hour == 12 * (huge - 1)
+    assert summary.drawdowns_last_hour == 12
