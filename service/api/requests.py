@@ -22,14 +22,15 @@ from service.app.commands import (
 )
 from service.domain.errors import FieldViolation, InvalidRequest
 from service.domain.model import EventType, RepaymentMethod
+from service.domain.money import MAX_FEN
 
 CURRENCY = "CNY"
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 64
-MAX_MINOR_UNITS = 10**15  # ten trillion yuan: far above any real amount, far below engine number limits
 MAX_COUNT = 100_000
 MAX_ATTRIBUTES = 64
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)  # before it, an event's time is a caller's bug
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _TOKEN = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -103,8 +104,8 @@ class _Checker:
             self.fail(f"{field}.minor_units", "must be positive")
         elif money.minor_units < 0:
             self.fail(f"{field}.minor_units", "must not be negative")
-        elif money.minor_units > MAX_MINOR_UNITS:
-            self.fail(f"{field}.minor_units", f"must be at most {MAX_MINOR_UNITS}")
+        elif money.minor_units > MAX_FEN:
+            self.fail(f"{field}.minor_units", f"must be at most {MAX_FEN}")
         return int(money.minor_units)
 
     def channel(self, owner: Any, field: str) -> ChannelInput:
@@ -242,6 +243,8 @@ def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> Tr
         else:
             if occurred_at > now + MAX_CLOCK_SKEW:
                 check.fail("transaction.occurred_at", "must not be in the future")
+            elif occurred_at < EARLIEST_EVENT:
+                check.fail("transaction.occurred_at", "must not be before 1970-01-01")
     command = TransactionCommand(
         request_id=request_id,
         transaction_id=check.identifier(t.transaction_id, "transaction.transaction_id"),

@@ -9,7 +9,10 @@ windows and looks up the event's device and counterparty in it, in one statement
 thousand.
 
 Ratios are Decimal with exactly RATIO_PLACES decimals, rounded down (floor): against a threshold written with at
-most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio would.
+most that many decimals, `ratio >= t` and `ratio < t` answer as the exact ratio would. A sum of amounts above
+MAX_FEN (many transfers of nearly ten trillion yuan each) reads as MAX_FEN, as a ratio above MAX_RATIO reads as
+MAX_RATIO (the rules' numbers cannot hold more): a rule comparing it with any amount below MAX_FEN answers as it
+would with the exact sum.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal
 
 from service.domain.model import EventType
+from service.domain.money import MAX_FEN
 
 RATIO_PLACES = 6
 HOUR = timedelta(hours=1)
@@ -65,11 +69,11 @@ def compute_features(history: HistorySummary, event: CurrentEvent, *, available_
     transfer_ratio = ratio(transfers_out, drawdown_amount) if drawdown_amount else Decimal(0)
     return {
         "features.drawdowns_last_hour": history.drawdowns_last_hour,
-        "features.drawdown_amount_last_hour": drawdown_amount,
+        "features.drawdown_amount_last_hour": min(drawdown_amount, MAX_FEN),
         "features.credential_changed_last_24h": history.credential_changed_last_24h,
         "features.device_seen_before": history.device_seen_before,
         "features.counterparty_new_last_24h": _counterparty_new(event, history.counterparty_first_seen),
-        "features.transfer_out_last_hour": transfers_out,
+        "features.transfer_out_last_hour": min(transfers_out, MAX_FEN),
         "features.transfer_out_ratio_last_hour": transfer_ratio,
         "transaction.share_of_available_limit": share_of_available_limit(event.amount, available_limit),
     }

@@ -5,6 +5,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 FEN_PER_YUAN = 100
+# The largest amount the service handles, in fen (just under ten trillion yuan, far above any real one): larger
+# amounts in requests are refused, larger sums read as this, and every amount fits the rules' numbers.
+MAX_FEN = 10**15 - 1
 
 
 def decimal_text(value: Decimal) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from service.domain.money import MAX_FEN
 from service.engine import problems as P
 from service.engine.catalogue import FieldType
 from service.engine.nodes import (
@@ -43,7 +44,7 @@ MAX_EXPRESSION_CHARS = 4000
 MAX_NESTING = 32
 MAX_TEXT_CHARS = 256
 MAX_LIST_ITEMS = 1000
-INT_LIMIT = 10**15  # |INT| and |MONEY in fen| must stay below this
+INT_LIMIT = MAX_FEN + 1  # |INT| and |MONEY in fen| must stay below this, so that any amount the service handles fits
 DECIMAL_LIMIT = 10**9  # |DECIMAL| must stay below this
 DECIMAL_PLACES = 9
 

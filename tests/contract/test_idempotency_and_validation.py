@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
@@ -113,6 +114,16 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
     ("negative amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", -5)), {"amount.minor_units"}),
     ("missing amount", lambda d: d.AuthorizeDrawdown(_without(drawdown("u1", 1), "amount")), {"amount"}),
     (
+        "amount of 16 digits",
+        lambda d: d.AuthorizeDrawdown(drawdown("u1", 1, amount=pb.Money(currency="CNY", minor_units=10**15))),
+        {"amount.minor_units"},
+    ),
+    (
+        "income of 16 digits",
+        lambda d: d.GrantLimit(_applicant(annual_income=pb.Money(currency="CNY", minor_units=10**15))),
+        {"applicant.annual_income.minor_units"},
+    ),
+    (
         "unspecified method",
         lambda d: d.AuthorizeDrawdown(drawdown("u1", 100, repayment_method=pb.REPAYMENT_METHOD_UNSPECIFIED)),
         {"repayment_method"},
@@ -145,6 +156,16 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         {"transaction.type"},
     ),
     (
+        "transaction on the first day of year 1",
+        lambda d: d.FlagTransaction(_login_at(Timestamp(seconds=-62_135_596_800))),
+        {"transaction.occurred_at"},
+    ),
+    (
+        "transaction a second before 1970",
+        lambda d: d.FlagTransaction(_login_at(Timestamp(seconds=-1))),
+        {"transaction.occurred_at"},
+    ),
+    (
         "transfer without amount",
         lambda d: d.FlagTransaction(
             pb.FlagTransactionRequest(
@@ -155,6 +176,11 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         {"transaction.amount"},
     ),
 ]
+
+
+def _login_at(occurred_at: Timestamp) -> pb.FlagTransactionRequest:
+    login = pb.Transaction(transaction_id="t", user_id="u", type=pb.TRANSACTION_TYPE_LOGIN, occurred_at=occurred_at)
+    return pb.FlagTransactionRequest(request_id=request_id(), transaction=login)
 
 
 def _without(message: Any, field: str) -> Any:
@@ -188,3 +214,21 @@ def test_an_invalid_drawdown_changes_nothing(
     rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown(user, 1_000, purpose="not a code")))
     line = ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user))
     assert line.outstanding_principal == cny(0)
+
+
+def test_the_largest_amount_at_the_earliest_time_is_decided_again_and_again(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """The bounds themselves are valid input, however often they come."""
+    user = new_user()
+    for _ in range(3):
+        transfer = pb.Transaction(
+            transaction_id=request_id(),
+            user_id=user,
+            type=pb.TRANSACTION_TYPE_TRANSFER_OUT,
+            amount=pb.Money(currency="CNY", minor_units=10**15 - 1),
+            occurred_at=Timestamp(seconds=0),
+            counterparty_id="cp-1",
+        )
+        answer = decisions.FlagTransaction(pb.FlagTransactionRequest(request_id=request_id(), transaction=transfer))
+        assert answer.outcome != pb.OUTCOME_UNSPECIFIED and answer.meta.decision_id

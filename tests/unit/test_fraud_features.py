@@ -156,3 +156,17 @@ def test_ratios_are_capped_at_a_million_so_huge_amounts_stay_valid_facts() -> No
     assert ratio(10**15, 1) == MAX_RATIO
     assert share_of_available_limit(10**15, 1) == MAX_RATIO
     assert ratio(3, 2) == Decimal("1.5")
+
+
+def test_sums_beyond_the_largest_amount_read_as_it_so_a_rule_reading_them_still_decides() -> None:
+    from service.domain.money import MAX_FEN
+    from service.engine.parser import INT_LIMIT
+
+    assert MAX_FEN == INT_LIMIT - 1  # the largest amount a fact can hold
+    activity = HistorySummary(
+        drawdowns_last_hour=3, drawdown_amount_last_hour=3 * MAX_FEN, transfer_out_last_hour=2 * MAX_FEN
+    )
+    result = features(activity, CurrentEvent(TRANSFER_OUT, MAX_FEN, AT, counterparty_id="cp"))
+    assert result["features.drawdown_amount_last_hour"] == MAX_FEN
+    assert result["features.transfer_out_last_hour"] == MAX_FEN
+    assert result["features.transfer_out_ratio_last_hour"] == Decimal(1)  # from the exact sums: 3 MAX_FEN / 3 MAX_FEN
