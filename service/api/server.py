@@ -24,6 +24,7 @@ from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, i
 from grpc_reflection.v1alpha import reflection
 
 from service._gen.decision.v1 import decision_pb2 as pb
+from service.api.decoding import decoder
 from service.api.listener import stop_listening
 from service.api.runners import CallRunner
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
@@ -109,12 +110,13 @@ def serialize_response(response: Message | bytes) -> bytes:
 
 def add_service(server: grpc.aio.Server, name: str, servicer: object) -> None:
     """Register a servicer for one service of decision.proto, as the generated add_*_to_server functions do,
-    except that a handler may answer with bytes already serialized."""
+    except that a handler may answer with bytes already serialized, and gets an UndecodableRequest for a request
+    protobuf cannot decode."""
     service = pb.DESCRIPTOR.services_by_name[name]
     handlers = {
         method.name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
-            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            request_deserializer=decoder(getattr(pb, method.input_type.name)),
             response_serializer=serialize_response,
         )
         for method in service.methods

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.api import requests, responses
+from service.api.decoding import UndecodableRequest
 from service.api.runners import CallRunner
 from service.api.status import abort_with
 from service.app.recording import Reply
@@ -39,6 +40,8 @@ def _served(method: Method[S]) -> Handler[S]:
 
     @functools.wraps(method)
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Response:
+        if type(request) is UndecodableRequest:
+            await abort_with(context, request)
         try:
             return await self._runner.run(functools.partial(method, self, request))
         except Exception as error:
@@ -116,8 +119,10 @@ class RulesServicer(pb_grpc.RulesServiceServicer):
         self._status = status
 
     async def GetRulesStatus(
-        self, request: pb.GetRulesStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.GetRulesStatusRequest | UndecodableRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetRulesStatusResponse:
+        if isinstance(request, UndecodableRequest):
+            await abort_with(context, request)
         try:
             return responses.rules_status_response(self._status())
         except Exception as error:

@@ -10,6 +10,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from service.api.decoding import UndecodableRequest
 from service.domain.errors import (
     DecisionServiceError,
     InvalidRequest,
@@ -33,6 +34,8 @@ def to_status(error: BaseException) -> status_pb2.Status:
             ]
         )
         return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {error}", bad)
+    if isinstance(error, UndecodableRequest):
+        return _status(code_pb2.INVALID_ARGUMENT, str(error))
     if isinstance(error, NotFoundError):
         info = error_details_pb2.ResourceInfo(resource_type=error.kind, description=f"see field {error.field}")
         return _status(code_pb2.NOT_FOUND, f"{error.kind} not found", info)

@@ -232,3 +232,21 @@ def test_the_largest_amount_at_the_earliest_time_is_decided_again_and_again(
         )
         answer = decisions.FlagTransaction(pb.FlagTransactionRequest(request_id=request_id(), transaction=transfer))
         assert answer.outcome != pb.OUTCOME_UNSPECIFIED and answer.meta.decision_id
+
+
+UNDECODABLE = [
+    ("/decision.v1.DecisionService/AuthorizeDrawdown", b"\xff\xff\xff\xff", "decision.v1.AuthorizeDrawdownRequest"),
+    ("/decision.v1.CreditLineService/GetCreditLine", b"\x0a\x03\xff\xfe\xfd", "decision.v1.GetCreditLineRequest"),
+    ("/decision.v1.RulesService/GetRulesStatus", b"\x0a", "decision.v1.GetRulesStatusRequest"),
+]
+
+
+@pytest.mark.parametrize(("method", "body", "message_type"), UNDECODABLE, ids=["garbage", "not UTF-8", "cut short"])
+def test_a_request_protobuf_cannot_decode_is_invalid_argument_naming_its_type(
+    channel: grpc.Channel, decisions: pb_grpc.DecisionServiceStub, method: str, body: bytes, message_type: str
+) -> None:
+    call = channel.unary_unary(method)  # no serializers: the body goes out as it is
+    error = rpc_error(lambda: call(body, timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message_type in (error.details() or "") and "class" not in (error.details() or "")
+    assert decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u1"))).score
