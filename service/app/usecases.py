@@ -94,6 +94,7 @@ class DecisionApp:
 
     def score_user(self, command: ScoreCommand, encode: Callable[[ScoreResult], bytes]) -> Reply:
         bundle = self._rules.current()
+        bundle.check_attributes(command.applicant.attributes)
 
         def decide(_uow: UnitOfWork, context: DecisionContext) -> Decided[ScoreResult]:
             scored = score_applicant(bundle, command.applicant)
@@ -108,6 +109,7 @@ class DecisionApp:
 
     def grant_limit(self, command: GrantCommand, encode: Callable[[GrantResult], bytes]) -> Reply:
         bundle = self._rules.current()
+        bundle.check_attributes(command.applicant.attributes)
         user_key = self.user_key(command.applicant.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[GrantResult]:

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
+from service.domain.errors import FieldViolation, InvalidRequest
 from service.engine import oracle
 from service.engine import problems as P
 from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType, RuleSetKind
 from service.engine.compiler import CompiledRuleSet
 from service.engine.context import LoadContext
-from service.engine.errors import BundleInvalid
+from service.engine.errors import BundleInvalid, InvalidFact
 from service.engine.explain import RuleTrace, trace_rule
-from service.engine.facts import FactNormalizer
+from service.engine.facts import FactNormalizer, normalize_attribute
 from service.engine.load_rules import RuleSpec
 from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
@@ -58,6 +59,10 @@ class RuleBundle:
         self._spec = spec
         self._lists = spec.lists
         self._defaults: dict[str, oracle.FactValue] = {n: a.default for n, a in spec.attributes.items()}
+        self._attribute_fields = {  # by the name a request sends
+            name[len(ATTRIBUTES_PREFIX):]: FieldSpec(name, a.type, a.allowed_values)
+            for name, a in spec.attributes.items()
+        }
         self._normalizers: dict[int, FactNormalizer] = {}
         self._decisions = {
             kind: _Decisions(f.compiled, tuple(r.result for r in f.rules), f.rules)
@@ -87,6 +92,21 @@ class RuleBundle:
         if kind is RuleSetKind.LIMITS:
             return [c.cap_id for c in self._spec.limits.caps]
         return [r.rule_id for r in self._decisions[kind].rules]
+
+    def check_attributes(self, attributes: Mapping[str, object]) -> None:
+        """Every applicant attribute a request sends that this bundle declares must be of its declared kind, whether
+        or not a rule reads it (InvalidRequest naming each one that is not). A null takes the default; a name the
+        bundle does not declare is left alone, so that callers may send an attribute before the rules use it."""
+        violations: list[FieldViolation] = []
+        for name, value in attributes.items():
+            field = self._attribute_fields.get(name)
+            if field is not None and value is not None:
+                try:
+                    normalize_attribute(field, value)
+                except InvalidFact as bad:
+                    violations.extend(bad.violations)
+        if violations:
+            raise InvalidRequest(violations)
 
     def reads(self, *kinds: RuleSetKind) -> frozenset[str]:
         """The catalogue fields (dotted names) that the eligibility, drawdown or fraud rule sets `kinds` read,

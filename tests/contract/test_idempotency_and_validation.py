@@ -110,6 +110,20 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
     ),
     ("id of 65 characters", lambda d: d.GrantLimit(_applicant(user_id="x" * 65)), {"applicant.user_id"}),
     ("bad country", lambda d: d.GrantLimit(_applicant(country="China")), {"applicant.country"}),
+    (
+        "declared attributes of the wrong kind, whether or not a rule reads them",
+        lambda d: d.ScoreUser(
+            pb.ScoreUserRequest(
+                request_id=request_id(), applicant=strong_applicant("u1", attributes={"employment_months": "abc"})
+            )
+        ),
+        {"applicant.attributes.employment_months"},
+    ),
+    (
+        "a fraction for a whole number of months",
+        lambda d: d.GrantLimit(_applicant(attributes={"employment_months": 2.5, "not_declared": "anything"})),
+        {"applicant.attributes.employment_months"},
+    ),
     ("zero amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", 0)), {"amount.minor_units"}),
     ("negative amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", -5)), {"amount.minor_units"}),
     ("missing amount", lambda d: d.AuthorizeDrawdown(_without(drawdown("u1", 1), "amount")), {"amount"}),
@@ -250,3 +264,11 @@ def test_a_request_protobuf_cannot_decode_is_invalid_argument_naming_its_type(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message_type in (error.details() or "") and "class" not in (error.details() or "")
     assert decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u1"))).score
+
+
+def test_declared_attributes_of_their_kind_nulls_and_names_the_bundle_does_not_declare_are_decided(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    for attributes in ({"employment_months": 36}, {"employment_months": None}, {"not_declared": 2.5}):
+        answer = decisions.GrantLimit(_applicant(user_id=new_user(), attributes=attributes))
+        assert answer.outcome == pb.OUTCOME_APPROVE, attributes
