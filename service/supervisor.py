@@ -30,6 +30,7 @@ import structlog
 
 from service.affinity import described, worker_cpus
 from service.config import Settings
+from service.engine.files import EntryKind, bundle_entries, copy_bundle
 from service.log_lines import as_json_lines
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
@@ -76,16 +77,24 @@ def redact_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-Fingerprint = tuple[tuple[str, int, int], ...]  # every file's path, size and modification time
+Fingerprint = tuple[tuple[str, str, int, int], ...]  # every bundle entry's path, kind, size and modification time
 
 
 def fingerprint(directory: Path) -> Fingerprint:
-    """Cheap change detection: every file's path, size and modification time."""
+    """Cheap change detection over exactly what the bundle reads or reports on (files.bundle_entries): each
+    entry's path, what it is, its size and modification time. A link loop, a device or a folder where a file
+    belongs counts like a file, so that removing it is seen; nothing is opened and links are not followed
+    into folders."""
     entries = []
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            entries.append((str(path.relative_to(directory)), stat.st_size, stat.st_mtime_ns))
+    for entry in bundle_entries(directory):
+        size, mtime = -1, -1  # a folder's own time changes with files the bundle does not read: its entries count
+        if entry.kind is not EntryKind.FOLDER:
+            try:
+                stat = (directory / entry.rel).stat()
+                size, mtime = stat.st_size, stat.st_mtime_ns
+            except OSError:
+                pass
+        entries.append((entry.rel, entry.kind.value, size, mtime))
     return tuple(entries)
 
 
@@ -175,23 +184,33 @@ class Supervisor:
 
     # --- rule bundles ---------------------------------------------------------------------------------------
 
-    def _snapshot(self) -> Path:
-        """A private copy of the rules: what is validated is exactly what the workers then serve."""
+    def _snapshot(self) -> tuple[Path, list[str] | None]:
+        """A private copy of the rules, and None; or, when the copy cannot be written, why (in words).
+
+        What is validated is exactly what the workers then serve. The copy (files.copy_bundle) holds only what
+        the bundle reads, at most each file's size limit + 1 byte, and every entry that is not an ordinary
+        file as a stand-in of the same kind, never its content: so it is small and quick to take whatever is in
+        the directory (a link to /dev/zero is never read), and checking it reports exactly the problems that
+        `decisiond rules check` reports on the directory itself."""
         self._snapshots += 1
         target = self.state_dir / f"bundle-{self._snapshots:05d}"
         try:
-            shutil.copytree(self.settings.rules_dir, target)
-        except OSError as error:
-            # An empty snapshot: validation then reports the missing bundle in words.
-            log.error("rules.unreadable", directory=str(self.settings.rules_dir), error=str(error))
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir()
-        return target
+            copy_bundle(self.settings.rules_dir, target)
+        except OSError as error:  # writing our own copy failed (a full disk, say): not a problem of the rules
+            reason = (error.strerror or "the operating system refused").lower()
+            log.error("rules.snapshot_failed", directory=str(self.settings.rules_dir), reason=reason)
+            return target, [f"the service could not copy the rule bundle to check it ({reason}); the bundle is"
+                            f" refused: check the space and permissions of {self.state_dir.parent}, then reload"]
+        return target, None
 
     def _activate_or_reject(self, *, first: bool) -> None:
         """Validate a snapshot of the rules in a separate process; serve it only if valid and its tests pass."""
-        snapshot = self._snapshot()
-        verdict = self._validate(snapshot)
+        snapshot, verdict = self._snapshot()
+        if verdict is None:
+            verdict = self._validate(snapshot)
+        if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
+            shutil.rmtree(snapshot, ignore_errors=True)
+            return
         if verdict is not None:
             self.rejected = {"problems": verdict, "at": time.time()}
             log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
@@ -217,22 +236,37 @@ class Supervisor:
         log.info("rules.activated", version=started.version, digest=started.digest, first=first)
 
     def _validate(self, snapshot: Path) -> list[str] | None:
-        """None when the bundle is valid and its own test cases pass; else what is wrong, in words."""
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
-                capture_output=True,
-                text=True,
-                timeout=VALIDATION_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"]
-        if done.returncode == 0:
+        """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
+        empty list. Gives up at once when the supervisor is asked to stop."""
+        validator = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + VALIDATION_TIMEOUT
+        while True:
+            try:
+                stdout, stderr = validator.communicate(timeout=WATCH_INTERVAL)
+                break
+            except subprocess.TimeoutExpired:
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    validator.kill()
+                    validator.communicate()
+                    if self._stop.is_set():
+                        return ["validating the bundle was cut short: the service is shutting down"]
+                    return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"]
+        code = validator.returncode
+        if code == 0:
             return None
-        if done.returncode < 0:
-            return [f"the rule engine crashed while validating the bundle ({signal.Signals(-done.returncode).name})"]
-        lines = [line for line in done.stdout.splitlines() if line.strip() and not line.startswith("ok ")]
+        if code < 0:
+            return [f"the rule engine crashed while validating the bundle ({signal.Signals(-code).name})"]
+        lines = [line for line in stdout.splitlines() if line.strip() and not line.startswith("ok ")]
+        if not lines:  # it failed without saying why on stdout (a crash of the checker itself): say so
+            last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+            lines = [f"validating the bundle failed unexpectedly (exit status {code})"
+                     + (f": {last}" if last else ", with no message")
+                     + "; the bundle is refused (report this to the service team)"]
         return [line.replace(str(snapshot), str(self.settings.rules_dir)) for line in lines]
 
     def _write_status(self) -> None:

@@ -4,13 +4,23 @@ The digest is sha256 over exactly the files the service reads to decide: bundle.
 files and lists/*.txt, in sorted order of their paths inside the bundle, each contributing
 `path NUL size NUL bytes`. Test cases (tests/) and any other file are not part of it: adding a test or a
 README does not change what decides, so it does not change the digest.
+
+Reading never hangs and never reads without bound, whatever sits in the directory: every entry is looked at
+(stat) before it is opened, anything that is not an ordinary file (a folder, a device such as /dev/zero, a
+pipe, a link that leads nowhere or round in a loop) is reported by what it is and never opened, and at most
+the file's size limit + 1 byte is read even from an ordinary file that keeps growing.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
+from enum import Enum
+from fnmatch import fnmatch
 from pathlib import Path
 
 from service.engine import problems as P
@@ -23,9 +33,64 @@ RULE_FILES = ("scorecard.yaml", "eligibility.yaml", "limits.yaml", "drawdown.yam
 REQUIRED_FILES = (BUNDLE_FILE, *RULE_FILES)
 LISTS_DIR = "lists"
 TESTS_DIR = "tests"
+TEST_FILES = "*.yaml"  # the pattern the rule-test runner reads in tests/
 MAX_FILE_BYTES = 1 << 20
 MAX_LIST_FILE_BYTES = 8 << 20
+MAX_TEST_FILE_BYTES = MAX_FILE_BYTES
 LIST_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_READ_CHUNK = 1 << 16
+
+
+class EntryKind(Enum):
+    """What a name in the bundle directory turned out to be, as far as reading it is concerned."""
+
+    MISSING = "missing"
+    FILE = "file"  # an ordinary (regular) file, possibly reached through a link
+    FOLDER = "folder"
+    SPECIAL = "special"  # a device (such as /dev/zero), a pipe or a socket
+    LINK_LOOP = "link loop"
+    BROKEN_LINK = "broken link"
+    UNREADABLE = "unreadable"  # the service may not look at it or read it (permissions, I/O error)
+
+
+_NOUN = {
+    EntryKind.FILE: "a file",
+    EntryKind.FOLDER: "a folder",
+    EntryKind.SPECIAL: "a device, a pipe or a socket",
+    EntryKind.LINK_LOOP: "a link that leads round in a loop",
+    EntryKind.BROKEN_LINK: "a link to something that does not exist",
+    EntryKind.UNREADABLE: "something the service cannot read",
+}
+_NOT_A_FILE = {  # what is said of a file the bundle must read that is something else
+    EntryKind.FOLDER: "this is a folder, not a file",
+    EntryKind.SPECIAL: "this is not an ordinary file: it is a device, a pipe or a socket",
+    EntryKind.LINK_LOOP: "this is a link that leads round in a loop, not a file",
+    EntryKind.BROKEN_LINK: "this is a link to a file that does not exist",
+    EntryKind.UNREADABLE: "this file cannot be read",
+}
+
+
+class Role(Enum):
+    """Why the bundle looks at an entry, which decides how much of it is read and what is said about it."""
+
+    REQUIRED = "required"  # bundle.yaml and the five rule files
+    LIST = "list"  # lists/NAME.txt with a valid NAME
+    TEST = "test"  # tests/*.yaml, read by the rule-test runner
+    IGNORED = "ignored"  # named like a bundle file but not read (only its name and kind matter)
+    FOLDER = "folder"  # lists/ and tests/ themselves
+
+
+@dataclass(frozen=True)
+class Entry:
+    rel: str  # path inside the bundle
+    kind: EntryKind
+    role: Role
+
+    @property
+    def limit(self) -> int:
+        """How many bytes the bundle reads from this entry at most; 0 when only its name matters."""
+        return {Role.REQUIRED: MAX_FILE_BYTES, Role.LIST: MAX_LIST_FILE_BYTES,
+                Role.TEST: MAX_TEST_FILE_BYTES}.get(self.role, 0)
 
 
 @dataclass
@@ -47,61 +112,156 @@ def display_path(directory: Path, rel: str) -> str:
     return str(directory / rel)
 
 
+def entry_kind(path: Path) -> EntryKind:
+    """What `path` is, following links, without opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return EntryKind.BROKEN_LINK if os.path.islink(path) else EntryKind.MISSING
+        return EntryKind.LINK_LOOP if err.errno == errno.ELOOP else EntryKind.UNREADABLE
+    return _kind_of_mode(mode)
+
+
+def _kind_of_mode(mode: int) -> EntryKind:
+    if stat.S_ISREG(mode):
+        return EntryKind.FILE
+    return EntryKind.FOLDER if stat.S_ISDIR(mode) else EntryKind.SPECIAL
+
+
+def read_entry(path: Path, limit: int) -> tuple[EntryKind, bytes]:
+    """(FILE, at most limit + 1 bytes) for an ordinary file; (what it is instead, b"") for anything else.
+
+    Anything that is not an ordinary file is never opened; the file is opened without waiting (a pipe swapped
+    in after the look is refused, not waited on) and checked again once open."""
+    kind = entry_kind(path)
+    if kind is not EntryKind.FILE:
+        return kind, b""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        now = entry_kind(path)  # replaced since the look, or not ours to read
+        return (EntryKind.UNREADABLE if now is EntryKind.FILE else now), b""
+    try:
+        kind = _kind_of_mode(os.fstat(fd).st_mode)
+        if kind is not EntryKind.FILE:
+            return kind, b""
+        chunks: list[bytes] = []
+        wanted = limit + 1
+        while wanted > 0 and (chunk := os.read(fd, min(wanted, _READ_CHUNK))):
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return EntryKind.FILE, b"".join(chunks)
+    except OSError:
+        return EntryKind.UNREADABLE, b""
+    finally:
+        os.close(fd)
+
+
+def bundle_entries(directory: Path) -> list[Entry]:
+    """Every entry of the bundle directory that the checker reads or reports on, with what it is: the six
+    required files, other top-level *.yaml/*.yml files, lists/ and every visible entry in it, tests/ and its
+    *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
+    entries = [Entry(name, entry_kind(directory / name), Role.REQUIRED) for name in REQUIRED_FILES]
+    for name in _names(directory) or []:
+        if name.endswith((".yaml", ".yml")) and name not in REQUIRED_FILES:
+            entries.append(Entry(name, entry_kind(directory / name), Role.IGNORED))
+    for folder in (LISTS_DIR, TESTS_DIR):
+        kind = entry_kind(directory / folder)
+        names = _names(directory / folder) if kind is EntryKind.FOLDER else []
+        if names is None:
+            kind = EntryKind.UNREADABLE  # a folder the service may not list is as good as unreadable
+        if kind is not EntryKind.MISSING:
+            entries.append(Entry(folder, kind, Role.FOLDER))
+        for name in names or []:
+            rel = f"{folder}/{name}"
+            if folder == LISTS_DIR and not name.startswith("."):
+                readable = name.endswith(".txt") and LIST_NAME_RE.fullmatch(name.removesuffix(".txt"))
+                entries.append(Entry(rel, entry_kind(directory / rel), Role.LIST if readable else Role.IGNORED))
+            elif folder == TESTS_DIR and fnmatch(name, TEST_FILES):
+                entries.append(Entry(rel, entry_kind(directory / rel), Role.TEST))
+    return entries
+
+
+def _names(folder: Path) -> list[str] | None:
+    """The sorted names in a folder; None when it cannot be listed."""
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return None
+
+
 def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFiles | None:
-    """Every file the service reads, with a problem for each missing, unreadable or oversized one."""
+    """Every file the service reads, with a problem for each missing, unreadable, oversized or otherwise
+    unusable entry (and a warning for each ignored one). Test files are checked the same way (they are read
+    by the rule-test runner, which may then rely on them being ordinary UTF-8 files within the limit)."""
     if not directory.is_dir():
         problems.append(problem(P.MISSING_FILE, str(directory), "the rule bundle directory does not exist",
                                 hint="give the directory that holds bundle.yaml, e.g. rules/"))
         return None
     bundle = BundleFiles(directory)
-    for name in REQUIRED_FILES:
-        src = _read(directory, name, MAX_FILE_BYTES, problems, required=True)
-        if src is not None:
-            bundle.files[name] = src
-    _unexpected_files(directory, problems)
-    lists_dir = directory / LISTS_DIR
-    if lists_dir.is_dir():
-        for path in sorted(lists_dir.iterdir()):
-            rel = f"{LISTS_DIR}/{path.name}"
-            if path.name.startswith(".") or not path.is_file():
-                continue
-            if path.suffix != ".txt":
-                problems.append(problem(P.UNEXPECTED_FILE, display_path(directory, rel),
-                                        "this file is ignored: lists are files named NAME.txt",
-                                        hint="rename it to end in .txt if it is a list"))
-                continue
-            if not LIST_NAME_RE.fullmatch(path.stem):
-                problems.append(problem(P.BAD_LIST, display_path(directory, rel),
-                                        f"'{path.stem}' is not a valid list name",
-                                        hint="use lower-case letters, digits and _, starting with a letter"))
-                continue
-            src = _read(directory, rel, MAX_LIST_FILE_BYTES, problems, required=False)
-            if src is not None:
-                bundle.lists[path.stem] = src
+    entries = bundle_entries(directory)
+    plain_files = {e.rel for e in entries if e.kind is EntryKind.FILE}
+    for entry in entries:
+        shown = display_path(directory, entry.rel)
+        if entry.role is Role.FOLDER:
+            if entry.kind is not EntryKind.FOLDER:
+                problems.append(problem(P.UNEXPECTED_FILE, shown,
+                                        f"this should be a folder but is {_NOUN[entry.kind]}; it is ignored",
+                                        hint=f"make {shown} a folder (see docs/rules.md), or remove it"))
+        elif entry.role is Role.IGNORED:
+            _ignored(entry, shown, problems)
+        else:
+            src = _read(directory, entry, plain_files, problems)
+            if src is not None and entry.role is Role.REQUIRED:
+                bundle.files[entry.rel] = src
+            elif src is not None and entry.role is Role.LIST:
+                bundle.lists[Path(entry.rel).stem] = src
     return bundle
 
 
-def _read(directory: Path, rel: str, limit: int, problems: list[RuleProblem], required: bool) -> SourceFile | None:
-    path = directory / rel
-    shown = display_path(directory, rel)
-    try:
-        if not path.is_file():
-            if required:
-                hint = f"create {shown}; see docs/rules.md"
-                alt = path.with_suffix(".yml")
-                if alt.is_file():
-                    hint = f"rename {display_path(directory, alt.name)} to {rel}"
-                problems.append(problem(P.MISSING_FILE, shown, "this file of the bundle is missing", hint=hint))
-            return None
-        size = path.stat().st_size
-        if size > limit:
-            problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {limit // 1024} KiB",
-                                    hint="split rules or lists into smaller files"))
-            return None
-        data = path.read_bytes()
-    except OSError as err:
-        problems.append(problem(P.MISSING_FILE, shown, f"the file cannot be read ({err.strerror})",
-                                hint="check the file's permissions"))
+def _ignored(entry: Entry, shown: str, problems: list[RuleProblem]) -> None:
+    name = Path(entry.rel).name
+    if entry.rel.startswith(f"{LISTS_DIR}/"):
+        if name.endswith(".txt"):
+            problems.append(problem(P.BAD_LIST, shown, f"'{name.removesuffix('.txt')}' is not a valid list name",
+                                    hint="use lower-case letters, digits and _, starting with a letter"))
+        elif entry.kind is EntryKind.FILE:
+            problems.append(problem(P.UNEXPECTED_FILE, shown, "this file is ignored: lists are files named NAME.txt",
+                                    hint="rename it to end in .txt if it is a list"))
+        elif entry.kind is not EntryKind.MISSING:
+            problems.append(problem(P.UNEXPECTED_FILE, shown, f"this is {_NOUN[entry.kind]}, not a list; it is ignored",
+                                    hint="lists are files named NAME.txt directly in lists/; remove it if it is"
+                                         " not needed"))
+        return
+    close = suggest(name, list(REQUIRED_FILES))
+    hint = (f"did you mean {close}? " if close else "") + "the bundle reads " + ", ".join(REQUIRED_FILES)
+    if entry.kind is EntryKind.FILE:
+        problems.append(problem(P.UNEXPECTED_FILE, shown, "this file is not part of the bundle format and is ignored",
+                                hint=hint))
+    elif entry.kind is not EntryKind.MISSING:
+        problems.append(problem(P.UNEXPECTED_FILE, shown,
+                                f"this is {_NOUN[entry.kind]}, not part of the bundle format, and is ignored",
+                                hint=hint))
+
+
+def _read(directory: Path, entry: Entry, plain_files: set[str], problems: list[RuleProblem]) -> SourceFile | None:
+    shown = display_path(directory, entry.rel)
+    kind, data = read_entry(directory / entry.rel, entry.limit)
+    if kind is EntryKind.MISSING:
+        if entry.role is Role.REQUIRED:
+            alt = entry.rel.removesuffix(".yaml") + ".yml"
+            hint = f"rename {display_path(directory, alt)} to {entry.rel}" if alt in plain_files \
+                else f"create {shown}; see docs/rules.md"
+            problems.append(problem(P.MISSING_FILE, shown, "this file of the bundle is missing", hint=hint))
+        return None  # a list or test file removed since the folder was listed is simply not there
+    if kind is not EntryKind.FILE:
+        problems.append(problem(P.MISSING_FILE, shown, _NOT_A_FILE[kind], hint=_fix_for(entry, shown, kind)))
+        return None
+    if len(data) > entry.limit:
+        split = "the test cases into several files" if entry.role is Role.TEST else "rules or lists into smaller files"
+        problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {entry.limit // 1024} KiB",
+                                hint=f"split {split}"))
         return None
     try:
         text = data.decode("utf-8")
@@ -109,14 +269,48 @@ def _read(directory: Path, rel: str, limit: int, problems: list[RuleProblem], re
         problems.append(problem(P.YAML_SYNTAX, shown, f"the file is not UTF-8 text (byte {err.start})",
                                 hint="save the file as UTF-8"))
         return None
-    return SourceFile(rel, shown, data, text.removeprefix("\ufeff"))
+    return SourceFile(entry.rel, shown, data, text.removeprefix("\ufeff"))
 
 
-def _unexpected_files(directory: Path, problems: list[RuleProblem]) -> None:
-    for path in sorted(directory.iterdir()):
-        if path.is_file() and path.suffix in (".yaml", ".yml") and path.name not in REQUIRED_FILES:
-            close = suggest(path.name, list(REQUIRED_FILES))
-            hint = f"did you mean {close}? " if close else ""
-            problems.append(problem(P.UNEXPECTED_FILE, display_path(directory, path.name),
-                                    "this file is not part of the bundle format and is ignored",
-                                    hint=hint + "the bundle reads " + ", ".join(REQUIRED_FILES)))
+def _fix_for(entry: Entry, shown: str, kind: EntryKind) -> str:
+    if kind is EntryKind.UNREADABLE:
+        return "check the file's permissions: the service must be able to read it"
+    what = {Role.REQUIRED: f"the {entry.rel} file of the bundle", Role.LIST: "the list (a text file)",
+            Role.TEST: "the test cases (a YAML file)"}[entry.role]
+    if kind is EntryKind.FOLDER:
+        return f"remove the folder {shown} and save {what} in its place; see docs/rules.md"
+    return f"replace {shown} with {what}: an ordinary file, or a link to one; see docs/rules.md"
+
+
+def copy_bundle(source: Path, target: Path) -> None:
+    """Copy a bundle so that checking the copy finds exactly what checking `source` finds, without ever
+    reading more than the checker would. Raises OSError only when writing the copy fails.
+
+    Only the entries of `bundle_entries` are copied, each as what it is: an ordinary file as its first
+    limit + 1 bytes (an oversized one stays oversized), a file that is only reported by name as an empty file,
+    a folder as an empty folder, and every other kind as a stand-in that the checker sees as the same kind,
+    without anything of the original being opened: a pipe for a device, pipe or socket; a link to itself for
+    a link loop; a link to a name that never exists in a copy for a broken link; and, for what cannot be read,
+    a link whose target name is longer than any file system allows (which no user, not even root, can
+    follow). Nothing in the copy points outside it. When `source` is not a directory, nothing is created, so
+    the checker says of the copy what it says of the source: the directory does not exist."""
+    if not source.is_dir():
+        return
+    target.mkdir()
+    for entry in bundle_entries(source):
+        kind, data = entry.kind, b""
+        if kind is EntryKind.FILE and entry.limit:
+            kind, data = read_entry(source / entry.rel, entry.limit)
+        path = target / entry.rel
+        if kind is EntryKind.FILE:
+            path.write_bytes(data)
+        elif kind is EntryKind.FOLDER:
+            path.mkdir()
+        elif kind is EntryKind.SPECIAL:
+            os.mkfifo(path)
+        elif kind is EntryKind.LINK_LOOP:
+            os.symlink(path.name, path)
+        elif kind is EntryKind.BROKEN_LINK:
+            os.symlink(".no-such-file/in-a-bundle-copy", path)
+        elif kind is EntryKind.UNREADABLE:
+            os.symlink("unreadable-" + "x" * 300, path)

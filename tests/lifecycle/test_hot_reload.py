@@ -199,3 +199,24 @@ def test_a_bundle_whose_own_tests_fail_is_refused_and_the_last_good_one_serves(
     assert refused.active.version == "2026.11-1"
     assert any("score: expected 1..1, got 790" in p for p in refused.rejected_problems)
     assert server.stop() == 0
+
+
+def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_without_sighup(
+    server: ServerProcess, rules: Path
+) -> None:
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    zero = rules / "lists" / "zero.txt"
+    os.symlink("/dev/zero", zero)
+    edited_at = time.time()
+    set_version(rules, "without-zero")
+    wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused", timeout=30)
+    refused = status(rules_stub)
+    assert refused.active.version == "2026.11-1"
+    assert f"{zero}: this is not an ordinary file: it is a device, a pipe or a socket" in refused.rejected_problems
+    zero.unlink()
+    # The new workers answer a moment before the supervisor clears the refusal: wait for both.
+    wait_for(lambda: (now := status(rules_stub)).active.version == "without-zero" and not now.last_edit_rejected,
+             "the fixed bundle to serve", timeout=30)
+    rejections = [entry for entry in server.logs() if entry.get("event") == "rules.rejected"]
+    assert len(rejections) == 1 and rejections[0]["problems"]
+    assert server.stop() == 0

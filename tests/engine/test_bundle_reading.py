@@ -1,0 +1,256 @@
+"""Whatever sits in the rules directory, reading it never hangs and never reads without bound: a device, a pipe,
+a folder or a link that leads nowhere where a file belongs is refused by what it is, naming the file and the fix,
+and a copy of the bundle (what the server checks and serves) gets exactly the same verdict as the original."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from service.engine.bundle import check_bundle
+from service.engine.files import (
+    MAX_FILE_BYTES,
+    MAX_LIST_FILE_BYTES,
+    EntryKind,
+    copy_bundle,
+    read_entry,
+)
+from service.engine.problems import RuleProblem
+from tests.engine.conftest import ROOT, RULES, BundleCopy
+
+T = TypeVar("T")
+QUICKLY = 5.0  # seconds; each of these takes milliseconds, a hang would take forever
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """work(), failing the test (instead of hanging it) when it has not returned after `seconds`."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(work()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert results, f"did not return within {seconds} s"
+    return results[0]
+
+
+def problems_of(directory: Path) -> list[RuleProblem]:
+    return within(QUICKLY, lambda: check_bundle(directory))
+
+
+def the_problem(directory: Path) -> RuleProblem:
+    problems = problems_of(directory)
+    assert len(problems) == 1, "\n".join(p.format() for p in problems)
+    return problems[0]
+
+
+def full_bundle(base: Path) -> Path:
+    """A copy of rules/ with its tests/ (which BundleCopy leaves out), under a relative name as a user types it."""
+    shutil.copytree(RULES, base / "rules", ignore=shutil.ignore_patterns("__pycache__"))
+    return Path("rules")
+
+
+@pytest.fixture
+def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return full_bundle(tmp_path)
+
+
+def test_a_list_linked_to_dev_zero_is_an_error_naming_it_and_is_never_read(bundle_copy: BundleCopy) -> None:
+    os.symlink("/dev/zero", bundle_copy.path("lists/zero.txt"))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.is_error) == ("R002", "rules/lists/zero.txt", True)
+    assert problem.message == "this is not an ordinary file: it is a device, a pipe or a socket"
+    assert problem.hint == "replace rules/lists/zero.txt with the list (a text file): an ordinary file, or a link " \
+        "to one; see docs/rules.md"
+
+
+def test_a_pipe_in_place_of_a_rule_file_is_refused_without_waiting_for_a_writer(bundle_copy: BundleCopy) -> None:
+    bundle_copy.path("fraud.yaml").unlink()
+    os.mkfifo(bundle_copy.path("fraud.yaml"))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.message) == \
+        ("R002", "rules/fraud.yaml", "this is not an ordinary file: it is a device, a pipe or a socket")
+
+
+def test_a_folder_in_place_of_a_rule_file_is_called_a_folder_not_missing(bundle_copy: BundleCopy) -> None:
+    bundle_copy.path("fraud.yaml").unlink()
+    bundle_copy.path("fraud.yaml").mkdir()
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.message) == ("R002", "rules/fraud.yaml", "this is a folder, not a file")
+    assert problem.hint == "remove the folder rules/fraud.yaml and save the fraud.yaml file of the bundle in its " \
+        "place; see docs/rules.md"
+
+
+def test_a_link_into_its_own_folder_in_lists_is_a_warning_and_is_not_followed(bundle_copy: BundleCopy) -> None:
+    os.symlink(".", bundle_copy.path("lists/loop"))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.is_error) == ("W002", "rules/lists/loop", False)
+    assert problem.message == "this is a folder, not a list; it is ignored"
+
+
+def test_a_list_that_is_a_link_loop_is_an_error(bundle_copy: BundleCopy) -> None:
+    os.symlink("loop.txt", bundle_copy.path("lists/loop.txt"))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.message) == \
+        ("R002", "rules/lists/loop.txt", "this is a link that leads round in a loop, not a file")
+
+
+def test_a_rule_file_linked_to_nothing_says_so(bundle_copy: BundleCopy) -> None:
+    bundle_copy.path("limits.yaml").unlink()
+    os.symlink("gone.yaml", bundle_copy.path("limits.yaml"))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.file, problem.message) == ("rules/limits.yaml", "this is a link to a file that does not exist")
+
+
+def test_a_rule_file_linked_to_an_ordinary_file_is_read_through_the_link(bundle_copy: BundleCopy) -> None:
+    bundle_copy.path("fraud.yaml").rename(bundle_copy.base / "shared-fraud.yaml")
+    os.symlink("../shared-fraud.yaml", bundle_copy.path("fraud.yaml"))
+    assert problems_of(bundle_copy.dir) == []
+
+
+def test_an_oversized_list_is_refused_and_only_the_limit_plus_one_byte_is_read(
+    bundle_copy: BundleCopy, tmp_path: Path
+) -> None:
+    bundle_copy.path("lists/big.txt").write_bytes(b"CP-1\n" * (MAX_LIST_FILE_BYTES // 4))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.message) == \
+        ("R501", "rules/lists/big.txt", "the file is larger than 8192 KiB")
+    assert read_entry(bundle_copy.path("lists/big.txt"), 100) == (EntryKind.FILE, b"CP-1\n" * 20 + b"C")
+
+
+def test_reading_dev_zero_through_a_link_returns_nothing_at_once() -> None:
+    assert within(QUICKLY, lambda: read_entry(Path("/dev/zero"), MAX_FILE_BYTES)) == (EntryKind.SPECIAL, b"")
+
+
+def test_a_test_case_file_linked_to_dev_zero_is_an_error_of_the_bundle(rules: Path) -> None:
+    os.symlink("/dev/zero", rules / "tests" / "zero.yaml")
+    problem = the_problem(rules)
+    assert (problem.code, problem.file, problem.is_error) == ("R002", "rules/tests/zero.yaml", True)
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    ("folder", "this is a folder, not a file"),
+    ("oversized", "the file is larger than 1024 KiB"),
+    ("not_utf8", "the file is not UTF-8 text (byte 0)"),
+])
+def test_a_test_case_file_the_runner_could_not_read_is_an_error_of_the_bundle(
+    rules: Path, damage: str, expected: str
+) -> None:
+    case_file = rules / "tests" / "extra.yaml"
+    if damage == "folder":
+        case_file.mkdir()
+    elif damage == "oversized":
+        case_file.write_bytes(b"#\n" * (MAX_FILE_BYTES // 2 + 1))
+    else:
+        case_file.write_bytes(b"\xff\xfe")
+    assert (the_problem(rules).file, the_problem(rules).message) == ("rules/tests/extra.yaml", expected)
+
+
+def damage(directory: Path, how: str) -> None:
+    """Break a full copy of the bundle in one way (see DAMAGES)."""
+    lists, tests = directory / "lists", directory / "tests"
+    if how in {"folder for a rule file", "pipe for a rule file"}:
+        (directory / "fraud.yaml").unlink()
+    if how in {"broken link for a rule file", "unreadable rule file"}:
+        (directory / "limits.yaml").unlink()
+    if how in {"lists is a pipe", "unlistable lists folder"}:
+        shutil.rmtree(lists)
+    match how:
+        case "list linked to /dev/zero":
+            os.symlink("/dev/zero", lists / "zero.txt")
+        case "test file linked to /dev/zero":
+            os.symlink("/dev/zero", tests / "zero.yaml")
+        case "link into its own folder":
+            os.symlink(".", lists / "loop")
+        case "list that is a link loop":
+            os.symlink("loop.txt", lists / "loop.txt")
+        case "pipe in lists":
+            os.mkfifo(lists / "pipe")
+        case "folder for a rule file":
+            (directory / "fraud.yaml").mkdir()
+        case "pipe for a rule file":
+            os.mkfifo(directory / "fraud.yaml")
+        case "broken link for a rule file":
+            os.symlink("gone.yaml", directory / "limits.yaml")
+        case "unreadable rule file":  # a name longer than any file system allows: not even root can open it
+            os.symlink("y" * 300, directory / "limits.yaml")
+        case "oversized list":
+            (lists / "big.txt").write_bytes(b"a\n" * (MAX_LIST_FILE_BYTES // 2 + 1))
+        case "oversized test file":
+            (tests / "big.yaml").write_bytes(b"#\n" * (MAX_FILE_BYTES // 2 + 1))
+        case "rule file saved as .yml":
+            (directory / "fraud.yaml").rename(directory / "fraud.yml")
+        case "lists is a pipe":
+            os.mkfifo(lists)
+        case "stray yaml linked to /dev/zero":
+            os.symlink("/dev/zero", directory / "old.yaml")
+        case "unlistable lists folder":
+            os.symlink("z" * 300, lists)
+
+
+DAMAGES = [
+    "list linked to /dev/zero", "test file linked to /dev/zero", "link into its own folder",
+    "list that is a link loop", "pipe in lists", "folder for a rule file", "pipe for a rule file",
+    "broken link for a rule file", "unreadable rule file", "oversized list", "oversized test file",
+    "rule file saved as .yml", "lists is a pipe", "stray yaml linked to /dev/zero", "unlistable lists folder",
+    "nothing wrong",
+]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_copy_of_the_bundle_gets_exactly_the_verdict_of_the_original(rules: Path, how: str) -> None:
+    damage(rules, how)
+    copy = Path("copy")
+    within(QUICKLY, lambda: copy_bundle(rules, copy))
+    original = [p.format() for p in problems_of(rules)]
+    assert [p.format().replace("copy/", "rules/").replace("copy ", "rules ") for p in problems_of(copy)] == original
+    assert (original == []) == (how == "nothing wrong")
+
+
+def test_a_copy_holds_at_most_each_files_limit_plus_one_byte_and_never_follows_a_device(rules: Path) -> None:
+    os.symlink("/dev/zero", rules / "lists" / "zero.txt")
+    os.symlink("/dev/zero", rules / "tests" / "zero.yaml")
+    (rules / "lists" / "big.txt").write_bytes(b"a\n" * MAX_LIST_FILE_BYTES)
+    (rules / "notes.md").write_text("not part of the bundle: not copied\n")
+    (rules / "lists" / "sub").mkdir()
+    (rules / "lists" / "sub" / "deep.txt").write_text("not read: not copied\n")
+    copy = Path("copy")
+    within(QUICKLY, lambda: copy_bundle(rules, copy))
+    assert (copy / "lists" / "big.txt").stat().st_size == MAX_LIST_FILE_BYTES + 1
+    assert not (copy / "lists" / "zero.txt").is_symlink()
+    assert read_entry(copy / "lists" / "zero.txt", 10) == (EntryKind.SPECIAL, b"")
+    assert read_entry(copy / "tests" / "zero.yaml", 10) == (EntryKind.SPECIAL, b"")
+    assert not (copy / "notes.md").exists()
+    assert list((copy / "lists" / "sub").iterdir()) == []
+    for name in ("bundle.yaml", "fraud.yaml", "lists/mule_counterparties.txt", "tests/fraud.yaml"):
+        assert (copy / name).read_bytes() == (rules / name).read_bytes()
+
+
+def test_a_copy_of_a_directory_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    copy_bundle(tmp_path / "nowhere", tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["check", "test"])
+def test_the_rule_tools_refuse_a_test_file_linked_to_dev_zero_in_seconds(
+    tmp_path: Path, command: str
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    os.symlink("/dev/zero", rules / "tests" / "zero.yaml")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "service.cli", "rules", command, str(rules)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert f"{rules}/tests/zero.yaml: this is not an ordinary file: it is a device, a pipe or a socket" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert time.monotonic() - started < 30

@@ -1,0 +1,173 @@
+"""The supervisor's private snapshot of the rules, driven directly (no server): it is small and quick to take
+whatever the directory holds, it is judged exactly as `decisiond rules check` judges the directory, a refusal
+always says why, and a change the old watch could not see (a link loop removed) is seen."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.config import Settings
+from service.engine.check import run_check
+from service.engine.files import MAX_FILE_BYTES, MAX_LIST_FILE_BYTES
+from service.supervisor import Supervisor, fingerprint
+from tests.support.server_process import ROOT
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    copy = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", copy)
+    return copy
+
+
+@pytest.fixture
+def supervisor(rules: Path, tmp_path: Path) -> Iterator[Supervisor]:
+    settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    made = Supervisor(settings)
+    yield made
+    shutil.rmtree(made.state_dir, ignore_errors=True)
+
+
+def bytes_under(directory: Path) -> int:
+    """The bytes held by the ordinary files under a directory, never opening or following anything else."""
+    total = 0
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            info = os.lstat(Path(folder) / name)
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+    return total
+
+
+def test_a_snapshot_never_follows_a_link_to_dev_zero_and_copies_at_most_the_limits(
+    supervisor: Supervisor, rules: Path
+) -> None:
+    os.symlink("/dev/zero", rules / "lists" / "zero.txt")
+    os.symlink("/dev/zero", rules / "tests" / "zero.yaml")
+    os.symlink(".", rules / "lists" / "loop")
+    (rules / "lists" / "big.txt").write_bytes(b"a\n" * MAX_LIST_FILE_BYTES)
+    started = time.monotonic()
+    snapshot, failure = supervisor._snapshot()
+    assert time.monotonic() - started < 5
+    assert failure is None
+    assert stat.S_ISFIFO(os.lstat(snapshot / "lists" / "zero.txt").st_mode)
+    assert stat.S_ISFIFO(os.lstat(snapshot / "tests" / "zero.yaml").st_mode)
+    assert (snapshot / "lists" / "big.txt").stat().st_size == MAX_LIST_FILE_BYTES + 1
+    assert list((snapshot / "lists" / "loop").iterdir()) == []
+    original = sum(len(path.read_bytes()) for path in (ROOT / "rules").rglob("*") if path.is_file())
+    assert bytes_under(supervisor.state_dir) <= original + MAX_LIST_FILE_BYTES + 1
+
+
+def test_a_snapshot_holds_exactly_the_bytes_of_a_good_bundle(supervisor: Supervisor, rules: Path) -> None:
+    snapshot, failure = supervisor._snapshot()
+    assert failure is None
+    for path in rules.rglob("*.yaml"):
+        assert (snapshot / path.relative_to(rules)).read_bytes() == path.read_bytes()
+    assert (snapshot / "lists" / "mule_counterparties.txt").read_bytes() == \
+        (rules / "lists" / "mule_counterparties.txt").read_bytes()
+
+
+def test_removing_a_link_loop_from_lists_changes_the_fingerprint(rules: Path) -> None:
+    clean = fingerprint(rules)
+    os.symlink(".", rules / "lists" / "loop")
+    looped = fingerprint(rules)
+    assert looped != clean
+    (rules / "lists" / "loop").unlink()
+    assert fingerprint(rules) == clean
+
+
+def test_a_device_in_place_of_a_rule_file_changes_the_fingerprint_without_being_read(rules: Path) -> None:
+    clean = fingerprint(rules)
+    (rules / "fraud.yaml").unlink()
+    os.symlink("/dev/zero", rules / "fraud.yaml")
+    assert fingerprint(rules) != clean
+
+
+def fake_validator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Make the supervisor run `script` (sh) in place of the Python that validates the bundle."""
+    program = tmp_path / "validator"
+    program.write_text("#!/bin/sh\n" + script)
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(program))
+
+
+def test_a_validator_that_fails_without_a_word_on_stdout_still_gives_a_reason(
+    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_validator(tmp_path, monkeypatch, "echo 'Traceback (most recent call last):' >&2\n"
+                                          "echo 'RuntimeError: the checker broke' >&2\nexit 1\n")
+    assert supervisor._validate(tmp_path / "snapshot") == [
+        "validating the bundle failed unexpectedly (exit status 1): RuntimeError: the checker broke;"
+        " the bundle is refused (report this to the service team)"
+    ]
+
+
+def test_a_validator_that_fails_silently_still_gives_a_reason(
+    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_validator(tmp_path, monkeypatch, "exit 3\n")
+    assert supervisor._validate(tmp_path / "snapshot") == [
+        "validating the bundle failed unexpectedly (exit status 3), with no message;"
+        " the bundle is refused (report this to the service team)"
+    ]
+
+
+def test_validation_stops_at_once_when_the_supervisor_is_asked_to_stop(
+    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_validator(tmp_path, monkeypatch, "exec sleep 60\n")
+    supervisor._stop.set()
+    started = time.monotonic()
+    verdict = supervisor._validate(tmp_path / "snapshot")
+    assert time.monotonic() - started < 5
+    assert verdict == ["validating the bundle was cut short: the service is shutting down"]
+
+
+def check_lines(directory: Path) -> tuple[int, list[str]]:
+    """`decisiond rules check DIR`: its exit status and its report without the summary line."""
+    out = io.StringIO()
+    status = run_check(directory, out)
+    return status, out.getvalue().splitlines()[:-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["list linked to /dev/zero", "folder for a rule file", "oversized test file",
+                                    "link into its own folder"])
+def test_the_server_judges_a_damaged_directory_exactly_as_rules_check_does(
+    supervisor: Supervisor, rules: Path, damage: str
+) -> None:
+    if damage == "list linked to /dev/zero":
+        os.symlink("/dev/zero", rules / "lists" / "zero.txt")
+    elif damage == "folder for a rule file":
+        (rules / "fraud.yaml").unlink()
+        (rules / "fraud.yaml").mkdir()
+    elif damage == "oversized test file":
+        (rules / "tests" / "big.yaml").write_bytes(b"#\n" * (MAX_FILE_BYTES // 2 + 1))
+    else:
+        os.symlink(".", rules / "lists" / "loop")
+    status, report = check_lines(rules)
+    snapshot, failure = supervisor._snapshot()
+    assert failure is None
+    verdict = supervisor._validate(snapshot)
+    if status == 0:
+        assert verdict is None, "rules check accepts it, so the server serves it"
+        assert report[0].startswith(f"{rules}/lists/loop: warning:")
+    else:
+        assert verdict is not None
+        assert verdict[0] == f"The bundle in {rules} has errors; fix them first (decisiond rules check {rules}):"
+        assert verdict[1:] == report
+
+
+def test_a_snapshot_that_cannot_be_written_refuses_the_bundle_in_words(supervisor: Supervisor) -> None:
+    (supervisor.state_dir / "bundle-00001").mkdir()  # in the way of the copy, as a full disk would be
+    _, failure = supervisor._snapshot()
+    assert failure == [f"the service could not copy the rule bundle to check it (file exists); the bundle is"
+                       f" refused: check the space and permissions of {supervisor.state_dir.parent}, then reload"]
