@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from service.engine.bundle import check_bundle
+from service.engine.errors import BundleInvalid
 from service.engine.problems import RuleProblem
 
 
@@ -20,7 +21,10 @@ def run_check(directory: Path, out: TextIO,
     try:
         problems = check_bundle(directory)
         if extra_checks is not None and not any(p.is_error for p in problems):
-            problems += extra_checks(directory)
+            try:
+                problems += extra_checks(directory)
+            except BundleInvalid as invalid:  # loading it into the engine found what checking alone cannot
+                problems += [p for p in invalid.problems if p not in problems]
     except Exception as err:  # check_bundle already catches everything; this is the last line of defence
         out.write(f"{directory}: the checker failed unexpectedly ({type(err).__name__}: {err}) [R999]\n")
         out.write(f"{directory}: 1 error\n")

@@ -10,7 +10,9 @@ What the engine receives (issue 2, section 5, is the list of hazards this avoids
   one fact (each true branch of an `or` counts; rules requiring different values of one field count once),
   MAX_TESTS test nodes, MAX_KEYS keys or MAX_RULES rules (measured: the engine fails at 65 matches, hangs at
   512 conditions under one node, crashes at 257 rules with one identical condition, fails at 253 keys); a
-  single rule too large for that is decided in Python as one derived key;
+  single rule too large for that, or with more than MAX_CONNECTORS `$and`/`$or` nodes (the engine refuses a
+  rule with 16, nested or side by side: error 113, its MAX_SEQUENCE_EXPRESSIONS), is decided in Python as one
+  derived key;
 - conditions that are always true or always false never reach the engine.
 
 Which chunks a fact meets: most rules require some key to have one of a few values (`transaction.type ==
@@ -47,14 +49,18 @@ from service.engine.condition import (
 from service.engine.nodes import (
     MIRRORED_OP,
     NEGATED_OP,
+    Arith,
     BoolOp,
     Compare,
     Expr,
     FieldRef,
     Literal,
     Member,
+    Neg,
     Not,
+    children,
     field_refs,
+    render,
 )
 from service.engine.oracle import compare as compare_values
 from service.engine.sources import DECIMAL_SCALE, Source, SourceTable
@@ -64,6 +70,7 @@ MAX_MATCHES = 48  # engine fails with error 303 beyond 64 simultaneous matches
 MAX_TESTS = 400  # engine fails or hangs from 512 conditions under one node
 MAX_KEYS = 200  # engine fails with error 302 from 253 keys in a fact
 MAX_RULES = 200  # engine crashes with 257 rules sharing one identical condition
+MAX_CONNECTORS = 12  # engine refuses one rule with 16 $and/$or nodes (error 113)
 MAX_INLINE_ITEMS = 16  # longer `in [...]` lists become a derived key (a set lookup in Python)
 
 _ENGINE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -142,6 +149,8 @@ class Lowering:
         left, right, op = expr.left, expr.right, expr.op
         if isinstance(left, Literal) and isinstance(right, Literal):
             return Const(compare_values(op, left.value, right.value) != negated)
+        if _same_value(left, right):  # `x == x` always holds, `x != x` never
+            return Const((op in ("==", "<=", ">=")) != negated)
         if isinstance(left, Literal) and isinstance(right, FieldRef):
             left, right, op = right, left, MIRRORED_OP[op]
         if isinstance(left, FieldRef) and isinstance(right, Literal):
@@ -171,6 +180,22 @@ class Lowering:
         assert isinstance(value, int | Decimal) and not isinstance(value, bool)
         exact = Fraction(value) * (DECIMAL_SCALE if spec.type is FieldType.DECIMAL else 1)
         return integer_test(src, op, exact)
+
+
+def _same_value(left: Expr, right: Expr) -> bool:
+    """Whether two sides always have the same value: the same field, or the same calculation without a division
+    (which may have no value, and then every comparison with it is false)."""
+    if isinstance(left, FieldRef) and isinstance(right, FieldRef):
+        return left.name == right.name
+    if not isinstance(left, Arith | Neg) or render(left) != render(right):
+        return False
+    stack: list[Expr] = [left]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Arith) and node.op == "/":
+            return False
+        stack.extend(children(node))
+    return True
 
 
 def integer_test(src: Source, op: str, exact: Fraction) -> Cond:
@@ -206,7 +231,8 @@ def integer_test(src: Source, op: str, exact: Fraction) -> Cond:
 def fits_one_engine_rule(cond: Cond) -> bool:
     """Whether a single rule's condition is small enough for one engine ruleset on its own."""
     s = size(cond)
-    return s.matches <= MAX_MATCHES and s.tests <= MAX_TESTS and len(s.sources) <= MAX_KEYS
+    return s.matches <= MAX_MATCHES and s.tests <= MAX_TESTS and len(s.sources) <= MAX_KEYS \
+        and s.connectors <= MAX_CONNECTORS
 
 
 def compile_rules(label: str, scope: Scope, rules: Sequence[tuple[str, Expr]], name: str = "r") -> CompiledRuleSet:

@@ -105,16 +105,18 @@ class Size:
     tests: int  # test nodes (with repeats)
     matches: int  # the most times the rule can fire for one fact (each true `or` branch is a match)
     sources: frozenset[int]
+    connectors: int = 0  # `and`/`or` nodes
 
 
 def size(cond: Cond) -> Size:
-    """Tests, worst-case simultaneous matches and keys used by a condition."""
+    """Tests, worst-case simultaneous matches, keys and and/or nodes of a condition."""
     if isinstance(cond, Const):
         return Size(0, 1 if cond.value else 0, frozenset())
     if isinstance(cond, Test):
         return Size(1, 1, frozenset({cond.source}))
     parts = [size(c) for c in cond.items]
     tests = sum(p.tests for p in parts)
+    connectors = 1 + sum(p.connectors for p in parts)
     sources = frozenset().union(*(p.sources for p in parts))
     if isinstance(cond, All):
         matches = 1
@@ -124,7 +126,7 @@ def size(cond: Cond) -> Size:
         matches = 1
     else:
         matches = sum(p.matches for p in parts)
-    return Size(tests, matches, sources)
+    return Size(tests, matches, sources, connectors)
 
 
 def _exclusive_equalities(cond: Any) -> bool:

@@ -28,6 +28,7 @@ from service.engine.context import LoadContext
 from service.engine.model import BandOffer, LimitsSpec
 from service.engine.nodes import Expr, Literal
 from service.engine.parser import parse_expression
+from service.engine.problems import ExprIssue
 from service.engine.typecheck import suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
 
@@ -76,7 +77,8 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
     if rounding is not None and rounding <= 0:
         reader.report(P.INVALID_VALUE, top["rounding"], "rounding must be a positive amount", "e.g. 100 CNY")
     if minimum is not None and minimum < 0:
-        reader.report(P.INVALID_VALUE, top["minimum_limit"], "minimum_limit cannot be negative")
+        reader.report(P.INVALID_VALUE, top["minimum_limit"], "minimum_limit cannot be negative",
+                      "write 0 CNY or more, e.g. 1000 CNY")
     offers = _read_offers(reader, top["offers"], ctx, apr_cap, days)
     caps = _read_caps(reader, top["caps"], ctx)
     if sum(1 for p in ctx.problems if p.is_error) > errors_before:
@@ -96,6 +98,9 @@ def money(reader: FileReader, node: Node, what: str, currency: str) -> int | Non
     if isinstance(parsed, Literal) and parsed.type is FieldType.MONEY:
         assert isinstance(parsed.value, int)
         return parsed.value
+    if isinstance(parsed, ExprIssue) and parsed.code is P.BAD_LITERAL:  # an amount, but too precise, too large...
+        reader.report(P.BAD_LITERAL, scalar, f"{what}: {parsed.message}", parsed.hint)
+        return None
     reader.report(P.WRONG_SHAPE, scalar, f"{what} must be an amount such as 1000 {currency}, not '{scalar.value}'",
                   f"write the number followed by {currency}")
     return None
@@ -126,7 +131,8 @@ def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Deci
         if base is None or rate is None:
             continue
         if base <= 0 or rate <= 0:
-            reader.report(P.INVALID_VALUE, value, f"band {band}: base_limit and daily_rate must be positive")
+            reader.report(P.INVALID_VALUE, value, f"band {band}: base_limit and daily_rate must be positive",
+                          "remove the offer to lend nothing to this band")
             continue
         if apr_cap is not None and days is not None and rate * days > apr_cap:
             highest = (apr_cap / days).quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)
@@ -143,7 +149,7 @@ def _read_caps(reader: FileReader, node: Node, ctx: LoadContext) -> list[CapSpec
     if items is None:
         return None
     if len(items) > MAX_CAPS:
-        reader.report(P.TOO_LARGE, node, f"at most {MAX_CAPS} caps")
+        reader.report(P.TOO_LARGE, node, f"at most {MAX_CAPS} caps", "merge caps that give the same reason")
         return None
     scope = ctx.scope(RuleSetKind.LIMITS)
     caps: list[CapSpec] = []

@@ -78,7 +78,8 @@ def read_scorecard(src: SourceFile, ctx: LoadContext, score_range: tuple[int, in
     scope = ctx.scope(RuleSetKind.SCORECARD)
     items = reader.sequence(top.get("characteristics"), "'characteristics'") if "characteristics" in top else None
     if items is not None and len(items) > MAX_CHARACTERISTICS:
-        reader.report(P.TOO_LARGE, top["characteristics"], f"at most {MAX_CHARACTERISTICS} characteristics")
+        reader.report(P.TOO_LARGE, top["characteristics"], f"at most {MAX_CHARACTERISTICS} characteristics",
+                      "merge or remove characteristics")
         items = None
     for item in items or ():
         char = reader.mapping(item, "a characteristic", ("id", "description", "value", "reason", "bins"),
@@ -155,7 +156,7 @@ def _read_bins(reader: FileReader, node: Node, value: Expr, kind: FieldType, cid
         return None
     if not items or len(items) > MAX_BINS:
         reader.report(P.TOO_LARGE if items else P.MISSING_KEY, node, f"a characteristic needs 1 to {MAX_BINS} bins",
-                      rule_id=cid)
+                      "e.g. bins: [{below: 1, points: 150}, {from: 1, points: 0}]", cid)
         return None
     found: list[tuple[BinSpec, Node]] = []
     ok = True

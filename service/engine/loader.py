@@ -78,8 +78,9 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
         return None, problems
     ctx = LoadContext(problems)
     header = None
+    reasons_known = False
     if BUNDLE_FILE in files.files:
-        header = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
+        header, reasons_known = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
     ctx.lists = _read_lists(files, problems)
     score_range = header.score_range if header else (350, 950)
     scorecard = _if_present(files, "scorecard.yaml", lambda src: read_scorecard(src, ctx, score_range))
@@ -94,6 +95,8 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
         read = read_rule_file(src, kind, ctx) if src is not None else None
         if read is not None:
             rule_files[kind] = read
+    if not reasons_known:  # bundle.yaml's own error says why; every code used would be reported unknown
+        problems[:] = [p for p in problems if p.code != P.UNKNOWN_REASON.code]
     if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None:
         return None, problems
     spec = BundleSpec(directory, header.version, files.digest(), header.currency, dict(ctx.reasons),
@@ -106,15 +109,16 @@ def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | 
     return read(src) if src is not None else None
 
 
-def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> _Header | None:
+def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> tuple[_Header | None, bool]:
+    """The header, and whether the reason codes could be read (they are known, if only to be none)."""
     reader = FileReader(src, ctx.problems)
     root = compose(src, ctx.problems)
     if root is None:
-        return None
+        return None, False
     top = reader.mapping(root, "bundle.yaml", ("version", "currency", "score", "reasons"),
                          ("attributes", "description"))
     if top is None:
-        return None
+        return None, False
     version = reader.text(top.get("version"), "version", max_len=64) if "version" in top else None
     if version is not None and not VERSION_RE.fullmatch(version):
         reader.report(P.INVALID_VALUE, top["version"], f"'{version}' is not a usable version string",
@@ -127,13 +131,16 @@ def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> _Header | None:
         currency = None
     ctx.currency = currency or "CNY"
     score_range = _read_score_range(reader, top["score"]) if "score" in top else None
+    reasons_known = True
     if "reasons" in top:
-        ctx.reasons = _read_reasons(reader, top["reasons"])
+        reasons = _read_reasons(reader, top["reasons"])
+        reasons_known = reasons is not None
+        ctx.reasons = reasons or {}
     if "attributes" in top:
         ctx.attributes = _read_attributes(reader, top["attributes"], ctx.currency)
     if version is None or currency is None or score_range is None:
-        return None
-    return _Header(version, currency, score_range)
+        return None, reasons_known
+    return _Header(version, currency, score_range), reasons_known
 
 
 def _read_score_range(reader: FileReader, node: Node) -> tuple[int, int] | None:
@@ -150,20 +157,24 @@ def _read_score_range(reader: FileReader, node: Node) -> tuple[int, int] | None:
     return low, high
 
 
-def _free_mapping(reader: FileReader, node: Node, what: str, limit: int) -> list[tuple[Node, str, Node]]:
-    """(key node, key, value node) of a mapping whose keys are names chosen by the author."""
+def _free_mapping(reader: FileReader, node: Node, what: str, limit: int) -> list[tuple[Node, str, Node]] | None:
+    """(key node, key, value node) of a mapping whose keys are names chosen by the author; None (reported)
+    when it is not such a mapping."""
     if not isinstance(node, MappingNode):
-        reader.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'NAME: value' lines")
-        return []
+        reader.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'NAME: value' lines",
+                      "write one 'NAME: value' per line, indented under the key")
+        return None
     if len(node.value) > limit:
-        reader.report(P.TOO_LARGE, node, f"{what} has more than {limit} entries")
-        return []
+        reader.report(P.TOO_LARGE, node, f"{what} has more than {limit} entries",
+                      f"keep at most {limit}; ask the service team if you need more")
+        return None
     seen: set[str] = set()
     out: list[tuple[Node, str, Node]] = []
     for key_node, value_node in node.value:
         key = key_node.value if isinstance(key_node, ScalarNode) else None
         if key is None:
-            reader.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name")
+            reader.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name",
+                          "write NAME: value, with a name made of letters, digits and _")
         elif key in seen:
             reader.report(P.DUPLICATE_ID, key_node, f"'{key}' appears twice in {what}", "keep one of them")
         else:
@@ -172,9 +183,12 @@ def _free_mapping(reader: FileReader, node: Node, what: str, limit: int) -> list
     return out
 
 
-def _read_reasons(reader: FileReader, node: Node) -> dict[str, str]:
+def _read_reasons(reader: FileReader, node: Node) -> dict[str, str] | None:
+    entries = _free_mapping(reader, node, "'reasons'", MAX_REASONS)
+    if entries is None:
+        return None
     reasons: dict[str, str] = {}
-    for key_node, code, value in _free_mapping(reader, node, "'reasons'", MAX_REASONS):
+    for key_node, code, value in entries:
         if not CODE_RE.fullmatch(code) or len(code) > 64:
             reader.report(P.INVALID_VALUE, key_node, f"'{code}' is not a valid reason code",
                           "use capitals, digits and _, e.g. LOW_SCORE")
@@ -187,7 +201,7 @@ def _read_reasons(reader: FileReader, node: Node) -> dict[str, str]:
 
 def _read_attributes(reader: FileReader, node: Node, currency: str) -> dict[str, AttributeSpec]:
     attributes: dict[str, AttributeSpec] = {}
-    for key_node, name, value in _free_mapping(reader, node, "'attributes'", MAX_ATTRIBUTES):
+    for key_node, name, value in _free_mapping(reader, node, "'attributes'", MAX_ATTRIBUTES) or ():
         if not ATTRIBUTE_RE.fullmatch(name):
             reader.report(P.BAD_ATTRIBUTE, key_node, f"'{name}' is not a valid attribute name",
                           "use lower-case letters, digits and _, starting with a letter")
@@ -215,13 +229,19 @@ def _read_attribute(reader: FileReader, node: Node, full: str, currency: str) ->
     values: tuple[str, ...] = ()
     if "values" in entry:
         if kind is not FieldType.STR:
-            reader.report(P.BAD_ATTRIBUTE, entry["values"], "only text attributes (type: str) can list values")
+            reader.report(P.BAD_ATTRIBUTE, entry["values"], "only text attributes (type: str) can list values",
+                          "remove 'values', or make the attribute text (type: str)")
             return None
         items = reader.sequence(entry["values"], "'values'")
         if items is None:
             return None
+        if not items:
+            reader.report(P.BAD_ATTRIBUTE, entry["values"], f"the attribute {full} lists no values",
+                          "list the values it can take, e.g. values: [EMPLOYED, RETIRED], or remove 'values' "
+                          "to allow any text")
+            return None
         found = [reader.text(item, "a value", max_len=256) for item in items]
-        if any(v is None for v in found) or not found:
+        if any(v is None for v in found):
             return None
         values = tuple(v for v in found if v is not None)
     default = _read_default(reader, entry["default"], kind, values, currency)
@@ -243,7 +263,8 @@ def _read_default(reader: FileReader, node: Node, kind: FieldType, values: tuple
         value = reader.decimal(node, "the default")
         if value is not None and not _decimal_default(value):
             reader.report(P.BAD_ATTRIBUTE, node, "the default is out of range or has more than "
-                          f"{DECIMAL_PLACES} decimal places")
+                          f"{DECIMAL_PLACES} decimal places",
+                          f"write a decimal below 1,000,000,000 with at most {DECIMAL_PLACES} decimal places")
             return None
         return value
     scalar = reader.scalar(node, "the default")

@@ -17,6 +17,7 @@ Numbers: `12`, `1_000`, `0.5`; money: `10000 CNY`, `1_000.50 CNY` (integer fen);
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,11 +38,17 @@ from service.engine.nodes import (
     Neg,
     Not,
     Span,
+    children,
 )
 from service.engine.problems import ExprIssue
 
 MAX_EXPRESSION_CHARS = 4000
 MAX_NESTING = 32
+# Operations (+ - * /) one inside another: `a + b + c` is two, each the left side of the next. Every pass over a
+# condition (type check, compiler, oracle, explain) recurses once or more per operation; with Python's default
+# recursion limit the type check failed at about 495 in a row and comparing two trees at about 329. With this
+# limit and MAX_NESTING the deepest tree the parser returns is under 170 levels.
+MAX_CALCULATION_STEPS = 32
 MAX_TEXT_CHARS = 256
 MAX_LIST_ITEMS = 1000
 INT_LIMIT = MAX_FEN + 1  # |INT| and |MONEY in fen| must stay below this, so that any amount the service handles fits
@@ -59,6 +66,8 @@ _MISTAKES = {
     "<>": "write != for 'different from'",
     "=<": "write <=",
     "=>": "write >=",
+    "**": "there is no power operator: write the number in full, e.g. 1_000_000",
+    "^": "there is no power operator: write the number in full, e.g. 1_000_000",
 }
 _KEYWORD_CASE = {"AND": "and", "OR": "or", "NOT": "not", "IN": "in", "True": "true", "False": "false",
                  "TRUE": "true", "FALSE": "false", "And": "and", "Or": "or", "Not": "not"}
@@ -66,11 +75,11 @@ _KEYWORD_CASE = {"AND": "and", "OR": "or", "NOT": "not", "IN": "in", "True": "tr
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>\d[\d_]*(?:\.[\d_]+)?(?![\w.]))
-  | (?P<badnumber>\d[\w.]*)
+  | (?P<number>[0-9][0-9_]*(?:\.[0-9_]+)?(?![\w.]))
+  | (?P<badnumber>[0-9][\w.]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<string>'|")
-  | (?P<op>==|!=|<=|>=|<>|=<|=>|&&|\|\||[<>=!&|()\[\],+\-*/])
+  | (?P<op>==|!=|<=|>=|<>|=<|=>|&&|\|\||\*\*|[<>=!&|^()\[\],+\-*/])
     """,
     re.VERBOSE,
 )
@@ -103,7 +112,15 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if m is None:
-            raise _fail(pos, f"unexpected character {text[pos]!r}",
+            if text[pos] == "." and pos + 1 < len(text) and not text[pos + 1].isascii():
+                pos += 1  # `applicant.?ge` with a Cyrillic a: the name stopped at the dot before it
+            if not text[pos].isascii():
+                invisible, described = _describe_char(text[pos])
+                hint = "delete it (your editor may not show it: retype the text around it)" if invisible else \
+                    "retype it with a Latin keyboard layout: field names, operators and numbers use only " \
+                    "A-Z, a-z, 0-9, _ and . (other alphabets are fine inside quoted 'text')"
+                raise _fail(pos, f"{described} is not a plain (ASCII) character", hint)
+            raise _fail(pos, f"unexpected character '{text[pos]}'",
                         "conditions use field names, numbers, 'text', and, or, not, in, and == != < <= > >=")
         kind = m.lastgroup or ""
         if kind == "ws":
@@ -127,6 +144,17 @@ def tokenize(text: str) -> list[Token]:
         pos = m.end()
     tokens.append(Token("end", "", len(text), len(text)))
     return tokens
+
+
+def _describe_char(ch: str) -> tuple[bool, str]:
+    """Whether a character is invisible, and how a message names it: the character itself (unless invisible),
+    its code and its Unicode name, e.g. U+0430 CYRILLIC SMALL LETTER A, a look-alike of the Latin a."""
+    code = f"U+{ord(ch):04X}"
+    name = unicodedata.name(ch, "")
+    if unicodedata.category(ch)[0] in "CZ":
+        return True, f"the invisible character {code}" + (f" ({name})" if name else "")
+    label = f"{code} {name}" if name else code
+    return False, f"the {'letter' if ch.isalpha() else 'character'} '{ch}' ({label})"
 
 
 _ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t"}
@@ -185,16 +213,22 @@ class _Parser:
             raise self.unexpected(f"expected {what}")
         return self.next()
 
-    def unexpected(self, expected: str) -> ExprSyntaxError:
+    def unexpected(self, expected: str, hint: str = "") -> ExprSyntaxError:
         tok = self.tok
         if tok.kind == "end":
             return _fail(tok.start, f"the condition ends too early: {expected}",
-                         "complete the condition or remove the dangling operator")
-        hint = ""
+                         hint or "complete the condition or remove the dangling operator")
+        if hint:
+            return _fail(tok.start, f"unexpected {_describe(tok)}: {expected}", hint)
+        hint = "a value is missing before it, or it is one operator too many"
         if tok.kind == "name" and tok.text in _KEYWORD_CASE:
             hint = f"write '{_KEYWORD_CASE[tok.text]}' in lower case"
         elif tok.kind in ("name", "string", "number"):
             hint = "join two conditions with 'and' or 'or'"
+        elif tok.text == ")":
+            hint = "remove this ')' or add the '(' it closes"
+        elif tok.text in ("]", ","):
+            hint = "lists are written after 'in', e.g. transaction.type in ['LOGIN', 'PAYMENT']"
         return _fail(tok.start, f"unexpected {_describe(tok)}: {expected}", hint)
 
     def nest(self, offset: int) -> None:
@@ -278,7 +312,8 @@ class _Parser:
             if self.at("op", ","):
                 self.next()
             elif not self.at("op", "]"):
-                raise self.unexpected("expected ',' or ']' in the list")
+                raise self.unexpected("expected ',' or ']' in the list",
+                                      "separate the values with ',' and end the list with ']'")
         end = self.next().end
         return Member(negated, subject, tuple(items), None, Span(subject.span.start, end))
 
@@ -357,7 +392,7 @@ class _Parser:
         try:
             value = Decimal(digits.replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the token pattern admits only digits
-            raise _fail(tok.start, f"{digits!r} is not a number") from None
+            raise _fail(tok.start, f"{digits!r} is not a number", "write digits, e.g. 1000 or 0.5") from None
         if self.at("name") and re.fullmatch(r"[A-Z]{3}", self.tok.text) and self.tok.text not in _KEYWORD_CASE:
             cur = self.next()
             span = Span(tok.start, cur.end)
@@ -405,6 +440,40 @@ def parse_expression(text: str, currency: str = "CNY") -> Expr | ExprIssue:
     if not text.strip():
         return ExprIssue(P.EXPR_SYNTAX, 0, "the condition is empty", "write a condition, e.g. applicant.age < 18")
     try:
-        return _Parser(text, tokenize(text), currency).parse()
+        expr = _Parser(text, tokenize(text), currency).parse()
     except ExprSyntaxError as err:
         return err.issue
+    too_long = _first_step_too_many(expr)
+    if too_long is not None:
+        return ExprIssue(P.TOO_LARGE, _operator_offset(text, too_long),
+                         f"this calculation has more than {MAX_CALCULATION_STEPS} operations (+ - * /) in a row",
+                         "use fewer terms (add up fixed numbers yourself: 600 + 1 + 1 is 602), "
+                         "or split this condition into several rules")
+    return expr
+
+
+def _first_step_too_many(expr: Expr) -> Arith | None:
+    """The first operation, reading left to right, that has more than MAX_CALCULATION_STEPS operations
+    (itself included) on some path below it; None when there is none. Iterative: the tree may be deep."""
+    steps: dict[int, int] = {}  # id(node) -> most operations on a path from it down to a leaf
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, visited = stack.pop()
+        kids = children(node)
+        if not visited:
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in reversed(kids))
+            continue
+        count = max((steps[id(kid)] for kid in kids), default=0)
+        if isinstance(node, Arith):
+            count += 1
+            if count > MAX_CALCULATION_STEPS:
+                return node
+        steps[id(node)] = count
+    return None
+
+
+def _operator_offset(text: str, node: Arith) -> int:
+    """Where the operator of `left op right` is written (between the operands, past any ')')."""
+    found = text.find(node.op, node.left.span.end, node.right.span.start)
+    return found if found >= 0 else node.span.start

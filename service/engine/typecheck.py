@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from service.engine import oracle
 from service.engine import problems as P
 from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType
 from service.engine.nodes import (
@@ -25,6 +26,8 @@ from service.engine.nodes import (
     Member,
     Neg,
     Not,
+    field_refs,
+    render,
 )
 from service.engine.problems import ExprIssue
 
@@ -84,7 +87,8 @@ class _Checker:
         if isinstance(node, FieldRef):
             return self.field(node)
         if isinstance(node, ListRef):  # pragma: no cover - the parser only admits lists after 'in'
-            self.issue(P.EXPR_SYNTAX, node.span.start, "a list can only be used after 'in'")
+            self.issue(P.EXPR_SYNTAX, node.span.start, "a list can only be used after 'in'",
+                       "write e.g. transaction.counterparty_id in lists.NAME")
             return None
         if isinstance(node, Not):
             self.condition(node.operand, "'not' must be followed by a yes/no condition")
@@ -213,14 +217,41 @@ class _Checker:
                 hint = "only numbers and amounts of money can be calculated with"
             self.issue(P.TYPE_MISMATCH, node.right.span.start,
                        f"cannot use '{node.op}' between {describe(lt)} and {describe(rt)}", hint)
+        elif node.op == "/" and always_zero(node.right):
+            divisor = "0" if isinstance(node.right, Literal) else "a value that is always 0"
+            self.issue(P.BAD_LITERAL, node.right.span.start,
+                       f"this divides by {divisor}, so the calculation never has a value",
+                       "divide by something other than 0, or remove the division")
+            return None
         return result
 
     def negative(self, node: Neg) -> FieldType | None:
         t = self.check(node.operand)
         if t is None or t in NUMBERS or t is FieldType.MONEY:
             return t
-        self.issue(P.TYPE_MISMATCH, node.span.start, f"cannot put a minus sign before {describe(t)}")
+        self.issue(P.TYPE_MISMATCH, node.span.start, f"cannot put a minus sign before {describe(t)}",
+                   "a minus sign only goes before a number or an amount of money")
         return None
+
+
+def always_zero(expr: Expr) -> bool:
+    """Whether a (well-typed) number or amount is 0 whatever the facts, or has no value at all: a calculation
+    without fields that comes to 0, `x - x`, `0 * x`, `0 / x`, `-0`. Only what is plain to see is claimed."""
+    if isinstance(expr, Neg):
+        return always_zero(expr.operand)
+    if isinstance(expr, Arith):
+        if not field_refs(expr):
+            try:
+                value = oracle.evaluate(expr, {}, {})
+            except oracle.Incalculable:
+                return False  # itself a division by zero, reported where it is written
+            return value == 0
+        if expr.op == "*":
+            return always_zero(expr.left) or always_zero(expr.right)
+        if expr.op == "/":
+            return always_zero(expr.left)
+        return expr.op == "-" and render(expr.left) == render(expr.right)
+    return isinstance(expr, Literal) and not isinstance(expr.value, bool | str) and expr.value == 0
 
 
 def arith_type(op: str, lt: FieldType, rt: FieldType) -> FieldType | None:

@@ -50,6 +50,9 @@ _YAML_HINTS = (
 )
 
 
+_OPENED = {"while parsing a flow sequence": ("[", "]"), "while parsing a flow mapping": ("{", "}")}
+
+
 def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
     """The file's root node, or None (with an R001 problem) when it is not valid YAML."""
     try:
@@ -62,22 +65,45 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
         mark = err.problem_mark or err.context_mark
         what = err.problem or err.context or "invalid YAML"
         hint = next((h for needle, h in _YAML_HINTS if needle in str(err)), "fix the YAML syntax at this point")
+        if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
+            mark, what = err.context_mark, "the quoted text that starts here is never closed"
+            hint = "end it with the same quote character it starts with"
+        elif err.context in _OPENED and err.context_mark is not None:
+            opening, closing = _OPENED[err.context]
+            hint = f"close the '{opening}' opened at line {err.context_mark.line + 1} with '{closing}'"
         problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {what}",
                                 line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
                                 hint=hint))
+        return None
+    except yaml.reader.ReaderError as err:  # a character YAML forbids anywhere, e.g. NUL
+        line, col = line_col(src.text, err.position)
+        char = f"U+{err.character:04X}" if isinstance(err.character, int) else f"U+{ord(err.character):04X}"
+        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: the file contains the invisible "
+                                f"character {char}, which is not allowed", line=line, col=col,
+                                hint=f"remove the invisible character {char} at line {line}, column {col} (if your "
+                                "editor does not show it, delete and retype the text around it)"))
         return None
     except RecursionError:
         problems.append(problem(P.TOO_LARGE, src.display, "the file is nested too deeply to read",
                                 hint="rule files need only a few levels of indentation; check the brackets"))
         return None
     except yaml.YAMLError as err:  # pragma: no cover - every PyYAML parse error is marked
-        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {err}"))
+        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {err}",
+                                hint="fix the YAML syntax (see docs/rules.md for the format)"))
         return None
     if node is None:
         problems.append(problem(P.WRONG_SHAPE, src.display, "the file is empty", line=1, col=1,
                                 hint="see docs/rules.md for what this file holds"))
     return node
 
+
+# What to write instead of a list or mapping, for the values where a hint can be precise.
+_SCALAR_HINTS = {
+    "the condition": "write one condition; join its parts with 'and' or 'or', e.g. "
+                     "when: applicant.age < 18 or applicant.age > 65",
+    "the cap amount": "write one amount or calculation, e.g. amount: applicant.annual_income / 3",
+    "the value": "write one field or calculation, e.g. value: applicant.max_days_overdue_24m",
+}
 
 _INT_RE = re.compile(r"[-+]?\d[\d_]*")
 _DECIMAL_RE = re.compile(r"[-+]?\d[\d_]*(\.\d+)?")
@@ -122,7 +148,8 @@ class FileReader:
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                self.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name", rule_id=rule_id)
+                self.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name",
+                            "write key: value, with a plain word as the key", rule_id)
                 continue
             key = key_node.value
             if key in out:
@@ -152,14 +179,16 @@ class FileReader:
 
     def sequence(self, node: Node | None, what: str, rule_id: str | None = None) -> list[Node] | None:
         if not isinstance(node, SequenceNode):
-            self.report(P.WRONG_SHAPE, node, f"{what} must be a list ('- ' items)", rule_id=rule_id)
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a list ('- ' items)",
+                        "write each item on its own line, starting with '- ' (see docs/rules.md)", rule_id)
             return None
         return list(node.value)
 
     def scalar(self, node: Node | None, what: str, rule_id: str | None = None) -> ScalarNode | None:
         if not isinstance(node, ScalarNode):
-            self.report(P.WRONG_SHAPE, node, f"{what} must be a single value, not a list or mapping",
-                        rule_id=rule_id)
+            shape = "a list" if isinstance(node, SequenceNode) else "a mapping"
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a single value, not {shape}",
+                        _SCALAR_HINTS.get(what, "write one value after the colon (see docs/rules.md)"), rule_id)
             return None
         return node
 
@@ -183,12 +212,13 @@ class FileReader:
             return None
         raw = scalar.value.strip()
         if scalar.style is not None or not _INT_RE.fullmatch(raw):
-            self.report(P.WRONG_SHAPE, scalar, f"{what} must be a whole number, not '{raw}'", rule_id=rule_id)
+            self.report(P.WRONG_SHAPE, scalar, f"{what} must be a whole number, not '{raw}'",
+                        "write digits only, without quotes or a decimal point, e.g. 30", rule_id)
             return None
         value = int(raw.replace("_", ""))
         if not lo <= value <= hi:
             self.report(P.INVALID_VALUE, scalar, f"{what} must be between {lo} and {hi}, not {value}",
-                        rule_id=rule_id)
+                        f"write a whole number from {lo} to {hi}", rule_id)
             return None
         return value
 
@@ -204,7 +234,7 @@ class FileReader:
         try:
             return Decimal(raw.replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            self.report(P.WRONG_SHAPE, scalar, f"{what} is not a number", rule_id=rule_id)
+            self.report(P.WRONG_SHAPE, scalar, f"{what} is not a number", "write a number such as 0.0002", rule_id)
             return None
 
     def boolean(self, node: Node | None, what: str, rule_id: str | None = None) -> bool | None:
@@ -213,7 +243,8 @@ class FileReader:
             return None
         raw = str(scalar.value).strip()
         if raw not in ("true", "false"):
-            self.report(P.WRONG_SHAPE, scalar, f"{what} must be true or false, not '{raw}'", rule_id=rule_id)
+            self.report(P.WRONG_SHAPE, scalar, f"{what} must be true or false, not '{raw}'",
+                        "write true or false, in lower case and without quotes", rule_id)
             return None
         return bool(raw == "true")
 

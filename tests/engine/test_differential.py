@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from service.engine.catalogue import FieldType
 from service.engine.oracle import truth
+from service.engine.typecheck import Scope
 from tests.engine.conftest import ROOT
 from tests.engine.engine_worker import checked, normalized, scope_of
 
@@ -201,6 +202,14 @@ def facts(draw: st.DrawFn, fields: list[Field]) -> dict[str, list[Any]]:
 
 # -- the test -------------------------------------------------------------------------------------------
 
+def checker_accepts(text: str, scope: Scope) -> bool:
+    try:
+        checked(text, scope)
+    except ValueError:
+        return False
+    return True
+
+
 def oracle_fired(request: dict[str, Any]) -> list[list[int]]:
     scope = scope_of(request)
     exprs = [checked(text, scope) for text in request["conditions"]]
@@ -215,6 +224,8 @@ def test_compiled_engine_agrees_with_the_python_oracle(worker: Worker, data: st.
     cases = data.draw(st.lists(facts(fields), min_size=4, max_size=10), label="facts")
     request = {"fields": [[n, k.value, list(a)] for n, k, a in fields], "lists": {"L": LIST_VALUES},
                "conditions": conditions, "facts": cases}
+    # the checker refuses a few generated conditions (a division by 0): those never reach the engine
+    request["conditions"] = [c for c in conditions if checker_accepts(c, scope_of(request))]
     expected = oracle_fired(request)
     assert worker.ask(request) == {"fired": expected}
 
