@@ -67,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _decisions(args)
     if args.rules_command == "check":
         from service.engine.check import run_check
-        from service.rule_tests import untested_rule_warnings
+        from service.rule_tests import rule_case_problems
 
         configure_logging("warning")
-        return run_check(args.directory, sys.stdout, extra_checks=untested_rule_warnings)
+        return run_check(args.directory, sys.stdout, extra_checks=rule_case_problems)
     configure_logging("warning")  # the cases' own decision logs are not the report
     if args.rules_command == "explain":
         from service.explain_case import explain

@@ -1,70 +1,51 @@
 """Rule test cases compliance writes next to the rules (rules/tests/*.yaml), run through the real use cases.
 
 Each case sets up a person, a credit line and a history, makes one call, and states what must come out.
-The same loader serves `decisiond rules test DIR` and the pytest suite.
+The same loader serves `decisiond rules test DIR`, `decisiond rules check DIR` and the pytest suite. Whatever
+is wrong with a test file or a case is reported as a problem naming the file, the line, the case and the fix;
+a case that cannot be run fails on its own and the others still run.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
+import structlog
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.app.clock import business_date
-from service.app.commands import (
-    ApplicantInput,
-    ChannelInput,
-    DrawdownCommand,
-    GrantCommand,
-    ScoreCommand,
-    TransactionCommand,
-)
+from service.app.commands import DrawdownCommand, GrantCommand, ScoreCommand, TransactionCommand
 from service.app.ports import Store
 from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
-from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus, RepaymentMethod
+from service.case_input import CaseInput, attribute_check, case_shape_issues, parse_amount, read_case_input
+from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
+from service.domain.errors import InvalidRequest
+from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment, RepaymentMethod
+from service.domain.money import format_fen_as_yuan
+from service.engine import problems as P
 from service.engine.bundle import RuleBundle, load_bundle
 from service.engine.catalogue import RuleSetKind
 from service.engine.errors import BundleInvalid
-from service.engine.problems import UNTESTED_RULE, ProblemSeverity, RuleProblem
+from service.engine.problems import RuleProblem, problem
 from service.storage import open_store
 
 CASE_TIME = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # every case is decided at this moment
-CALLS = ("ScoreUser", "GrantLimit", "AuthorizeDrawdown", "FlagTransaction")
-CASE_KEYS = {"name", "call", "applicant", "credit_line", "history", "drawdown", "transaction", "expect"}
-EXPECTATIONS_BY_CALL = {
-    "ScoreUser": {"score", "band", "reasons", "fires"},
-    "GrantLimit": {"outcome", "score", "limit", "reasons", "fires"},
-    "AuthorizeDrawdown": {"outcome", "reasons", "flags", "fires"},
-    "FlagTransaction": {"outcome", "risk_level", "flags", "fires"},
-}
+NOT_RUN_HINT = "report this to the service team, with the case; the other cases were run"
 
-DEFAULT_APPLICANT: dict[str, Any] = {
-    "age": 35,
-    "real_name_verified": True,
-    "agreement_signed": True,
-    "annual_income": "300000 CNY",
-    "monthly_spend_avg": "6000 CNY",
-    "active_spend_months": 12,
-    "on_time_repayments_24m": 24,
-    "overdue_count_24m": 0,
-    "max_days_overdue_24m": 0,
-    "credit_inquiries_6m": 1,
-    "financial_assets": "100000 CNY",
-    "account_age_months": 60,
-    "verified_contacts": 20,
-    "country": "CN",
-    "attributes": {},
-}
+log = structlog.get_logger("decisiond.rule_tests")
 
 
 class CaseFileError(Exception):
-    """A test file or case is malformed; the message names the file, the case and the fix."""
+    """Test files or cases that cannot be read; `problems` names each one (file, line, case, fix)."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        super().__init__("\n".join(p.headline() for p in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -73,13 +54,16 @@ class RuleCase:
     line: int
     name: str
     spec: dict[str, Any]
+    lines: dict[FieldPath, int] = field(default_factory=dict, compare=False, repr=False)  # of each value
+    problems: tuple[RuleProblem, ...] = ()  # why the case cannot be run as written; () when it can
 
 
 @dataclass
 class CaseOutcome:
     case: RuleCase
-    failures: list[str]
+    failures: list[str]  # expectations that were not met
     fired: tuple[str, ...]
+    problems: list[RuleProblem] = field(default_factory=list)  # why the case could not be run
 
 
 @dataclass
@@ -89,7 +73,7 @@ class Report:
 
     @property
     def failed(self) -> list[CaseOutcome]:
-        return [o for o in self.outcomes if o.failures]
+        return [o for o in self.outcomes if o.failures or o.problems]
 
 
 class FixedClock:
@@ -105,61 +89,112 @@ class _OneBundle:
         return self._bundle
 
 
+# -- reading the test files ---------------------------------------------------------------------------------
+
+
 def load_cases(directory: Path) -> list[RuleCase]:
-    """Every case in DIR/tests/*.yaml, in file and then case order. Raises CaseFileError."""
-    cases: list[RuleCase] = []
-    for path in sorted((directory / "tests").glob("*.yaml")):
-        shown = str(path)
-        try:
-            document = yaml.compose(path.read_text(encoding="utf-8"))
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise CaseFileError(f"{shown}: not valid YAML: {error}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
-            raise CaseFileError(f"{shown}: a test file holds a list under 'cases:'")
-        lines = _case_lines(document)
-        for index, spec in enumerate(data["cases"]):
-            line = lines[index] if index < len(lines) else 1
-            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-                raise CaseFileError(f"{shown}:{line}: every case needs a 'name:'")
-            where = f"{shown}:{line}: case '{spec['name']}'"
-            unknown = set(spec) - CASE_KEYS
-            if unknown:
-                raise CaseFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(CASE_KEYS)}")
-            if spec.get("call") not in CALLS:
-                raise CaseFileError(f"{where}: 'call:' must be one of {', '.join(CALLS)}")
-            expect = spec.get("expect")
-            if not isinstance(expect, dict) or not expect:
-                raise CaseFileError(f"{where}: 'expect:' must state at least one expectation")
-            allowed = EXPECTATIONS_BY_CALL[spec["call"]]
-            if set(expect) - allowed:
-                raise CaseFileError(
-                    f"{where}: {spec['call']} cannot be expected to give {sorted(set(expect) - allowed)};"
-                    f" it gives {sorted(allowed)}"
-                )
-            cases.append(RuleCase(shown, line, spec["name"], spec))
+    """Every case in DIR/tests/*.yaml, in file and then case order. Raises CaseFileError naming every problem."""
+    cases, problems = read_cases(directory)
+    problems += [p for case in cases for p in case.problems]
+    if problems:
+        raise CaseFileError(problems)
     return cases
 
 
-def _case_lines(document: yaml.Node | None) -> list[int]:
-    if not isinstance(document, yaml.MappingNode):
-        return []
-    for key, value in document.value:
-        if key.value == "cases" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
+def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
+    """Every case in DIR/tests/*.yaml (those that cannot be run as written carry their `problems`), and the
+    problems of the test files that cannot be read at all."""
+    cases: list[RuleCase] = []
+    problems: list[RuleProblem] = []
+    for path in sorted((directory / "tests").glob("*.yaml")):
+        shown = str(path)
+        root = read_yaml(path, shown, problems)
+        if root is None:
+            continue
+        items = _case_nodes(root)
+        if items is None:
+            problems.append(problem(P.WRONG_SHAPE, shown, "a test file holds its cases as a list under 'cases:'",
+                                    line=root.start_mark.line + 1,
+                                    hint="start the file with 'cases:' and each case with '- name: ...' "
+                                    "(see docs/rules.md, Rule tests)"))
+            continue
+        cases += [_read_case(shown, node) for node in items]
+    return cases, problems
+
+
+def _case_nodes(root: Node) -> list[Node] | None:
+    if isinstance(root, MappingNode):
+        for key, value in root.value:
+            if isinstance(key, ScalarNode) and key.value == "cases" and isinstance(value, SequenceNode):
+                return list(value.value)
+    return None
+
+
+def _read_case(file: str, node: Node) -> RuleCase:
+    line = node.start_mark.line + 1
+    try:
+        located = build(node)
+    except CaseRefused as refused:
+        name = _peek_name(node)
+        return RuleCase(file, line, name, {}, problems=tuple(_problems(file, line, name, refused.issues, {})))
+    spec = located.data if isinstance(located.data, dict) else {}
+    given_name = spec.get("name")
+    name = given_name if isinstance(given_name, str) else ""
+    issues = case_shape_issues(located.data, for_test=True)
+    return RuleCase(file, line, name, spec, located.lines, tuple(_problems(file, line, name, issues, located.lines)))
+
+
+def _peek_name(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == "name" and isinstance(value, ScalarNode):
+                return str(value.value)
+    return ""
+
+
+def _problems(file: str, line: int, name: str, issues: list[CaseIssue], lines: dict[FieldPath, int]
+              ) -> list[RuleProblem]:
+    """Each issue as a problem at the case's line: `case 'NAME': FIELD (line N): what is wrong`."""
+    found = []
+    for issue in issues:
+        label = field_label(issue.path)
+        where = ""
+        if label:
+            at = issue.line or line_of(lines, issue.path)
+            where = f"{label} (line {at}): " if at and at != line else f"{label}: "
+        who = f"case '{_short(name)}': " if name else ""
+        found.append(problem(issue.code, file, who + where + issue.message, line=line, hint=issue.hint))
+    return found
+
+
+def _short(name: str) -> str:
+    text = " ".join(name.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- running them -------------------------------------------------------------------------------------------
 
 
 def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
-    """Run every case against the bundle on a throwaway SQLite ledger; collect failures and coverage."""
+    """Run every case against the bundle on a throwaway SQLite ledger; collect failures and coverage. A case
+    that cannot be run gets its problems instead; the others still run."""
     report = Report()
+    check_attribute = attribute_check(bundle)
     with tempfile.TemporaryDirectory(prefix="rule-tests-") as scratch:
         store = open_store(f"sqlite:///{Path(scratch) / 'cases.db'}")
         try:
             app = DecisionApp(store, _OneBundle(bundle), FixedClock())
             pseudonyms = Pseudonyms(store.pseudonym_key())
             for number, case in enumerate(cases):
-                report.outcomes.append(_run_case(app, store, pseudonyms, case, f"case-{number}"))
+                if case.problems:
+                    report.outcomes.append(CaseOutcome(case, [], (), list(case.problems)))
+                    continue
+                try:
+                    data = read_case_input(case.spec, check_attribute)
+                except CaseRefused as refused:
+                    report.outcomes.append(_not_run(case, refused.issues))
+                    continue
+                report.outcomes.append(_run_case(app, store, pseudonyms, case, data, f"case-{number}"))
         finally:
             store.close()
     fired = {rule for outcome in report.outcomes for rule in outcome.fired}
@@ -167,17 +202,34 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
     return report
 
 
-def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: RuleCase, user_id: str) -> CaseOutcome:
-    spec = case.spec
+def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: RuleCase, data: CaseInput,
+              user_id: str) -> CaseOutcome:
     try:
-        seed_case(store, pseudonyms, app.user_key(user_id), spec)
-        result = call_case(app, spec, user_id)
-    except (CaseFileError, ValueError, KeyError, TypeError) as error:
-        return CaseOutcome(case, [f"cannot run: {error}"], ())
-    return CaseOutcome(case, _compare(spec["expect"], result), result.meta.rules_fired)
+        seed_case(store, pseudonyms, app.user_key(user_id), data)
+        result = call_case(app, data, user_id)
+        return CaseOutcome(case, _compare(case.spec["expect"], result), result.meta.rules_fired)
+    except InvalidRequest as refused:  # the service refused the call: name each field it refused
+        return _not_run(case, request_issues(refused))
+    except Exception:
+        log.debug("rule_case.failed", file=case.file, line=case.line, exc_info=True)
+        return _not_run(case, [CaseIssue((), "this case could not be run: the service failed while deciding it",
+                                         NOT_RUN_HINT, P.INTERNAL)])
 
 
-def call_case(app: DecisionApp, spec: dict[str, Any], user_id: str) -> Any:
+def _not_run(case: RuleCase, issues: list[CaseIssue]) -> CaseOutcome:
+    return CaseOutcome(case, [], (), _problems(case.file, case.line, case.name, issues, case.lines))
+
+
+def request_issues(refused: InvalidRequest) -> list[CaseIssue]:
+    """The fields a use case refused, as issues of the case (`applicant.attributes.x` is that path in a case)."""
+    return [
+        CaseIssue(tuple(v.field.split(".")), v.description, "give a value the service accepts (docs/rules.md, Rule "
+                  "tests, lists what a case may give)", P.INVALID_VALUE)
+        for v in refused.violations
+    ]
+
+
+def call_case(app: DecisionApp, data: CaseInput, user_id: str) -> Any:
     """Make the case's call; the use case's result (ScoreResult, GrantResult, DrawdownResult or FlagResult)."""
     captured: list[Any] = []
 
@@ -185,83 +237,72 @@ def call_case(app: DecisionApp, spec: dict[str, Any], user_id: str) -> Any:
         captured.append(result)
         return b""
 
-    call = spec["call"]
-    if call in {"ScoreUser", "GrantLimit"}:
-        applicant = _applicant(user_id, spec.get("applicant") or {})
-        if call == "ScoreUser":
-            app.score_user(ScoreCommand(request_id=f"{user_id}-call", applicant=applicant), capture)
+    request_id = f"{user_id}-call"
+    if data.call in {"ScoreUser", "GrantLimit"}:
+        applicant = replace(data.applicant, user_id=user_id)
+        if data.call == "ScoreUser":
+            app.score_user(ScoreCommand(request_id=request_id, applicant=applicant), capture)
         else:
-            app.grant_limit(GrantCommand(request_id=f"{user_id}-call", applicant=applicant), capture)
-    elif call == "AuthorizeDrawdown":
-        d = spec.get("drawdown") or {}
+            app.grant_limit(GrantCommand(request_id=request_id, applicant=applicant), capture)
+    elif data.call == "AuthorizeDrawdown":
+        d = data.drawdown
         app.authorize_drawdown(
-            DrawdownCommand(
-                request_id=f"{user_id}-call",
-                user_id=user_id,
-                amount=money(d.get("amount", "1000 CNY")),
-                term_months=int(d.get("term_months", 6)),
-                repayment_method=RepaymentMethod(d.get("repayment_method", "EQUAL_INSTALLMENT")),
-                purpose=str(d.get("purpose", "CONSUMPTION")),
-                channel=_channel(d.get("channel")),
-            ),
+            DrawdownCommand(request_id, user_id, d.amount, d.term_months, d.repayment_method, d.purpose, d.channel),
             capture,
         )
     else:
-        t = spec.get("transaction") or {}
+        t = data.transaction
         app.flag_transaction(
             TransactionCommand(
-                request_id=f"{user_id}-call",
+                request_id=request_id,
                 transaction_id=f"{user_id}-txn",
                 user_id=user_id,
-                event_type=EventType(t.get("type", "LOGIN")),
-                amount=money(t.get("amount", "0 CNY")),
+                event_type=t.event_type,
+                amount=t.amount,
                 occurred_at=None,
-                channel=_channel(t.get("channel")),
-                counterparty_id=str(t.get("counterparty_id", "")),
-                merchant_category=str(t.get("merchant_category", "")),
+                channel=t.channel,
+                counterparty_id=t.counterparty_id,
+                merchant_category=t.merchant_category,
             ),
             capture,
         )
     return captured[0]
 
 
-def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, spec: dict[str, Any]) -> None:
+def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, data: CaseInput) -> None:
     """Put the case's credit line and history in the store."""
-    line_spec = spec.get("credit_line")
-    history = spec.get("history") or []
+    line = data.credit_line
     with store.unit_of_work() as uow:
-        if line_spec is not None:
+        if line is not None:
             uow.save_credit_line(
                 CreditLine(
                     user_key=user_key,
-                    credit_limit=money(line_spec.get("credit_limit", "20000 CNY")),
+                    credit_limit=line.credit_limit,
                     outstanding_principal=0,
-                    daily_interest_rate=Decimal(str(line_spec.get("daily_interest_rate", "0.0003"))),
-                    status=LineStatus(line_spec.get("status", "ACTIVE")),
-                    residence_country=str(line_spec.get("residence_country", "CN")),
+                    daily_interest_rate=line.daily_interest_rate,
+                    status=line.status,
+                    residence_country=line.residence_country,
                     opened_at=CASE_TIME - timedelta(days=400),
                     updated_at=CASE_TIME - timedelta(days=400),
                 )
             )
-            outstanding = money(line_spec.get("outstanding", "0 CNY"))
-            overdue_days = int(line_spec.get("days_past_due", 0))
-            if outstanding or overdue_days:
-                _seed_drawdown(uow, user_key, outstanding or 10_000, overdue_days, line_spec)
-        for event in history:
+            if line.outstanding:
+                _seed_drawdown(uow, user_key, line.outstanding, line.days_past_due, line.daily_interest_rate)
+        for event in data.history:
             uow.append_event(
                 HistoryEvent(
                     user_key=user_key,
-                    event_type=EventType(event["type"]),
-                    occurred_at=CASE_TIME - timedelta(minutes=float(event.get("minutes_ago", 0))),
-                    amount=money(event.get("amount", "0 CNY")),
-                    device_id=pseudonyms.identifier("device", str(event.get("device_id", ""))),
-                    country=str(event.get("country", "")),
-                    counterparty_id=pseudonyms.identifier("counterparty", str(event.get("counterparty_id", ""))),
+                    event_type=event.event_type,
+                    occurred_at=CASE_TIME - timedelta(minutes=float(event.minutes_ago)),
+                    amount=event.amount,
+                    device_id=pseudonyms.identifier("device", event.device_id),
+                    country=event.country,
+                    counterparty_id=pseudonyms.identifier("counterparty", event.counterparty_id),
                 )
             )
 
 
-def _seed_drawdown(uow: Any, user_key: str, amount: int, overdue_days: int, line_spec: dict[str, Any]) -> None:
+def _seed_drawdown(uow: Any, user_key: str, amount: int, overdue_days: int, rate: Any) -> None:
     """A drawdown whose single instalment fell due `overdue_days` ago (or is due in a month)."""
     due = business_date(CASE_TIME) + timedelta(days=-overdue_days if overdue_days else 30)
     seeded = Drawdown(
@@ -270,62 +311,14 @@ def _seed_drawdown(uow: Any, user_key: str, amount: int, overdue_days: int, line
         amount=amount,
         term_months=1,
         repayment_method=RepaymentMethod.BULLET,
-        daily_interest_rate=Decimal(str(line_spec.get("daily_interest_rate", "0.0003"))),
+        daily_interest_rate=rate,
         purpose="CONSUMPTION",
         created_at=CASE_TIME - timedelta(days=40),
         schedule=(Installment(1, due, amount, 0),),
     )
-    if uow.draw_down(seeded) is None:
-        raise CaseFileError("credit_line.outstanding is more than credit_line.credit_limit")
-
-
-def _applicant(user_id: str, overrides: dict[str, Any]) -> ApplicantInput:
-    unknown = set(overrides) - set(DEFAULT_APPLICANT)
-    if unknown:
-        raise CaseFileError(f"unknown applicant field(s) {sorted(unknown)}")
-    v = {**DEFAULT_APPLICANT, **overrides}
-    return ApplicantInput(
-        user_id=user_id,
-        age=int(v["age"]),
-        real_name_verified=bool(v["real_name_verified"]),
-        agreement_signed=bool(v["agreement_signed"]),
-        annual_income=money(v["annual_income"]),
-        monthly_spend_avg=money(v["monthly_spend_avg"]),
-        active_spend_months=int(v["active_spend_months"]),
-        on_time_repayments_24m=int(v["on_time_repayments_24m"]),
-        overdue_count_24m=int(v["overdue_count_24m"]),
-        max_days_overdue_24m=int(v["max_days_overdue_24m"]),
-        credit_inquiries_6m=int(v["credit_inquiries_6m"]),
-        financial_assets=money(v["financial_assets"]),
-        account_age_months=int(v["account_age_months"]),
-        verified_contacts=int(v["verified_contacts"]),
-        country=str(v["country"]),
-        attributes=dict(v["attributes"]),
-    )
-
-
-def _channel(spec: dict[str, Any] | None) -> ChannelInput:
-    spec = spec or {}
-    return ChannelInput(
-        device_id=str(spec.get("device_id", "")),
-        ip=str(spec.get("ip", "")),
-        country=str(spec.get("country", "CN")),
-        city=str(spec.get("city", "")),
-    )
-
-
-def money(text: object) -> int:
-    """'1,000.50 CNY' -> 100050 fen. Raises CaseFileError for anything else."""
-    parts = str(text).replace(",", "").replace("_", "").split()
-    try:
-        if len(parts) != 2 or parts[1] != "CNY":
-            raise InvalidOperation
-        fen = Decimal(parts[0]) * 100
-    except InvalidOperation:
-        raise CaseFileError(f"money is written like '1000 CNY', not {text!r}") from None
-    if fen != fen.to_integral_value():
-        raise CaseFileError(f"{text!r} has a fraction of a fen")
-    return int(fen)
+    if uow.draw_down(seeded) is None:  # read_case_input keeps outstanding within the limit
+        raise CaseRefused([CaseIssue(("credit_line", "outstanding"), "is more than the credit limit",
+                                     "lower credit_line.outstanding or raise credit_line.credit_limit")])
 
 
 def _compare(expect: dict[str, Any], result: Any) -> list[str]:
@@ -333,7 +326,7 @@ def _compare(expect: dict[str, Any], result: Any) -> list[str]:
 
     def check(label: str, wanted: object, actual: object) -> None:
         if wanted != actual:
-            failures.append(f"{label}: expected {wanted}, got {actual}")
+            failures.append(f"{label}: expected {_plain(wanted)}, got {_plain(actual)}")
 
     if "outcome" in expect:
         check("outcome", expect["outcome"], getattr(getattr(result, "outcome", None), "value", None))
@@ -353,11 +346,23 @@ def _compare(expect: dict[str, Any], result: Any) -> list[str]:
         if score is None or not low <= score <= high:
             failures.append(f"score: expected {low}..{high}, got {score}")
     if "limit" in expect:
-        check("limit", money(expect["limit"]), getattr(result, "credit_limit", None))
+        limit = getattr(result, "credit_limit", None)
+        check("limit", f"{format_fen_as_yuan(parse_amount(expect['limit']))} CNY",
+              None if limit is None else f"{format_fen_as_yuan(limit)} CNY")
     for rule in expect.get("fires", []):
         if rule not in result.meta.rules_fired:
             failures.append(f"fires: expected rule {rule} to fire")
     return failures
+
+
+def _plain(value: object) -> str:
+    """A value as the test file would write it: [LOW_SCORE, NEW_DEVICE], APPROVE, nothing."""
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "nothing" if value is None else str(value)
+
+
+# -- the commands -------------------------------------------------------------------------------------------
 
 
 def load_bundle_or_report(directory: Path, out: TextIO) -> RuleBundle | None:
@@ -366,24 +371,40 @@ def load_bundle_or_report(directory: Path, out: TextIO) -> RuleBundle | None:
         return load_bundle(directory)
     except BundleInvalid as problems:
         print(f"The bundle in {directory} has errors; fix them first (decisiond rules check {directory}):", file=out)
-        for problem in problems.problems:
-            print(problem.format(), file=out)
+        for found in problems.problems:
+            print(found.format(), file=out)
         return None
 
 
 def run_rule_tests(directory: Path, out: TextIO) -> int:
-    """`decisiond rules test DIR`: run the bundle's cases, print a report and coverage; exit 1 on failure."""
+    """`decisiond rules test DIR`: run the bundle's cases, print a report and coverage; exit 1 when a case fails,
+    cannot be run, or a test file cannot be read. Never a traceback: the server reads this output."""
+    try:
+        return _run_rule_tests(directory, out)
+    except Exception:
+        log.debug("rule_tests.failed", directory=str(directory), exc_info=True)
+        print(f"{directory}: the rule tests could not be run: the service failed unexpectedly", file=out)
+        print("    fix: report this to the service team [R999]", file=out)
+        return 1
+
+
+def _run_rule_tests(directory: Path, out: TextIO) -> int:
     bundle = load_bundle_or_report(directory, out)
     if bundle is None:
         return 1
     try:
-        cases = load_cases(directory)
-    except CaseFileError as error:
-        print(f"error: {error}", file=out)
-        return 1
-    report = run_cases(bundle, cases)
-    bundle.close()
+        cases, file_problems = read_cases(directory)
+        report = run_cases(bundle, cases)
+        total = len(bundle.all_rule_ids())
+    finally:
+        bundle.close()
+    for found in file_problems:
+        print(found.format(), file=out)
     for outcome in report.outcomes:
+        for found in outcome.problems:
+            print(f"FAIL {found.format()}", file=out)
+        if outcome.problems:
+            continue
         mark = "FAIL" if outcome.failures else "ok  "
         print(f"{mark} {outcome.case.file}:{outcome.case.line}: {outcome.case.name}", file=out)
         for failure in outcome.failures:
@@ -391,49 +412,47 @@ def run_rule_tests(directory: Path, out: TextIO) -> int:
         if outcome.failures:
             print(f"       rules fired: {', '.join(outcome.fired) or '(none)'}", file=out)
     passed = len(report.outcomes) - len(report.failed)
-    print(f"\n{passed} passed, {len(report.failed)} failed, {len(report.outcomes)} cases", file=out)
-    total = len(bundle.all_rule_ids())
+    unreadable = f"; {_plural(len(file_problems), 'test file problem')}" if file_problems else ""
+    print(f"\n{passed} passed, {len(report.failed)} failed, {len(report.outcomes)} cases{unreadable}", file=out)
     print(f"coverage: {total - len(report.uncovered)} of {total} rules fired by some case", file=out)
     if report.uncovered:
         print(f"never fired: {', '.join(report.uncovered)}", file=out)
-    return 1 if report.failed else 0
+    return 1 if report.failed or file_problems else 0
 
 
-def untested_rule_warnings(directory: Path) -> list[RuleProblem]:
-    """W003 for every rule no test case fires (for `decisiond rules check`); a valid bundle is assumed."""
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def rule_case_problems(directory: Path) -> list[RuleProblem]:
+    """For `decisiond rules check` (a valid bundle is assumed): an error for each test file or case that cannot
+    be read or run, exactly as `rules test` (and so the server) reports it, and W003 for each rule no case fires."""
     try:
-        cases = load_cases(directory)
-    except CaseFileError as error:
-        return [_warning(str(directory / "tests"), None, None, f"the test cases cannot be read: {error}")]
-    bundle = load_bundle(directory)
-    try:
-        uncovered = run_cases(bundle, cases).uncovered
-        where = {
-            spec.rule_id: (spec.file, spec.line)
-            for kind in (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
-            for spec in bundle.rule_specs(kind)
-        }
-    finally:
-        bundle.close()
+        cases, problems = read_cases(directory)
+        bundle = load_bundle(directory)
+        try:
+            report = run_cases(bundle, cases)
+            where = {
+                spec.rule_id: (spec.file, spec.line)
+                for kind in (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
+                for spec in bundle.rule_specs(kind)
+            }
+        finally:
+            bundle.close()
+    except Exception:
+        log.debug("rule_tests.failed", directory=str(directory), exc_info=True)
+        return [problem(P.INTERNAL, str(directory / "tests"), "the test cases could not be run: the service failed "
+                        "unexpectedly", hint="report this to the service team")]
+    problems += [found for outcome in report.outcomes for found in outcome.problems]
+    if problems:  # which rules no case fires is not known while some cases cannot be run
+        return problems
     file_of_kind = {RuleSetKind.SCORECARD: "scorecard.yaml", RuleSetKind.LIMITS: "limits.yaml"}
-    problems = []
-    for rule_id in uncovered:
+    for rule_id in report.uncovered:
         file, line = where.get(rule_id, (None, None))
         if file is None:
             kind = RuleSetKind.SCORECARD if "/" in rule_id else RuleSetKind.LIMITS
             file = str(directory / file_of_kind[kind])
-        problems.append(_warning(file, line, rule_id, "no test case fires this rule"))
+        problems.append(problem(P.UNTESTED_RULE, file, "no test case fires this rule", line=line, rule_id=rule_id,
+                                hint="add a case to tests/*.yaml that makes this rule fire (see docs/rules.md, "
+                                "Rule tests)"))
     return problems
-
-
-def _warning(file: str, line: int | None, rule_id: str | None, message: str) -> RuleProblem:
-    return RuleProblem(
-        code=UNTESTED_RULE.code,
-        severity=ProblemSeverity.WARNING,
-        file=file,
-        line=line,
-        col=None,
-        rule_id=rule_id,
-        message=message,
-        hint="add a case to tests/*.yaml that makes this rule fire (see docs/rules.md, Rule tests)",
-    )

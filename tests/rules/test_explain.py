@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import service.explain_case
 from service.cli import main
 
 RULES = str(Path(__file__).resolve().parents[2] / "rules")
@@ -58,3 +59,66 @@ def test_a_bad_input_gets_a_message_not_a_traceback(tmp_path: Path, capsys: pyte
     assert "cannot explain this input" in out
     assert "one of ScoreUser, GrantLimit, AuthorizeDrawdown, FlagTransaction" in out
     assert "Traceback" not in out
+
+
+PYTHON_WORDS = ("Traceback", "Error", "int()", "Errno", "is not a valid", "set_int_max_str_digits", "codec",
+                "<unicode string>", "EventType")
+
+
+def explain_file(case_file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["rules", "explain", RULES, "--input", str(case_file)])
+    return code, capsys.readouterr().out
+
+
+def test_json_nested_a_hundred_thousand_levels_deep_is_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_file = tmp_path / "deep.json"
+    case_file.write_text("[" * 100_000 + "]" * 100_000)
+    code, out = explain_file(case_file, capsys)
+    assert code == 1
+    assert out.splitlines() == [f"{case_file}: cannot explain this input: the file is nested too deeply to read "
+                                "(fix: a case needs only a few levels of nesting; check the brackets)"]
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (None, "cannot explain this input: cannot be read: the file does not exist (fix: check the file's name"),
+    (b'{"call": "GrantLimit", "applicant": {"country": "\xe9"}}', ":1:50: cannot explain this input: the file is "
+     "not UTF-8 text: this byte is not a character (fix: save the file as UTF-8 text)"),
+    (b'{"call": "GrantLimit", ', ":1:24: cannot explain this input: not valid JSON or YAML: expected a value, but "
+     "found the end of the file"),
+    (b'{"call": "GrantLimit", "applicant": {"age": 1e400}}', ":1: cannot explain this input: applicant.age: must be "
+     "a whole number from 0 to 130, not '1e400' (fix: write the number without quotes, units or an exponent)"),
+    (b'{"call": "GrantLimit", "applicant": {"age": ' + b"9" * 5000 + b"}}", ":1: cannot explain this input: "
+     "applicant.age: the number has 5000 characters, more than any value a case takes"),
+    (b'{"call": "FlagTransaction",\n "transaction": {"type": "TELEPORT"}}', ":2: cannot explain this input: "
+     "transaction.type: 'TELEPORT' is not an account event type (fix: use one of LOGIN, PASSWORD_CHANGE, "
+     "PHONE_CHANGE, DRAWDOWN, TRANSFER_OUT, REPAYMENT, PAYMENT)"),
+    (b'{"call": "AuthorizeDrawdown",\n "history": [\n  {"type": "DRAWDOWN", "minutes_ago": 99999999999999}]}',
+     ":3: cannot explain this input: history event 1, minutes_ago: must be a number of minutes from 0 to 5256000 "
+     "(ten years), not 99999999999999"),
+])
+def test_a_bad_input_is_one_line_naming_the_file_and_line_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, said: str
+) -> None:
+    case_file = tmp_path / "case.json"
+    if content is not None:
+        case_file.write_bytes(content)
+    code, out = explain_file(case_file, capsys)
+    assert code == 1
+    assert len(out.splitlines()) == 1
+    assert out.startswith(f"{case_file}") and said in out
+    assert [word for word in PYTHON_WORDS if word in out] == []
+
+
+def test_an_input_the_service_fails_on_gets_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_args: object) -> None:
+        raise OverflowError("Python int too large to convert to C int")
+
+    monkeypatch.setattr(service.explain_case, "call_case", failing)
+    code, out = explain(tmp_path, {"call": "GrantLimit"}, capsys)
+    assert code == 1
+    assert out == (f"{tmp_path / 'case.json'}: cannot explain this input: this input could not be run: the service "
+                   "failed while deciding it (fix: report this to the service team, with the input)\n")

@@ -1,0 +1,214 @@
+"""Reading rule-test files and `rules explain` inputs (YAML or JSON) with the line of every value.
+
+A file becomes PyYAML nodes first (as the rule files do, so a syntax error is reported the same way), then each
+case is built from its nodes by `build`, which records where every value came from and refuses, with the value's
+path, what no case can hold: tags, numbers with absurdly many digits, deep nesting, a key given twice.
+
+    problems: list[RuleProblem] = []
+    root = read_yaml(Path("rules/tests/fraud.yaml"), "rules/tests/fraud.yaml", problems)
+    case = build(node)        # Located(data, lines), or CaseRefused naming the value
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from service.engine import problems as P
+from service.engine.problems import ProblemCode, RuleProblem, line_col, problem
+from service.engine.yamlsrc import SourceFile, compose
+
+MAX_FILE_BYTES = 1 << 20  # as a rule file
+MAX_DEPTH = 12  # a case needs four levels (case, drawdown, channel, value)
+MAX_NUMBER_CHARS = 30  # far more digits than any value a case can take
+
+FieldPath = tuple[str | int, ...]  # ("history", 0, "minutes_ago"): keys, and list positions from 0
+
+_TAG = "tag:yaml.org,2002:"
+_CONSTRUCTOR = SafeConstructor()
+
+
+@dataclass(frozen=True)
+class CaseIssue:
+    """One thing wrong with a case: which value (its path in the case), what is wrong, and how to fix it."""
+
+    path: FieldPath
+    message: str
+    hint: str = ""
+    code: ProblemCode = P.INVALID_VALUE
+    line: int | None = None  # where the value is, when known without the case's line table
+
+
+class CaseRefused(Exception):
+    """A case cannot be run as written; `issues` names every value that is wrong."""
+
+    def __init__(self, issues: list[CaseIssue]) -> None:
+        super().__init__("; ".join(f"{field_label(i.path)}: {i.message}" for i in issues))
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class Located:
+    """Plain data (dict, list, str, int, float, bool, None) and the 1-based line of each value by its path."""
+
+    data: object
+    lines: dict[FieldPath, int]
+
+
+def line_of(lines: dict[FieldPath, int], path: FieldPath) -> int | None:
+    """The line of the value at `path`, or of the nearest value that holds it (a missing key: its mapping)."""
+    for end in range(len(path), -1, -1):
+        line = lines.get(path[:end])
+        if line is not None:
+            return line
+    return None
+
+
+def field_label(path: FieldPath) -> str:
+    """A path as a compliance officer reads it: `drawdown.channel.country`, `history event 2, minutes_ago`."""
+    text, after_item = "", False
+    for part in path:
+        if isinstance(part, int):
+            text += f"{' ' if text else ''}{'event' if text.endswith('history') else 'item'} {part + 1}"
+            after_item = True
+        else:
+            text = f"{text}, {part}" if after_item else f"{text}.{part}" if text else part
+            after_item = False
+    return text
+
+
+def read_yaml(path: Path, shown: str, problems: list[RuleProblem]) -> Node | None:
+    """The file's root node, or None with a problem (R001, R002, R501) saying in plain words what is wrong."""
+    try:
+        if not path.is_file():
+            reason = "it is a directory, not a file" if path.is_dir() else "the file does not exist"
+            problems.append(problem(P.MISSING_FILE, shown, f"cannot be read: {reason}",
+                                    hint="check the file's name and where it is"))
+            return None
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
+                                    hint="split the cases into several files"))
+            return None
+        data = path.read_bytes()
+    except OSError as error:
+        reason = (error.strerror or "the operating system refused").lower()
+        problems.append(problem(P.MISSING_FILE, shown, f"the file cannot be read ({reason})",
+                                hint="check the file's name and permissions"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        problems.append(problem(P.YAML_SYNTAX, shown, "the file is not UTF-8 text: this byte is not a character",
+                                line=line, col=col, hint="save the file as UTF-8 text"))
+        return None
+    text = text.removeprefix("\ufeff")
+    control = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if control is not None:
+        line, col = line_col(text, control.start())
+        problems.append(problem(P.YAML_SYNTAX, shown,
+                                f"the file holds a control character (U+{ord(control.group()):04X}) that YAML does "
+                                "not allow", line=line, col=col, hint="remove it: the file must be plain text"))
+        return None
+    found: list[RuleProblem] = []
+    root = compose(SourceFile(shown, shown, data, text), found)
+    problems += [_in_words(p) for p in found]
+    return root
+
+
+# PyYAML names what it found by its token names; say them in words
+_YAML_WORDS = (
+    ("expected the node content", "expected a value"),
+    ("'<stream end>'", "the end of the file"),
+    ("'<document start>'", "'---'"),
+    ("'<document end>'", "'...'"),
+    ("'<block end>'", "the end of an indented block"),
+    ("'<block mapping start>'", "the start of an indented mapping"),
+    ("'<block sequence start>'", "the start of an indented list"),
+    ("'<alias>'", "an alias (*name)"),
+    ("'<anchor>'", "an anchor (&name)"),
+    ("'<tag>'", "a tag (!name)"),
+    ("'<scalar>'", "a value"),
+    ("'<directive>'", "a directive (%...)"),
+)
+
+
+def _in_words(found: RuleProblem) -> RuleProblem:
+    message, hint = found.message, found.hint
+    for token, words in _YAML_WORDS:
+        message = message.replace(token, words)
+    message = message.replace(" in rule files", "")
+    if found.code == P.TOO_LARGE.code:
+        hint = "a case needs only a few levels of nesting; check the brackets"
+    return replace(found, message=message, hint=hint)
+
+
+def build(node: Node, path: FieldPath = ()) -> Located:
+    """The data of a node and the line of each of its values. Raises CaseRefused (naming the value) for a tag, a
+    number with more than MAX_NUMBER_CHARS characters, nesting deeper than MAX_DEPTH, or a key given twice."""
+    lines: dict[FieldPath, int] = {}
+    return Located(_build(node, path, lines), lines)
+
+
+def _build(node: Node, path: FieldPath, lines: dict[FieldPath, int]) -> object:
+    lines[path] = node.start_mark.line + 1
+    if len(path) > MAX_DEPTH:
+        raise _refused(node, path[:2], "is nested too deeply", "a case needs only a few levels; check the brackets")
+    if isinstance(node, MappingNode):
+        _plain_tag(node, path, _TAG + "map")
+        mapping: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise _refused(key_node, path, "a key must be a plain name, not a list or mapping",
+                               "write 'name: value'")
+            key = key_node.value
+            if key in mapping:
+                raise _refused(key_node, (*path, key), "is given twice", "keep one of them: only one value can count")
+            mapping[key] = _build(value_node, (*path, key), lines)
+        return mapping
+    if isinstance(node, SequenceNode):
+        _plain_tag(node, path, _TAG + "seq")
+        return [_build(item, (*path, index), lines) for index, item in enumerate(node.value)]
+    assert isinstance(node, ScalarNode)
+    return _scalar(node, path)
+
+
+def _scalar(node: ScalarNode, path: FieldPath) -> object:
+    tag = node.tag
+    if tag in (_TAG + "str", _TAG + "timestamp"):  # a date is kept as written: no case field is a date
+        return str(node.value)
+    if tag == _TAG + "null":
+        return None
+    if tag == _TAG + "bool":
+        return _CONSTRUCTOR.construct_yaml_bool(node)
+    if tag in (_TAG + "int", _TAG + "float"):
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise _refused(node, path, f"the number has {len(node.value)} characters, more than any value a case takes",
+                           "write a number within the field's range, as docs/rules.md (Rule tests) gives it")
+        try:
+            if tag == _TAG + "int":
+                return _CONSTRUCTOR.construct_yaml_int(node)
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        except ValueError:  # an explicit !!int or !!float on text that is not a number
+            raise _refused(node, path, f"'{node.value}' is not a number",
+                           "write the number without a '!!' tag") from None
+    raise _refused(node, path, f"the tag {_tag_shown(tag)} is not supported", "write the value without a '!' tag")
+
+
+def _plain_tag(node: Node, path: FieldPath, expected: str) -> None:
+    if node.tag != expected:
+        raise _refused(node, path, f"the tag {_tag_shown(node.tag)} is not supported",
+                       "write the value without a '!' tag")
+
+
+def _tag_shown(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+def _refused(node: Node, path: FieldPath, message: str, hint: str) -> CaseRefused:
+    return CaseRefused([CaseIssue(path, message, hint, P.WRONG_SHAPE, node.start_mark.line + 1)])

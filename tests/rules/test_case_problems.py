@@ -1,0 +1,203 @@
+"""What `decisiond rules test` and `rules check` say about a test case that cannot be run as written: the file,
+the case's line, the case, the field and a fix, in plain words; never a traceback or Python's wording."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import service.rule_tests
+from service.cli import main
+from service.rule_tests import run_rule_tests
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+PYTHON_WORDS = ("Traceback", "Error", "int()", "Errno", "is not a valid", "set_int_max_str_digits", "codec",
+                "<unicode string>", "EventType", "InvalidRequest")
+
+
+def bundle_with_cases(tmp_path: Path, cases: str, *, employment_rule: bool = False) -> Path:
+    """A copy of the starter bundle with tests/extra.yaml holding `cases` (the text after 'cases:')."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    if employment_rule:
+        eligibility = rules / "eligibility.yaml"
+        eligibility.write_text(eligibility.read_text().replace(
+            "when: score.value < 600",
+            "when: score.value < 600 or applicant.attributes.employment_months > 1000"))
+    (rules / "tests" / "extra.yaml").write_text("cases:\n" + cases)
+    return rules
+
+
+def rules_test(rules: Path) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_rule_tests(rules, out)
+    return code, out.getvalue()
+
+
+def assert_plain_words(report: str) -> None:
+    assert [word for word in PYTHON_WORDS if word in report] == []
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("abc", "must be a whole number, not 'abc'"),
+    ("2.5", "must be a whole number, not 2.5"),
+    ("true", "must be a number, not true/false"),
+])
+def test_an_attribute_of_the_wrong_kind_fails_its_case_naming_the_field_and_the_fix(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: long employment\n"
+        "    call: GrantLimit\n"
+        f"    applicant: {{attributes: {{employment_months: {value}}}}}\n"
+        "    expect: {outcome: DECLINE}\n"
+    ), employment_rule=True)
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'long employment': applicant.attributes.employment_months "
+            f"(line 4): {said}\n    fix: bundle.yaml declares this attribute as a whole number (int)") in report
+    assert "ok   " in report and "39 passed, 1 failed, 40 cases" in report
+    assert_plain_words(report)
+
+
+def test_rules_check_reports_a_case_it_cannot_run_at_the_case_not_as_a_checker_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: long employment\n"
+        "    call: GrantLimit\n"
+        "    applicant: {attributes: {employment_months: abc}}\n"
+        "    expect: {outcome: DECLINE}\n"
+    ), employment_rule=True)
+    assert main(["rules", "check", str(rules)]) == 1
+    report = capsys.readouterr().out
+    assert (f"{rules}/tests/extra.yaml:2: case 'long employment': applicant.attributes.employment_months (line 4): "
+            "must be a whole number, not 'abc'") in report
+    assert f"{rules}: 1 error, 0 warnings" in report
+    assert "R999" not in report
+    assert_plain_words(report)
+
+
+def test_history_minutes_and_amounts_beyond_any_real_value_are_reported_like_any_other_case_error(
+    tmp_path: Path,
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: an event from before the universe\n"
+        "    call: AuthorizeDrawdown\n"
+        "    history:\n"
+        "      - {type: DRAWDOWN, minutes_ago: 99999999999999, amount: 500 CNY}\n"
+        "    expect: {outcome: APPROVE}\n"
+        "  - name: a limit larger than the money supply\n"
+        "    call: AuthorizeDrawdown\n"
+        "    credit_line: {credit_limit: 99999999999999999 CNY}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'an event from before the universe': history event 1, "
+            "minutes_ago (line 5): must be a number of minutes from 0 to 5256000 (ten years), not 99999999999999\n"
+            "    fix: write a number of minutes from 0 to 5256000 (ten years) [R006]") in report
+    assert (f"FAIL {rules}/tests/extra.yaml:7: case 'a limit larger than the money supply': credit_line.credit_limit "
+            "(line 9): '99999999999999999 CNY' is more than the largest amount the service handles\n"
+            "    fix: write at most 9999999999999.99 CNY [R003]") in report
+    assert "39 passed, 2 failed, 41 cases" in report
+    assert_plain_words(report)
+
+
+@pytest.mark.parametrize(("given", "said", "fix"), [
+    ("applicant: {age: 1e400}", "applicant.age (line 4): must be a whole number from 0 to 130, not '1e400'",
+     "write the number without quotes, units or an exponent"),
+    ("applicant: {age: 99999999999999999999999}", "applicant.age (line 4): must be from 0 to 130, not "
+     "99999999999999999999999", "write a whole number from 0 to 130"),
+    (f"applicant: {{age: {'9' * 5000}}}", "applicant.age (line 4): the number has 5000 characters",
+     "write a number within the field's range"),
+    ("applicant: {attributes: {tenure: 99999999999999999999999}}", "applicant.attributes.tenure (line 4): "
+     "99999999999999999999999 is out of range (at most 15 digits)", "write a smaller number"),
+])
+def test_numbers_python_cannot_take_are_described_in_plain_words(
+    tmp_path: Path, given: str, said: str, fix: str
+) -> None:
+    rules = bundle_with_cases(tmp_path, f"  - name: odd number\n    call: GrantLimit\n    {given}\n"
+                                        "    expect: {outcome: APPROVE}\n")
+    code, report = rules_test(rules)
+    assert code == 1
+    assert f"extra.yaml:2: case 'odd number': {said}" in report
+    assert f"    fix: {fix}" in report
+    assert_plain_words(report)
+
+
+def test_an_unknown_event_type_is_named_with_the_types_allowed(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: teleporting\n    call: FlagTransaction\n    transaction: {type: TELEPORT}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert ("extra.yaml:2: case 'teleporting': transaction.type (line 4): 'TELEPORT' is not an account event type\n"
+            "    fix: use one of LOGIN, PASSWORD_CHANGE, PHONE_CHANGE, DRAWDOWN, TRANSFER_OUT, REPAYMENT, PAYMENT "
+            "[R006]") in report
+    assert_plain_words(report)
+
+
+def test_a_yaml_error_in_a_test_file_is_an_error_for_check_and_test_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: fine\n    call: GrantLimit\n    expect: {outcome: APPROVE}\n"
+        "  - name: attr {a: 1}\n    call: GrantLimit\n    expect: {outcome: APPROVE}\n"
+    ))
+    said = (f"{rules}/tests/extra.yaml:5:18: not valid YAML: mapping values are not allowed here\n"
+            "    fix: put text that contains ': ' in quotes [R001]")
+    assert main(["rules", "check", str(rules)]) == 1
+    checked = capsys.readouterr().out
+    assert main(["rules", "test", str(rules)]) == 1
+    tested = capsys.readouterr().out
+    assert said in checked and said in tested
+    assert f"{rules}: 1 error, 0 warnings" in checked
+    assert "39 passed, 0 failed, 39 cases; 1 test file problem" in tested
+    assert_plain_words(checked + tested)
+
+
+def test_a_test_file_that_is_not_utf8_is_an_error_in_plain_words(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, "  - name: caf\xe9\n    call: GrantLimit\n    expect: {outcome: APPROVE}\n")
+    (rules / "tests" / "extra.yaml").write_bytes((rules / "tests" / "extra.yaml").read_text().encode("latin-1"))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert "extra.yaml" in report and "not UTF-8 text" in report and "save the file as UTF-8" in report
+    assert_plain_words(report)
+
+
+def test_a_case_the_service_fails_on_fails_alone_and_the_other_cases_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_call = service.rule_tests.call_case
+
+    def failing_on_transactions(app: Any, data: Any, user_id: str) -> Any:
+        if data.call == "FlagTransaction":
+            raise ZeroDivisionError("division by zero")
+        return real_call(app, data, user_id)
+
+    monkeypatch.setattr(service.rule_tests, "call_case", failing_on_transactions)
+    code, report = rules_test(RULES)
+    assert code == 1
+    assert (f"FAIL {RULES}/tests/fraud.yaml:5: case 'an ordinary login carries no risk': this case could not be run: "
+            "the service failed while deciding it\n    fix: report this to the service team, with the case; the other "
+            "cases were run [R999]") in report
+    assert f"ok   {RULES}/tests/drawdown.yaml:5: an ordinary drawdown is approved" in report
+    assert_plain_words(report)
+    assert "ZeroDivision" not in report and "division by zero" not in report
+
+
+def test_a_case_given_inputs_its_call_does_not_use_is_told_so(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a grant with a drawdown\n    call: GrantLimit\n    drawdown: {amount: 5 CNY}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert ("extra.yaml:2: case 'a grant with a drawdown': drawdown (line 4): GrantLimit does not use 'drawdown'; "
+            "it uses applicant\n    fix: remove it, or change 'call:' [R005]") in report
