@@ -19,10 +19,10 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine import problems as P
+from service.engine.files import MAX_TEST_FILE_BYTES, EntryKind, not_a_file, read_entry
 from service.engine.problems import ProblemCode, RuleProblem, line_col, problem
 from service.engine.yamlsrc import SourceFile, compose
 
-MAX_FILE_BYTES = 1 << 20  # as a rule file
 MAX_DEPTH = 12  # a case needs four levels (case, drawdown, channel, value)
 MAX_NUMBER_CHARS = 30  # far more digits than any value a case can take
 
@@ -83,21 +83,14 @@ def field_label(path: FieldPath) -> str:
 
 def read_yaml(path: Path, shown: str, problems: list[RuleProblem]) -> Node | None:
     """The file's root node, or None with a problem (R001, R002, R501) saying in plain words what is wrong."""
-    try:
-        if not path.is_file():
-            reason = "it is a directory, not a file" if path.is_dir() else "the file does not exist"
-            problems.append(problem(P.MISSING_FILE, shown, f"cannot be read: {reason}",
-                                    hint="check the file's name and where it is"))
-            return None
-        if path.stat().st_size > MAX_FILE_BYTES:
-            problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                                    hint="split the cases into several files"))
-            return None
-        data = path.read_bytes()
-    except OSError as error:
-        reason = (error.strerror or "the operating system refused").lower()
-        problems.append(problem(P.MISSING_FILE, shown, f"the file cannot be read ({reason})",
-                                hint="check the file's name and permissions"))
+    kind, data = read_entry(path, MAX_TEST_FILE_BYTES)  # never hangs on a device or a pipe, never reads without bound
+    if kind is not EntryKind.FILE:
+        problems.append(problem(P.MISSING_FILE, shown, f"cannot be read: {not_a_file(kind)}",
+                                hint="give an ordinary file: check its name and where it is"))
+        return None
+    if len(data) > MAX_TEST_FILE_BYTES:
+        problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {MAX_TEST_FILE_BYTES // 1024} KiB",
+                                hint="split the cases into several files"))
         return None
     try:
         text = data.decode("utf-8")

@@ -129,6 +129,11 @@ def _kind_of_mode(mode: int) -> EntryKind:
     return EntryKind.FOLDER if stat.S_ISDIR(mode) else EntryKind.SPECIAL
 
 
+def not_a_file(kind: EntryKind) -> str:
+    """What is said of a path that should be a file the service reads but is `kind` instead (not FILE)."""
+    return "this file does not exist" if kind is EntryKind.MISSING else _NOT_A_FILE[kind]
+
+
 def read_entry(path: Path, limit: int) -> tuple[EntryKind, bytes]:
     """(FILE, at most limit + 1 bytes) for an ordinary file; (what it is instead, b"") for anything else.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_json_nested_a_hundred_thousand_levels_deep_is_one_line_naming_the_file(
 
 
 @pytest.mark.parametrize(("content", "said"), [
-    (None, "cannot explain this input: cannot be read: the file does not exist (fix: check the file's name"),
+    (None, "cannot explain this input: cannot be read: this file does not exist (fix: give an ordinary file"),
     (b'{"call": "GrantLimit", "applicant": {"country": "\xe9"}}', ":1:50: cannot explain this input: the file is "
      "not UTF-8 text: this byte is not a character (fix: save the file as UTF-8 text)"),
     (b'{"call": "GrantLimit", ', ":1:24: cannot explain this input: not valid JSON or YAML: expected a value, but "
@@ -122,3 +123,15 @@ def test_an_input_the_service_fails_on_gets_a_message_not_a_traceback(
     assert code == 1
     assert out == (f"{tmp_path / 'case.json'}: cannot explain this input: this input could not be run: the service "
                    "failed while deciding it (fix: report this to the service team, with the input)\n")
+
+
+def test_a_pipe_given_as_the_input_is_refused_at_once_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_file = tmp_path / "case.json"
+    os.mkfifo(case_file)  # nobody writes to it: reading it would wait for ever
+    code, out = explain_file(case_file, capsys)
+    assert code == 1
+    assert out.splitlines() == [f"{case_file}: cannot explain this input: cannot be read: this is not an ordinary "
+                                "file: it is a device, a pipe or a socket (fix: give an ordinary file: check its name "
+                                "and where it is)"]
