@@ -17,6 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from service.api.requests import (  # its ranges: a case describes only calls the service would accept
+    MAX_ATTRIBUTE_TEXT,
+    MAX_ATTRIBUTES,
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_TERM_MONTHS,
+    MAX_TEXT_LENGTH,
+)
 from service.app.commands import ApplicantInput, ChannelInput
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath
 from service.domain.errors import InvalidRequest
@@ -44,13 +52,6 @@ EXPECTATIONS_BY_CALL = {
 OUTCOMES = ("APPROVE", "DECLINE", "REVIEW")
 RISK_LEVELS = ("NONE", "LOW", "MEDIUM", "HIGH")
 
-# The ranges of api/requests.py, so that a case describes only calls the service would accept.
-MAX_COUNT = 100_000
-MAX_ID_LENGTH = 64
-MAX_TEXT_LENGTH = 64
-MAX_ATTRIBUTE_TEXT = 256
-MAX_ATTRIBUTES = 64
-MAX_TERM_MONTHS = 360
 # Bounds of what a case sets up that no request carries.
 MAX_HISTORY_EVENTS = 1_000
 MAX_MINUTES_AGO = 10 * 365 * 24 * 60  # ten years

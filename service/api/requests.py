@@ -29,6 +29,8 @@ MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 64
 MAX_COUNT = 100_000
 MAX_ATTRIBUTES = 64
+MAX_ATTRIBUTE_TEXT = 256
+MAX_TERM_MONTHS = 360
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)  # before it, an event's time is a caller's bug
 
@@ -136,7 +138,7 @@ class _Checker:
             elif kind == "bool_value":
                 values[key] = value.bool_value
             elif kind == "string_value":
-                values[key] = self.text(value.string_value, path, limit=256)
+                values[key] = self.text(value.string_value, path, limit=MAX_ATTRIBUTE_TEXT)
             elif kind == "null_value":
                 values[key] = None
             else:
@@ -214,7 +216,7 @@ def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
         request_id=check.identifier(request.request_id, "request_id"),
         user_id=check.identifier(request.user_id, "user_id"),
         amount=check.money(request, "amount", "amount", required=True, positive=True),
-        term_months=check.count(request.term_months, "term_months", low=1, high=360),
+        term_months=check.count(request.term_months, "term_months", low=1, high=MAX_TERM_MONTHS),
         repayment_method=method or RepaymentMethod.BULLET,
         purpose=purpose,
         channel=check.channel(request, "channel"),
