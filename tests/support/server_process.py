@@ -8,9 +8,11 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -37,6 +39,9 @@ class ServerProcess:
     ) -> None:
         """`env`: environment variables to add; `cpus`: the CPUs the server may run on (default: as this process)."""
         self.database_url = database_url
+        # The supervisor's private state (rule snapshots) goes here, removed with the server: a killed server
+        # cannot remove it itself.
+        self._temporary = tempfile.mkdtemp(prefix="server-process-")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -55,7 +60,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": self._temporary, **(env or {})},
             cwd=cwd or ROOT,
             start_new_session=True,  # its own process group: kill() takes the workers with it
             preexec_fn=None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus),
@@ -109,6 +114,7 @@ class ServerProcess:
             raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM") from None
         for reader in self._readers:
             reader.join(timeout=5)  # every line it wrote has been read
+        shutil.rmtree(self._temporary, ignore_errors=True)
         return code
 
     def kill(self) -> None:
@@ -123,6 +129,7 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"processes of group {group} survived SIGKILL: {_live_members(group)}")
             time.sleep(0.05)
+        shutil.rmtree(self._temporary, ignore_errors=True)
 
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
