@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,16 @@ def test_a_case_given_inputs_its_call_does_not_use_is_told_so(tmp_path: Path) ->
     assert code == 1
     assert ("extra.yaml:2: case 'a grant with a drawdown': drawdown (line 4): GrantLimit does not use 'drawdown'; "
             "it uses applicant\n    fix: remove it, or change 'call:' [R005]") in report
+
+
+def test_a_report_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    """`decisiond rules check rules/ | head`: the report goes on after head has stopped reading."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    misspelt = "".join(f"  - id: FRD-{i:04d}\n    when: transaction.amout > 5 CNY\n"
+                       "    then: {outcome: REVIEW, flag: NEW_DEVICE, severity: LOW}\n" for i in range(1500))
+    (rules / "fraud.yaml").write_text("rules:\n" + misspelt)  # a report far larger than a pipe holds
+    done = subprocess.run(f"'{sys.executable}' -m service.cli rules check '{rules}' | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.startswith(f"{rules}/fraud.yaml:2:5: rule FRD-0000: ")
+    assert done.stderr == ""
