@@ -101,7 +101,7 @@ class DecisionApp:
             result = ScoreResult(
                 scored.score, scored.band, scored.reasons, self._meta(bundle, context, scored.rules_fired)
             )
-            return Decided(result, scored.band, scored.rules_fired, _minimised_applicant(command.applicant))
+            return Decided(result, scored.band, scored.rules_fired, _minimised_applicant(command.applicant, bundle))
 
         user_key = self.user_key(command.applicant.user_id)
         call = self._call("ScoreUser", command.request_id, command, user_key, bundle)
@@ -136,7 +136,7 @@ class DecisionApp:
                 tuple(reasons),
                 self._meta(bundle, context, rules_fired),
             )
-            return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant))
+            return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant, bundle))
 
         call = self._call(
             "GrantLimit", command.request_id, command, user_key, bundle, serialize_on_user=True
@@ -329,9 +329,12 @@ def _repayment_event(user_key: str, command: RepaymentCommand, now: datetime) ->
     return HistoryEvent(user_key=user_key, event_type=EventType.REPAYMENT, occurred_at=now, amount=command.amount)
 
 
-def _minimised_applicant(applicant: ApplicantInput) -> dict[str, object]:
-    """Everything the rules saw about the applicant except the user id (stored as its keyed hash)."""
-    return {k: v for k, v in vars(applicant).items() if k != "user_id"}
+def _minimised_applicant(applicant: ApplicantInput, bundle: RuleBundle) -> dict[str, object]:
+    """Everything the rules saw about the applicant except the user id (stored as its keyed hash): of its
+    attributes, only those the bundle declares (a caller may send others, a name say; the rules never see them)."""
+    minimised = {k: v for k, v in vars(applicant).items() if k not in ("user_id", "attributes")}
+    minimised["attributes"] = {k: v for k, v in applicant.attributes.items() if k in bundle.attributes}
+    return minimised
 
 
 def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:

@@ -56,7 +56,11 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
         sent.append((request, answer))
         return answer
 
-    call(client.decisions.ScoreUser, pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(user)))
+    attributes = {"employment_months": 36, "full_name": "Alice Wang"}  # the name: an attribute no rule declares
+    scored = call(
+        client.decisions.ScoreUser,
+        pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(user, attributes=attributes)),
+    )
     call(client.decisions.GrantLimit, pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user)))
     call(
         client.decisions.FlagTransaction,
@@ -109,8 +113,9 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
     # Minimised: the user is only ever its keyed hash; no device, address, transaction or account number.
     assert {r.user_key for r in records.values()} == {ledger.user_key(user)}
     for record in records.values():
-        for raw in (user, "13800138000", "alice", device, ip, transaction, counterparty):
+        for raw in (user, "13800138000", "alice", "Alice Wang", device, ip, transaction, counterparty):
             assert raw not in record.request_json, f"{raw!r} stored in the {record.rpc} request"
+    assert json.loads(records[scored.meta.decision_id].request_json)["attributes"] == {"employment_months": 36}
     assert json.loads(records[drawn.meta.decision_id].request_json)["amount"] == 300_000
 
     # What an auditor runs.
