@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.affinity import MODES
+from service.storage.factory import check_database_url
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_RULES = "./rules"
@@ -70,6 +71,10 @@ def load_settings(
     host, port = parse_listen(listen or env.get("DECISIOND_LISTEN") or DEFAULT_LISTEN)
     rules_dir = Path(rules or env.get("DECISIOND_RULES") or DEFAULT_RULES)
     database_url = database or env.get("DECISIOND_DATABASE") or DEFAULT_DATABASE
+    try:
+        check_database_url(database_url)
+    except ValueError as error:
+        raise SettingsError(f"the database URL (--database, DECISIOND_DATABASE) cannot be used: {error}") from None
     if "DECISIOND_THREADS" in env:
         raise SettingsError("DECISIOND_THREADS is gone: calls on PostgreSQL no longer run on threads; the database "
                             "URL's pool_size bounds how many transactions a worker process runs at once")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from service.app.ports import Store
@@ -27,19 +28,46 @@ def open_store(url: str, *, timeout: float | None = None, pool_size: int | None 
     store elsewhere. Both may also be given in the URL's query (``?timeout=1.5&pool_size=32``),
     which wins over the arguments, so that a deployment can tune them through the URL alone.
     """
+    target = _target(url, timeout, pool_size)
+    if isinstance(target, _SqliteTarget):
+        from service.storage.sqlite import SqliteStore
+
+        return SqliteStore(target.path, timeout=target.timeout)
+    from service.storage.postgres import PostgresStore
+
+    return PostgresStore(target.conninfo, timeout=target.timeout, pool_size=target.pool_size)
+
+
+def check_database_url(url: str) -> None:
+    """Raises ValueError saying what is wrong with a database URL, as open_store would, without connecting."""
+    _target(url, None, None)
+
+
+@dataclass(frozen=True)
+class _SqliteTarget:
+    path: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class _PostgresTarget:
+    conninfo: str
+    timeout: float
+    pool_size: int
+
+
+def _target(url: str, timeout: float | None, pool_size: int | None) -> _SqliteTarget | _PostgresTarget:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme == "sqlite":
-        return _open_sqlite(url, timeout)
+        return _sqlite_target(url, timeout)
     if scheme in ("postgresql", "postgres"):
-        return _open_postgres(url, timeout, pool_size)
+        return _postgres_target(url, timeout, pool_size)
     raise ValueError(
         f"unsupported database URL scheme {scheme or url[:20]!r}: use sqlite:///PATH or postgresql://HOST/DBNAME"
     )
 
 
-def _open_sqlite(url: str, timeout: float | None) -> Store:
-    from service.storage.sqlite import SqliteStore
-
+def _sqlite_target(url: str, timeout: float | None) -> _SqliteTarget:
     parts = urlsplit(url)
     if parts.netloc:
         raise ValueError(
@@ -52,16 +80,18 @@ def _open_sqlite(url: str, timeout: float | None) -> Store:
     if others:
         unknown = unquote(others.split("&")[0].partition("=")[0])
         raise ValueError(f"unknown SQLite URL option {unknown!r}; known: {', '.join(sorted(_SQLITE_OPTIONS))}")
-    return SqliteStore(path, timeout=_timeout(options.get("timeout"), timeout))
+    return _SqliteTarget(path, _timeout(options.get("timeout"), timeout))
 
 
-def _open_postgres(url: str, timeout: float | None, pool_size: int | None) -> Store:
+def _postgres_target(url: str, timeout: float | None, pool_size: int | None) -> _PostgresTarget:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from service.storage.postgres import PostgresStore
-
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError("the port in the PostgreSQL URL must be a number from 0 to 65535") from None
     options, libpq_query = _split_options(parts.query, _POSTGRES_OPTIONS)
     seconds = _timeout(options.get("timeout"), timeout)
     size = _pool_size(options.get("pool_size"), pool_size)
@@ -75,7 +105,7 @@ def _open_postgres(url: str, timeout: float | None, pool_size: int | None) -> St
         defaults["connect_timeout"] = max(2, math.ceil(seconds))  # libpq's minimum is 2 s
     if "application_name" not in given:
         defaults["application_name"] = "decisiond"
-    return PostgresStore(make_conninfo(libpq_url, **defaults), timeout=seconds, pool_size=size)
+    return _PostgresTarget(make_conninfo(libpq_url, **defaults), seconds, size)
 
 
 def _split_options(query: str, ours: frozenset[str]) -> tuple[dict[str, str], str]:

@@ -73,3 +73,21 @@ def test_connection_spread_is_auto_unless_set_and_a_bad_mode_names_the_setting_a
     assert load_settings(environ={"DECISIOND_CONNECTION_SPREAD": "Off"}).connection_spread == "off"
     with pytest.raises(SettingsError, match=r"DECISIOND_CONNECTION_SPREAD must be auto \(.*\) or off"):
         load_settings(environ={"DECISIOND_CONNECTION_SPREAD": "round-robin"})
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://root@127.0.0.1/x", "unsupported database URL scheme 'mysql'"),
+        ("garbage", "unsupported database URL scheme 'garbage'"),
+        ("sqlite://a.db", "names a host"),
+        ("sqlite:///x.db?foo=1", "unknown SQLite URL option 'foo'"),
+        ("postgresql://u@localhost:notaport/db", "the port in the PostgreSQL URL must be a number"),
+        ("postgresql://u@localhost/db?pool_size=0", "pool_size must be from 1 to 1000"),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_refused_before_anything_starts(url: str, said: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(database=url, environ={})
+    assert str(refused.value).startswith("the database URL (--database, DECISIOND_DATABASE) cannot be used: ")
+    assert said in str(refused.value)
