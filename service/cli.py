@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from service.config import SettingsError, load_settings
 from service.logs import configure_logging
@@ -90,22 +92,54 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _decisions(args: argparse.Namespace) -> int:
-    from service.audit import list_decisions, parse_since, show_decision
-    from service.storage import open_store
+    from service.audit import list_decisions, show_decision
+    from service.domain.errors import StoreUnavailable
+    from service.storage import MigrationError, open_store
+    from service.supervisor import redact_password
 
     try:
         settings = load_settings(database=args.database)
-        since = parse_since(args.since) if getattr(args, "since", None) else None
-    except (SettingsError, ValueError) as error:
+        since = _since(args.since) if getattr(args, "since", None) is not None else None
+        if getattr(args, "limit", 1) not in range(1, MAX_LISTED + 1):
+            raise SettingsError(f"--limit must be a whole number from 1 to {MAX_LISTED}")
+        _require_existing_sqlite(settings.database_url)
+    except SettingsError as error:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
-    store = open_store(settings.database_url)
+    try:
+        store = open_store(settings.database_url)
+    except (StoreUnavailable, MigrationError) as error:  # an auditor's tool reads what is there, or says why not
+        print(f"decisiond: cannot read the decisions in {redact_password(settings.database_url)}: {error}",
+              file=sys.stderr)
+        return 2
     try:
         if args.decisions_command == "list":
             return list_decisions(store, sys.stdout, user_id=args.user, since=since, limit=args.limit)
         return show_decision(store, sys.stdout, args.decision_id)
     finally:
         store.close()
+
+
+MAX_LISTED = 100_000
+
+
+def _since(text: str) -> datetime:
+    from service.audit import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise SettingsError(f"--since {text!r} is not a date or time: write e.g. 2026-11-01 or "
+                            "2026-11-01T08:00:00+08:00 (UTC when no zone is given)") from None
+
+
+def _require_existing_sqlite(database_url: str) -> None:
+    """The auditor's tools read a ledger; they never create one (a mistyped path would show 'no decisions')."""
+    if database_url.lower().startswith("sqlite:///") and ":memory:" not in database_url:
+        path = Path(unquote(urlsplit(database_url).path)[1:])
+        if not path.is_file():
+            raise SettingsError(f"there is no SQLite ledger at {path}: give the --database of the server "
+                                "(its --database, or DECISIOND_DATABASE)")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ _UNAVAILABLE_CODES = frozenset(
         sqlite3.SQLITE_CANTOPEN,
         sqlite3.SQLITE_FULL,
         sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,  # the file is not a SQLite database (a wrong path, say)
+        sqlite3.SQLITE_CORRUPT,
     }
 )
 

@@ -181,3 +181,24 @@ def test_no_raw_user_id_reaches_the_database(deployment: Deployment) -> None:
         *(repr(row) for row in ledger.events),
     ]
     assert [text for text in stored if user in text or "13911112222" in text] == []
+
+
+def test_the_auditors_tools_refuse_what_they_cannot_read_in_words_and_never_create_a_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    missing, garbage = tmp_path / "mistyped" / "ledger.db", tmp_path / "garbage.db"
+    garbage.write_text("not a database")
+    refusals = [
+        (["list", "--database", f"sqlite:///{missing}"], f"there is no SQLite ledger at {missing}"),
+        (["show", "dec_1", "--database", f"sqlite:///{missing}"], f"there is no SQLite ledger at {missing}"),
+        (["list", "--database", f"sqlite:///{garbage}"], f"cannot read the decisions in sqlite:///{garbage}: file is"),
+        (["list", "--limit", "-1", "--database", f"sqlite:///{garbage}"], "--limit must be a whole number from 1"),
+        (["list", "--since", "yesterday", "--database", f"sqlite:///{garbage}"], "--since 'yesterday' is not a date"),
+    ]
+    for argv, said in refusals:
+        assert main(["decisions", *argv]) == 2, argv
+        error = capsys.readouterr().err
+        assert error.startswith(f"decisiond: {said}") and "Traceback" not in error, error
+    assert not missing.parent.exists()
