@@ -36,6 +36,7 @@ T = TypeVar("T")
 SERVICE_NAMES = tuple(
     pb.DESCRIPTOR.services_by_name[name].full_name for name in ("DecisionService", "CreditLineService", "RulesService")
 )
+DECISION_SERVICE = pb.DESCRIPTOR.services_by_name["DecisionService"].full_name
 CONNECTION_AGE_JITTER = 0.1  # grpc core varies the maximum connection age by +-10 %
 MAX_CONCURRENT_RPCS = 1024  # beyond this a call is refused (RESOURCE_EXHAUSTED) rather than queued without bound
 
@@ -175,6 +176,11 @@ def create_server(
         "grpc-server", host, port, server_options(reuse_port=reuse_port, connection_age=connection_age), register
     )
     checks = health_servicer[0]
+    # Without a valid rule bundle (a process serves one bundle for its life) nothing can be decided: the decision
+    # service says so, while ledger reads, and so the server as a whole, go on serving.
+    can_decide = rules_status().active_version is not None
     for name in (*SERVICE_NAMES, ""):
-        serving.call(checks.set(name, health_pb2.HealthCheckResponse.SERVING))
+        serving_now = can_decide or name != DECISION_SERVICE
+        status = health_pb2.HealthCheckResponse.SERVING if serving_now else health_pb2.HealthCheckResponse.NOT_SERVING
+        serving.call(checks.set(name, status))
     return RunningServer(serving, server, bound, checks, connection_age)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
@@ -39,5 +40,15 @@ def test_decisions_are_unavailable_and_status_names_the_problems(tmp_path: Path)
             status = pb_grpc.RulesServiceStub(channel).GetRulesStatus(pb.GetRulesStatusRequest())
             assert not status.HasField("active")
             assert status.last_edit_rejected and any("bundle.yaml" in p for p in status.rejected_problems)
+            health = health_pb2_grpc.HealthStub(channel)
+            serving = {
+                name: health.Check(health_pb2.HealthCheckRequest(service=name)).status
+                for name in ("decision.v1.DecisionService", "decision.v1.CreditLineService", "")
+            }
+            assert serving == {
+                "decision.v1.DecisionService": health_pb2.HealthCheckResponse.NOT_SERVING,
+                "decision.v1.CreditLineService": health_pb2.HealthCheckResponse.SERVING,
+                "": health_pb2.HealthCheckResponse.SERVING,  # ledger reads go on
+            }
     finally:
         service.stop()
