@@ -41,11 +41,11 @@ def _served(method: Method[S]) -> Handler[S]:
     @functools.wraps(method)
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Response:
         if type(request) is UndecodableRequest:
-            await abort_with(context, request)
+            await abort_with(context, request, method.__name__)
         try:
             return await self._runner.run(functools.partial(method, self, request))
         except Exception as error:
-            await abort_with(context, error)
+            await abort_with(context, error, method.__name__)
             raise  # pragma: no cover - abort_with raises
 
     return handler
@@ -122,9 +122,9 @@ class RulesServicer(pb_grpc.RulesServiceServicer):
         self, request: pb.GetRulesStatusRequest | UndecodableRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetRulesStatusResponse:
         if isinstance(request, UndecodableRequest):
-            await abort_with(context, request)
+            await abort_with(context, request, "GetRulesStatus")
         try:
             return responses.rules_status_response(self._status())
         except Exception as error:
-            await abort_with(context, error)
+            await abort_with(context, error, "GetRulesStatus")
             raise  # pragma: no cover - abort_with raises

@@ -76,9 +76,18 @@ def to_status(error: BaseException) -> status_pb2.Status:
     return _status(code_pb2.INTERNAL, "internal error")
 
 
-async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException) -> None:
-    """Ends the call with the status for this error (raises, as grpc's abort does)."""
-    await context.abort_with_status(rpc_status.to_status(to_status(error)))
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException, rpc: str = "") -> None:
+    """Ends the call with the status for this error (raises, as grpc's abort does), and logs the refusal: the
+    RPC, the status and the fields named, never their values (which may be personal data)."""
+    status = to_status(error)
+    fields: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [violation.field for violation in bad.field_violations]
+    log.info("call.refused", rpc=rpc, status=code_pb2.Code.Name(status.code), fields=fields)
+    await context.abort_with_status(rpc_status.to_status(status))
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:

@@ -15,7 +15,7 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
-from tests.contract.helpers import open_line
+from tests.contract.helpers import open_line, rpc_error
 from tests.support.builders import drawdown
 from tests.support.databases import fresh_postgres_schema
 from tests.support.server_process import ServerProcess, start_server
@@ -45,12 +45,17 @@ def test_health_and_reflection_answer(server: ServerProcess) -> None:
         assert {"decision.v1.DecisionService", "decision.v1.CreditLineService", "grpc.health.v1.Health"} <= names
 
 
-def test_decisions_are_logged_as_json_without_the_user_id(server: ServerProcess) -> None:
+def test_decisions_and_refusals_are_logged_as_json_without_the_user_id(server: ServerProcess) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         decisions = pb_grpc.DecisionServiceStub(channel)
         open_line(decisions, "alice-13800138000")
         answer = decisions.AuthorizeDrawdown(drawdown("alice-13800138000", 1_000))
+        refused = rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown("alice-13800138000", 1_000, term_months=0)))
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert server.stop() == 0
+    (refusal,) = [entry for entry in server.logs() if entry.get("event") == "call.refused"]
+    assert (refusal["rpc"], refusal["status"], refusal["fields"]) == ("AuthorizeDrawdown", "INVALID_ARGUMENT",
+                                                                      ["term_months"])
     logs = [entry for entry in server.logs() if entry.get("event") == "decision"]
     assert {entry["rpc"] for entry in logs} == {"GrantLimit", "AuthorizeDrawdown"}
     drawdown_log = next(entry for entry in logs if entry["rpc"] == "AuthorizeDrawdown")
