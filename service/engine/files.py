@@ -200,8 +200,10 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
     """Every file the service reads, with a problem for each missing, unreadable, oversized or otherwise
     unusable entry (and a warning for each ignored one). Test files are checked the same way (they are read
     by the rule-test runner, which may then rely on them being ordinary UTF-8 files within the limit)."""
-    if not directory.is_dir():
-        problems.append(problem(P.MISSING_FILE, str(directory), "the rule bundle directory does not exist",
+    kind = entry_kind(directory)
+    if kind is not EntryKind.FOLDER:
+        said = "does not exist" if kind is EntryKind.MISSING else f"is {_NOUN[kind]}, not a folder"
+        problems.append(problem(P.MISSING_FILE, str(directory), f"the rule bundle directory {said}",
                                 hint="give the directory that holds bundle.yaml, e.g. rules/"))
         return None
     bundle = BundleFiles(directory)

@@ -22,6 +22,7 @@ from service.engine.files import (
     MAX_LIST_FILE_BYTES,
     EntryKind,
     copy_bundle,
+    read_bundle_files,
     read_entry,
 )
 from service.engine.problems import RuleProblem
@@ -254,3 +255,12 @@ def test_the_rule_tools_refuse_a_test_file_linked_to_dev_zero_in_seconds(
     assert f"{rules}/tests/zero.yaml: this is not an ordinary file: it is a device, a pipe or a socket" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_file_given_as_the_bundle_directory_is_called_a_file(tmp_path: Path) -> None:
+    given = tmp_path / "rules.yaml"
+    given.write_text("rules: []\n")
+    problems: list[RuleProblem] = []
+    assert read_bundle_files(given, problems) is None
+    assert [p.format() for p in problems] == [f"{given}: the rule bundle directory is a file, not a folder\n"
+                                              "    fix: give the directory that holds bundle.yaml, e.g. rules/ [R002]"]
