@@ -110,32 +110,13 @@ def read_yaml(path: Path, shown: str, problems: list[RuleProblem]) -> Node | Non
         return None
     found: list[RuleProblem] = []
     root = compose(SourceFile(shown, shown, data, text), found)
-    problems += [_in_words(p) for p in found]
+    problems += [_for_cases(p) for p in found]
     return root
 
 
-# PyYAML names what it found by its token names; say them in words
-_YAML_WORDS = (
-    ("expected the node content", "expected a value"),
-    ("'<stream end>'", "the end of the file"),
-    ("'<document start>'", "'---'"),
-    ("'<document end>'", "'...'"),
-    ("'<block end>'", "the end of an indented block"),
-    ("'<block mapping start>'", "the start of an indented mapping"),
-    ("'<block sequence start>'", "the start of an indented list"),
-    ("'<alias>'", "an alias (*name)"),
-    ("'<anchor>'", "an anchor (&name)"),
-    ("'<tag>'", "a tag (!name)"),
-    ("'<scalar>'", "a value"),
-    ("'<directive>'", "a directive (%...)"),
-)
-
-
-def _in_words(found: RuleProblem) -> RuleProblem:
-    message, hint = found.message, found.hint
-    for token, words in _YAML_WORDS:
-        message = message.replace(token, words)
-    message = message.replace(" in rule files", "")
+def _for_cases(found: RuleProblem) -> RuleProblem:
+    """A problem of a rule file, worded for a test case or an explain input."""
+    message, hint = found.message.replace(" in rule files", ""), found.hint
     if found.code == P.TOO_LARGE.code:
         hint = "a case needs only a few levels of nesting; check the brackets"
     return replace(found, message=message, hint=hint)

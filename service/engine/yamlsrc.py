@@ -46,11 +46,40 @@ _YAML_HINTS = (
     ("expected a single document", "remove the '---' separator: one document per file"),
     ("aliases", "write the values out in full"),
     ("did not find expected key", "check the indentation of this line against the lines above"),
+    ("expected <block end>", "check the indentation of this line against the lines above"),
     ("found undefined alias", "write the values out in full"),
 )
 
 
 _OPENED = {"while parsing a flow sequence": ("[", "]"), "while parsing a flow mapping": ("{", "}")}
+
+# PyYAML names what it found by its token names; say them in words.
+YAML_WORDS = (
+    ("expected the node content", "expected a value"),
+    ("'<stream end>'", "the end of the file"),
+    ("'<document start>'", "'---'"),
+    ("'<document end>'", "'...'"),
+    ("'<block end>'", "the end of an indented block"),
+    ("<block end>", "the end of an indented block"),
+    ("'<block mapping start>'", "the start of an indented mapping"),
+    ("'<block sequence start>'", "the start of an indented list"),
+    ("'<alias>'", "an alias (*name)"),
+    ("'<anchor>'", "an anchor (&name)"),
+    ("'<tag>'", "a tag (!name)"),
+    ("'<scalar>'", "a value"),
+    ("'<directive>'", "a directive (%...)"),
+    ("chomping or indentation indicators", "'|' or '>' to be followed by '-', '+' or a digit"),
+    ("found duplicate YAML directive", "found a second '%YAML' line"),
+)
+# A \U escape may name a number beyond the last character (PyYAML then fails without saying where).
+_LONG_ESCAPE = re.compile(r"\\U([0-9A-Fa-f]{8})")
+
+
+def in_words(text: str) -> str:
+    """PyYAML's wording of a problem, with its token names said in words."""
+    for token, words in YAML_WORDS:
+        text = text.replace(token, words)
+    return text
 
 
 def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
@@ -71,9 +100,16 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
         elif err.context in _OPENED and err.context_mark is not None:
             opening, closing = _OPENED[err.context]
             hint = f"close the '{opening}' opened at line {err.context_mark.line + 1} with '{closing}'"
-        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {what}",
+        problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {in_words(what)}",
                                 line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
                                 hint=hint))
+        return None
+    except (OverflowError, ValueError):  # a \U escape beyond the last character
+        found = next((m for m in _LONG_ESCAPE.finditer(src.text) if int(m.group(1), 16) > 0x10FFFF), None)
+        line, col = line_col(src.text, found.start()) if found else (None, None)
+        problems.append(problem(P.YAML_SYNTAX, src.display, "not valid YAML: an escape \\U names a character "
+                                "that does not exist", line=line, col=col,
+                                hint="write the character itself, or an escape of at most \\U0010FFFF"))
         return None
     except yaml.reader.ReaderError as err:  # a character YAML forbids anywhere, e.g. NUL
         line, col = line_col(src.text, err.position)
@@ -94,7 +130,30 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
     if node is None:
         problems.append(problem(P.WRONG_SHAPE, src.display, "the file is empty", line=1, col=1,
                                 hint="see docs/rules.md for what this file holds"))
+        return None
+    half = _first_half_character(node)
+    if half is not None:  # from an escape such as \ud800: not text, and no output can encode it
+        problems.append(problem(P.YAML_SYNTAX, src.display, "not valid YAML: this text holds an escape (\\ud800 to "
+                                "\\udfff) that is only half of a character", line=half.start_mark.line + 1,
+                                col=half.start_mark.column + 1,
+                                hint="write the character itself, or its whole escape, e.g. \\U0001F600"))
+        return None
     return node
+
+
+def _first_half_character(root: Node) -> ScalarNode | None:
+    """The first value holding a lone surrogate, if any (iteratively: a file may nest deeply)."""
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode):
+            if any("\ud800" <= char <= "\udfff" for char in node.value):
+                return node
+        elif isinstance(node, MappingNode):
+            stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
 
 
 # What to write instead of a list or mapping, for the values where a hint can be precise.
