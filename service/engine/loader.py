@@ -278,13 +278,18 @@ def _read_default(reader: FileReader, node: Node, kind: FieldType, values: tuple
     return text
 
 
+# A comment in a list file: from a '#' that starts the line or follows a space to the end of the line (an entry
+# written `CP-MULE-0002  # seen in November` must not become the whole line, which no counterparty ever matches).
+_LIST_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
 def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, frozenset[str]]:
     lists: dict[str, frozenset[str]] = {}
     for name, src in files.lists.items():
         entries: set[str] = set()
         for number, line in enumerate(src.text.splitlines(), start=1):
-            entry = line.strip()
-            if not entry or entry.startswith("#"):
+            entry = _LIST_COMMENT.sub("", line).strip()
+            if not entry:
                 continue
             if len(entry) > MAX_LIST_ENTRY:
                 problems.append(problem(P.BAD_LIST, src.display, f"this entry is longer than {MAX_LIST_ENTRY} "

@@ -1,5 +1,6 @@
-"""Escapes in quoted YAML text that make no character: refused where they are written, before anything can
-carry them to the engine, a response or a log line (they cannot be encoded as UTF-8)."""
+"""The text of a bundle read as its author means it: escapes in quoted YAML that make no character are refused
+where they are written (nothing could encode them in a response or a log line), PyYAML's wording is said in
+words, and a comment after a list entry is not part of the entry."""
 
 from __future__ import annotations
 
@@ -36,3 +37,13 @@ def test_a_misindented_key_is_explained_in_words(bundle_copy: BundleCopy) -> Non
     assert problem.message == ("not valid YAML: expected the end of an indented block, but found the start of an "
                                "indented mapping")
     assert problem.hint == "check the indentation of this line against the lines above"
+
+
+def test_a_comment_after_a_list_entry_is_not_part_of_it(bundle_copy: BundleCopy) -> None:
+    from service.engine.loader import analyse
+
+    bundle_copy.replace("lists/mule_counterparties.txt", "CP-MULE-0002\n", "CP-MULE-0002   # seen in November\n")
+    spec, problems = analyse(bundle_copy.dir)
+    assert problems == [] and spec is not None
+    assert "CP-MULE-0002" in spec.lists["mule_counterparties"]
+    assert not any("#" in entry for entry in spec.lists["mule_counterparties"])
