@@ -185,6 +185,10 @@ def bundle_entries(directory: Path) -> list[Entry]:
                 entries.append(Entry(rel, entry_kind(directory / rel), Role.LIST if readable else Role.IGNORED))
             elif folder == TESTS_DIR and fnmatch(name, TEST_FILES):
                 entries.append(Entry(rel, entry_kind(directory / rel), Role.TEST))
+            elif folder == TESTS_DIR and not name.startswith("."):
+                kind = entry_kind(directory / rel)  # test cases the runner would silently skip: said so
+                if kind is EntryKind.FOLDER or name.lower().endswith((".yaml", ".yml")):
+                    entries.append(Entry(rel, kind, Role.IGNORED))
     return entries
 
 
@@ -240,6 +244,12 @@ def _ignored(entry: Entry, shown: str, problems: list[RuleProblem]) -> None:
             problems.append(problem(P.UNEXPECTED_FILE, shown, f"this is {_NOUN[entry.kind]}, not a list; it is ignored",
                                     hint="lists are files named NAME.txt directly in lists/; remove it if it is"
                                          " not needed"))
+        return
+    if entry.rel.startswith(f"{TESTS_DIR}/"):
+        where = "a folder inside tests/" if entry.kind is EntryKind.FOLDER else f"'{name}'"
+        problems.append(problem(P.UNEXPECTED_FILE, shown, f"{where} is not read: test cases are in files named "
+                                "tests/NAME.yaml", hint="move or rename it to tests/NAME.yaml (lower-case .yaml) "
+                                "if it holds test cases, or remove it"))
         return
     close = suggest(name, list(REQUIRED_FILES))
     hint = (f"did you mean {close}? " if close else "") + "the bundle reads " + ", ".join(REQUIRED_FILES)

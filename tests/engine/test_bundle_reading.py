@@ -264,3 +264,22 @@ def test_a_file_given_as_the_bundle_directory_is_called_a_file(tmp_path: Path) -
     assert read_bundle_files(given, problems) is None
     assert [p.format() for p in problems] == [f"{given}: the rule bundle directory is a file, not a folder\n"
                                               "    fix: give the directory that holds bundle.yaml, e.g. rules/ [R002]"]
+
+
+def test_test_cases_the_runner_would_skip_are_warned_about_in_the_copy_too(
+    bundle_copy: BundleCopy, tmp_path: Path
+) -> None:
+    original = bundle_copy.base / "rules"
+    for skipped in ("tests/extra.yml", "tests/X.YAML", "tests/more/x.yaml"):
+        bundle_copy.write(skipped, (RULES / "tests" / "fraud.yaml").read_text())
+    not_read = "is not read: test cases are in files named tests/NAME.yaml"
+    said = [(p.code, p.file, p.message) for p in check_bundle(original)]
+    assert said == [
+        ("W002", f"{original}/tests/X.YAML", f"'X.YAML' {not_read}"),
+        ("W002", f"{original}/tests/extra.yml", f"'extra.yml' {not_read}"),
+        ("W002", f"{original}/tests/more", f"a folder inside tests/ {not_read}"),
+    ]
+    copy = tmp_path / "copy"
+    copy_bundle(original, copy)
+    in_copy = [(p.code, p.file.replace(str(copy), str(original)), p.message) for p in check_bundle(copy)]
+    assert in_copy == said
