@@ -15,7 +15,7 @@
           - {from: 30, points: 0}                 # the last bin has no `below`
 
 Because every bin is a range of the same value, the checker proves that each value falls into exactly one
-bin (no overlap, no gap).
+bin (no overlap, no gap), whenever it has a value (one that divides by a field has none where that is 0: W004).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.compiler import CompiledRuleSet, compile_rules
 from service.engine.context import CODE_RE, LoadContext
 from service.engine.model import Band, Characteristic, ScorecardSpec
-from service.engine.nodes import BoolOp, Compare, Expr, Literal, Span
+from service.engine.nodes import Arith, BoolOp, Compare, Expr, Literal, Span, children, field_refs
 from service.engine.parser import parse_expression
 from service.engine.typecheck import NUMBERS, describe
 from service.engine.yamlsrc import FileReader, SourceFile, compose
@@ -95,6 +95,10 @@ def read_scorecard(src: SourceFile, ctx: LoadContext, score_range: tuple[int, in
                                (FieldType.INT, FieldType.DECIMAL, FieldType.MONEY)) if "value" in char else None
         if "bins" not in char or value is None or cid is None:
             continue
+        if _divides_by_a_field(value[0]):
+            reader.report(P.VALUE_MAY_BE_MISSING, char["value"], "where the divisor is 0 this value has none: it "
+                          "then falls into no bin and the characteristic scores 0 points",
+                          "divide by a fixed number, or make sure the field is never 0", cid)
         index = len(characteristics)
         found = _read_bins(reader, char["bins"], value[0], value[1], cid, index, ctx.currency)
         if found is None or description is None or reason is None:
@@ -147,6 +151,17 @@ def _read_bands(reader: FileReader, node: Node | None, score_range: tuple[int, i
                       f"give the last band min_score: {low}")
         ok = False
     return bands if ok else None
+
+
+def _divides_by_a_field(expr: Expr) -> bool:
+    """Whether a calculation divides by something that holds a field (and so may be 0)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Arith) and node.op == "/" and field_refs(node.right):
+            return True
+        stack.extend(children(node))
+    return False
 
 
 def _read_bins(reader: FileReader, node: Node, value: Expr, kind: FieldType, cid: str, index: int,

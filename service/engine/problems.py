@@ -62,6 +62,8 @@ BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is
 ALWAYS_MATCHES = _w("W001", "a rule matches every request (its condition is always true)")
 UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (ignored)")
 UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")
+VALUE_MAY_BE_MISSING = _w("W004", "a scorecard value divides by a field: where that is 0 it has no value, "
+                                  "falls into no bin and scores 0 points")
 INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
 
 ALL_CODES: tuple[ProblemCode, ...] = (
@@ -69,7 +71,7 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, EXPR_SYNTAX, UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE,
-    ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, INTERNAL,
+    ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,
 )
 
 

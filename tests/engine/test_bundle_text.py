@@ -47,3 +47,18 @@ def test_a_comment_after_a_list_entry_is_not_part_of_it(bundle_copy: BundleCopy)
     assert problems == [] and spec is not None
     assert "CP-MULE-0002" in spec.lists["mule_counterparties"]
     assert not any("#" in entry for entry in spec.lists["mule_counterparties"])
+
+
+def test_a_scorecard_value_that_divides_by_a_field_is_warned_about(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("scorecard.yaml", "value: applicant.max_days_overdue_24m",
+                        "value: applicant.max_days_overdue_24m / applicant.overdue_count_24m")
+    (warning,) = check_bundle(bundle_copy.dir)
+    assert (warning.code, warning.rule_id, warning.line) == (
+        "W004", "SC-REPAY", bundle_copy.line_of("scorecard.yaml", "/ applicant.overdue_count_24m"))
+    assert "scores 0 points" in warning.message and warning.hint
+
+
+def test_a_scorecard_value_divided_by_a_fixed_number_is_not(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("scorecard.yaml", "value: applicant.max_days_overdue_24m",
+                        "value: applicant.max_days_overdue_24m / 2")
+    assert check_bundle(bundle_copy.dir) == []
