@@ -54,6 +54,9 @@ RISK_LEVELS = ("NONE", "LOW", "MEDIUM", "HIGH")
 
 # Bounds of what a case sets up that no request carries.
 MAX_HISTORY_EVENTS = 1_000
+# All the history events of all the cases of a bundle together: the runner reads and seeds about 2,500 a second,
+# and the server runs the cases before it serves a bundle, so this keeps them to seconds (docs/rules.md, Rule tests).
+MAX_BUNDLE_HISTORY_EVENTS = 10_000
 MAX_MINUTES_AGO = 10 * 365 * 24 * 60  # ten years
 MAX_DAYS_PAST_DUE = 3_650
 SEEDED_OVERDUE_FEN = 10_000  # what is outstanding when a case gives days_past_due but no outstanding amount

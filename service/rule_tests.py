@@ -22,10 +22,17 @@ from service.app.commands import DrawdownCommand, GrantCommand, ScoreCommand, Tr
 from service.app.ports import Store
 from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
-from service.case_input import CaseInput, attribute_check, case_shape_issues, parse_amount, read_case_input
+from service.case_input import (
+    MAX_BUNDLE_HISTORY_EVENTS,
+    CaseInput,
+    attribute_check,
+    case_shape_issues,
+    parse_amount,
+    read_case_input,
+)
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
 from service.domain.errors import InvalidRequest
-from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment, RepaymentMethod
+from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment, LineStatus, RepaymentMethod
 from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle, load_bundle
@@ -103,9 +110,11 @@ def load_cases(directory: Path) -> list[RuleCase]:
 
 def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
     """Every case in DIR/tests/*.yaml (those that cannot be run as written carry their `problems`), and the
-    problems of the test files that cannot be read at all."""
+    problems of the test files that cannot be read at all. Reading stops at the case whose history takes the
+    cases over MAX_BUNDLE_HISTORY_EVENTS events: it carries that problem and the cases after it are left out."""
     cases: list[RuleCase] = []
     problems: list[RuleProblem] = []
+    events = 0  # history events of the cases read so far
     for path in sorted((directory / "tests").glob("*.yaml")):
         shown = str(path)
         root = read_yaml(path, shown, problems)
@@ -118,8 +127,30 @@ def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
                                     hint="start the file with 'cases:' and each case with '- name: ...' "
                                     "(see docs/rules.md, Rule tests)"))
             continue
-        cases += [_read_case(shown, node) for node in items]
+        for node in items:
+            case = _read_case(shown, node)
+            events += _history_length(case.spec)
+            if events > MAX_BUNDLE_HISTORY_EVENTS:  # read no further: reading and running them takes too long
+                cases.append(_over_history_bound(case, events))
+                return cases, problems
+            cases.append(case)
     return cases, problems
+
+
+def _history_length(spec: dict[str, Any]) -> int:
+    history = spec.get("history")
+    return len(history) if isinstance(history, list) else 0
+
+
+def _over_history_bound(case: RuleCase, events: int) -> RuleCase:
+    """The case whose history takes the bundle's cases over MAX_BUNDLE_HISTORY_EVENTS, refused as too large."""
+    issue = CaseIssue(("history",), f"with its {_plural(_history_length(case.spec), 'event')} the test cases hold "
+                      f"{events} history events, more than the {MAX_BUNDLE_HISTORY_EVENTS} all the cases of a bundle "
+                      "may hold together; this case and the cases after it were not run",
+                      "shorten the histories: give each case only the events its rules look at",
+                      P.TOO_LARGE)
+    found = _problems(case.file, case.line, case.name, [issue], case.lines)
+    return replace(case, problems=(*case.problems, *found))
 
 
 def _case_nodes(root: Node) -> list[Node] | None:
@@ -274,20 +305,23 @@ def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, data: CaseInp
     line = data.credit_line
     with store.unit_of_work() as uow:
         if line is not None:
-            uow.save_credit_line(
-                CreditLine(
-                    user_key=user_key,
-                    credit_limit=line.credit_limit,
-                    outstanding_principal=0,
-                    daily_interest_rate=line.daily_interest_rate,
-                    status=line.status,
-                    residence_country=line.residence_country,
-                    opened_at=CASE_TIME - timedelta(days=400),
-                    updated_at=CASE_TIME - timedelta(days=400),
-                )
+            opened = CreditLine(
+                user_key=user_key,
+                credit_limit=line.credit_limit,
+                outstanding_principal=0,
+                daily_interest_rate=line.daily_interest_rate,
+                status=LineStatus.ACTIVE,
+                residence_country=line.residence_country,
+                opened_at=CASE_TIME - timedelta(days=400),
+                updated_at=CASE_TIME - timedelta(days=400),
             )
+            # As a real line comes to owe money while frozen or closed: drawn down while ACTIVE (the store lets
+            # nothing else be drawn), then given its status, which leaves what is outstanding as it is.
+            uow.save_credit_line(opened)
             if line.outstanding:
                 _seed_drawdown(uow, user_key, line.outstanding, line.days_past_due, line.daily_interest_rate)
+            if line.status is not LineStatus.ACTIVE:
+                uow.save_credit_line(replace(opened, status=line.status))
         for event in data.history:
             uow.append_event(
                 HistoryEvent(
@@ -316,9 +350,8 @@ def _seed_drawdown(uow: Any, user_key: str, amount: int, overdue_days: int, rate
         created_at=CASE_TIME - timedelta(days=40),
         schedule=(Installment(1, due, amount, 0),),
     )
-    if uow.draw_down(seeded) is None:  # read_case_input keeps outstanding within the limit
-        raise CaseRefused([CaseIssue(("credit_line", "outstanding"), "is more than the credit limit",
-                                     "lower credit_line.outstanding or raise credit_line.credit_limit")])
+    if uow.draw_down(seeded) is None:  # cannot happen: the line is ACTIVE, read_case_input keeps it within its limit
+        raise RuntimeError("the store refused the seeded drawdown of a rule-test case")
 
 
 def _compare(expect: dict[str, Any], result: Any) -> list[str]:
