@@ -9,6 +9,7 @@ workers. A worker that dies is replaced; the others keep answering.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
@@ -39,6 +40,8 @@ log = structlog.get_logger("decisiond.supervisor")
 WORKER_READY_TIMEOUT = 60.0
 VALIDATION_TIMEOUT = 120.0
 WATCH_INTERVAL = 0.5
+FIRST_RETRY_DELAY = 1.0  # workers that could not start are tried again after this, then twice as long each time
+MAX_RETRY_DELAY = 30.0
 
 
 @dataclass
@@ -58,23 +61,87 @@ class ActiveBundle:
     digest: str
 
 
+@dataclass
+class PendingStart:
+    """Workers still to be started: on a checked snapshot, or on none (no valid bundle: ledger reads only)."""
+
+    snapshot: Path | None
+    failures: int = 0
+    delay: float = 0.0  # before the next attempt
+    due: float = 0.0  # monotonic time of the next attempt
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.delay = FIRST_RETRY_DELAY if self.failures == 1 else min(self.delay * 2, MAX_RETRY_DELAY)
+        self.due = time.monotonic() + self.delay
+
+
+class WorkersNotStarted(Exception):
+    """A full set of workers could not be started; none of them is left running."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CannotListen(Exception):
+    """The listen address cannot be had: in use, not an address of this machine, or a name that does not resolve."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(host, port, reason)
+        self.host, self.port, self.reason = host, port, reason
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.host}:{self.port}: {self.reason}"
+
+
 def reserve_port(host: str, port: int) -> socket.socket:
     """Bind (without listening) so that port 0 becomes a concrete port the workers can all bind with
-    SO_REUSEPORT; the kernel only hands connections to sockets that listen."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    SO_REUSEPORT; the kernel only hands connections to sockets that listen. CannotListen when the address
+    cannot be had.
+
+    SO_REUSEPORT would let this bind join the sockets of another server on the port, which would then take
+    a share of its new connections (and write them to another ledger): so a concrete port is first bound
+    without it, with SO_REUSEADDR only, which a listening or bound socket refuses and a connection of a
+    previous run left in TIME_WAIT does not."""
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
     holder = socket.socket(family, socket.SOCK_STREAM)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    holder.bind((host.strip("[]"), port))
+    try:
+        if port != 0:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((address, port))
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((address, port))
+    except OSError as error:
+        holder.close()
+        raise CannotListen(host, port, _why_not_bound(error)) from None
     return holder
 
 
+def _why_not_bound(error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return f"the host name does not resolve ({(error.strerror or str(error)).lower()})"
+    if error.errno == errno.EADDRINUSE:
+        return "the address is already in use (another decisiond or another program listens there)"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address"
+    if error.errno == errno.EACCES:
+        return "permission denied (a port below 1024 needs privileges)"
+    return (error.strerror or str(error)).lower()
+
+
 def redact_password(url: str) -> str:
-    """The URL with any password replaced by ***, fit to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with any password (before the host, or a password= parameter) replaced by ***, fit to print."""
+    password = urlsplit(url).password
+    if password is not None:  # its first occurrence is the one in the user part: nothing can come before it
+        url = url.replace(f":{password}@", ":***@", 1)
+    base, mark, query = url.partition("?")
+    pieces = query.split("&") if mark else []
+    hidden = [f"{piece.partition('=')[0]}=***" if unquote(piece.partition("=")[0]) == "password" else piece
+              for piece in pieces]
+    return base + mark + "&".join(hidden)
 
 
 Fingerprint = tuple[tuple[str, str, int, int], ...]  # every bundle entry's path, kind, size and modification time
@@ -108,6 +175,7 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.active: ActiveBundle | None = None
         self.rejected: dict[str, object] | None = None
+        self.pending: PendingStart | None = None  # workers that could not start yet, tried again until they do
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._port = 0
@@ -118,23 +186,28 @@ class Supervisor:
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Serve until SIGTERM; 0 once drained. CannotListen (with nothing left behind) when the address cannot
+        be had."""
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
-        holder = reserve_port(self.settings.host, self.settings.port)
-        self._port = holder.getsockname()[1]
-        self._spread = self._open_spread()
+        holder: socket.socket | None = None
         try:
+            holder = reserve_port(self.settings.host, self.settings.port)
+            self._port = holder.getsockname()[1]
+            self._spread = self._open_spread()
             # Fingerprinted before the first snapshot is taken: an edit saved while that bundle is checked and
             # the workers start (seconds) is then seen as a change, not taken for what is serving.
             seen = fingerprint(self.settings.rules_dir)
             self._activate_or_reject(first=True)
-            self._announce()
+            if not self._stop.is_set():  # stopped before the bundle was judged: nothing true to announce
+                self._announce()
             self._watch(seen)
         finally:
             self._stop.set()
             self._stop_workers(self.workers)
-            holder.close()
+            if holder is not None:
+                holder.close()
             if self._spread is not None:
                 self._spread.close()
             shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -146,12 +219,18 @@ class Supervisor:
         self._stop.set()
 
     def _announce(self) -> None:
-        if self.active is None:
-            rules = f"NO valid rule bundle from {self.settings.rules_dir} (decisions answer UNAVAILABLE)"
+        """The start line. Says what is true when the workers could not start yet (the database does not answer,
+        say): the rules are then not to blame, and nothing answers until the workers start."""
+        directory = self.settings.rules_dir
+        not_started = "workers not started yet, retrying: see the log; connections are refused until they start"
+        if self.active is not None:
+            rules = f"rule bundle {self.active.version} (sha256 {self.active.digest[:12]}) from {directory}"
+        elif self.workers or self.pending is None:
+            rules = f"NO valid rule bundle from {directory} (decisions answer UNAVAILABLE)"
+        elif self.pending.snapshot is not None:
+            rules = f"the valid rule bundle from {directory} ({not_started})"
         else:
-            rules = (
-                f"rule bundle {self.active.version} (sha256 {self.active.digest[:12]}) from {self.settings.rules_dir}"
-            )
+            rules = f"NO valid rule bundle from {directory} (decisions will answer UNAVAILABLE; {not_started})"
         print(
             f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
             f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes"
@@ -174,6 +253,8 @@ class Supervisor:
     def _watch(self, seen: Fingerprint) -> None:
         """Reload on SIGHUP or when the rule files differ from `seen`, their fingerprint before the last snapshot."""
         while not self._stop.wait(WATCH_INTERVAL):
+            if self.pending is not None and time.monotonic() >= self.pending.due:
+                self._start_pending()
             self._replace_dead_workers()
             current = fingerprint(self.settings.rules_dir)
             if current != seen or self._reload.is_set():
@@ -217,23 +298,49 @@ class Supervisor:
             shutil.rmtree(snapshot, ignore_errors=True)
             self._write_status()
             if first:
-                self._start_workers(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
+                self._serve(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
             return
-        old_workers, previous = self.workers, self.active
-        started = self._start_workers(snapshot)
-        if started is None:
-            log.error("rules.activation_failed", reason="new workers did not become ready")
-            shutil.rmtree(snapshot, ignore_errors=True)
-            if first:
-                self._start_workers(None)
-            return
-        self.active = started
         self.rejected = None
         self._write_status()
+        self._serve(snapshot)
+
+    def _serve(self, snapshot: Path | None) -> None:
+        """Replace the serving workers by a fresh set on `snapshot` (None: no valid bundle). Workers that cannot
+        start (the database does not answer, say) do not make the bundle forgotten: it waits in `pending`,
+        and the watch tries again, sooner at first, until they start or a newer bundle takes its place."""
+        if self.pending is not None and self.pending.snapshot is not None:
+            shutil.rmtree(self.pending.snapshot, ignore_errors=True)
+        self.pending = PendingStart(snapshot)
+        self._start_pending()
+
+    def _start_pending(self) -> None:
+        pending = self.pending
+        assert pending is not None
+        try:
+            started, version, digest = self._start_workers(pending.snapshot)
+        except WorkersNotStarted as failure:
+            if self._stop.is_set():
+                return
+            pending.failed()
+            log.error(
+                "workers.not_started",
+                bundle="none valid (ledger reads only)" if pending.snapshot is None else "checked and valid",
+                reason=failure.reason,
+                failures=pending.failures,
+                retry_in_seconds=pending.delay,
+            )
+            return
+        self.pending = None
+        old_workers, previous = self.workers, self.active
+        self.workers = started
+        if pending.snapshot is not None:
+            self.active = ActiveBundle(pending.snapshot, version, digest)
+            self._write_status()
         self._stop_workers(old_workers)
-        if previous is not None:
+        if previous is not None and previous is not self.active:
             shutil.rmtree(previous.snapshot, ignore_errors=True)
-        log.info("rules.activated", version=started.version, digest=started.digest, first=first)
+        if self.active is not None and self.active is not previous:
+            log.info("rules.activated", version=version, digest=digest, first=previous is None)
 
     def _validate(self, snapshot: Path) -> list[str] | None:
         """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
@@ -287,8 +394,6 @@ class Supervisor:
             "service.worker",
             "--listen",
             f"{self.settings.host}:{self._port}",
-            "--database",
-            self.settings.database_url,
             "--status-file",
             str(self.status_file),
         ]
@@ -300,30 +405,34 @@ class Supervisor:
         if self._spread is not None:
             command += self._spread.worker_arguments(index)
             inherited = self._spread.descriptors()
+        # The database URL, password and all, goes in the environment, which only this user can read: every user
+        # of the machine sees a command line (ps).
+        environment = {**os.environ, "DECISIOND_DATABASE": self.settings.database_url}
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited, env=environment
         )
         worker = Worker(process, snapshot or Path())
         threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
         threading.Thread(target=self._forward_logs, args=(worker,), daemon=True).start()
         return worker
 
-    @staticmethod
-    def _forward_logs(worker: Worker) -> None:
+    def _forward_logs(self, worker: Worker) -> None:
         """Workers log through the supervisor, whole lines at a time, so that lines of several processes never
         interleave on the one stderr (a pipe keeps a write whole only up to PIPE_BUF bytes), and every line is
-        JSON (see log_lines.as_json_lines)."""
+        JSON (see log_lines.as_json_lines). A database URL a line quotes loses its password."""
         assert worker.process.stderr is not None
         source = worker.process.stderr.fileno()
+        url = self.settings.database_url.encode()
+        printable = redact_password(self.settings.database_url).encode()
         pending = b""
         while chunk := os.read(source, 1 << 16):
             pending += chunk
             cut = pending.rfind(b"\n") + 1
             if cut:
-                _write_lines(as_json_lines(pending[:cut], worker.pid()))
+                _write_lines(as_json_lines(pending[:cut].replace(url, printable), worker.pid()))
                 pending = pending[cut:]
         if pending:
-            _write_lines(as_json_lines(pending + b"\n", worker.pid()))
+            _write_lines(as_json_lines(pending.replace(url, printable) + b"\n", worker.pid()))
 
     @staticmethod
     def _read_ready(worker: Worker) -> None:
@@ -332,27 +441,52 @@ class Supervisor:
             worker.ready.put(line.strip())
         worker.ready.put("EXIT")
 
-    def _start_workers(self, snapshot: Path | None) -> ActiveBundle | None:
-        """Start a full set of workers on a snapshot and wait until each serves; None (and none left
-        running) if any fails. The new set becomes `self.workers`."""
+    def _start_workers(self, snapshot: Path | None) -> tuple[list[Worker], str, str]:
+        """Start a full set of workers on a snapshot and wait until each serves: the workers, and the version and
+        digest they serve. WorkersNotStarted, and none left running, as soon as one fails (or on SIGTERM)."""
         started = [self._spawn(snapshot, index) for index in range(self.settings.workers)]
-        said = [self._await_ready(worker) for worker in started]
-        if not all(line.startswith("READY") for line in said):
-            self._stop_workers(started)
-            return None
-        self.workers = started
+        said = []
+        for worker in started:
+            said.append(self._await_ready(worker))
+            if not said[-1].startswith("READY"):
+                self._stop_workers(started)
+                raise WorkersNotStarted(self._why_not_ready(worker, said[-1]))
         _, version, digest = [*said[0].split(), "", ""][:3]
-        return ActiveBundle(snapshot or Path(), version, digest)
+        return started, version, digest
 
-    @staticmethod
-    def _await_ready(worker: Worker) -> str:
-        try:
-            line = worker.ready.get(timeout=WORKER_READY_TIMEOUT)
-        except queue.Empty:
-            line = "TIMEOUT"
+    def _await_ready(self, worker: Worker) -> str:
+        """What the worker said: READY..., FAILED <why>, EXIT (it ended without a word), TIMEOUT, or STOPPED
+        (SIGTERM came first)."""
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        while True:
+            try:
+                line = worker.ready.get(timeout=WATCH_INTERVAL)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    return "STOPPED"
+                if time.monotonic() > deadline:
+                    line = "TIMEOUT"
+                    break
         if not line.startswith("READY"):
-            log.error("worker.failed_to_start", pid=worker.pid(), said=line)
+            log.error("worker.failed_to_start", pid=worker.pid(), said=self._hide_password(line))
         return line
+
+    def _why_not_ready(self, worker: Worker, said: str) -> str:
+        """In words, for the log, once the worker has ended."""
+        if said.startswith("FAILED "):
+            return self._hide_password(said.removeprefix("FAILED "))
+        if said == "TIMEOUT":
+            return f"a worker was not ready within {WORKER_READY_TIMEOUT:.0f} s"
+        if said == "STOPPED":
+            return "the service is shutting down"
+        code = worker.process.returncode
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return f"a worker ended ({how}) before it was ready: its last lines (worker.output) say why"
+
+    def _hide_password(self, text: str) -> str:
+        """The text with the database URL, if it is there, in its printable form."""
+        return text.replace(self.settings.database_url, redact_password(self.settings.database_url))
 
     def _replace_dead_workers(self) -> None:
         for index, worker in enumerate(self.workers):
@@ -394,6 +528,10 @@ def _write_lines(lines: bytes) -> None:
 
 
 def supervise(settings: Settings) -> int:
-    """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining."""
+    """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining, 2 when it cannot listen."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    return Supervisor(settings).run()
+    try:
+        return Supervisor(settings).run()
+    except CannotListen as error:
+        print(f"decisiond: {error}", file=sys.stderr)
+        return 2

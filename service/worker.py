@@ -1,6 +1,9 @@
 """One serving process, started by the supervisor: loads one rule bundle, serves until SIGTERM, drains.
 
-Prints `READY <version> <digest>` on stdout once it accepts calls; the supervisor waits for that line.
+Prints `READY <version> <digest>` on stdout once it accepts calls, or `FAILED <why>` when it cannot start (the
+database does not answer, say); the supervisor waits for one of these lines. The database URL comes in the
+environment (DECISIOND_DATABASE, read by config.load_settings), never on the command line, where `ps` would show
+its password to every user of the machine.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import structlog
 from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
 from service.config import load_settings
+from service.domain.errors import StoreUnavailable
 from service.logs import configure_logging
 from service.spread import join_spread
+from service.storage.migrations import MigrationError
 
 log = structlog.get_logger("decisiond.worker")
 
@@ -34,10 +39,13 @@ def _die_with_the_supervisor() -> None:
         log.warning("worker.no_parent_death_signal")
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="decisiond-worker")
     parser.add_argument("--listen", required=True)
-    parser.add_argument("--database", required=True)
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--rules", type=Path, help="a validated bundle snapshot; none: decisions are UNAVAILABLE")
     parser.add_argument("--cpu", type=int, help="the CPU this process keeps to (service/affinity.py)")
@@ -45,14 +53,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--slot", type=int, default=0, help="this worker's slot in them")
     args = parser.parse_args(argv)
     keep_to(args.cpu)  # before any thread starts: they all inherit it
-    settings = load_settings(listen=args.listen, rules=str(args.rules or ""), database=args.database)
+    settings = load_settings(listen=args.listen, rules=str(args.rules or ""))
     configure_logging(settings.log_level, batched=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM keeps its default action until the worker serves: a start has nothing to drain, and one that waits
+    # on a database that does not answer must not hold up the supervisor's shutdown or its next attempt.
     _die_with_the_supervisor()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    service = start_service(settings, status_file=args.status_file, reuse_port=True, load_rules=args.rules is not None)
+    try:
+        service = start_service(
+            settings, status_file=args.status_file, reuse_port=True, load_rules=args.rules is not None
+        )
+    except (StoreUnavailable, MigrationError) as error:  # the database did not answer, or its migrations disagree
+        print(f"FAILED {_one_line(f'the database could not be opened: {error}')}", flush=True)
+        return 1
+    except Exception as error:
+        log.exception("worker.start_failed")
+        print(f"FAILED {_one_line(f'{type(error).__name__}: {error}')}", flush=True)
+        return 1
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.spread and (why_not := join_spread(args.spread, service.port, args.slot)):
         log.warning("connections.not_spread", slot=args.slot, reason=why_not)
     version, digest = describe_rules(service.rules)
