@@ -444,6 +444,7 @@ def _run_rule_tests(directory: Path, out: TextIO) -> int:
             print(f"       {failure}", file=out)
         if outcome.failures:
             print(f"       rules fired: {', '.join(outcome.fired) or '(none)'}", file=out)
+            print(f"    fix: {CASE_FIX} [{P.CASE_FAILS.code}]", file=out)
     passed = len(report.outcomes) - len(report.failed)
     unreadable = f"; {_plural(len(file_problems), 'test file problem')}" if file_problems else ""
     print(f"\n{passed} passed, {len(report.failed)} failed, {len(report.outcomes)} cases{unreadable}", file=out)
@@ -451,6 +452,16 @@ def _run_rule_tests(directory: Path, out: TextIO) -> int:
     if report.uncovered:
         print(f"never fired: {', '.join(report.uncovered)}", file=out)
     return 1 if report.failed or file_problems else 0
+
+
+CASE_FIX = "correct the case's expect, or the rules it tests: the service refuses a bundle whose cases fail"
+
+
+def _failed(outcome: CaseOutcome) -> RuleProblem:
+    """A case that ran and did not get what it expects, as `rules check` reports it."""
+    fired = ", ".join(outcome.fired) or "none"
+    return problem(P.CASE_FAILS, outcome.case.file, f"case '{outcome.case.name}' does not get what it expects: "
+                   f"{'; '.join(outcome.failures)} (rules fired: {fired})", line=outcome.case.line, hint=CASE_FIX)
 
 
 def _plural(n: int, word: str) -> str:
@@ -477,7 +488,8 @@ def rule_case_problems(directory: Path) -> list[RuleProblem]:
         return [problem(P.INTERNAL, str(directory / "tests"), "the test cases could not be run: the service failed "
                         "unexpectedly", hint="report this to the service team")]
     problems += [found for outcome in report.outcomes for found in outcome.problems]
-    if problems:  # which rules no case fires is not known while some cases cannot be run
+    problems += [_failed(outcome) for outcome in report.outcomes if outcome.failures and not outcome.problems]
+    if problems:  # which rules no case fires is not known while some cases cannot be run or fail
         return problems
     file_of_kind = {RuleSetKind.SCORECARD: "scorecard.yaml", RuleSetKind.LIMITS: "limits.yaml"}
     for rule_id in report.uncovered:

@@ -59,6 +59,7 @@ BAD_LIST = _e("R401", "a list file is badly named or has an entry that is too lo
 TOO_LARGE = _e("R501", "the bundle, a file, a list or a condition is larger than the service accepts")
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
 BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
+CASE_FAILS = _e("R701", "a test case in tests/ does not get what it expects (the service refuses such a bundle)")
 ALWAYS_MATCHES = _w("W001", "a rule matches every request (its condition is always true)")
 UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (ignored)")
 UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")
@@ -70,7 +71,7 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     YAML_SYNTAX, MISSING_FILE, WRONG_SHAPE, MISSING_KEY, UNKNOWN_KEY, INVALID_VALUE, DUPLICATE_ID,
     UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, EXPR_SYNTAX, UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
-    BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE,
+    BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
     ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,
 )
 

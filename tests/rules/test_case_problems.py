@@ -14,6 +14,7 @@ import pytest
 
 import service.rule_tests
 from service.cli import main
+from service.engine.check import run_check
 from service.rule_tests import run_rule_tests
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -216,3 +217,21 @@ def test_a_report_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.startswith(f"{rules}/fraud.yaml:2:5: rule FRD-0000: ")
     assert done.stderr == ""
+
+
+def test_a_case_that_does_not_get_what_it_expects_is_an_error_in_check_as_the_server_refuses_it(
+    tmp_path: Path,
+) -> None:
+    rules = bundle_with_cases(tmp_path, "  - name: a strong applicant declined\n    call: GrantLimit\n"
+                                        "    expect: {outcome: DECLINE}\n")
+    out = io.StringIO()
+    assert run_check(rules, out, extra_checks=service.rule_tests.rule_case_problems) == 1
+    assert out.getvalue().splitlines()[:2] == [
+        f"{rules}/tests/extra.yaml:2: case 'a strong applicant declined' does not get what it expects: outcome: "
+        "expected DECLINE, got APPROVE (rules fired: SC-REPAY/1, SC-SPEND/3, SC-ASSETS/4, SC-HUNGER/1, "
+        "SC-TENURE/4, SC-SOCIAL/3, LIM-INCOME)",
+        "    fix: correct the case's expect, or the rules it tests: the service refuses a bundle whose cases fail "
+        "[R701]",
+    ]
+    code, said = rules_test(rules)
+    assert code == 1 and "[R701]" in said
