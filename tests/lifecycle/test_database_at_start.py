@@ -69,8 +69,12 @@ def test_a_server_started_while_its_database_is_down_serves_once_it_answers_with
     proxy.start()
     answer = score(server.address, wait=True, timeout=90)
     assert answer.meta.ruleset_version
-    activated = [entry for entry in server.logs() if entry.get("event") == "rules.activated"]
-    assert [entry["version"] for entry in activated] == [answer.meta.ruleset_version]
+
+    def activated() -> list[object]:  # logged once every worker is ready, which may be after the first answer
+        return [entry["version"] for entry in server.logs() if entry.get("event") == "rules.activated"]
+
+    wait_for(activated, "the bundle's activation to be logged", timeout=30)
+    assert activated() == [answer.meta.ruleset_version]
     assert server.stop() == 0
 
 
