@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from service.config import SettingsError, load_settings
+from service.config import SettingsError, load_settings, redact_password
 from service.logs import configure_logging
 
 
@@ -95,7 +95,6 @@ def _decisions(args: argparse.Namespace) -> int:
     from service.audit import list_decisions, show_decision
     from service.domain.errors import StoreUnavailable
     from service.storage import MigrationError, open_store
-    from service.supervisor import redact_password
 
     try:
         settings = load_settings(database=args.database)

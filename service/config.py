@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from service.affinity import MODES
 from service.storage.factory import check_database_url
@@ -109,3 +110,15 @@ def load_settings(
         connection_spread=connection_spread,
         log_level=log_level,
     )
+
+
+def redact_password(url: str) -> str:
+    """The URL with any password (before the host, or a password= parameter) replaced by ***, fit to print."""
+    password = urlsplit(url).password
+    if password is not None:  # its first occurrence is the one in the user part: nothing can come before it
+        url = url.replace(f":{password}@", ":***@", 1)
+    base, mark, query = url.partition("?")
+    pieces = query.split("&") if mark else []
+    hidden = [f"{piece.partition('=')[0]}=***" if unquote(piece.partition("=")[0]) == "password" else piece
+              for piece in pieces]
+    return base + mark + "&".join(hidden)

@@ -25,12 +25,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from urllib.parse import unquote, urlsplit
 
 import structlog
 
 from service.affinity import described, worker_cpus
-from service.config import Settings
+from service.config import Settings, redact_password
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
 from service.log_lines import as_json_lines
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
@@ -130,18 +129,6 @@ def _why_not_bound(error: OSError) -> str:
     if error.errno == errno.EACCES:
         return "permission denied (a port below 1024 needs privileges)"
     return (error.strerror or str(error)).lower()
-
-
-def redact_password(url: str) -> str:
-    """The URL with any password (before the host, or a password= parameter) replaced by ***, fit to print."""
-    password = urlsplit(url).password
-    if password is not None:  # its first occurrence is the one in the user part: nothing can come before it
-        url = url.replace(f":{password}@", ":***@", 1)
-    base, mark, query = url.partition("?")
-    pieces = query.split("&") if mark else []
-    hidden = [f"{piece.partition('=')[0]}=***" if unquote(piece.partition("=")[0]) == "password" else piece
-              for piece in pieces]
-    return base + mark + "&".join(hidden)
 
 
 Fingerprint = tuple[tuple[str, str, int, int], ...]  # every bundle entry's path, kind, size and modification time

@@ -2,8 +2,7 @@
 
 import pytest
 
-from service.config import SettingsError, load_settings, parse_listen
-from service.supervisor import redact_password
+from service.config import SettingsError, load_settings, parse_listen, redact_password
 
 
 def test_listen_address_is_parsed_and_port_zero_allowed() -> None:
