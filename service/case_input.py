@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from service.api.requests import (  # its ranges: a case describes only calls the service would accept
+    APPLICANT_MAXIMA,
     MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,
     MAX_COUNT,
@@ -61,21 +62,21 @@ MAX_MINUTES_AGO = 10 * 365 * 24 * 60  # ten years
 MAX_DAYS_PAST_DUE = 3_650
 SEEDED_OVERDUE_FEN = 10_000  # what is outstanding when a case gives days_past_due but no outstanding amount
 
-_APPLICANT_COUNTS = {  # whole-number applicant fields: (default, largest value)
-    "age": (35, 130),
-    "active_spend_months": (12, 12),
-    "on_time_repayments_24m": (24, MAX_COUNT),
-    "overdue_count_24m": (0, MAX_COUNT),
-    "max_days_overdue_24m": (0, 731),
-    "credit_inquiries_6m": (1, MAX_COUNT),
-    "account_age_months": (60, 1200),
-    "verified_contacts": (20, MAX_COUNT),
+_APPLICANT_COUNT_DEFAULTS = {  # whole-number applicant fields (their largest values: APPLICANT_MAXIMA)
+    "age": 35,
+    "active_spend_months": 12,
+    "on_time_repayments_24m": 24,
+    "overdue_count_24m": 0,
+    "max_days_overdue_24m": 0,
+    "credit_inquiries_6m": 1,
+    "account_age_months": 60,
+    "verified_contacts": 20,
 }
 _APPLICANT_AMOUNTS = {"annual_income": "300000 CNY", "monthly_spend_avg": "6000 CNY", "financial_assets": "100000 CNY"}
 _APPLICANT_FLAGS = ("real_name_verified", "agreement_signed")
 # A typical good applicant: what a case's applicant is, apart from the fields it gives.
 DEFAULT_APPLICANT: dict[str, object] = {
-    **{key: default for key, (default, _) in _APPLICANT_COUNTS.items()},
+    **_APPLICANT_COUNT_DEFAULTS,
     **_APPLICANT_AMOUNTS,
     **dict.fromkeys(_APPLICANT_FLAGS, True),
     "country": "CN",
@@ -335,8 +336,8 @@ class _Reader:
     # -- sections ------------------------------------------------------------------------------------------
     def applicant(self, given: dict[str, object]) -> ApplicantInput:
         path = ("applicant",)
-        counts = {key: self.whole(given, key, path, 0, high, default)
-                  for key, (default, high) in _APPLICANT_COUNTS.items()}
+        counts = {key: self.whole(given, key, path, 0, APPLICANT_MAXIMA.get(key, MAX_COUNT), default)
+                  for key, default in _APPLICANT_COUNT_DEFAULTS.items()}
         amounts = {key: self.money(given, key, path, default) for key, default in _APPLICANT_AMOUNTS.items()}
         return ApplicantInput(
             user_id="",

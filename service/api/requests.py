@@ -31,6 +31,12 @@ MAX_COUNT = 100_000
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_TEXT = 256
 MAX_TERM_MONTHS = 360
+APPLICANT_MAXIMA = {  # the whole-number applicant fields whose largest value is not MAX_COUNT
+    "age": 130,
+    "active_spend_months": 12,
+    "max_days_overdue_24m": 731,
+    "account_age_months": 1200,
+}
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)  # before it, an event's time is a caller's bug
 
@@ -152,22 +158,28 @@ class _Checker:
         a = request.applicant
         return ApplicantInput(
             user_id=self.identifier(a.user_id, "applicant.user_id"),
-            age=self.count(a.age, "applicant.age", high=130),
+            age=self.count(a.age, "applicant.age", high=APPLICANT_MAXIMA["age"]),
             real_name_verified=a.real_name_verified,
             agreement_signed=a.agreement_signed,
             annual_income=self.money(a, "annual_income", "applicant.annual_income", required=True, positive=False),
             monthly_spend_avg=self.money(
                 a, "monthly_spend_avg", "applicant.monthly_spend_avg", required=False, positive=False
             ),
-            active_spend_months=self.count(a.active_spend_months, "applicant.active_spend_months", high=12),
+            active_spend_months=self.count(
+                a.active_spend_months, "applicant.active_spend_months", high=APPLICANT_MAXIMA["active_spend_months"]
+            ),
             on_time_repayments_24m=self.count(a.on_time_repayments_24m, "applicant.on_time_repayments_24m"),
             overdue_count_24m=self.count(a.overdue_count_24m, "applicant.overdue_count_24m"),
-            max_days_overdue_24m=self.count(a.max_days_overdue_24m, "applicant.max_days_overdue_24m", high=731),
+            max_days_overdue_24m=self.count(
+                a.max_days_overdue_24m, "applicant.max_days_overdue_24m", high=APPLICANT_MAXIMA["max_days_overdue_24m"]
+            ),
             credit_inquiries_6m=self.count(a.credit_inquiries_6m, "applicant.credit_inquiries_6m"),
             financial_assets=self.money(
                 a, "financial_assets", "applicant.financial_assets", required=False, positive=False
             ),
-            account_age_months=self.count(a.account_age_months, "applicant.account_age_months", high=1200),
+            account_age_months=self.count(
+                a.account_age_months, "applicant.account_age_months", high=APPLICANT_MAXIMA["account_age_months"]
+            ),
             verified_contacts=self.count(a.verified_contacts, "applicant.verified_contacts"),
             country=self.country(a.country, "applicant.country"),
             attributes=self.attributes(a.attributes, "applicant.attributes"),
