@@ -27,6 +27,7 @@ from service.api.requests import (  # its ranges: a case describes only calls th
     MAX_TEXT_LENGTH,
 )
 from service.app.commands import ApplicantInput, ChannelInput
+from service.app.scoring import SERVICE_REASONS
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath
 from service.domain.errors import InvalidRequest
 from service.domain.model import EventType, LineStatus, RepaymentMethod
@@ -173,6 +174,46 @@ def attribute_check(bundle: RuleBundle) -> AttributeCheck:
         return None
 
     return check
+
+
+@dataclass(frozen=True)
+class Expectable:
+    """What a bundle's decisions can name: the ids of its rules, its reason and flag codes, its score bands."""
+
+    rule_ids: tuple[str, ...]
+    codes: tuple[str, ...]
+    bands: tuple[str, ...]
+
+
+def expectable(bundle: RuleBundle) -> Expectable:
+    """The rule ids, codes and bands `bundle` can give (the codes bundle.yaml declares and the service's own)."""
+    codes = sorted({*bundle.reasons, *SERVICE_REASONS})
+    return Expectable(tuple(bundle.all_rule_ids()), tuple(codes), tuple(b.name for b in bundle.scorecard.bands))
+
+
+def unknown_expectations(expect: Mapping[str, object], known: Expectable) -> list[CaseIssue]:
+    """The rule ids, reason and flag codes and band a test case expects that the bundle can never give (R702): such
+    a case fails whatever the rules decide, and its failure alone would not say that the name is wrong."""
+    issues: list[CaseIssue] = []
+
+    def check(path: FieldPath, value: object, candidates: tuple[str, ...], what: str, hint: str) -> None:
+        if isinstance(value, str) and value not in candidates:
+            issues.append(CaseIssue(path, f"{shown(value)} is not {what}{_did_you_mean(value, candidates)}", hint,
+                                    P.UNKNOWN_EXPECTATION))
+
+    lists = (
+        ("fires", known.rule_ids, "the id of a rule in this bundle",
+         "write the rule's id as its rule file does (a scorecard bin as SC-REPAY/1)"),
+        ("reasons", known.codes, "a reason code of this bundle", "use a code that bundle.yaml declares under reasons"),
+        ("flags", known.codes, "a flag code of this bundle", "use a code that bundle.yaml declares under reasons"),
+    )
+    for key, candidates, what, hint in lists:
+        values = expect.get(key)
+        for index, value in enumerate(values if isinstance(values, list) else ()):
+            check(("expect", key, index), value, candidates, what, hint)
+    check(("expect", "band"), expect.get("band"), known.bands, "a score band of this bundle",
+          f"use a band that scorecard.yaml defines: {', '.join(known.bands)}")
+    return issues
 
 
 def shown(value: object) -> str:

@@ -27,8 +27,10 @@ from service.case_input import (
     CaseInput,
     attribute_check,
     case_shape_issues,
+    expectable,
     parse_amount,
     read_case_input,
+    unknown_expectations,
 )
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
 from service.domain.errors import InvalidRequest
@@ -210,7 +212,7 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
     """Run every case against the bundle on a throwaway SQLite ledger; collect failures and coverage. A case
     that cannot be run gets its problems instead; the others still run."""
     report = Report()
-    check_attribute = attribute_check(bundle)
+    check_attribute, known = attribute_check(bundle), expectable(bundle)
     with tempfile.TemporaryDirectory(prefix="rule-tests-") as scratch:
         store = open_store(f"sqlite:///{Path(scratch) / 'cases.db'}")
         try:
@@ -220,10 +222,14 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
                 if case.problems:
                     report.outcomes.append(CaseOutcome(case, [], (), list(case.problems)))
                     continue
+                unknown = unknown_expectations(case.spec["expect"], known)
                 try:
                     data = read_case_input(case.spec, check_attribute)
                 except CaseRefused as refused:
-                    report.outcomes.append(_not_run(case, refused.issues))
+                    report.outcomes.append(_not_run(case, [*refused.issues, *unknown]))
+                    continue
+                if unknown:
+                    report.outcomes.append(_not_run(case, unknown))
                     continue
                 report.outcomes.append(_run_case(app, store, pseudonyms, case, data, f"case-{number}"))
         finally:

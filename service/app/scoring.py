@@ -65,10 +65,23 @@ def eligibility_reasons(fired: list[FiredRule], scored: Scored) -> list[ReasonVi
 
 LIMITS_RULE = "LIMITS"  # rule_id of the limit policy's own reasons (caps carry their own ids)
 
+# The reasons the service gives itself, not a rule: each code with its message when bundle.yaml declares none.
+SERVICE_REASONS = {
+    "NO_CREDIT_LINE": "the user has no credit line",
+    "LINE_NOT_ACTIVE": "the credit line is not active",
+    "INSUFFICIENT_LIMIT": "the amount exceeds the available limit",
+    "RATE_ABOVE_APR_CAP": "the band's rate would exceed the APR cap",
+}
+
 
 def bundle_reason(bundle: RuleBundle, code: str, fallback: str, rule_id: str = LIMITS_RULE) -> ReasonView:
     """A reason with the bundle's message for the code (the fallback if the bundle has none)."""
     return ReasonView(code, rule_id, bundle.reasons.get(code, fallback))
+
+
+def service_reason(bundle: RuleBundle, code: str, rule_id: str = LIMITS_RULE) -> ReasonView:
+    """One of the SERVICE_REASONS, with the bundle's message for it if bundle.yaml declares one."""
+    return bundle_reason(bundle, code, SERVICE_REASONS[code], rule_id)
 
 
 def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
@@ -79,7 +92,7 @@ def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
         reason = bundle_reason(bundle, spec.no_offer_reason, f"no credit is offered in score band {scored.band}")
         return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
     if not within_apr_cap(offer.daily_rate, days_per_year=spec.days_per_year, apr_cap=spec.apr_cap):
-        reason = bundle_reason(bundle, "RATE_ABOVE_APR_CAP", "the band's rate would exceed the APR cap")
+        reason = service_reason(bundle, "RATE_ABOVE_APR_CAP")
         return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
     caps = bundle.caps(scored.facts)
     decision = final_limit(offer.base_limit, caps, rounding=spec.rounding, minimum=spec.minimum_limit)

@@ -32,7 +32,7 @@ from service.app.results import (
     ScoreResult,
 )
 from service.app.rules import RulesProvider, combined_outcome, flags_of, reasons_of, risk_level
-from service.app.scoring import bundle_reason, eligibility, eligibility_reasons, offer_limit, score_applicant
+from service.app.scoring import eligibility, eligibility_reasons, offer_limit, score_applicant, service_reason
 from service.domain.errors import UnknownCreditLine
 from service.domain.limits import apr
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus
@@ -151,7 +151,7 @@ class DecisionApp:
             minimised = _minimised_drawdown(command)
             line = context.line
             if line is None:
-                reason = bundle_reason(bundle, "NO_CREDIT_LINE", "the user has no credit line", LEDGER_RULE)
+                reason = service_reason(bundle, "NO_CREDIT_LINE", LEDGER_RULE)
                 result = DrawdownResult(
                     Outcome.DECLINE, "", 0, (), None, (reason,), (), self._meta(bundle, context, ())
                 )
@@ -172,7 +172,7 @@ class DecisionApp:
             annual = apr(line.daily_interest_rate, bundle.limits.days_per_year)
             if outcome is Outcome.APPROVE and line.status is not LineStatus.ACTIVE:
                 outcome = Outcome.DECLINE
-                reasons.append(bundle_reason(bundle, "LINE_NOT_ACTIVE", "the credit line is not active", LEDGER_RULE))
+                reasons.append(service_reason(bundle, "LINE_NOT_ACTIVE", LEDGER_RULE))
             schedule: tuple[Installment, ...] = ()
             drawdown_id, available = "", line.available_limit
             if outcome is Outcome.APPROVE:
@@ -196,11 +196,7 @@ class DecisionApp:
                 after = uow.draw_down(drawdown)
                 if after is None:
                     outcome = Outcome.DECLINE
-                    reasons.append(
-                        bundle_reason(
-                            bundle, "INSUFFICIENT_LIMIT", "the amount exceeds the available limit", LEDGER_RULE
-                        )
-                    )
+                    reasons.append(service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
                 else:
                     uow.append_event(record)
                     drawdown_id, schedule, available = (

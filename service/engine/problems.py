@@ -60,6 +60,7 @@ TOO_LARGE = _e("R501", "the bundle, a file, a list or a condition is larger than
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
 BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
 CASE_FAILS = _e("R701", "a test case in tests/ does not get what it expects (the service refuses such a bundle)")
+UNKNOWN_EXPECTATION = _e("R702", "a test case expects a rule, reason or flag code, or band the bundle does not have")
 ALWAYS_MATCHES = _w("W001", "a rule matches every request (its condition is always true)")
 UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (ignored)")
 UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")
@@ -72,7 +73,7 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, EXPR_SYNTAX, UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
-    ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,
+    UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,
 )
 
 

@@ -235,3 +235,52 @@ def test_a_case_that_does_not_get_what_it_expects_is_an_error_in_check_as_the_se
     ]
     code, said = rules_test(rules)
     assert code == 1 and "[R701]" in said
+
+
+def test_a_case_naming_a_rule_code_or_band_the_bundle_does_not_have_says_which_and_suggests_the_right_one(
+    tmp_path: Path,
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a misspelt rule and reason\n"
+        "    call: AuthorizeDrawdown\n"
+        "    credit_line: {}\n"
+        "    drawdown: {amount: 99.99 CNY}\n"
+        "    expect: {outcome: DECLINE, reasons: [BELOW_MINIMUM_DRAWDOWN, INSUFICIENT_LIMIT],\n"
+        "             flags: [NEW_DEVICES], fires: [DRW-01]}\n"
+        "  - name: a band that does not exist\n"
+        "    call: ScoreUser\n"
+        "    expect: {band: AA}\n"
+    ))
+    out = io.StringIO()
+    assert run_check(rules, out, extra_checks=service.rule_tests.rule_case_problems) == 1
+    case = f"{rules}/tests/extra.yaml:2: case 'a misspelt rule and reason'"
+    assert out.getvalue().splitlines()[:8] == [
+        f"{case}: expect.fires item 1 (line 7): 'DRW-01' is not the id of a rule in this bundle (did you mean "
+        "'DRW-001'?)",
+        "    fix: write the rule's id as its rule file does (a scorecard bin as SC-REPAY/1) [R702]",
+        f"{case}: expect.reasons item 2 (line 6): 'INSUFICIENT_LIMIT' is not a reason code of this bundle (did you "
+        "mean 'INSUFFICIENT_LIMIT'?)",
+        "    fix: use a code that bundle.yaml declares under reasons [R702]",
+        f"{case}: expect.flags item 1 (line 7): 'NEW_DEVICES' is not a flag code of this bundle (did you mean "
+        "'NEW_DEVICE'?)",
+        "    fix: use a code that bundle.yaml declares under reasons [R702]",
+        f"{rules}/tests/extra.yaml:8: case 'a band that does not exist': expect.band (line 10): 'AA' is not a score "
+        "band of this bundle (did you mean 'A'?)",
+        "    fix: use a band that scorecard.yaml defines: A, B, C, D, E [R702]",
+    ]
+    code, said = rules_test(rules)
+    assert code == 1 and said.count("[R702]") == 4
+
+
+def test_the_codes_the_service_gives_itself_can_be_expected_without_declaring_them(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: no credit line\n"
+        "    call: AuthorizeDrawdown\n"
+        "    drawdown: {amount: 500 CNY}\n"
+        "    expect: {outcome: DECLINE, reasons: [NO_CREDIT_LINE]}\n"
+    ))
+    bundle_file = rules / "bundle.yaml"
+    bundle_file.write_text(bundle_file.read_text().replace(
+        "  NO_CREDIT_LINE: There is no active credit line for this user\n", ""))
+    code, said = rules_test(rules)
+    assert (code, said.count("FAIL")) == (0, 0), said
