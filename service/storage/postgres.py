@@ -147,6 +147,9 @@ class PostgresStore:
 
     def __init__(self, conninfo: str, *, timeout: float, pool_size: int) -> None:
         self._timeout = timeout
+        # Migrated on a connection of its own before the pool opens: a database that cannot be reached is then
+        # reported with the driver's reason at once, not as a pool timeout after warnings of the pool's retries.
+        self._pseudonym_key = _migrate(conninfo)
         self._slots = cooperative.Slots(pool_size)  # for the calls on the event loop, one per connection
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo,
@@ -164,11 +167,6 @@ class PostgresStore:
             name="decisiond",
         )
         self._pool.open(wait=False)
-        try:
-            self._pseudonym_key = self._migrate()
-        except BaseException:
-            self._pool.close()
-            raise
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A READ COMMITTED transaction on a pooled connection."""
@@ -255,32 +253,44 @@ class PostgresStore:
         connection.leave_the_loop()  # the loop must not watch a socket the pool may close or hand to a thread
         self._pool.putconn(connection)
 
-    # -- opening ---------------------------------------------------------------------------------
 
-    def _migrate(self) -> bytes:
-        """Apply pending migrations under an advisory lock; return the pseudonym secret."""
-        with self._transaction() as uow:
-            row = uow.fetch_one("SELECT current_schema()", {})
-            schema = None if row is None else row[0]
-            if schema is None:
-                raise MigrationError("no schema on the connection's search_path exists")
-            uow.fetch_one(
-                "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
-                {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
+def _migrate(conninfo: str) -> bytes:
+    """Apply pending migrations under an advisory lock, on a connection of its own; return the pseudonym secret.
+    StoreUnavailable with the driver's reason (refused, unknown host or database, authentication) when the
+    database cannot be reached."""
+    try:
+        connection = Connection.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as error:
+        raise StoreUnavailable(_first_line(error)) from error
+    with connection, _unavailable_on_connection_errors():
+        _configure(connection)
+        connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        uow = PostgresUnitOfWork(connection)
+        row = uow.fetch_one("SELECT current_schema()", {})
+        schema = None if row is None else row[0]
+        if schema is None:
+            raise MigrationError("no schema on the connection's search_path exists")
+        uow.fetch_one(
+            "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
+            {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
+        )
+        uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
+        applied: dict[int, str] = dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
+        for migration in pending_migrations(load_migrations("postgresql"), applied):
+            uow.execute_script(migration.sql)
+            uow.execute(
+                "INSERT INTO schema_migrations (version, name, checksum)"
+                " VALUES (%(version)s, %(name)s, %(checksum)s)",
+                {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
             )
-            uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
-            applied = {
-                version: checksum
-                for version, checksum in uow.fetch_all("SELECT version, checksum FROM schema_migrations", {})
-            }
-            for migration in pending_migrations(load_migrations("postgresql"), applied):
-                uow.execute_script(migration.sql)
-                uow.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum)"
-                    " VALUES (%(version)s, %(name)s, %(checksum)s)",
-                    {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
-                )
-            return uow.pseudonym_key()
+        key = uow.pseudonym_key()
+        connection.execute("COMMIT")
+        return key
+
+
+def _first_line(error: Exception) -> str:
+    """The driver's message up to its first line break (libpq adds hints such as 'Is the server running...')."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _configure(connection: Connection) -> None:

@@ -66,6 +66,7 @@ def test_a_server_started_while_its_database_is_down_serves_once_it_answers_with
     first, second = not_started(server)[:2]
     assert (first["retry_in_seconds"], second["retry_in_seconds"]) == (1.0, 2.0)
     assert "the database could not be opened" in str(first["reason"])
+    assert f"port {proxy.port} failed: Connection refused" in str(first["reason"])  # the driver's reason, not a timeout
     proxy.start()
     answer = score(server.address, wait=True, timeout=90)
     assert answer.meta.ruleset_version
