@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from service.config import SettingsError, load_settings, redact_password
@@ -56,13 +57,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     try:
-        return _run(_parser().parse_args(argv))
+        return _run(_parser().parse_args(argv), own_process=argv is None)
     except BrokenPipeError:  # the reader stopped reading (`| head`, say): nothing more to say, and no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when stdout is flushed
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, *, own_process: bool = False) -> int:
+    """`own_process`: the command line is this process's own (not a test's call), so it may be replaced."""
     if args.command == "serve":
         from service.supervisor import supervise
 
@@ -71,6 +73,8 @@ def _run(args: argparse.Namespace) -> int:
         except SettingsError as error:
             print(f"decisiond: {error}", file=sys.stderr)
             return 2
+        if own_process and args.database is not None and redact_password(args.database) != args.database:
+            _serve_with_the_database_in_the_environment(args)
         configure_logging(settings.log_level)
         return supervise(settings)
     if args.command == "decisions":
@@ -89,6 +93,16 @@ def _run(args: argparse.Namespace) -> int:
     from service.rule_tests import run_rule_tests
 
     return run_rule_tests(args.directory, sys.stdout)
+
+
+def _serve_with_the_database_in_the_environment(args: argparse.Namespace) -> NoReturn:
+    """Start `serve` again in this process (same pid) with the database URL, which holds a password, in
+    DECISIOND_DATABASE instead of on the command line, which `ps` shows to every user of the machine."""
+    command = [sys.executable, "-m", "service.cli", "serve"]
+    for flag, value in (("--listen", args.listen), ("--rules", args.rules), ("--workers", args.workers)):
+        if value is not None:
+            command += [flag, str(value)]
+    os.execve(sys.executable, command, {**os.environ, "DECISIOND_DATABASE": args.database})
 
 
 def _decisions(args: argparse.Namespace) -> int:

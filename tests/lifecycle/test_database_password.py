@@ -1,5 +1,5 @@
-"""The database password never shows where other users of the machine can see it: not on a worker's command
-line (ps), not in the start line or the logs."""
+"""The database password never shows where other users of the machine can see it: not on the supervisor's or a
+worker's command line (ps), not in the start line or the logs."""
 
 from __future__ import annotations
 
@@ -40,13 +40,13 @@ def server(secret_url: tuple[str, str]) -> Iterator[ServerProcess]:
     running.kill()
 
 
-def test_workers_get_the_database_url_without_it_showing_on_their_command_line(
+def test_the_database_url_given_with_serve_does_not_stay_on_any_command_line(
     server: ServerProcess, secret_url: tuple[str, str]
 ) -> None:
     url, password = secret_url
     workers = workers_of(server.process.pid)
     assert len(workers) == 2
-    for pid in workers:
+    for pid in [server.process.pid, *workers]:
         command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
         assert "postgresql://" not in command_line
         assert password not in command_line
