@@ -21,11 +21,11 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, importable by name for typing
-from grpc_reflection.v1alpha import reflection
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.api.decoding import decoder
 from service.api.listener import stop_listening
+from service.api.reflection import enable_reflection
 from service.api.runners import CallRunner
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
 from service.app.rules_holder import RulesStatus
@@ -170,7 +170,7 @@ def create_server(
         add_service(server, "RulesService", RulesServicer(rules_status))
         health_servicer.append(HealthServicer())
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)
-        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        enable_reflection(server, (*SERVICE_NAMES, health.SERVICE_NAME))
 
     serving, server, bound = serve_on_loop(
         "grpc-server", host, port, server_options(reuse_port=reuse_port, connection_age=connection_age), register

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -43,6 +44,33 @@ def test_health_and_reflection_answer(server: ServerProcess) -> None:
         responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
         names = {s.name for r in responses for s in r.list_services_response.service}
         assert {"decision.v1.DecisionService", "decision.v1.CreditLineService", "grpc.health.v1.Health"} <= names
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_describes_the_contract_under_both_of_its_names(server: ServerProcess, version: str) -> None:
+    """grpcurl, Postman and buf curl ask grpc.reflection.v1 first; older clients v1alpha (the same messages)."""
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        info = channel.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        listed, described, v1_described = info(iter([
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="decision.v1.DecisionService"),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+        ]), timeout=10)
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"decision.v1.DecisionService", "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"} <= names
+    files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+             for raw in described.file_descriptor_response.file_descriptor_proto]
+    decision = next(f for f in files if f.package == "decision.v1" and f.service)
+    assert "AuthorizeDrawdown" in {m.name for s in decision.service for m in s.method}
+    (v1,) = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+             for raw in v1_described.file_descriptor_response.file_descriptor_proto]
+    assert [(m.input_type, m.output_type) for m in v1.service[0].method] == [
+        (".grpc.reflection.v1.ServerReflectionRequest", ".grpc.reflection.v1.ServerReflectionResponse")]
 
 
 def test_decisions_and_refusals_are_logged_as_json_without_the_user_id(server: ServerProcess) -> None:
