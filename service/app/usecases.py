@@ -170,9 +170,14 @@ class DecisionApp:
             outcome = combined_outcome(fired)
             reasons = reasons_of(fired)
             annual = apr(line.daily_interest_rate, bundle.limits.days_per_year)
-            if outcome is Outcome.APPROVE and line.status is not LineStatus.ACTIVE:
+            # What the ledger refuses whatever the rules say is declined, not sent to a review that could never
+            # approve it (an approval is then checked again by the ledger's own conditional update).
+            if outcome is not Outcome.DECLINE and line.status is not LineStatus.ACTIVE:
                 outcome = Outcome.DECLINE
                 reasons.append(service_reason(bundle, "LINE_NOT_ACTIVE", LEDGER_RULE))
+            elif outcome is Outcome.REVIEW and command.amount > line.available_limit:
+                outcome = Outcome.DECLINE
+                reasons.append(service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
             schedule: tuple[Installment, ...] = ()
             drawdown_id, available = "", line.available_limit
             if outcome is Outcome.APPROVE:

@@ -84,6 +84,20 @@ def test_amount_beyond_the_available_limit_is_declined_as_insufficient_limit(
     assert available(ledger, user) == 2_000_000
 
 
+def test_an_amount_beyond_the_available_limit_is_declined_even_when_a_fraud_rule_would_refer_it(
+    decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    """A reviewer could never approve it: the ledger refuses it whatever the rules say."""
+    user = new_user()
+    open_line(decisions, user, income_yuan=60_000)  # a third of income: 20,000 CNY
+    answer = decisions.AuthorizeDrawdown(drawdown(user, 50_000))  # from a device never seen: NEW_DEVICE refers it
+    assert answer.outcome == pb.OUTCOME_DECLINE
+    assert codes(answer.reasons) == ["NEW_DEVICE", "INSUFFICIENT_LIMIT"]
+    assert [f.code for f in answer.fraud_flags] == ["NEW_DEVICE"]  # the flag is still reported
+    assert not answer.drawdown_id
+    assert available(ledger, user) == 2_000_000
+
+
 def test_fourth_drawdown_within_an_hour_is_referred_for_velocity(decisions: pb_grpc.DecisionServiceStub) -> None:
     user = new_user()
     open_line(decisions, user)

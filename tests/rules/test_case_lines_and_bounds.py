@@ -138,3 +138,27 @@ def test_the_history_events_of_all_the_cases_are_bounded_at_the_case_that_goes_o
     assert said in checked
     assert f"{rules}: 1 error, 0 warnings" in checked
     assert_plain_words(tested + checked)
+
+
+def test_what_the_ledger_refuses_is_declined_even_when_the_rules_only_refer_it(tmp_path: Path) -> None:
+    """Frozen lines and amounts beyond the available limit: a reviewer could never approve either, whatever rule
+    set referred the drawdown, so the service declines them with its own reason (here the rules do not decline
+    frozen lines themselves)."""
+    referred = ("    drawdown: {amount: 15000 CNY, channel: {device_id: never-seen}}\n"  # NEW_DEVICE refers it
+                "    expect: {outcome: DECLINE, flags: [NEW_DEVICE], ")
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: frozen\n    call: AuthorizeDrawdown\n    credit_line: {status: FROZEN}\n"
+        + referred + "reasons: [NEW_DEVICE, LINE_NOT_ACTIVE]}\n"
+        "  - name: beyond the limit\n    call: AuthorizeDrawdown\n    credit_line: {outstanding: 10000 CNY}\n"
+        + referred + "reasons: [NEW_DEVICE, INSUFFICIENT_LIMIT]}\n"
+        "  - name: within the limit\n    call: AuthorizeDrawdown\n    credit_line: {}\n"
+        "    drawdown: {amount: 15000 CNY, channel: {device_id: never-seen}}\n"
+        "    expect: {outcome: REVIEW, flags: [NEW_DEVICE], reasons: [NEW_DEVICE]}\n"
+    ))
+    drawdown_rules = rules / "drawdown.yaml"
+    drawdown_rules.write_text(drawdown_rules.read_text().replace("line.status in ['FROZEN', 'CLOSED']",
+                                                                 "line.status == 'CLOSED'"))
+    (rules / "tests" / "drawdown.yaml").unlink()  # its frozen-line case expects the rule this copy narrows
+    code, report = rules_test(rules)
+    assert [line for line in report.splitlines() if line.startswith("FAIL")] == []
+    assert code == 0
