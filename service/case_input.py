@@ -35,6 +35,7 @@ from service.domain.money import MAX_FEN, format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import FieldType
+from service.engine.parser import DECIMAL_PLACES, decimal_places
 from service.engine.typecheck import suggest
 
 CALLS = ("ScoreUser", "GrantLimit", "AuthorizeDrawdown", "FlagTransaction")
@@ -449,9 +450,17 @@ class _Reader:
             days_past_due=days_past_due,
             status=LineStatus(self.choice(given, "status", path, tuple(LineStatus), "a credit line status", "ACTIVE")),
             residence_country=self.country(given, "residence_country", path, "CN"),
-            daily_interest_rate=self.number(given, "daily_interest_rate", path, Decimal(1), Decimal("0.0003"),
-                                            "a daily rate from 0 to 1, e.g. 0.0003"),
+            daily_interest_rate=self.rate(given, "daily_interest_rate", path),
         )
+
+    def rate(self, owner: Mapping[str, object], key: str, base: FieldPath) -> Decimal:
+        """A daily rate from 0 to 1 with at most DECIMAL_PLACES decimal places, as a bundle's rates are."""
+        rate = self.number(owner, key, base, Decimal(1), Decimal("0.0003"), "a daily rate from 0 to 1, e.g. 0.0003")
+        if decimal_places(rate) > DECIMAL_PLACES:
+            self.fail((*base, key), f"has more than {DECIMAL_PLACES} decimal places, as no band's rate can",
+                      f"round it to at most {DECIMAL_PLACES} decimal places, e.g. 0.000657534")
+            return Decimal("0.0003")
+        return rate
 
     def history(self, given: object) -> tuple[EventInput, ...]:
         path: FieldPath = ("history",)

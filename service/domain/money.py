@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
 
 FEN_PER_YUAN = 100
 # The largest amount the service handles, in fen (just under ten trillion yuan, far above any real one): larger
 # amounts in requests are refused, larger sums read as this, and every amount fits the rules' numbers.
 MAX_FEN = 10**15 - 1
+
+_AS_WRITTEN = Context(prec=MAX_PREC)  # normalize() rounds to its context's precision: this one never does
 
 
 def decimal_text(value: Decimal) -> str:
@@ -19,7 +21,7 @@ def decimal_text(value: Decimal) -> str:
         raise ValueError(f"not a finite decimal: {value}")
     if value == 0:
         return "0"  # also turns -0 into 0
-    return format(value.normalize(), "f")
+    return format(value.normalize(_AS_WRITTEN), "f")
 
 
 def format_fen_as_yuan(fen: int) -> str:

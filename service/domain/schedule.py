@@ -75,7 +75,9 @@ def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
     With a zero rate it is P / n, rounded the same way.
     """
     with localcontext() as ctx:
-        ctx.prec = _PRECISION
+        # As many more digits as the rate has leading zeros: (1+r)^n - 1 is about n r, and must keep _PRECISION
+        # digits of its own however small r is.
+        ctx.prec = _PRECISION + max(0, -daily_rate.adjusted())
         monthly = daily_rate * DAYS_PER_YEAR / 12
         if monthly == 0:
             return round_half_up_to_fen(Decimal(principal) / term_months)

@@ -27,7 +27,7 @@ from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.context import LoadContext
 from service.engine.model import BandOffer, LimitsSpec
 from service.engine.nodes import Expr, Literal
-from service.engine.parser import parse_expression
+from service.engine.parser import DECIMAL_PLACES, decimal_places, parse_expression
 from service.engine.problems import ExprIssue
 from service.engine.typecheck import suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
@@ -73,6 +73,10 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
     if apr_cap is not None and not Decimal(0) < apr_cap <= Decimal(1):
         reader.report(P.INVALID_VALUE, top["apr_cap"], "apr_cap must be above 0 and at most 1 (100 %)",
                       "write it as a decimal, e.g. 0.24 for 24 %")
+        apr_cap = None
+    elif apr_cap is not None and decimal_places(apr_cap) > DECIMAL_PLACES:
+        reader.report(P.BAD_LITERAL, top["apr_cap"], f"apr_cap {apr_cap} has more than {DECIMAL_PLACES} decimal places",
+                      f"round it to at most {DECIMAL_PLACES} decimal places")
         apr_cap = None
     if rounding is not None and rounding <= 0:
         reader.report(P.INVALID_VALUE, top["rounding"], "rounding must be a positive amount", "e.g. 100 CNY")
@@ -133,6 +137,11 @@ def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Deci
         if base <= 0 or rate <= 0:
             reader.report(P.INVALID_VALUE, value, f"band {band}: base_limit and daily_rate must be positive",
                           "remove the offer to lend nothing to this band")
+            continue
+        if decimal_places(rate) > DECIMAL_PLACES:
+            reader.report(P.BAD_LITERAL, offer["daily_rate"], f"band {band}: the daily rate {rate} has more than "
+                          f"{DECIMAL_PLACES} decimal places", f"round it to at most {DECIMAL_PLACES} decimal places, "
+                          "e.g. 0.000657534")
             continue
         if apr_cap is not None and days is not None and rate * days > apr_cap:
             highest = (apr_cap / days).quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)

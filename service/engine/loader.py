@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,7 +29,7 @@ from service.engine.load_limits import Limits, money, read_limits
 from service.engine.load_rules import RuleFile, read_rule_file
 from service.engine.load_scorecard import Scorecard, read_scorecard
 from service.engine.oracle import FactValue
-from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES
+from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES, decimal_places
 from service.engine.problems import RuleProblem, problem
 from service.engine.typecheck import suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
@@ -261,7 +260,7 @@ def _read_default(reader: FileReader, node: Node, kind: FieldType, values: tuple
         return reader.boolean(node, "the default")
     if kind is FieldType.DECIMAL:
         value = reader.decimal(node, "the default")
-        if value is not None and not _decimal_default(value):
+        if value is not None and (decimal_places(value) > DECIMAL_PLACES or abs(value) >= DECIMAL_LIMIT):
             reader.report(P.BAD_ATTRIBUTE, node, "the default is out of range or has more than "
                           f"{DECIMAL_PLACES} decimal places",
                           f"write a decimal below 1,000,000,000 with at most {DECIMAL_PLACES} decimal places")
@@ -300,11 +299,6 @@ def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, fr
                                     hint="the service holds lists in memory; ask the service team"))
         lists[name] = frozenset(entries)  # kept even when invalid, so rules using it get no second error
     return lists
-
-
-def _decimal_default(value: Decimal) -> bool:
-    exponent = value.as_tuple().exponent
-    return isinstance(exponent, int) and -exponent <= DECIMAL_PLACES and abs(value) < DECIMAL_LIMIT
 
 
 _TYPES = {t.value: t for t in FieldType}

@@ -55,6 +55,13 @@ INT_LIMIT = MAX_FEN + 1  # |INT| and |MONEY in fen| must stay below this, so tha
 DECIMAL_LIMIT = 10**9  # |DECIMAL| must stay below this
 DECIMAL_PLACES = 9
 
+
+def decimal_places(value: Decimal) -> int:
+    """How many decimal places a finite decimal is written with (0.00050 has 5). A bundle's decimals (rates, caps,
+    defaults) have at most DECIMAL_PLACES: the service's arithmetic on them is then exact in a 28-digit context."""
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else DECIMAL_PLACES + 1
+
 KEYWORDS = {"and", "or", "not", "in", "true", "false"}
 _MISTAKES = {
     "=": "use == to compare two values",
@@ -412,8 +419,7 @@ class _Parser:
             if value >= INT_LIMIT:
                 raise _fail(tok.start, "this number is too large", "numbers must stay below 10^15", P.BAD_LITERAL)
             return Literal(int(value), FieldType.INT, span)
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > DECIMAL_PLACES:
+        if decimal_places(value) > DECIMAL_PLACES:
             raise _fail(tok.start, f"{digits} has more than {DECIMAL_PLACES} decimal places",
                         f"round it to at most {DECIMAL_PLACES} decimal places", P.BAD_LITERAL)
         if value >= DECIMAL_LIMIT:

@@ -306,6 +306,21 @@ def test_rate_above_the_apr_cap(bundle_copy: BundleCopy) -> None:
     assert problem.hint == "lower the daily rate to at most 0.000657"
 
 
+def test_a_rate_or_cap_with_more_decimal_places_than_the_service_keeps_exactly_is_refused(
+    bundle_copy: BundleCopy,
+) -> None:
+    """A band rate of 32 digits was answered rounded to 28, and one of 85 decimal places broke the level payment."""
+    bundle_copy.replace("limits.yaml", "daily_rate: 0.0004", "daily_rate: 0.0006575342465")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.line) == ("R109", bundle_copy.line_of("limits.yaml", "0.0006575342465"))
+    assert problem.message == "band C: the daily rate 0.0006575342465 has more than 9 decimal places"
+    assert problem.hint == "round it to at most 9 decimal places, e.g. 0.000657534"
+    bundle_copy.replace("limits.yaml", "daily_rate: 0.0006575342465", "daily_rate: 0.0004")
+    bundle_copy.replace("limits.yaml", "apr_cap: 0.24", "apr_cap: 0.2400000001")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.message) == ("R109", "apr_cap 0.2400000001 has more than 9 decimal places")
+
+
 def test_offer_for_a_band_the_scorecard_does_not_have(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("limits.yaml", "  C: {base_limit", "  Z: {base_limit")
     problem = the_error(bundle_copy.dir)

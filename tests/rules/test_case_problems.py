@@ -85,7 +85,7 @@ def test_rules_check_reports_a_case_it_cannot_run_at_the_case_not_as_a_checker_f
     assert_plain_words(report)
 
 
-def test_history_minutes_and_amounts_beyond_any_real_value_are_reported_like_any_other_case_error(
+def test_history_minutes_amounts_and_rates_beyond_any_real_value_are_reported_like_any_other_case_error(
     tmp_path: Path,
 ) -> None:
     rules = bundle_with_cases(tmp_path, (
@@ -98,6 +98,10 @@ def test_history_minutes_and_amounts_beyond_any_real_value_are_reported_like_any
         "    call: AuthorizeDrawdown\n"
         "    credit_line: {credit_limit: 99999999999999999 CNY}\n"
         "    expect: {outcome: APPROVE}\n"
+        "  - name: a rate no band can have\n"
+        "    call: AuthorizeDrawdown\n"
+        "    credit_line: {daily_interest_rate: 1.0e-300}\n"
+        "    expect: {outcome: APPROVE}\n"
     ))
     code, report = rules_test(rules)
     assert code == 1
@@ -107,7 +111,10 @@ def test_history_minutes_and_amounts_beyond_any_real_value_are_reported_like_any
     assert (f"FAIL {rules}/tests/extra.yaml:7: case 'a limit larger than the money supply': credit_line.credit_limit "
             "(line 9): '99999999999999999 CNY' is more than the largest amount the service handles\n"
             "    fix: write at most 9999999999999.99 CNY [R003]") in report
-    assert "39 passed, 2 failed, 41 cases" in report
+    assert (f"FAIL {rules}/tests/extra.yaml:11: case 'a rate no band can have': credit_line.daily_interest_rate "
+            "(line 13): has more than 9 decimal places, as no band's rate can\n"
+            "    fix: round it to at most 9 decimal places, e.g. 0.000657534 [R006]") in report
+    assert "39 passed, 3 failed, 42 cases" in report
     assert_plain_words(report)
 
 

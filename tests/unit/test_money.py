@@ -24,6 +24,7 @@ from service.domain.money import (
         ("0.000000", "0"),
         ("-0", "0"),
         ("-1.50", "-1.5"),
+        ("0.00065753424657534246575342465753", "0.00065753424657534246575342465753"),  # all 32 digits, unrounded
     ],
 )
 def test_decimal_text_never_has_an_exponent_or_trailing_zeros(value: str, text: str) -> None:

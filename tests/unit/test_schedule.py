@@ -56,6 +56,12 @@ def test_equal_principal_gives_the_remainder_fen_to_the_last_instalment() -> Non
     assert [i.interest for i in schedule] == [0, 0, 0]
 
 
+@pytest.mark.parametrize("rate", ["1E-72", "1E-85", "1E-300"])
+def test_the_level_payment_at_a_tiny_rate_is_the_principal_over_the_term_to_the_fen(rate: str) -> None:
+    """(1+r)^n - 1 keeps its digits however small r is: exactly 83,333,333,333.33 (+ a trace) rounds down."""
+    assert level_payment(10**12, 12, Decimal(rate)) == 83_333_333_333
+
+
 def test_equal_installment_3000_cny_over_3_months_at_0_0005_a_day_from_jan_31() -> None:
     # monthly rate 0.0005 x 365 / 12 = 0.01520833...; annuity of 300,000 fen over 3 months = 103,056.97 -> 103,057
     assert level_payment(300_000, 3, Decimal("0.0005")) == 103_057
