@@ -58,7 +58,10 @@ def describe(record: DecisionRecord) -> dict[str, object]:
     response_type = RESPONSE_TYPES.get(record.rpc)
     response: object = record.response.hex()
     if response_type is not None:
-        response = json_format.MessageToDict(response_type.FromString(record.response))
+        # Every field, zeros included: an available limit of 0 must read 0, not be left out.
+        response = json_format.MessageToDict(
+            response_type.FromString(record.response), always_print_fields_with_no_presence=True
+        )
     return {
         "decision_id": record.decision_id,
         "rpc": record.rpc,

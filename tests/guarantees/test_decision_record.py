@@ -129,7 +129,7 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
     assert shown["rpc"] == "AuthorizeDrawdown"
     assert shown["request_id"] == drawn_request.request_id
     assert shown["user_key"] == ledger.user_key(user)
-    assert shown["response"] == json_format.MessageToDict(drawn)
+    assert shown["response"] == json_format.MessageToDict(drawn, always_print_fields_with_no_presence=True)
     assert (shown["ruleset_version"], shown["ruleset_digest"]) == (
         drawn.meta.ruleset_version,
         drawn.meta.ruleset_digest,
