@@ -3,6 +3,7 @@ anything that could crash the native engine (a crash must fail one test, not kil
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -77,3 +78,32 @@ def run_isolated(code: str, timeout: float = 30.0) -> subprocess.CompletedProces
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=ROOT, check=False)
+
+
+_EVALUATE_ELIGIBILITY = """
+import json
+from pathlib import Path
+from service.engine.bundle import load_bundle
+from service.engine.catalogue import RuleSetKind
+from tests.engine import facts as F
+bundle = load_bundle(Path({directory!r}))
+out = []
+for changes in {cases!r}:
+    facts = F.eligible(**changes)
+    got = [f.rule_id for f in bundle.evaluate(RuleSetKind.ELIGIBILITY, facts)]
+    assert got == [f.rule_id for f in bundle.evaluate_reference(RuleSetKind.ELIGIBILITY, facts)], changes
+    out.append(got)
+bundle.close()
+print(json.dumps(out))
+"""
+
+
+def eligibility_fired_isolated(bundle_copy: BundleCopy, cases: list[dict[str, object]],
+                               timeout: float = 60.0) -> list[list[str]]:
+    """The eligibility rules the copy's engine fires for each case (changes to an eligible applicant's facts), in a
+    fresh interpreter, each checked against the reference evaluator; a crash or hang fails the calling test."""
+    code = _EVALUATE_ELIGIBILITY.format(directory=str(bundle_copy.base / "rules"), cases=cases)
+    done = run_isolated(code, timeout=timeout)
+    assert done.returncode == 0, f"engine process died ({done.returncode}): {done.stderr[-2000:]}"
+    fired: list[list[str]] = json.loads(done.stdout)
+    return fired

@@ -5,7 +5,6 @@ checker accepts, however large, loads into the engine and evaluates like the ora
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from service.engine.errors import BundleInvalid
 from service.engine.parser import MAX_CALCULATION_STEPS, MAX_EXPRESSION_CHARS, MAX_NESTING, parse_expression
 from service.engine.problems import ExprIssue, RuleProblem, problem
 from service.engine.typecheck import check_expression
-from tests.engine.conftest import BundleCopy, run_isolated
+from tests.engine.conftest import BundleCopy, eligibility_fired_isolated
 from tests.engine.test_bundle_errors import the_error
 from tests.engine.test_compiler import checked, compile_many
 from tests.engine.test_expressions import SCOPE, issue
@@ -129,24 +128,6 @@ def _largest_conditions() -> dict[str, str]:
     }
 
 
-_EVALUATE = """
-import json
-from pathlib import Path
-from service.engine.bundle import load_bundle
-from service.engine.catalogue import RuleSetKind
-from tests.engine import facts as F
-bundle = load_bundle(Path({directory!r}))
-out = []
-for changes in {cases!r}:
-    facts = F.eligible(**changes)
-    got = [f.rule_id for f in bundle.evaluate(RuleSetKind.ELIGIBILITY, facts)]
-    assert got == [f.rule_id for f in bundle.evaluate_reference(RuleSetKind.ELIGIBILITY, facts)], changes
-    out.append(got)
-bundle.close()
-print(json.dumps(out))
-"""
-
-
 def test_the_largest_condition_of_every_operator_loads_and_evaluates_like_the_oracle(bundle_copy: BundleCopy) -> None:
     conditions = _largest_conditions()
     for name, text in conditions.items():
@@ -163,9 +144,7 @@ def test_the_largest_condition_of_every_operator_loads_and_evaluates_like_the_or
         {"score__value": 669, "applicant__age": 120, "applicant__annual_income": 100_000_01},
         {"applicant__age": -3, "applicant__overdue_count_24m": 6},
     ]
-    done = run_isolated(_EVALUATE.format(directory=str(bundle_copy.base / "rules"), cases=cases), timeout=120)
-    assert done.returncode == 0, f"engine process died ({done.returncode}): {done.stderr[-2000:]}"
-    fired = [set(ids_fired) for ids_fired in json.loads(done.stdout)]
+    fired = [set(ids_fired) for ids_fired in eligibility_fired_isolated(bundle_copy, cases, timeout=120)]
     by_id = {v: k for k, v in ids.items()}
     assert [sorted(by_id[i] for i in f) for f in fired] == [
         sorted(["minus", "divide", "and", "or_of_fields", "not", "brackets"]),

@@ -6,7 +6,6 @@ regression fails that test instead of killing the test run.
 
 from __future__ import annotations
 
-import json
 import threading
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from service.engine.errors import InvalidFact
 from service.engine.runtime import EngineRuleSet, reference_fired
 from service.engine.typecheck import FieldSpec, Scope
 from tests.engine import facts as F
-from tests.engine.conftest import BundleCopy, run_isolated
+from tests.engine.conftest import BundleCopy, eligibility_fired_isolated, run_isolated
 from tests.engine.test_compiler import compile_many
 
 FRAUD = RuleSetKind.FRAUD
@@ -147,29 +146,8 @@ def _big_bundle(bundle_copy: BundleCopy, conditions: list[str]) -> None:
     bundle_copy.write("eligibility.yaml", "rules:\n" + rules + "\n")
 
 
-_EVALUATE = """
-import json, sys
-from pathlib import Path
-from service.engine.bundle import load_bundle
-from service.engine.catalogue import RuleSetKind
-from tests.engine import facts as F
-bundle = load_bundle(Path({directory!r}))
-out = []
-for changes in {cases!r}:
-    facts = F.eligible(**changes)
-    got = [f.rule_id for f in bundle.evaluate(RuleSetKind.ELIGIBILITY, facts)]
-    assert got == [f.rule_id for f in bundle.evaluate_reference(RuleSetKind.ELIGIBILITY, facts)]
-    out.append(len(got))
-print(json.dumps(out))
-"""
-
-
 def _evaluate_isolated(bundle_copy: BundleCopy, cases: list[dict[str, object]]) -> list[int]:
-    directory = str(bundle_copy.base / "rules")
-    done = run_isolated(_EVALUATE.format(directory=directory, cases=cases), timeout=60)
-    assert done.returncode == 0, f"engine process died ({done.returncode}): {done.stderr[-2000:]}"
-    result: list[int] = json.loads(done.stdout)
-    return result
+    return [len(fired) for fired in eligibility_fired_isolated(bundle_copy, cases)]
 
 
 def test_three_hundred_rules_that_all_match_still_evaluate(bundle_copy: BundleCopy) -> None:

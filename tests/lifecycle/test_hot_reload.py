@@ -4,7 +4,6 @@ are refused and leave the last good bundle serving, and every answer comes from 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 import time
@@ -21,13 +20,6 @@ from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import ROOT, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    copy = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", copy)
-    return copy
 
 
 @pytest.fixture

@@ -23,13 +23,6 @@ from tests.support.server_process import ROOT
 
 
 @pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    copy = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", copy)
-    return copy
-
-
-@pytest.fixture
 def supervisor(rules: Path, tmp_path: Path) -> Iterator[Supervisor]:
     settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     made = Supervisor(settings)
