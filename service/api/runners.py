@@ -127,3 +127,37 @@ def _has_ready_callbacks(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether the loop has other callbacks ready to run now (asyncio's own loop keeps them in `_ready`; a loop
     without it counts as idle, so calls never wait on it)."""
     return bool(getattr(loop, "_ready", None))
+
+
+class TooManyCalls(Exception):
+    """A call refused because the server already has as many in progress as it takes (RESOURCE_EXHAUSTED)."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(f"the server has {maximum} calls in progress, as many as it takes")
+        self.maximum = maximum
+
+
+class AdmittingRunner:
+    """Runs calls through `inner` while fewer than `maximum` are in progress; refuses the others at once
+    (TooManyCalls), so that an overload sheds calls instead of queueing them without bound. Used on the serving
+    loop only (one thread), so the count needs no lock. grpc.aio's own maximum_concurrent_rpcs is not used: with
+    connections aged out (server.py), a call it refused could reach the client as CANCELLED, which clients take as
+    final, instead of RESOURCE_EXHAUSTED."""
+
+    def __init__(self, inner: CallRunner, maximum: int) -> None:
+        self._inner = inner
+        self._maximum = maximum
+        self.in_progress = 0
+
+    def run(self, work: Callable[[], T]) -> Awaitable[T]:
+        if self.in_progress >= self._maximum:
+            raise TooManyCalls(self._maximum)
+        result = self._inner.run(work)
+        self.in_progress += 1
+        return self._counted(result)
+
+    async def _counted(self, result: Awaitable[T]) -> T:
+        try:
+            return await result
+        finally:
+            self.in_progress -= 1

@@ -26,7 +26,7 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service.api.decoding import decoder
 from service.api.listener import stop_listening
 from service.api.reflection import enable_reflection
-from service.api.runners import CallRunner
+from service.api.runners import AdmittingRunner, CallRunner
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
 from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
@@ -38,7 +38,11 @@ SERVICE_NAMES = tuple(
 )
 DECISION_SERVICE = pb.DESCRIPTOR.services_by_name["DecisionService"].full_name
 CONNECTION_AGE_JITTER = 0.1  # grpc core varies the maximum connection age by +-10 %
-MAX_CONCURRENT_RPCS = 1024  # beyond this a call is refused (RESOURCE_EXHAUSTED) rather than queued without bound
+MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is refused (RESOURCE_EXHAUSTED)
+# Calls gRPC's core holds for the server before the event loop takes them in (it takes them between batches): past
+# 1000 (core's default) core cancels the oldest, and its client sees CANCELLED, which it takes as final. Kept far
+# above anything the loop lets pile up, so that calls are refused only by MAX_CONCURRENT_CALLS, as retryable.
+MAX_PENDING_CALLS = 16_384
 
 
 class ServingLoop:
@@ -95,7 +99,11 @@ def server_options(*, reuse_port: bool, connection_age: float | None) -> list[tu
 
     With a connection age, every client connection is moved on (GOAWAY, calls in flight finish) after about
     that many seconds, so that a worker being replaced loses its connections without refusing a call."""
-    options: list[tuple[str, int]] = [("grpc.so_reuseport", 1 if reuse_port else 0)]
+    options: list[tuple[str, int]] = [
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+        ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
+    ]
     if connection_age is not None:
         options += [
             ("grpc.max_connection_age_ms", int(connection_age * 1000)),
@@ -134,7 +142,7 @@ def serve_on_loop(
     serving = ServingLoop(name)
 
     async def start() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(options=options, maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
+        server = grpc.aio.server(options=options)
         register(server)
         bound = server.add_insecure_port(f"{host}:{port}")
         if bound == 0:
@@ -165,8 +173,9 @@ def create_server(
     health_servicer: list[HealthServicer] = []
 
     def register(server: grpc.aio.Server) -> None:
-        add_service(server, "DecisionService", DecisionServicer(app, runner))
-        add_service(server, "CreditLineService", CreditLineServicer(app, runner))
+        admitting = AdmittingRunner(runner, MAX_CONCURRENT_CALLS)
+        add_service(server, "DecisionService", DecisionServicer(app, admitting))
+        add_service(server, "CreditLineService", CreditLineServicer(app, admitting))
         add_service(server, "RulesService", RulesServicer(rules_status))
         health_servicer.append(HealthServicer())
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)

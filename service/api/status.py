@@ -11,6 +11,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from service.api.decoding import UndecodableRequest
+from service.api.runners import TooManyCalls
 from service.domain.errors import (
     DecisionServiceError,
     InvalidRequest,
@@ -22,6 +23,8 @@ from service.domain.errors import (
 )
 
 log = structlog.get_logger("decisiond.api")
+
+RETRY_AFTER_OVERLOAD_MS = 100  # the RetryInfo of a call refused for overload: a few batches' time
 
 
 def to_status(error: BaseException) -> status_pb2.Status:
@@ -66,7 +69,11 @@ def to_status(error: BaseException) -> status_pb2.Status:
     if isinstance(error, StoreUnavailable):
         # The caller learns only that it may retry; the operator needs the reason (it names no person or user).
         log.warning("store.unavailable", reason=str(error))
-        return _status(code_pb2.UNAVAILABLE, "the ledger database is unavailable; retry later")
+        return _status(code_pb2.UNAVAILABLE, "the ledger database is busy or unavailable; retry later")
+    if isinstance(error, TooManyCalls):
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(RETRY_AFTER_OVERLOAD_MS)
+        return _status(code_pb2.RESOURCE_EXHAUSTED, f"{error}; retry shortly with the same request_id", retry)
     if isinstance(error, NoRuleBundle):
         return _status(code_pb2.UNAVAILABLE, "no valid rule bundle is loaded; nothing can be decided")
     if isinstance(error, DecisionServiceError):

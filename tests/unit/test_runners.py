@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service.api.runners import GATHER_WAIT_S, BatchingLoopRunner
+from service.api.runners import GATHER_WAIT_S, AdmittingRunner, BatchingLoopRunner, TooManyCalls
 
 MAX_WAIT = 0.05
 
@@ -208,3 +208,31 @@ def test_by_default_the_call_that_follows_within_the_gathering_wait_joins_the_lo
         return log
 
     assert asyncio.run(scenario()) == ["first", "second", "other work"]
+
+
+def test_calls_beyond_the_most_in_progress_are_refused_at_once_and_admitted_again_as_others_finish() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        gates: list[asyncio.Future[str]] = []
+
+        class Held:
+            def run(self, work: Callable[[], str]) -> Awaitable[str]:
+                gates.append(loop.create_future())
+                return gates[-1]
+
+        runner = AdmittingRunner(Held(), maximum=2)
+        first, second = runner.run(lambda: "a"), runner.run(lambda: "b")
+        with pytest.raises(TooManyCalls):
+            runner.run(lambda: "c")
+        gates[0].set_result("a")
+        assert await first == "a"
+        third = runner.run(lambda: "c")  # one finished: room for one more
+        assert runner.in_progress == 2
+        gates[1].set_exception(RuntimeError("failed"))
+        with pytest.raises(RuntimeError):
+            await second
+        gates[2].set_result("c")
+        assert await third == "c"
+        assert runner.in_progress == 0
+
+    asyncio.run(scenario())
