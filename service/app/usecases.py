@@ -94,9 +94,9 @@ class DecisionApp:
 
     def score_user(self, command: ScoreCommand, encode: Callable[[ScoreResult], bytes]) -> Reply:
         bundle = self._rules.current()
-        bundle.check_attributes(command.applicant.attributes)
 
         def decide(_uow: UnitOfWork, context: DecisionContext) -> Decided[ScoreResult]:
+            bundle.check_attributes(command.applicant.attributes)  # in here: a retry decided before is replayed
             scored = score_applicant(bundle, command.applicant)
             result = ScoreResult(
                 scored.score, scored.band, scored.reasons, self._meta(bundle, context, scored.rules_fired)
@@ -109,10 +109,11 @@ class DecisionApp:
 
     def grant_limit(self, command: GrantCommand, encode: Callable[[GrantResult], bytes]) -> Reply:
         bundle = self._rules.current()
-        bundle.check_attributes(command.applicant.attributes)
         user_key = self.user_key(command.applicant.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[GrantResult]:
+            # Checked in here: a retry decided before by a bundle that did not declare an attribute is replayed.
+            bundle.check_attributes(command.applicant.attributes)
             scored = score_applicant(bundle, command.applicant)
             fired = eligibility(bundle, scored)
             outcome = combined_outcome(fired)

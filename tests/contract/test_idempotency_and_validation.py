@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,6 +13,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.bootstrap import start_service
+from service.config import Settings
+from tests.contract.conftest import ROOT
 from tests.contract.helpers import bad_fields, new_user, open_line, rpc_error
 from tests.support.builders import cny, drawdown, request_id, strong_applicant
 
@@ -272,3 +277,33 @@ def test_declared_attributes_of_their_kind_nulls_and_names_the_bundle_does_not_d
     for attributes in ({"employment_months": 36}, {"employment_months": None}, {"not_declared": 2.5}):
         answer = decisions.GrantLimit(_applicant(user_id=new_user(), attributes=attributes))
         assert answer.outcome == pb.OUTCOME_APPROVE, attributes
+
+
+def test_a_retry_after_the_rules_declared_one_of_its_attributes_is_replayed_not_refused(tmp_path: Path) -> None:
+    """Decided (and a line opened) while the bundle did not declare `tenure_note`; the retry, under a bundle that
+    declares it as a whole number, still gets the stored answer."""
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    service = start_service(settings)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            decisions = pb_grpc.DecisionServiceStub(channel)
+            grant = _applicant(user_id=new_user(), attributes={"tenure_note": "ten years"})
+            score = pb.ScoreUserRequest(request_id=request_id(), applicant=grant.applicant)
+            first_grant, first_score = decisions.GrantLimit(grant), decisions.ScoreUser(score)
+            bundle = rules / "bundle.yaml"
+            bundle.write_text(bundle.read_text().replace(
+                "attributes:\n", "attributes:\n  tenure_note:\n    type: int\n    default: 0\n"
+                "    description: Years with the bank\n", 1))
+            assert service.rules.reload().version == first_grant.meta.ruleset_version  # reloaded, same version
+            again_grant, again_score = decisions.GrantLimit(grant), decisions.ScoreUser(score)
+            assert again_grant.meta.replayed and again_score.meta.replayed
+            assert again_grant.meta.decision_id == first_grant.meta.decision_id
+            assert again_score.meta.decision_id == first_score.meta.decision_id
+            refused = rpc_error(lambda: decisions.GrantLimit(_applicant(user_id=new_user(),
+                                                                         attributes={"tenure_note": "ten years"})))
+            assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT  # a new request is held to the new bundle
+            assert bad_fields(refused) == ["applicant.attributes.tenure_note"]
+    finally:
+        service.stop()
