@@ -10,6 +10,7 @@ workers. A worker that dies is replaced; the others keep answering.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import queue
@@ -131,24 +132,27 @@ def _why_not_bound(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
 
-Fingerprint = tuple[tuple[str, str, int, int], ...]  # every bundle entry's path, kind, size and modification time
+# Every bundle entry's path, kind, size, modification time, inode and inode change time.
+Fingerprint = tuple[tuple[str, str, int, int, int, int], ...]
 
 
 def fingerprint(directory: Path) -> Fingerprint:
     """Cheap change detection over exactly what the bundle reads or reports on (files.bundle_entries): each
-    entry's path, what it is, its size and modification time. A link loop, a device or a folder where a file
-    belongs counts like a file, so that removing it is seen; nothing is opened and links are not followed
-    into folders."""
+    entry's path, what it is, its size and modification time, and its inode and inode change time, which no tool
+    can set back (a deploy that keeps sizes and modification times, `tar` or `rsync -a`, still changes those). A
+    link loop, a device or a folder where a file belongs counts like a file, so that removing it is seen; nothing
+    is opened and links are not followed into folders."""
     entries = []
     for entry in bundle_entries(directory):
-        size, mtime = -1, -1  # a folder's own time changes with files the bundle does not read: its entries count
+        # a folder's own times change with files the bundle does not read: its entries count instead
+        size, mtime, inode, ctime = -1, -1, -1, -1
         if entry.kind is not EntryKind.FOLDER:
             try:
                 stat = (directory / entry.rel).stat()
-                size, mtime = stat.st_size, stat.st_mtime_ns
+                size, mtime, inode, ctime = stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
             except OSError:
                 pass
-        entries.append((entry.rel, entry.kind.value, size, mtime))
+        entries.append((entry.rel, entry.kind.value, size, mtime, inode, ctime))
     return tuple(entries)
 
 
@@ -158,6 +162,10 @@ class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state_dir = Path(tempfile.mkdtemp(prefix="decisiond-"))
+        # Held for the supervisor's life: systemd-tmpfiles leaves a directory alone while a lock is held on it, so
+        # the checked copies of the rules stay however long the server runs without an edit.
+        self._state_lock = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(self._state_lock, fcntl.LOCK_SH)
         self.status_file = self.state_dir / "rules-status.json"
         self.workers: list[Worker] = []
         self.active: ActiveBundle | None = None
@@ -198,6 +206,7 @@ class Supervisor:
             if self._spread is not None:
                 self._spread.close()
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            os.close(self._state_lock)
         log.info("shutdown.complete")
         return 0
 
@@ -263,6 +272,7 @@ class Supervisor:
         self._snapshots += 1
         target = self.state_dir / f"bundle-{self._snapshots:05d}"
         try:
+            self._keep_state_dir()
             copy_bundle(self.settings.rules_dir, target)
         except OSError as error:  # writing our own copy failed (a full disk, say): not a problem of the rules
             reason = (error.strerror or "the operating system refused").lower()
@@ -337,6 +347,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "TMPDIR": str(self.state_dir)},  # what a validator cut short leaves goes with it
         )
         deadline = time.monotonic() + VALIDATION_TIMEOUT
         while True:
@@ -364,13 +375,23 @@ class Supervisor:
         return [line.replace(str(snapshot), str(self.settings.rules_dir)) for line in lines]
 
     def _write_status(self) -> None:
+        """The rules status the workers answer GetRulesStatus from. A status that cannot be written (a full disk,
+        the state directory removed) is logged; the workers then answer the last one written."""
         status = {
             "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest},
             "rejected": self.rejected,
         }
         temporary = self.status_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(status))
-        temporary.replace(self.status_file)
+        try:
+            self._keep_state_dir()
+            temporary.write_text(json.dumps(status))
+            temporary.replace(self.status_file)
+        except OSError as error:
+            log.error("rules.status_not_written", reason=(error.strerror or str(error)).lower())
+
+    def _keep_state_dir(self) -> None:
+        """The private state directory, made again if something (a temporary-file cleaner) removed it."""
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)
 
     # --- workers ------------------------------------------------------------------------------------------
 
@@ -484,9 +505,17 @@ class Supervisor:
             log.error("worker.died", pid=worker.pid(), how=how)
             snapshot = self.active.snapshot if self.active else None
             replacement = self._spawn(snapshot, index)
-            if self._await_ready(replacement).startswith("READY"):
+            said = self._await_ready(replacement).split()
+            serves = [] if self.active is None else [self.active.version, self.active.digest]
+            if said[:1] == ["READY"] and (not serves or said[1:3] == serves):
                 self.workers[index] = replacement
                 log.info("worker.replaced", old_pid=worker.pid(), pid=replacement.pid())
+                continue
+            self._stop_workers([replacement])
+            if said[:1] == ["READY"]:  # it started without the bundle the others serve: its copy is gone
+                log.error("worker.not_replaced", pid=worker.pid(), reason=f"the checked copy of the rules at "
+                          f"{snapshot} is gone (removed by a temporary-file cleaner?); checking the rules again")
+                self._reload.set()
 
     def _stop_workers(self, workers: list[Worker]) -> None:
         for worker in workers:

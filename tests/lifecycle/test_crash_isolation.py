@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -11,7 +12,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from service._gen.decision.v1 import decision_pb2 as pb
+from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
+from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
@@ -57,4 +61,27 @@ def test_a_killed_worker_is_replaced_while_the_others_keep_answering(server: Ser
     assert late == [], f"calls failed {late} s after the kill: {stream.errors}"
     died = [e for e in server.logs() if e.get("event") == "worker.died"]
     assert [(e["pid"], e["how"]) for e in died] == [(victim, "signal SIGKILL")]
+    assert server.stop() == 0
+
+
+def test_a_worker_whose_rules_copy_was_removed_is_not_replaced_without_them_the_rules_are_checked_again(
+    server: ServerProcess,
+) -> None:
+    """A temporary-file cleaner removed the checked copy of the rules (the server ran for days without an edit) and
+    then a worker died: its replacement would serve without a bundle. It is stopped, the rules are checked again
+    from their directory, and every decision is answered by the bundle."""
+    (state,) = server.tmpdir.glob("decisiond-*")
+    (copy,) = state.glob("bundle-*")
+    shutil.rmtree(copy)
+    os.kill(min(workers_of(server.process.pid)), signal.SIGKILL)
+    wait_for(lambda: [e for e in server.logs() if e.get("event") == "rules.activated"][1:], "the rules checked again",
+             timeout=60)
+    events = [e.get("event") for e in server.logs()]
+    assert "worker.not_replaced" in events and "worker.replaced" not in events
+    with grpc.insecure_channel(server.address) as channel:
+        decisions = pb_grpc.DecisionServiceStub(channel)
+        for _ in range(20):
+            answer = decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(),
+                                                             applicant=strong_applicant("copy-gone")), timeout=30)
+            assert answer.meta.ruleset_version
     assert server.stop() == 0

@@ -4,6 +4,7 @@ always says why, and a change the old watch could not see (a link loop removed) 
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from service.config import Settings
 from service.engine.check import run_check
@@ -164,3 +166,45 @@ def test_a_snapshot_that_cannot_be_written_refuses_the_bundle_in_words(superviso
     _, failure = supervisor._snapshot()
     assert failure == [f"the service could not copy the rule bundle to check it (file exists); the bundle is"
                        f" refused: check the space and permissions of {supervisor.state_dir.parent}, then reload"]
+
+
+def test_a_refusal_that_cannot_be_recorded_is_logged_and_the_server_goes_on(
+    supervisor: Supervisor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: the copy fails, and so does writing the status that records the refusal. Before, that second
+    failure escaped the watch and took the whole server down."""
+    monkeypatch.setattr(supervisor, "_serve", lambda snapshot: None)
+    (supervisor.state_dir / "bundle-00001").mkdir()  # in the way of the copy, as a full disk would be
+    (supervisor.state_dir / "rules-status.tmp").mkdir()  # and of the status
+    with capture_logs() as logs:
+        supervisor._activate_or_reject(first=False)
+    assert [entry["event"] for entry in logs] == ["rules.snapshot_failed", "rules.rejected", "rules.status_not_written"]
+    assert supervisor.rejected is not None
+
+
+def test_a_state_directory_a_cleaner_removed_is_made_again_for_the_next_edit(supervisor: Supervisor) -> None:
+    shutil.rmtree(supervisor.state_dir)
+    snapshot, failure = supervisor._snapshot()
+    assert failure is None and (snapshot / "bundle.yaml").is_file()
+    supervisor._write_status()
+    assert supervisor.status_file.is_file()
+
+
+def test_the_state_directory_is_locked_against_temporary_file_cleaners(supervisor: Supervisor) -> None:
+    """systemd-tmpfiles skips a directory on which a lock is held (it tries LOCK_EX | LOCK_NB itself)."""
+    directory = os.open(supervisor.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(directory)
+
+
+def test_a_file_rewritten_with_its_size_and_modification_time_kept_changes_the_fingerprint(rules: Path) -> None:
+    """What `tar` or `rsync -a` deploys: other content, same size, the old modification time."""
+    fraud = rules / "fraud.yaml"
+    before, seen = fraud.stat(), fingerprint(rules)
+    fraud.write_text(fraud.read_text().replace("severity: MEDIUM", "severity: HIGH  ", 1))
+    os.utime(fraud, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (fraud.stat().st_size, fraud.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert fingerprint(rules) != seen

@@ -91,6 +91,11 @@ class ServerProcess:
         return self
 
     @property
+    def tmpdir(self) -> Path:
+        """The server's TMPDIR, where the supervisor keeps its private state (decisiond-*)."""
+        return Path(self._temporary)
+
+    @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
