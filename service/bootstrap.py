@@ -34,8 +34,9 @@ class Service:
     def port(self) -> int:
         return self.server.port
 
-    def stop(self) -> None:
-        self.server.stop(self.settings.drain_seconds, self.settings.lame_duck_seconds)
+    def stop(self, *, retiring: bool = False) -> None:
+        """Drain and stop (see RunningServer.stop; `retiring`: replaced by workers on a newer bundle)."""
+        self.server.stop(self.settings.drain_seconds, self.settings.lame_duck_seconds, retiring=retiring)
         self.store.close()
 
 

@@ -33,7 +33,7 @@ from service.case_input import (
     unknown_expectations,
 )
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
-from service.domain.errors import InvalidRequest
+from service.domain.errors import InvalidRequest, StoreUnavailable
 from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment, LineStatus, RepaymentMethod
 from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
@@ -247,6 +247,10 @@ def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: Rule
         return CaseOutcome(case, _compare(case.spec["expect"], result), result.meta.rules_fired)
     except InvalidRequest as refused:  # the service refused the call: name each field it refused
         return _not_run(case, request_issues(refused))
+    except StoreUnavailable as error:  # the scratch ledger, not the case: a full disk, say
+        return _not_run(case, [CaseIssue((), f"this case could not be run: the scratch ledger the cases run on "
+                                         f"could not be written ({error})", f"free space in {tempfile.gettempdir()} "
+                                         "(or the folder TMPDIR names) and run the cases again", P.INTERNAL)])
     except Exception:
         log.debug("rule_case.failed", file=case.file, line=case.line, exc_info=True)
         return _not_run(case, [CaseIssue((), "this case could not be run: the service failed while deciding it",

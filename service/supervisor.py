@@ -333,7 +333,7 @@ class Supervisor:
         if pending.snapshot is not None:
             self.active = ActiveBundle(pending.snapshot, version, digest)
             self._write_status()
-        self._stop_workers(old_workers)
+        self._stop_workers(old_workers, retiring=True)
         if previous is not None and previous is not self.active:
             shutil.rmtree(previous.snapshot, ignore_errors=True)
         if self.active is not None and self.active is not previous:
@@ -517,10 +517,12 @@ class Supervisor:
                           f"{snapshot} is gone (removed by a temporary-file cleaner?); checking the rules again")
                 self._reload.set()
 
-    def _stop_workers(self, workers: list[Worker]) -> None:
+    def _stop_workers(self, workers: list[Worker], *, retiring: bool = False) -> None:
+        """Stop the workers and wait for them to drain. `retiring`: workers on a newer bundle serve in their
+        place, so they go on reporting SERVING while their connections move (SIGUSR1, see worker.py)."""
         for worker in workers:
             if worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
+                worker.process.send_signal(signal.SIGUSR1 if retiring else signal.SIGTERM)
         deadline = time.monotonic() + self.settings.drain_seconds + 5
         for worker in workers:
             try:

@@ -1,4 +1,7 @@
-"""One serving process, started by the supervisor: loads one rule bundle, serves until SIGTERM, drains.
+"""One serving process, started by the supervisor: loads one rule bundle, serves until told to stop, drains.
+
+SIGTERM: the server shuts down, so it reports NOT_SERVING first. SIGUSR1: workers on a newer bundle serve on the
+port, so it goes on reporting SERVING while its connections move over to them.
 
 Prints `READY <version> <digest>` on stdout once it accepts calls, or `FAILED <why>` when it cannot start (the
 database does not answer, say); the supervisor waits for one of these lines. The database URL comes in the
@@ -71,8 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("worker.start_failed")
         print(f"FAILED {_one_line(f'{type(error).__name__}: {error}')}", flush=True)
         return 1
-    stop = threading.Event()
+    stop, retiring = threading.Event(), threading.Event()
+
+    def retire(*_: object) -> None:  # replaced by workers on a newer bundle
+        retiring.set()
+        stop.set()
+
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, retire)
     if args.spread and (why_not := join_spread(args.spread, service.port, args.slot)):
         log.warning("connections.not_spread", slot=args.slot, reason=why_not)
     version, digest = describe_rules(service.rules)
@@ -81,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     print(f"READY {version or '-'} {digest or '-'}", flush=True)
     stop.wait()
-    service.stop()
+    service.stop(retiring=retiring.is_set())
     log.info("worker.stopped")
     return 0
 

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, importable by name for typing
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.api.decoding import decoder
+from service.api.health import DrainableHealth
 from service.api.listener import stop_listening
 from service.api.reflection import enable_reflection
 from service.api.runners import AdmittingRunner, CallRunner
@@ -71,7 +71,7 @@ class RunningServer:
         serving: ServingLoop,
         server: grpc.aio.Server,
         port: int,
-        health_servicer: HealthServicer,
+        health_servicer: DrainableHealth,
         connection_age: float | None,
     ) -> None:
         self._serving = serving
@@ -80,16 +80,19 @@ class RunningServer:
         self.health = health_servicer
         self.connection_age = connection_age
 
-    def stop(self, grace_seconds: float, lame_duck_seconds: float = 0.0) -> None:
+    def stop(self, grace_seconds: float, lame_duck_seconds: float = 0.0, *, retiring: bool = False) -> None:
         """Report NOT_SERVING, keep answering for the lame-duck period (calls already on their way are taken
         and health-checking balancers move away), then refuse new calls and let those in flight finish
-        within the grace period."""
-        self._serving.call(self.health.enter_graceful_shutdown())
+        within the grace period. `retiring`: workers on a newer bundle serve on the same port, so this one goes on
+        reporting SERVING (which it does, on its bundle) while its connections move over to them."""
+        if not retiring:
+            self._serving.call(self.health.enter_graceful_shutdown())
         if self.connection_age is not None and stop_listening(self.port):
             # New connections now go to the other workers on the port; ours age out gracefully meanwhile.
             time.sleep(self.connection_age * (1 + CONNECTION_AGE_JITTER) + lame_duck_seconds)
         elif lame_duck_seconds > 0:
             time.sleep(lame_duck_seconds)
+        self._serving.call(self.health.end_watches())  # they would hold the drain for its whole grace period
         self._serving.call(self.server.stop(grace_seconds))
         self._serving.close()
 
@@ -170,14 +173,14 @@ def create_server(
 ) -> RunningServer:
     """Build and start the decision server with health checking and reflection. `runner`: where the use
     cases run (see the module docstring)."""
-    health_servicer: list[HealthServicer] = []
+    health_servicer: list[DrainableHealth] = []
 
     def register(server: grpc.aio.Server) -> None:
         admitting = AdmittingRunner(runner, MAX_CONCURRENT_CALLS)
         add_service(server, "DecisionService", DecisionServicer(app, admitting))
         add_service(server, "CreditLineService", CreditLineServicer(app, admitting))
         add_service(server, "RulesService", RulesServicer(rules_status))
-        health_servicer.append(HealthServicer())
+        health_servicer.append(DrainableHealth())
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)
         enable_reflection(server, (*SERVICE_NAMES, health.SERVICE_NAME))
 

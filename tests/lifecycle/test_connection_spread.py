@@ -26,8 +26,7 @@ from service.spread import (
     open_spread,
 )
 from service.supervisor import Supervisor
-from tests.lifecycle.test_crash_isolation import workers_of
-from tests.support.server_process import ServerProcess
+from tests.support.server_process import ServerProcess, workers_of
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from service.affinity import database_server_here
-from tests.lifecycle.test_crash_isolation import workers_of
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
 from tests.support.databases import fresh_postgres_schema
-from tests.support.server_process import ServerProcess
+from tests.support.server_process import ServerProcess, workers_of
 
 pytestmark = pytest.mark.slow
 

@@ -16,16 +16,11 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from tests.lifecycle.test_hot_reload import CallStream, wait_for
 from tests.support.builders import request_id, strong_applicant
-from tests.support.server_process import ServerProcess, start_server
+from tests.support.server_process import ServerProcess, start_server, workers_of
 
 pytestmark = pytest.mark.slow
 
 RECONNECT_SECONDS = 1.0
-
-
-def workers_of(supervisor: int) -> set[int]:
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return {int(pid) for pid in children if "service.worker" in Path(f"/proc/{pid}/cmdline").read_text()}
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ import pytest
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from tests.lifecycle.test_crash_isolation import workers_of
 from tests.support.builders import request_id, strong_applicant
-from tests.support.server_process import ServerProcess, start_server
+from tests.support.server_process import ServerProcess, start_server, workers_of
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from service.supervisor import WATCH_INTERVAL
 from tests.support.builders import request_id, strong_applicant
-from tests.support.server_process import ROOT, ServerProcess, start_server
+from tests.support.server_process import ROOT, ServerProcess, start_server, workers_of
 
 pytestmark = pytest.mark.slow
 
@@ -163,16 +163,29 @@ def test_every_reload_replaces_the_processes_that_loaded_the_engine_and_the_supe
     assert server.stop() == 0
 
 
-def test_sighup_reloads_an_edit_the_file_watch_cannot_see(server: ServerProcess, rules: Path) -> None:
+def test_an_edit_that_keeps_size_and_modification_time_is_seen_without_sighup(
+    server: ServerProcess, rules: Path
+) -> None:
+    """What `tar` or `rsync -a` deploys; the watch once missed it, and only SIGHUP made it serve."""
     rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
     bundle = rules / "bundle.yaml"
     before = bundle.stat()
     bundle.write_text(bundle.read_text().replace('version: "2026.11-1"', 'version: "2026.11-2"'))
-    os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same time: the watch sees nothing
-    time.sleep(4 * WATCH_INTERVAL)
-    assert status(rules_stub).active.version == "2026.11-1"
+    os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))
+    wait_for(lambda: status(rules_stub).active.version == "2026.11-2", "the edited bundle to serve", timeout=60)
+    assert server.stop() == 0
+
+
+def test_sighup_checks_the_rules_again_and_starts_fresh_workers_on_them(server: ServerProcess) -> None:
+    workers = workers_of(server.process.pid)
     os.kill(server.process.pid, signal.SIGHUP)
-    wait_for(lambda: status(rules_stub).active.version == "2026.11-2", "the bundle named by SIGHUP to serve")
+
+    def activations() -> list[object]:
+        return [entry["version"] for entry in server.logs() if entry.get("event") == "rules.activated"]
+
+    wait_for(lambda: len(activations()) == 2, "the bundle checked again on SIGHUP to serve")
+    assert activations() == ["2026.11-1", "2026.11-1"]
+    wait_for(lambda: not workers & workers_of(server.process.pid), "the workers before SIGHUP to retire")
     assert server.stop() == 0
 
 
@@ -212,3 +225,48 @@ def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_
     rejections = [entry for entry in server.logs() if entry.get("event") == "rules.rejected"]
     assert len(rejections) == 1 and rejections[0]["problems"]
     assert server.stop() == 0
+
+
+def test_health_stays_serving_through_reloads_and_a_watch_does_not_hold_them_up(
+    server: ServerProcess, rules: Path
+) -> None:
+    """A rule edit must be invisible to health-checking load balancers: the workers being replaced answer on their
+    bundle until their connections have moved, so they report SERVING; an open Watch stream (gRPC's client-side
+    health checking keeps one) is ended at their drain instead of holding it for its whole grace period."""
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def check() -> None:
+        with grpc.insecure_channel(server.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while not stop.is_set():
+                request = health_pb2.HealthCheckRequest(service="decision.v1.DecisionService")
+                seen.append(health.Check(request, timeout=10, wait_for_ready=True).status)
+                time.sleep(0.02)
+
+    watch_channel = grpc.insecure_channel(server.address)
+    watch = health_pb2_grpc.HealthStub(watch_channel).Watch(
+        health_pb2.HealthCheckRequest(service="decision.v1.DecisionService"), timeout=120)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    checker = threading.Thread(target=check)
+    checker.start()
+    try:
+        rules_status = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+        for version in ("2026.12-health-1", "2026.12-health-2"):
+            set_version(rules, version)
+            wait_for(lambda v=version: status(rules_status).active.version == v, f"version {version}")
+    finally:
+        stop.set()
+        checker.join()
+    assert len(seen) > 20 and set(seen) == {health_pb2.HealthCheckResponse.SERVING}
+    assert [answer.status for answer in watch] == []  # its worker retired: the stream ended, nothing else said
+    watch_channel.close()
+    with grpc.insecure_channel(server.address) as channel:  # a Watch on the workers serving now, then SIGTERM
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="decision.v1.DecisionService"), timeout=120)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        asked = time.monotonic()
+        assert server.stop() == 0
+        # the lame duck and the connections' age, about 3.5 s; held for the drain's 10 s grace before
+        assert time.monotonic() - asked < 8
+        assert [answer.status for answer in watch] == [health_pb2.HealthCheckResponse.NOT_SERVING]

@@ -7,6 +7,7 @@ import io
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 import service.rule_tests
 from service.cli import main
+from service.domain.errors import StoreUnavailable
 from service.engine.check import run_check
 from service.rule_tests import run_rule_tests
 
@@ -291,3 +293,18 @@ def test_the_codes_the_service_gives_itself_can_be_expected_without_declaring_th
         "  NO_CREDIT_LINE: There is no active credit line for this user\n", ""))
     code, said = rules_test(rules)
     assert (code, said.count("FAIL")) == (0, 0), said
+
+
+def test_a_full_disk_under_the_cases_is_told_as_such_not_as_a_fault_to_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object) -> None:
+        raise StoreUnavailable("database or disk is full")
+
+    monkeypatch.setattr(service.rule_tests, "call_case", disk_full)
+    code, report = rules_test(bundle_with_cases(tmp_path, ""))
+    assert code == 1
+    assert ("this case could not be run: the scratch ledger the cases run on could not be written (database or disk "
+            f"is full)\n    fix: free space in {tempfile.gettempdir()} (or the folder TMPDIR names) and run the cases "
+            "again [R999]") in report
+    assert "report this to the service team" not in report

@@ -163,6 +163,12 @@ def _live_members(group: int) -> list[int]:
     return members
 
 
+def workers_of(supervisor: int) -> set[int]:
+    """The pids of a running supervisor's worker processes."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return {int(pid) for pid in children if "service.worker" in Path(f"/proc/{pid}/cmdline").read_text()}
+
+
 def start_server(
     database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
 ) -> ServerProcess:
