@@ -140,9 +140,9 @@ class TooManyCalls(Exception):
 class AdmittingRunner:
     """Runs calls through `inner` while fewer than `maximum` are in progress; refuses the others at once
     (TooManyCalls), so that an overload sheds calls instead of queueing them without bound. Used on the serving
-    loop only (one thread), so the count needs no lock. grpc.aio's own maximum_concurrent_rpcs is not used: with
-    connections aged out (server.py), a call it refused could reach the client as CANCELLED, which clients take as
-    final, instead of RESOURCE_EXHAUSTED."""
+    loop only (one thread), so the count needs no lock. grpc.aio's own maximum_concurrent_rpcs is not used: at its
+    limit it stops taking calls in from gRPC's core, whose queue then overflows, and core cancels calls (the client
+    sees CANCELLED, which it takes as final) instead of refusing them as RESOURCE_EXHAUSTED (server.py)."""
 
     def __init__(self, inner: CallRunner, maximum: int) -> None:
         self._inner = inner

@@ -40,7 +40,7 @@ DECISION_SERVICE = pb.DESCRIPTOR.services_by_name["DecisionService"].full_name
 CONNECTION_AGE_JITTER = 0.1  # grpc core varies the maximum connection age by +-10 %
 MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is refused (RESOURCE_EXHAUSTED)
 # Calls gRPC's core holds for the server before the event loop takes them in (it takes them between batches): past
-# 1000 (core's default) core cancels the oldest, and its client sees CANCELLED, which it takes as final. Kept far
+# 1000 (core's default) core cancels calls, and their clients see CANCELLED, which they take as final. Kept far
 # above anything the loop lets pile up, so that calls are refused only by MAX_CONCURRENT_CALLS, as retryable.
 MAX_PENDING_CALLS = 16_384
 
