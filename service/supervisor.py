@@ -40,6 +40,7 @@ log = structlog.get_logger("decisiond.supervisor")
 WORKER_READY_TIMEOUT = 60.0
 VALIDATION_TIMEOUT = 120.0
 WATCH_INTERVAL = 0.5
+STALE_STATE_AGE = 60.0  # a killed supervisor's state older than this, and unlocked, is removed by the next one
 FIRST_RETRY_DELAY = 1.0  # workers that could not start are tried again after this, then twice as long each time
 MAX_RETRY_DELAY = 30.0
 
@@ -156,6 +157,33 @@ def fingerprint(directory: Path) -> Fingerprint:
     return tuple(entries)
 
 
+def remove_stale_state(parent: Path) -> list[Path]:
+    """The private state (`decisiond-*`) that supervisors killed outright (SIGKILL, the OOM killer) left in the
+    temporary folder `parent`, removed: each a folder no running supervisor holds locked (each holds its own, see
+    Supervisor) and unchanged for STALE_STATE_AGE. Returns what was removed; what cannot be, is left."""
+    removed = []
+    for candidate in parent.glob("decisiond-*"):
+        try:
+            if time.time() - candidate.lstat().st_mtime < STALE_STATE_AGE:
+                continue
+            folder = os.open(candidate, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:  # gone meanwhile, not a folder, a link, another user's
+            continue
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a running supervisor's
+            os.close(folder)
+            continue
+        try:
+            shutil.rmtree(candidate)
+            removed.append(candidate)
+        except OSError:
+            pass
+        finally:
+            os.close(folder)
+    return removed
+
+
 class Supervisor:
     """Runs `settings.workers` workers until SIGTERM; reloads rules on SIGHUP or when the files change."""
 
@@ -187,6 +215,8 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
         holder: socket.socket | None = None
+        if removed := remove_stale_state(self.state_dir.parent):
+            log.info("state.stale_removed", folders=[str(path) for path in removed])
         try:
             holder = reserve_port(self.settings.host, self.settings.port)
             self._port = holder.getsockname()[1]

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from service.config import Settings
 from service.engine.check import run_check
 from service.engine.files import MAX_FILE_BYTES, MAX_LIST_FILE_BYTES
-from service.supervisor import Supervisor, fingerprint
+from service.supervisor import Supervisor, fingerprint, remove_stale_state
 from tests.support.server_process import ROOT
 
 
@@ -208,3 +208,19 @@ def test_a_file_rewritten_with_its_size_and_modification_time_kept_changes_the_f
     os.utime(fraud, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (fraud.stat().st_size, fraud.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert fingerprint(rules) != seen
+
+
+def test_state_a_killed_supervisor_left_is_removed_and_a_running_ones_is_kept(tmp_path: Path) -> None:
+    dead, running, fresh = (tmp_path / f"decisiond-{name}" for name in ("dead", "running", "fresh"))
+    for folder in (dead, running, fresh):
+        (folder / "bundle-00001").mkdir(parents=True)
+    an_hour_ago = time.time() - 3600
+    for folder in (dead, running):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
+    held = os.open(running, os.O_RDONLY | os.O_DIRECTORY)  # as a running supervisor holds its own
+    fcntl.flock(held, fcntl.LOCK_SH)
+    try:
+        assert remove_stale_state(tmp_path) == [dead]
+    finally:
+        os.close(held)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["decisiond-fresh", "decisiond-running"]
