@@ -19,12 +19,15 @@ from decimal import Decimal, InvalidOperation
 
 from service.api.requests import (  # its ranges: a case describes only calls the service would accept
     APPLICANT_MAXIMA,
+    ATTRIBUTE_NAME,
+    COUNTRY_CODE,
     MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,
     MAX_COUNT,
     MAX_ID_LENGTH,
     MAX_TERM_MONTHS,
     MAX_TEXT_LENGTH,
+    PURPOSE_CODE,
 )
 from service.app.commands import ApplicantInput, ChannelInput
 from service.app.scoring import SERVICE_REASONS
@@ -92,9 +95,6 @@ _CHANNEL_KEYS = ("device_id", "ip", "country", "city")
 _MONEY_MOVING = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
 
 _AMOUNT = re.compile(r"([+-]?\d[\d,_]*(?:\.\d+)?)\s+([A-Za-z]+)")
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
-_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _YAML_BOOL_HINT = "YAML reads yes, no, on, off, true and false as a yes/no value: put the text in quotes, e.g. 'NO'"
 
 _ATTRIBUTE_HINTS = {
@@ -404,7 +404,7 @@ class _Reader:
         attributes: dict[str, object] = {}
         for name, value in given.items():
             where = (*path, name)
-            if not _ATTRIBUTE_NAME.fullmatch(name):
+            if not ATTRIBUTE_NAME.fullmatch(name):
                 self.fail(where, "is not an attribute name", "attribute names are lower_snake_case, at most 64 "
                           "characters, as declared in bundle.yaml", P.INVALID_VALUE)
                 continue
@@ -494,7 +494,7 @@ class _Reader:
     def drawdown(self, given: dict[str, object]) -> DrawdownInput:
         path = ("drawdown",)
         purpose = self.text(given, "purpose", path, MAX_TEXT_LENGTH, "CONSUMPTION")
-        if not _CODE.fullmatch(purpose):
+        if not PURPOSE_CODE.fullmatch(purpose):
             self.fail((*path, "purpose"), f"{shown(purpose)} is not a purpose code",
                       "write an upper-case code such as CONSUMPTION")
         method = self.choice(given, "repayment_method", path, tuple(RepaymentMethod), "a repayment method",
@@ -643,7 +643,7 @@ class _Reader:
 
     def country(self, owner: Mapping[str, object], key: str, base: FieldPath, default: str) -> str:
         value = self.text(owner, key, base, MAX_TEXT_LENGTH, default)
-        if value and not _COUNTRY.fullmatch(value):
+        if value and not COUNTRY_CODE.fullmatch(value):
             self.fail((*base, key), f"{shown(value)} is not a country code",
                       "write a two-letter ISO code in capitals such as CN, or '' for none")
             return default

@@ -30,6 +30,10 @@ MAX_TEXT_LENGTH = 64
 MAX_COUNT = 100_000
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_TEXT = 256
+# Matched whole (fullmatch: the `$` of `match` would let a trailing line break through).
+ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # an applicant attribute's name
+COUNTRY_CODE = re.compile(r"[A-Z]{2}")  # ISO 3166 alpha-2
+PURPOSE_CODE = re.compile(r"[A-Z][A-Z0-9_]*")  # a drawdown's purpose
 MAX_TERM_MONTHS = 360
 APPLICANT_MAXIMA = {  # the whole-number applicant fields whose largest value is not MAX_COUNT
     "age": 130,
@@ -40,8 +44,6 @@ APPLICANT_MAXIMA = {  # the whole-number applicant fields whose largest value is
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)  # before it, an event's time is a caller's bug
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_TOKEN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 _METHODS = {
     pb.REPAYMENT_METHOD_EQUAL_INSTALLMENT: RepaymentMethod.EQUAL_INSTALLMENT,
@@ -91,7 +93,7 @@ class _Checker:
         return value
 
     def country(self, value: str, field: str) -> str:
-        if value and not _COUNTRY.match(value):
+        if value and not COUNTRY_CODE.fullmatch(value):
             self.fail(field, "must be an ISO 3166 alpha-2 code such as CN, or empty")
         return value
 
@@ -137,7 +139,7 @@ class _Checker:
         for key, value in struct.fields.items():
             path = f"{field}.{key}"
             kind = value.WhichOneof("kind")
-            if not re.match(r"^[a-z][a-z0-9_]{0,63}$", key):
+            if not ATTRIBUTE_NAME.fullmatch(key):
                 self.fail(path, "attribute names are lower_snake_case, at most 64 characters")
             elif kind == "number_value":
                 values[key] = value.number_value
@@ -222,7 +224,7 @@ def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
     purpose = request.purpose
     if not purpose:
         check.fail("purpose", "is required, e.g. CONSUMPTION")
-    elif len(purpose) > MAX_TEXT_LENGTH or not _TOKEN.match(purpose):
+    elif len(purpose) > MAX_TEXT_LENGTH or not PURPOSE_CODE.fullmatch(purpose):
         check.fail("purpose", "must be an upper-case code such as CONSUMPTION, at most 64 characters")
     command = DrawdownCommand(
         request_id=check.identifier(request.request_id, "request_id"),

@@ -129,6 +129,17 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         lambda d: d.GrantLimit(_applicant(attributes={"employment_months": 2.5, "not_declared": "anything"})),
         {"applicant.attributes.employment_months"},
     ),
+    (
+        "an attribute name with a line break after it",
+        lambda d: d.GrantLimit(_applicant(attributes={"employment_months\n": 3})),
+        {"applicant.attributes.employment_months\n"},
+    ),
+    (
+        "a country and a purpose with a line break after them",
+        lambda d: d.AuthorizeDrawdown(drawdown("u1", 1_000, purpose="CONSUMPTION\n",
+                                               channel=pb.Channel(device_id="d1", country="CN\n"))),
+        {"purpose", "channel.country"},
+    ),
     ("zero amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", 0)), {"amount.minor_units"}),
     ("negative amount", lambda d: d.AuthorizeDrawdown(drawdown("u1", -5)), {"amount.minor_units"}),
     ("missing amount", lambda d: d.AuthorizeDrawdown(_without(drawdown("u1", 1), "amount")), {"amount"}),
