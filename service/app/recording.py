@@ -143,6 +143,16 @@ class DecisionRecorder:
         )
         return Reply(response=response, replayed=False)
 
+    def replay_recorded(self, call: Call) -> Reply | None:
+        """The stored answer to the call's request_id, if one is recorded, without deciding anything; None if not.
+        For a call that cannot be decided now (no valid rule bundle): a retry of one decided before is still
+        answered as it was."""
+        if not call.request_id:
+            return None
+        with self._store.unit_of_work() as uow:
+            prior = uow.find_decision(call.request_id)
+        return None if prior is None else self._replay(call, prior)
+
     @staticmethod
     def _replay(call: Call, prior: DecisionRecord) -> Reply:
         if prior.request_digest != call.request_digest:

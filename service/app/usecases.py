@@ -33,7 +33,7 @@ from service.app.results import (
 )
 from service.app.rules import RulesProvider, combined_outcome, flags_of, reasons_of, risk_level
 from service.app.scoring import eligibility, eligibility_reasons, offer_limit, score_applicant, service_reason
-from service.domain.errors import UnknownCreditLine
+from service.domain.errors import NoRuleBundle, UnknownCreditLine
 from service.domain.limits import apr
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus
 from service.domain.schedule import build_schedule
@@ -80,6 +80,15 @@ class DecisionApp:
             serialize_on_user=serialize_on_user,
         )
 
+    def _replay_without_rules(self, rpc: str, request_id: str, command: object, user_id: str) -> Reply:
+        """Without a valid rule bundle nothing can be decided, but a retry of a call decided before is answered
+        from the record as it was; any other call is refused (NoRuleBundle)."""
+        call = self._call(rpc, request_id, command, self.user_key(user_id), None)
+        reply = self._recorder.replay_recorded(call)
+        if reply is None:
+            raise NoRuleBundle()
+        return reply
+
     @staticmethod
     def _meta(bundle: RuleBundle | None, context: DecisionContext, fired: tuple[str, ...]) -> Meta:
         return Meta(
@@ -93,7 +102,10 @@ class DecisionApp:
     # --- DecisionService -------------------------------------------------------------------------------
 
     def score_user(self, command: ScoreCommand, encode: Callable[[ScoreResult], bytes]) -> Reply:
-        bundle = self._rules.current()
+        try:
+            bundle = self._rules.current()
+        except NoRuleBundle:
+            return self._replay_without_rules("ScoreUser", command.request_id, command, command.applicant.user_id)
 
         def decide(_uow: UnitOfWork, context: DecisionContext) -> Decided[ScoreResult]:
             bundle.check_attributes(command.applicant.attributes)  # in here: a retry decided before is replayed
@@ -108,7 +120,10 @@ class DecisionApp:
         return self._recorder.run(call, decide, encode)
 
     def grant_limit(self, command: GrantCommand, encode: Callable[[GrantResult], bytes]) -> Reply:
-        bundle = self._rules.current()
+        try:
+            bundle = self._rules.current()
+        except NoRuleBundle:
+            return self._replay_without_rules("GrantLimit", command.request_id, command, command.applicant.user_id)
         user_key = self.user_key(command.applicant.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[GrantResult]:
@@ -145,7 +160,10 @@ class DecisionApp:
         return self._recorder.run(call, decide, encode)
 
     def authorize_drawdown(self, command: DrawdownCommand, encode: Callable[[DrawdownResult], bytes]) -> Reply:
-        bundle = self._rules.current()
+        try:
+            bundle = self._rules.current()
+        except NoRuleBundle:
+            return self._replay_without_rules("AuthorizeDrawdown", command.request_id, command, command.user_id)
         user_key = self.user_key(command.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[DrawdownResult]:
@@ -228,7 +246,10 @@ class DecisionApp:
         return self._recorder.run(call, decide, encode)
 
     def flag_transaction(self, command: TransactionCommand, encode: Callable[[FlagResult], bytes]) -> Reply:
-        bundle = self._rules.current()
+        try:
+            bundle = self._rules.current()
+        except NoRuleBundle:
+            return self._replay_without_rules("FlagTransaction", command.request_id, command, command.user_id)
         user_key = self.user_key(command.user_id)
 
         def decide(uow: UnitOfWork, context: DecisionContext) -> Decided[FlagResult]:

@@ -52,3 +52,41 @@ def test_decisions_are_unavailable_and_status_names_the_problems(tmp_path: Path)
             }
     finally:
         service.stop()
+
+
+def test_a_retry_of_a_call_decided_before_is_replayed_without_a_valid_bundle(tmp_path: Path) -> None:
+    """A server restarted on a broken edit decides nothing new, but a retry of a call the ledger recorded before
+    gets that call's answer, as it would from any replica: idempotent retries do not depend on the rules."""
+    database_url = f"sqlite:///{tmp_path / 'l.db'}"
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    scored = pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u-retry"))
+    service = start_service(Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=database_url))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            first = pb_grpc.DecisionServiceStub(channel).ScoreUser(scored)
+    finally:
+        service.stop()
+    broken = tmp_path / "rules"
+    broken.mkdir()
+    (broken / "bundle.yaml").write_text("version: [\n")
+    service = start_service(Settings(host="127.0.0.1", port=0, rules_dir=broken, database_url=database_url))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            decisions = pb_grpc.DecisionServiceStub(channel)
+            replayed = decisions.ScoreUser(scored)
+            assert replayed.meta.replayed and not first.meta.replayed
+            replayed.meta.replayed = False
+            assert replayed == first  # the same decision: id, score, band, reasons, bundle version
+            other_payload = pb.ScoreUserRequest(request_id=scored.request_id, applicant=strong_applicant("u-other"))
+            assert rpc_error(lambda: decisions.ScoreUser(other_payload)).code() == grpc.StatusCode.ALREADY_EXISTS
+            new = rpc_error(
+                lambda: decisions.ScoreUser(
+                    pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u-retry"))
+                )
+            )
+            assert new.code() == grpc.StatusCode.UNAVAILABLE
+            assert "no valid rule bundle" in (new.details() or "")
+            never_decided = rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown("u-retry", 100)))
+            assert never_decided.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        service.stop()
