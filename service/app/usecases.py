@@ -258,7 +258,7 @@ class DecisionApp:
                 user_key,
                 command.event_type,
                 command.amount,
-                command.occurred_at or context.now,
+                _no_later_than(command.occurred_at, context.now),
                 command.channel,
                 command.counterparty_id,
                 command.merchant_category,
@@ -308,6 +308,13 @@ class DecisionApp:
 
         call = self._call("RecordRepayment", command.request_id, command, user_key, None, serialize_on_user=True)
         return self._recorder.run(call, decide, encode)
+
+
+def _no_later_than(occurred_at: datetime | None, now: datetime) -> datetime:
+    """When an account event happened, as the ledger records it: the caller's time, or now if it gave none or one
+    ahead of the server's clock (a reporter's clock that runs fast: the event has happened). Recorded ahead, it would
+    stay out of every later decision's history windows, which end at that decision's time, until its time came."""
+    return now if occurred_at is None or occurred_at > now else occurred_at
 
 
 def new_drawdown_id() -> str:

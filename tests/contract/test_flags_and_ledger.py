@@ -72,6 +72,24 @@ def test_events_reported_with_a_past_time_count_at_that_time(decisions: pb_grpc.
     assert [f.code for f in after_change.fraud_flags] == ["ATO_RECENT_CREDENTIAL_CHANGE"]
 
 
+def test_an_event_reported_ahead_of_the_servers_clock_counts_from_now(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """A reporter whose clock runs two minutes fast: its password change has happened, and the drawdown right
+    after it is referred as it would be had the change come with no time (recorded ahead, it stayed out of the
+    drawdown's history windows until its time came)."""
+    user = new_user()
+    open_line(decisions, user)
+    known_device(decisions, user, f"dev-{user}")
+    ahead = Timestamp()
+    ahead.GetCurrentTime()
+    ahead.seconds += 120
+    flag(decisions, user_id=user, type=pb.TRANSACTION_TYPE_PASSWORD_CHANGE, occurred_at=ahead)
+    answer = decisions.AuthorizeDrawdown(drawdown(user, 100_000))
+    assert answer.outcome == pb.OUTCOME_REVIEW
+    assert [f.code for f in answer.fraud_flags] == ["ATO_RECENT_CREDENTIAL_CHANGE"]
+
+
 def test_repayment_restores_the_available_limit(
     decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
 ) -> None:
