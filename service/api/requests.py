@@ -136,11 +136,12 @@ class _Checker:
         if len(struct.fields) > MAX_ATTRIBUTES:
             self.fail(field, f"must hold at most {MAX_ATTRIBUTES} attributes")
             return values
+        bad_names: list[str] = []
         for key, value in struct.fields.items():
             path = f"{field}.{key}"
             kind = value.WhichOneof("kind")
             if not ATTRIBUTE_NAME.fullmatch(key):
-                self.fail(path, "attribute names are lower_snake_case, at most 64 characters")
+                bad_names.append(key)
             elif kind == "number_value":
                 values[key] = value.number_value
             elif kind == "bool_value":
@@ -151,6 +152,12 @@ class _Checker:
                 values[key] = None
             else:
                 self.fail(path, "must be a number, a boolean, a string or null")
+        if bad_names:
+            # One violation for them all, naming the first shortened: a caller's names are echoed in the status's
+            # trailers, which a client drops beyond 16 KiB (a call then fails RESOURCE_EXHAUSTED), and in the log.
+            first = bad_names[0] if len(bad_names[0]) <= 40 else bad_names[0][:40] + "..."
+            more = f" and {len(bad_names) - 1} more" if len(bad_names) > 1 else ""
+            self.fail(field, f"attribute names are lower_snake_case, at most 64 characters, not {first!r}{more}")
         return values
 
     def applicant(self, request: Any) -> ApplicantInput | None:

@@ -14,6 +14,7 @@ from service.api.decoding import UndecodableRequest
 from service.api.runners import TooManyCalls
 from service.domain.errors import (
     DecisionServiceError,
+    FieldViolation,
     InvalidRequest,
     NoRuleBundle,
     NotFoundError,
@@ -36,7 +37,7 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 for v in error.violations
             ]
         )
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {error}", bad)
+        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {_summary(error.violations)}", bad)
     if isinstance(error, UndecodableRequest):
         return _status(code_pb2.INVALID_ARGUMENT, str(error))
     if isinstance(error, NotFoundError):
@@ -81,6 +82,17 @@ def to_status(error: BaseException) -> status_pb2.Status:
     else:
         log.exception("internal_error", error_type=type(error).__name__)
     return _status(code_pb2.INTERNAL, "internal error")
+
+
+MESSAGE_VIOLATIONS = 3  # named in the status message; the BadRequest details carry them all
+
+
+def _summary(violations: list[FieldViolation]) -> str:
+    """The first few violations, for the status message (sent again in full as details: the trailers of a call
+    must stay within a client's 16 KiB)."""
+    shown = "; ".join(f"{v.field}: {v.description}" for v in violations[:MESSAGE_VIOLATIONS])
+    rest = len(violations) - MESSAGE_VIOLATIONS
+    return shown if rest <= 0 else f"{shown}; and {rest} more (see the BadRequest details)"
 
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException, rpc: str = "") -> None:
