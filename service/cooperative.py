@@ -170,19 +170,31 @@ class SocketWatch:
     between waits: a transaction's round trips then cost one registration instead of one each. `release` must
     be called before the socket is closed or handed to code off the loop."""
 
-    def __init__(self, fileno: int) -> None:
+    def __init__(self, fileno: int, within: float) -> None:
         self._fileno = fileno
+        self._within = within  # the longest a wait may last
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop watching the socket, if any
         self._waiter: _CallGreenlet | None = None
+        self._waiting_since = 0.0  # the loop's time when the current wait began
+        self._timer: asyncio.TimerHandle | None = None
+        self.expired = False
 
     def wait(self, events: int) -> int:
-        """Like wait_socket; a wait to read leaves the socket watched."""
+        """Like wait_socket; a wait to read leaves the socket watched. A wait that lasts `within` seconds ends with
+        0 and `expired` set, and every later one at once. Timed by one timer for all the waits, moved on only when
+        it fires, not one per round trip."""
+        if self.expired:
+            return 0
         if events != READABLE:  # writing waits only when the socket's buffer is full: rare
             return wait_socket(self._fileno, events)
         current = _current()
+        loop = current.loop
         if self._loop is None:
-            self._loop = current.loop
-            self._loop.add_reader(self._fileno, self._readable)
+            self._loop = loop
+            loop.add_reader(self._fileno, self._readable)
+        self._waiting_since = loop.time()
+        if self._timer is None:
+            self._timer = loop.call_at(self._waiting_since + self._within, self._check_the_wait)
         self._waiter = current
         try:
             ready: int = current.pause()
@@ -194,13 +206,32 @@ class SocketWatch:
         if self._loop is not None:
             self._loop.remove_reader(self._fileno)
             self._loop = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _readable(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is None:  # nobody waits (the server spoke first, or closed): stop watching until someone does
-            self.release()
+            if self._loop is not None:
+                self._loop.remove_reader(self._fileno)
+                self._loop = None
             return
         waiter.switch(READABLE)
+
+    def _check_the_wait(self) -> None:
+        """The timer: end the current wait if it has lasted `within`, else look again when it would have."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None:  # between two waits: the next one sets the timer again
+            return
+        loop = waiter.loop
+        if loop.time() - self._waiting_since < self._within:
+            self._timer = loop.call_at(self._waiting_since + self._within, self._check_the_wait)
+            return
+        self.expired = True
+        self._waiter = None
+        waiter.switch(0)
 
 
 def sleep(seconds: float) -> None:

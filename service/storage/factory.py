@@ -22,11 +22,12 @@ def open_store(url: str, *, timeout: float | None = None, pool_size: int | None 
     - ``postgresql://user@host:5432/dbname`` (or ``postgres://``), with any libpq parameters in the query
 
     ``timeout`` (seconds, default 3) bounds how long a call waits for the database before it fails with
-    StoreUnavailable: the SQLite write lock and busy timeout, or the PostgreSQL connect timeout and the
-    wait for a pooled connection. ``pool_size`` (default 16, PostgreSQL only) is how many transactions a
-    serving process runs at once (its calls beyond that wait their turn), or the most threads sharing the
-    store elsewhere. Both may also be given in the URL's query (``?timeout=1.5&pool_size=32``),
-    which wins over the arguments, so that a deployment can tune them through the URL alone.
+    StoreUnavailable: the SQLite write lock and busy timeout, or the PostgreSQL connect timeout, the wait for a
+    pooled connection and each wait for the database's answer (its statement_timeout too). ``pool_size`` (default
+    16, PostgreSQL only) is how many transactions a serving process runs at once (its calls beyond that wait their
+    turn), or the most threads sharing the store elsewhere. Both may also be given in the URL's query
+    (``?timeout=1.5&pool_size=32``), which wins over the arguments, so that a deployment can tune them through the
+    URL alone.
     """
     target = _target(url, timeout, pool_size)
     if isinstance(target, _SqliteTarget):

@@ -8,11 +8,11 @@ Transactions run at READ COMMITTED. The ledger's invariants hold because its UPD
 (a concurrent UPDATE of the same row waits, then re-checks the condition on the row as committed), and
 ``get_credit_line(for_update=True)`` takes the row lock for callers that read before they write.
 
-Failure handling: connecting is bounded by ``connect_timeout`` and waiting for a pooled connection by
-the store's timeout; both end in StoreUnavailable. A pooled connection the server has dropped (restart,
-failover, ``pg_terminate_backend``) is found out by the ``BEGIN`` that starts every unit of work, before
-the caller has done anything, and the next connection is tried; the pool replaces dropped connections
-by itself, so the store recovers without a restart when the database returns.
+Failure handling: connecting is bounded by ``connect_timeout``, and waiting for a pooled connection and each wait
+for the database's answer by the store's timeout; all end in StoreUnavailable. A pooled connection the server has
+dropped (restart, failover, ``pg_terminate_backend``) is found out by the ``BEGIN`` that starts every unit of work,
+before the caller has done anything, and the next connection is tried; the pool replaces dropped connections by
+itself, so the store recovers without a restart when the database returns.
 """
 
 from __future__ import annotations
@@ -49,19 +49,32 @@ _LONGEST_PAUSE_S = 5e-2
 
 
 class Connection(psycopg.Connection[TupleRow]):
-    """A connection whose waits on its socket let the event loop run, in a call greenlet."""
+    """A connection whose waits on its socket let the event loop run, in a call greenlet.
+
+    On the loop, a wait for the database that lasts `answer_within` seconds (the store's timeout) ends the call
+    with StoreUnavailable: a database that stops answering (a network that drops packets, a host frozen) no longer
+    holds it until the client's deadline; the connection is closed, and the pool replaces it. A statement the
+    database itself holds (a lock another session keeps) ends by its `statement_timeout`, set to the same."""
 
     _watch: cooperative.SocketWatch | None = None
+    answer_within = 3.0  # the store's timeout, set by the store
 
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
         if timeout is not None or not cooperative.on_loop():  # psycopg times only notifications and cancels
             return super().wait(gen, interval, timeout)
         if self._watch is None:
-            self._watch = cooperative.SocketWatch(self.pgconn.socket)
+            self._watch = cooperative.SocketWatch(self.pgconn.socket, self.answer_within)
         try:
             events = next(gen)
             while True:
-                events = gen.send(self._watch.wait(events))
+                ready = self._watch.wait(events)
+                if self._watch.expired:
+                    self.leave_the_loop()
+                    self.close()  # what it was waiting for may still come: the connection cannot be used again
+                    raise psycopg.OperationalError(
+                        f"the database did not answer within {self.answer_within:.2f} s; the connection was closed"
+                    )
+                events = gen.send(ready)
         except StopIteration as done:
             result: RV = done.value
             return result
@@ -158,7 +171,7 @@ class PostgresStore:
             min_size=min(2, pool_size),
             max_size=pool_size,
             open=False,
-            configure=_configure,
+            configure=lambda connection: _configure(connection, answer_within=timeout),
             timeout=timeout,
             # Stop retrying a failed connection well within one request's wait: the pool then grows again
             # on demand, so the first request after the database returns is served instead of waiting
@@ -293,9 +306,13 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _configure(connection: Connection) -> None:
-    """Run once on every new pooled connection."""
+def _configure(connection: Connection, *, answer_within: float | None = None) -> None:
+    """Run once on every new connection; `answer_within`: the store's timeout, for the pool's connections (not the
+    migrations', which may wait for another replica's or take long)."""
     connection.execute("SET TIME ZONE 'UTC'")
+    if answer_within is not None:
+        connection.answer_within = answer_within
+        connection.execute(f"SET statement_timeout = {max(1, round(answer_within * 1000))}")
 
 
 def _lock_key(schema: str) -> int:

@@ -10,13 +10,16 @@ from contextlib import suppress
 
 class TcpProxy:
     """Forwards 127.0.0.1:port to a target. stop() refuses new connections and cuts open ones;
-    start() listens on the same port again."""
+    start() listens on the same port again. stall() holds everything sent either way, the connections left open
+    (a network that drops packets), until resume()."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._acceptor: threading.Thread | None = None
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -27,6 +30,12 @@ class TcpProxy:
         self._listener = listener
         self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         self._acceptor.start()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def stop(self) -> None:
         if self._listener is not None:
@@ -56,12 +65,13 @@ class TcpProxy:
             with self._lock:
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=_pump, args=(source, sink, self._flowing), daemon=True).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := source.recv(65536):
+            flowing.wait()
             sink.sendall(data)
     except OSError:
         pass

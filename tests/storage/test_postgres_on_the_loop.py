@@ -7,12 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
+from service import cooperative
 from service.app.ports import Store
 from service.domain.errors import StoreUnavailable
+from service.storage import open_store
 from tests.storage.conftest import OpenStore
+from tests.storage.records import USER
+from tests.storage.tcp_proxy import TcpProxy
 from tests.support.ticking_loop import run_on_a_ticking_loop
 
 
@@ -31,6 +37,11 @@ def sleeping_transaction(store: Store, seconds: float) -> Callable[[], float]:
         return time.monotonic()
 
     return work
+
+
+def line_exists(store: Store) -> bool:
+    with store.unit_of_work() as uow:
+        return uow.get_credit_line(USER) is not None
 
 
 def on_a_ticking_loop(calls: list[Callable[[], Any]]) -> tuple[list[Any], float, int]:
@@ -72,8 +83,15 @@ def test_a_call_that_gets_no_connection_in_time_is_unavailable_and_the_loop_runs
 ) -> None:
     store = open_test_store(pool_size=1, timeout=0.3)
     warm(store, 1)
+
+    def holder() -> float:  # keeps the one connection for a second, without a wait on the database that long
+        with store.unit_of_work() as uow:
+            uow.fetch_one("SELECT 1", {})  # type: ignore[attr-defined]
+            cooperative.sleep(1.0)
+        return time.monotonic()
+
     started = time.monotonic()
-    results, _, ticks = on_a_ticking_loop([sleeping_transaction(store, 1.0), sleeping_transaction(store, 0.0)])
+    results, _, ticks = on_a_ticking_loop([holder, sleeping_transaction(store, 0.0)])
     holder, latecomer = results
     assert isinstance(holder, float)
     assert isinstance(latecomer, StoreUnavailable)
@@ -88,3 +106,50 @@ def test_the_same_store_still_serves_callers_off_the_loop(open_test_store: OpenS
     warm(store, pool_size)
     with store.unit_of_work() as uow:
         assert uow.fetch_one("SELECT 40 + %(two)s", {"two": 2}) == (42,)  # type: ignore[attr-defined]
+
+
+def test_a_statement_held_by_another_sessions_lock_is_unavailable_after_the_timeout(
+    open_test_store: OpenStore, postgres_url: str
+) -> None:
+    """A session that keeps a table locked (a migration, a maintenance job, a stuck transaction): the call fails
+    with StoreUnavailable after the store's timeout, on the loop and off it, and the store serves once it is gone."""
+    store = open_test_store(pool_size=2, timeout=0.5)
+    warm(store, 2)
+    with psycopg.connect(postgres_url) as locker:
+        locker.execute("LOCK TABLE credit_lines IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        results, _, ticks = on_a_ticking_loop([lambda: line_exists(store)])
+        assert isinstance(results[0], StoreUnavailable), results
+        assert 0.4 < time.monotonic() - started < 2.0
+        assert ticks >= 50
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            line_exists(store)
+        assert time.monotonic() - started < 2.0
+    assert on_a_ticking_loop([lambda: line_exists(store)])[0] == [False]
+
+
+def test_a_database_that_stops_answering_is_unavailable_after_the_timeout_and_the_store_recovers(
+    postgres_url: str, postgres_admin_url: str
+) -> None:
+    """A network that drops everything, the connections left open (a partition, a frozen host): a call waiting on
+    the database fails with StoreUnavailable after the store's timeout instead of waiting for ever, the loop runs
+    meanwhile, and once the database answers again the store serves on new connections."""
+    server = urlsplit(postgres_admin_url)
+    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy.start()
+    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
+    store = open_store(through_proxy, timeout=0.5, pool_size=2)
+    try:
+        warm(store, 2)
+        proxy.stall()
+        started = time.monotonic()
+        results, _, ticks = on_a_ticking_loop([lambda: line_exists(store), lambda: line_exists(store)])
+        assert all(isinstance(result, StoreUnavailable) for result in results), results
+        assert time.monotonic() - started < 2.5
+        assert ticks >= 50
+        proxy.resume()
+        assert on_a_ticking_loop([lambda: line_exists(store)])[0] == [False]
+    finally:
+        store.close()
+        proxy.stop()

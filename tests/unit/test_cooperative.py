@@ -201,7 +201,7 @@ def test_a_watched_socket_is_registered_once_for_many_waits_and_released_on_dema
             return remove_reader(fd)
 
         loop.add_reader, loop.remove_reader = counting_add, counting_remove  # type: ignore[method-assign]
-        watch = cooperative.SocketWatch(ours.fileno())
+        watch = cooperative.SocketWatch(ours.fileno(), within=5.0)
 
         def round_trips() -> list[bytes]:
             answers = []
@@ -226,7 +226,7 @@ def test_a_watched_socket_that_speaks_while_nobody_waits_is_no_longer_watched(
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         socket_pairs.append((ours, theirs))
-        watch = cooperative.SocketWatch(ours.fileno())
+        watch = cooperative.SocketWatch(ours.fileno(), within=5.0)
 
         def one_round_trip() -> None:
             loop.call_later(0.002, theirs.send, b"answer")
@@ -240,3 +240,67 @@ def test_a_watched_socket_that_speaks_while_nobody_waits_is_no_longer_watched(
         return ours.fileno() in selector.get_map()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_a_watch_gives_up_on_a_socket_that_stays_silent_past_its_time(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    """A database that stops answering: the waiting call gets 0 once its wait has lasted `within` seconds, and so
+    does every later wait at once; the loop went on meanwhile and no longer watches the socket once released."""
+
+    async def scenario() -> tuple[int, int, float, int, bool]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        socket_pairs.append((ours, theirs))
+        watch = cooperative.SocketWatch(ours.fileno(), within=0.05)
+        ticks = 0
+
+        def tick() -> None:
+            nonlocal ticks
+            ticks += 1
+            loop.call_later(0.005, tick)
+
+        tick()
+
+        def silent() -> tuple[int, int, float]:
+            started = time.monotonic()
+            first = watch.wait(cooperative.READABLE)
+            waited = time.monotonic() - started
+            again = watch.wait(cooperative.READABLE)
+            watch.release()
+            return first, again, waited
+
+        first, again, waited = await cooperative.start(silent)
+        selector = loop._selector  # type: ignore[attr-defined]
+        return first, again, waited, ticks, ours.fileno() in selector.get_map()
+
+    first, again, waited, ticks, still_watched = asyncio.run(scenario())
+    assert (first, again) == (0, 0)
+    assert 0.04 < waited < 1.0
+    assert ticks >= 3  # the loop ran while the call waited
+    assert not still_watched
+
+
+def test_a_watch_times_each_wait_not_the_waits_together(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    """Ten answers 20 ms apart: 200 ms of waits in all, none of them as long as the 50 ms allowed."""
+
+    async def scenario() -> list[int]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        socket_pairs.append((ours, theirs))
+        watch = cooperative.SocketWatch(ours.fileno(), within=0.05)
+
+        def round_trips() -> list[int]:
+            ready = []
+            for _ in range(10):
+                loop.call_later(0.02, theirs.send, b"answer")
+                ready.append(watch.wait(cooperative.READABLE))
+                ours.recv(16)
+            watch.release()
+            return ready
+
+        return await cooperative.start(round_trips)
+
+    assert asyncio.run(scenario()) == [cooperative.READABLE] * 10
