@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import queue
+import re
 import select
 import shutil
 import signal
@@ -31,7 +32,9 @@ import structlog
 
 from service.affinity import described, worker_cpus
 from service.config import Settings, redact_password
+from service.engine import problems as P
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
+from service.engine.loader import bundle_identity
 from service.log_lines import as_json_lines
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
@@ -316,6 +319,8 @@ class Supervisor:
         snapshot, verdict = self._snapshot()
         if verdict is None:
             verdict = self._validate(snapshot)
+        if verdict is None:
+            verdict = self._version_unchanged(snapshot)
         if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
             shutil.rmtree(snapshot, ignore_errors=True)
             return
@@ -368,6 +373,22 @@ class Supervisor:
             shutil.rmtree(previous.snapshot, ignore_errors=True)
         if self.active is not None and self.active is not previous:
             log.info("rules.activated", version=version, digest=digest, first=previous is None)
+
+    def _version_unchanged(self, snapshot: Path) -> list[str] | None:
+        """Why a valid edit is refused when its rules differ from the serving bundle's under the same version (every
+        decision records the version, which must name one set of rules); None when the version is new or the
+        rules are the same."""
+        identity = bundle_identity(snapshot)
+        if self.active is None or identity is None:
+            return None
+        version, digest = identity
+        if version != self.active.version or digest == self.active.digest:
+            return None
+        where = self.settings.rules_dir / "bundle.yaml"
+        return [f"{where}: the rules changed but their version did not: '{version}' is the version of the rules"
+                f" being served (digest {self.active.digest[:12]}), and these rules (digest {digest[:12]}) differ",
+                f"    fix: give bundle.yaml a new version, e.g. {_next_version(version)}, so that every decision"
+                f" names the rules that made it [{P.VERSION_UNCHANGED.code}]"]
 
     def _validate(self, snapshot: Path) -> list[str] | None:
         """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
@@ -583,3 +604,9 @@ def supervise(settings: Settings) -> int:
     except CannotListen as error:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
+
+
+def _next_version(version: str) -> str:
+    """A suggestion for the version after `version`: its last number raised by one, else "-2" appended."""
+    head, digits, tail = re.match(r"(.*?)(\d*)(\D*)$", version).groups()  # type: ignore[union-attr]
+    return f"{head}{int(digits) + 1}{tail}" if digits else f"{version}-2"

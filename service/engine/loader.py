@@ -103,6 +103,16 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
     return spec, problems
 
 
+def bundle_identity(directory: Path) -> tuple[str, str] | None:
+    """A valid bundle's version and digest, from its files alone (nothing compiled); None if they cannot be read."""
+    problems: list[RuleProblem] = []
+    files = read_bundle_files(directory, problems)
+    if files is None or BUNDLE_FILE not in files.files:
+        return None
+    header, _ = _read_bundle_yaml(files.files[BUNDLE_FILE], LoadContext(problems))
+    return None if header is None else (header.version, files.digest())
+
+
 def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | None]) -> T | None:
     src = files.files.get(name)
     return read(src) if src is not None else None

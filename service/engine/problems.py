@@ -41,6 +41,8 @@ DUPLICATE_ID = _e("R010", "the same id is used twice in the bundle")
 UNKNOWN_OUTCOME = _e("R011", "an outcome other than APPROVE, DECLINE or REVIEW")
 UNKNOWN_SEVERITY = _e("R012", "a fraud severity other than NONE, LOW, MEDIUM or HIGH")
 UNKNOWN_REASON = _e("R013", "a reason or flag code that bundle.yaml does not declare under `reasons`")
+VERSION_UNCHANGED = _e("R014", "the rules changed but bundle.yaml's version did not (reported by the server, which "
+                               "serves that version already)")
 EXPR_SYNTAX = _e("R101", "the condition or amount cannot be read (syntax error)")
 UNKNOWN_FIELD = _e("R102", "a field name that is not in the field catalogue")
 FIELD_NOT_AVAILABLE = _e("R103", "a field that exists but is not known when this rule set runs")
@@ -70,7 +72,8 @@ INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report 
 
 ALL_CODES: tuple[ProblemCode, ...] = (
     YAML_SYNTAX, MISSING_FILE, WRONG_SHAPE, MISSING_KEY, UNKNOWN_KEY, INVALID_VALUE, DUPLICATE_ID,
-    UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, EXPR_SYNTAX, UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
+    UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, VERSION_UNCHANGED, EXPR_SYNTAX, UNKNOWN_FIELD,
+    FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
     UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,

@@ -206,6 +206,30 @@ def test_a_bundle_whose_own_tests_fail_is_refused_and_the_last_good_one_serves(
     assert server.stop() == 0
 
 
+def test_rules_changed_under_the_serving_version_are_refused_until_the_version_changes(
+    server: ServerProcess, rules: Path
+) -> None:
+    """Every decision records the bundle's version, so one version must name one set of rules: an edit that
+    forgets to change it is refused (R014, with a version to use), the rules before it go on serving, and the
+    same edit under a new version serves."""
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    serving = status(rules_stub).active
+    eligibility = rules / "eligibility.yaml"
+    edited_at = time.time()
+    eligibility.write_text(eligibility.read_text().replace("Applicants must be", "Applicants have to be", 1))
+    wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused", timeout=60)
+    refused = status(rules_stub)
+    assert (refused.active.version, refused.active.digest) == (serving.version, serving.digest)
+    assert refused.rejected_problems[0].startswith(f"{rules / 'bundle.yaml'}: the rules changed but their version")
+    assert "give bundle.yaml a new version, e.g. 2026.11-2" in refused.rejected_problems[1]
+    assert "[R014]" in refused.rejected_problems[1]
+    set_version(rules, "2026.11-2")
+    wait_for(lambda: (now := status(rules_stub)).active.version == "2026.11-2" and not now.last_edit_rejected,
+             "the edit under a new version to serve", timeout=60)
+    assert status(rules_stub).active.digest != serving.digest
+    assert server.stop() == 0
+
+
 def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_without_sighup(
     server: ServerProcess, rules: Path
 ) -> None:
