@@ -24,7 +24,7 @@ from decimal import Context, Decimal
 from service.domain.model import EventType
 from service.domain.money import MAX_FEN
 
-RATIO_PLACES = 6
+RATIO_PLACES = 9  # as many as a rule may write (engine.parser.DECIMAL_PLACES): every threshold compares exactly
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
 CREDENTIAL_CHANGES = frozenset({EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE})

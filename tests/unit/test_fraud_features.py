@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from service.domain.fraud_features import (
+    RATIO_PLACES,
     CurrentEvent,
     HistorySummary,
     compute_features,
@@ -13,6 +14,7 @@ from service.domain.fraud_features import (
 )
 from service.domain.model import EventType
 from service.engine.catalogue import FEATURE_FIELDS
+from service.engine.parser import DECIMAL_PLACES
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -117,9 +119,17 @@ def test_the_transfer_ratio_is_zero_without_drawdowns_in_the_hour() -> None:
 
 
 def test_ratios_round_down_so_they_never_reach_a_threshold_the_exact_value_misses() -> None:
-    assert ratio(899_999_999, 1_000_000_000) == Decimal("0.899999")
-    assert ratio(2, 3) == Decimal("0.666666")
-    assert str(ratio(1, 8)) == "0.125000"
+    assert ratio(8_999_999_999, 10_000_000_000) == Decimal("0.899999999")
+    assert ratio(2, 3) == Decimal("0.666666666")
+    assert str(ratio(1, 8)) == "0.125000000"
+
+
+def test_ratios_keep_as_many_places_as_a_rule_may_write() -> None:
+    """A threshold of 9 places (0.3333333) must compare with the exact share: 66,666.67 of 200,000 CNY is
+    0.33333335, which at 6 places read as 0.333333 and missed `>= 0.3333333`."""
+    assert RATIO_PLACES == DECIMAL_PLACES
+    assert share_of_available_limit(6_666_667, 20_000_000) == Decimal("0.333333350")
+    assert share_of_available_limit(6_666_667, 20_000_000) >= Decimal("0.3333333")
 
 
 @pytest.mark.parametrize(
@@ -127,7 +137,7 @@ def test_ratios_round_down_so_they_never_reach_a_threshold_the_exact_value_misse
     [
         (500_000, 1_000_000, Decimal("0.5")),
         (1_500_000, 1_000_000, Decimal("1.5")),
-        (1, 3, Decimal("0.333333")),
+        (1, 3, Decimal("0.333333333")),
         (100, 0, Decimal(1)),  # nothing available
         (0, 0, Decimal(0)),  # no money moves
         (100, None, Decimal(0)),  # no line
