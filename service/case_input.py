@@ -105,7 +105,7 @@ _ATTRIBUTE_HINTS = {
     FieldType.STR: "bundle.yaml declares this attribute as text (str): write it in quotes, e.g. 'SE'",
 }
 
-AttributeCheck = Callable[[str, object], "tuple[str, str] | None"]  # name, value -> (what is wrong, fix) or None
+AttributeCheck = Callable[[FieldPath, str, object], "CaseIssue | None"]  # where, name, value -> what is wrong
 
 
 @dataclass(frozen=True)
@@ -159,22 +159,48 @@ class CaseInput:
 
 
 def attribute_check(bundle: RuleBundle) -> AttributeCheck:
-    """How `bundle` judges one applicant attribute, as it judges a request's (RuleBundle.check_attributes)."""
+    """How `bundle` judges one applicant attribute of a case: of its declared kind, as it judges a request's
+    (RuleBundle.check_attributes); and, unlike a request's, declared. A request may send an attribute before the
+    rules use it, but a case's misspelt one would be decided on the attribute's default: passing, or failing, for
+    a reason the case does not show."""
+    declared = tuple(bundle.attributes)
 
-    def check(name: str, value: object) -> tuple[str, str] | None:
+    def check(path: FieldPath, name: str, value: object) -> CaseIssue | None:
         kind = bundle.attributes.get(name)
         if kind is None:
-            return None
+            return _undeclared_attribute(path, name, declared)
         try:
             bundle.check_attributes({name: value})
         except InvalidRequest as refused:
             what = "; ".join(v.description for v in refused.violations)
             if what.startswith("must be one of"):
-                return what, "use one of the values bundle.yaml lists for this attribute, in quotes if in doubt"
-            return what, _ATTRIBUTE_HINTS[kind]
+                hint = "use one of the values bundle.yaml lists for this attribute, in quotes if in doubt"
+            else:
+                hint = _ATTRIBUTE_HINTS[kind]
+            if isinstance(value, bool):
+                hint += "; " + _YAML_BOOL_HINT
+            said = what if " not " in what else f"{what}, not {shown(value)}"
+            return CaseIssue(path, said, hint, P.WRONG_SHAPE)
         return None
 
     return check
+
+
+def _undeclared_attribute(path: FieldPath, name: str, declared: tuple[str, ...]) -> CaseIssue:
+    if not declared:
+        return CaseIssue(path, "is not an attribute of this bundle: bundle.yaml declares none",
+                         "declare it in bundle.yaml under 'attributes:' (see docs/rules.md), or remove it from the "
+                         "case", P.UNKNOWN_KEY)
+    close = suggest(name, declared)
+    fix = f"write '{close}'" if close else f"use an attribute bundle.yaml declares ({_some(declared)})"
+    return CaseIssue(path, f"is not an attribute bundle.yaml declares{_did_you_mean(name, declared)}",
+                     f"{fix}, or declare '{name}' in bundle.yaml under 'attributes:'", P.UNKNOWN_KEY)
+
+
+def _some(names: tuple[str, ...], most: int = 10) -> str:
+    """`a, b, c`, or the first `most` of them and how many more."""
+    shown_names = ", ".join(names[:most])
+    return shown_names if len(names) <= most else f"{shown_names} and {len(names) - most} more"
 
 
 @dataclass(frozen=True)
@@ -242,9 +268,10 @@ class AmountError(ValueError):
 
 def parse_amount(value: object) -> int:
     """'1,000.50 CNY' -> 100050 fen. Raises AmountError saying in words what is wrong, for anything else."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise AmountError(f"an amount is written with its currency, not {shown(value)}",
-                          f"write {shown(value)} CNY")
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise AmountError(f"an amount is written with its currency, not {shown(value)}", _bare_number_hint(value))
+    if isinstance(value, float):
+        raise AmountError(f"an amount is written with its currency, not {shown(value)}", f"write {shown(value)} CNY")
     match = _AMOUNT.fullmatch(value.strip()) if isinstance(value, str) and len(value) <= 64 else None
     if match is None:
         raise AmountError(f"an amount is written like 1000 CNY or 99.95 CNY, not {shown(value)}")
@@ -260,6 +287,15 @@ def parse_amount(value: object) -> int:
         raise AmountError(f"{shown(value)} is more than the largest amount the service handles",
                           f"write at most {format_fen_as_yuan(MAX_FEN)} CNY")
     return int(fen)
+
+
+def _bare_number_hint(value: int) -> str:
+    """How to write an amount given as a bare whole number: in fen if it was copied from a decision record, which
+    keeps amounts so, or in yuan. Both readings, each named: either alone is 100 times off for the other."""
+    if abs(value) > MAX_FEN:
+        return f"write the amount with its currency, at most {format_fen_as_yuan(MAX_FEN)} CNY"
+    as_fen = f"write {format_fen_as_yuan(value)} CNY if {value} is in fen, as decision records keep amounts"
+    return as_fen if abs(value) * 100 > MAX_FEN else f"{as_fen}, or {value} CNY if it is in yuan"
 
 
 # -- the shape of a case: no bundle needed ------------------------------------------------------------------
@@ -422,13 +458,9 @@ class _Reader:
                 self.fail(where, f"must be printable text of at most {MAX_ATTRIBUTE_TEXT} characters",
                           "shorten it; no tabs or line breaks")
                 continue
-            refused = self._check_attribute(name, value)
+            refused = self._check_attribute(where, name, value)
             if refused is not None:
-                what, hint = refused
-                if isinstance(value, bool):
-                    hint += "; " + _YAML_BOOL_HINT
-                said = what if " not " in what else f"{what}, not {shown(value)}"
-                self.fail(where, said, hint, P.WRONG_SHAPE)
+                self.issues.append(refused)
                 continue
             attributes[name] = value
         return attributes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -56,11 +57,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    _show_every_character()
     try:
         return _run(_parser().parse_args(argv), own_process=argv is None)
     except BrokenPipeError:  # the reader stopped reading (`| head`, say): nothing more to say, and no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when stdout is flushed
         return 1
+
+
+def _show_every_character() -> None:
+    """A character the terminal or pipe cannot show (a rule's U+2265 on an ASCII or Latin-1 terminal, say) is
+    written as \\u2265: the report goes on, where it would have ended in a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _run(args: argparse.Namespace, *, own_process: bool = False) -> int:

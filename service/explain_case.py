@@ -137,11 +137,17 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
     print(f"{call} under rule bundle {bundle.version}", file=out)
     outcome = getattr(getattr(result, "outcome", None), "value", None)
     summary = [f"outcome {outcome}"] if outcome else []
+    if hasattr(result, "risk_level"):
+        summary.append(f"risk level {result.risk_level.value}")
     if hasattr(result, "score"):
         summary.append(f"score {result.score}")
-    reasons = [r.code for r in getattr(result, "reasons", ())]
-    summary.append(f"reasons {', '.join(reasons) or '(none)'}")
+    if hasattr(result, "reasons"):
+        summary.append(f"reasons {', '.join(r.code for r in result.reasons) or '(none)'}")
     print("  " + "; ".join(summary), file=out)
+    if hasattr(result, "flags"):  # as the call answers them: AuthorizeDrawdown's fraud_flags, FlagTransaction's flags
+        flags = [f"{f.code} (rule {f.rule_id}, severity {f.severity.value})" for f in result.flags]
+        label = "fraud flags" if hasattr(result, "reasons") else "flags"
+        print(f"  {label} {', '.join(flags) or '(none)'}", file=out)
     if recorder.bins or call in {"ScoreUser", "GrantLimit"}:
         print("\nscorecard (the first matching bin of each characteristic counts)", file=out)
         matched = {m.characteristic_id: m for m in recorder.bins}

@@ -87,7 +87,7 @@ def test_explain_shows_a_frozen_or_closed_line_with_its_balance_and_arrears(
     assert "  DRW-005    MATCHED" in out
     assert f"(line.days_past_due = {days})" in out or (days and "  DRW-006    MATCHED" in out)
     if outstanding == "1000 CNY":  # 1000 CNY of the 19,000 still available
-        assert "(transaction.share_of_available_limit = 0.052631)" in out
+        assert "(transaction.share_of_available_limit = 0.052631578)" in out
 
 
 def _events(count: int) -> str:

@@ -87,6 +87,80 @@ def test_rules_check_reports_a_case_it_cannot_run_at_the_case_not_as_a_checker_f
     assert_plain_words(report)
 
 
+def test_a_misspelt_attribute_fails_its_case_with_the_declared_name_instead_of_taking_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a short employment is approved\n"
+        "    call: GrantLimit\n"
+        "    applicant:\n"
+        "      attributes: {employment_month: 5}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ), employment_rule=True)
+    said = (f"{rules}/tests/extra.yaml:2: case 'a short employment is approved': applicant.attributes."
+            "employment_month (line 5): is not an attribute bundle.yaml declares (did you mean 'employment_months'?)"
+            "\n    fix: write 'employment_months', or declare 'employment_month' in bundle.yaml under 'attributes:' "
+            "[R005]")
+    assert main(["rules", "test", str(rules)]) == 1
+    tested = capsys.readouterr().out
+    assert f"FAIL {said}" in tested
+    assert "39 passed, 1 failed, 40 cases" in tested
+    assert main(["rules", "check", str(rules)]) == 1
+    checked = capsys.readouterr().out
+    assert checked.startswith(said + "\n")
+    assert f"{rules}: 1 error, 0 warnings" in checked
+    assert_plain_words(tested + checked)
+
+
+def test_an_attribute_nothing_like_a_declared_one_is_refused_naming_those_declared(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a tenure\n"
+        "    call: ScoreUser\n"
+        "    applicant: {attributes: {tenure_years: 2, employment_months: 12}}\n"
+        "    expect: {band: A}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'a tenure': applicant.attributes.tenure_years (line 4): is not an "
+            "attribute bundle.yaml declares\n    fix: use an attribute bundle.yaml declares (employment_months), or "
+            "declare 'tenure_years' in bundle.yaml under 'attributes:' [R005]") in report
+    assert "employment_months (line 4)" not in report
+
+
+def test_an_attribute_in_a_bundle_that_declares_none_is_refused_saying_so(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: an employment\n"
+        "    call: ScoreUser\n"
+        "    applicant: {attributes: {employment_months: 12}}\n"
+        "    expect: {band: A}\n"
+    ))
+    bundle_file = rules / "bundle.yaml"
+    text = bundle_file.read_text()
+    declared = text[text.index("\nattributes:\n"):]
+    assert declared.count("\n  ") == 4  # employment_months, its type, default and description: nothing after it
+    bundle_file.write_text(text.replace(declared, "\n"))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'an employment': applicant.attributes.employment_months "
+            "(line 4): is not an attribute of this bundle: bundle.yaml declares none\n    fix: declare it in "
+            "bundle.yaml under 'attributes:' (see docs/rules.md), or remove it from the case [R005]") in report
+
+
+def test_a_case_amount_without_its_currency_is_told_both_readings_of_the_number(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a drawdown in bare numbers\n"
+        "    call: AuthorizeDrawdown\n"
+        "    credit_line: {}\n"
+        "    drawdown: {amount: 50000}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'a drawdown in bare numbers': drawdown.amount (line 5): an amount "
+            "is written with its currency, not 50000\n    fix: write 500.00 CNY if 50000 is in fen, as decision "
+            "records keep amounts, or 50000 CNY if it is in yuan [R003]") in report
+
+
 def test_history_minutes_amounts_and_rates_beyond_any_real_value_are_reported_like_any_other_case_error(
     tmp_path: Path,
 ) -> None:

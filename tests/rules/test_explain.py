@@ -43,6 +43,65 @@ def test_explains_which_fraud_rules_matched_and_why_the_others_did_not(
     assert "transfer_out_ratio_last_hour = 0)" in out
 
 
+def test_explains_a_flagged_transaction_with_its_risk_level_and_flags_as_the_call_answers_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(
+        tmp_path,
+        {
+            "call": "FlagTransaction",
+            "credit_line": {},
+            "transaction": {"type": "PAYMENT", "amount": "10 CNY", "counterparty_id": "CP-MULE-0001"},
+        },
+        capsys,
+    )
+    assert code == 0
+    assert out.splitlines()[1:3] == [
+        "  outcome DECLINE; risk level HIGH",
+        "  flags MULE_COUNTERPARTY (rule FRD-006, severity HIGH)",
+    ]
+    assert "reasons" not in out  # FlagTransaction answers flags, not reasons
+    assert "  FRD-006    MATCHED" in out
+
+
+def test_a_transaction_no_fraud_rule_flags_has_risk_level_none_and_no_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "FlagTransaction", "transaction": {"type": "LOGIN"}}, capsys)
+    assert code == 0
+    assert out.splitlines()[1:3] == ["  outcome APPROVE; risk level NONE", "  flags (none)"]
+
+
+def test_explains_a_drawdown_with_its_reasons_and_its_fraud_flags_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(
+        tmp_path,
+        {
+            "call": "AuthorizeDrawdown",
+            "credit_line": {"credit_limit": "50000 CNY", "residence_country": "CN"},
+            "history": [{"type": "LOGIN", "minutes_ago": 3000, "device_id": "phone-1"}],
+            "drawdown": {"amount": "10000 CNY", "channel": {"device_id": "laptop-9", "country": "US"}},
+        },
+        capsys,
+    )
+    assert code == 0
+    assert out.splitlines()[1:3] == [
+        "  outcome REVIEW; reasons NEW_DEVICE, GEO_MISMATCH",
+        "  fraud flags NEW_DEVICE (rule FRD-003, severity MEDIUM), GEO_MISMATCH (rule FRD-004, severity MEDIUM)",
+    ]
+
+
+def test_a_declined_drawdown_no_fraud_rule_flags_says_it_has_no_fraud_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(
+        tmp_path, {"call": "AuthorizeDrawdown", "credit_line": {}, "drawdown": {"amount": "99 CNY"}}, capsys
+    )
+    assert code == 0
+    assert out.splitlines()[1:3] == ["  outcome DECLINE; reasons BELOW_MINIMUM_DRAWDOWN", "  fraud flags (none)"]
+
+
 def test_explains_the_scorecard_bins_and_eligibility_of_a_grant(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -60,6 +119,46 @@ def test_a_bad_input_gets_a_message_not_a_traceback(tmp_path: Path, capsys: pyte
     assert "cannot explain this input" in out
     assert "one of ScoreUser, GrantLimit, AuthorizeDrawdown, FlagTransaction" in out
     assert "Traceback" not in out
+
+
+def test_a_misspelt_attribute_is_refused_with_the_declared_name_not_explained_on_its_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_file = tmp_path / "case.yaml"
+    case_file.write_text("call: GrantLimit\napplicant:\n  age: 30\n  attributes: {employment_month: 3}\n")
+    code, out = explain_file(case_file, capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        f"{case_file}:4: cannot explain this input: applicant.attributes.employment_month: is not an attribute "
+        "bundle.yaml declares (did you mean 'employment_months'?) (fix: write 'employment_months', or declare "
+        "'employment_month' in bundle.yaml under 'attributes:')"]
+
+
+def test_an_amount_copied_from_a_decision_record_is_refused_with_its_reading_in_fen_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorded = {"age": 30, "annual_income": 200000}  # as `decisiond decisions show` gives a request: integer fen
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": recorded}, capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        f"{tmp_path / 'case.json'}:1: cannot explain this input: applicant.annual_income: an amount is written with "
+        "its currency, not 200000 (fix: write 2000.00 CNY if 200000 is in fen, as decision records keep amounts, or "
+        "200000 CNY if it is in yuan)"]
+
+
+@pytest.mark.parametrize(("amount", "fix"), [
+    (99, "write 0.99 CNY if 99 is in fen, as decision records keep amounts, or 99 CNY if it is in yuan)"),
+    (100_000_000_000_000, "write 1000000000000.00 CNY if 100000000000000 is in fen, as decision records keep "
+     "amounts)"),  # as yuan it is more than the service handles: not suggested
+    (10**20, "write the amount with its currency, at most 9999999999999.99 CNY)"),
+])
+def test_a_bare_whole_number_amount_is_never_suggested_as_yuan_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], amount: int, fix: str
+) -> None:
+    code, out = explain(tmp_path, {"call": "AuthorizeDrawdown", "credit_line": {}, "drawdown": {"amount": amount}},
+                        capsys)
+    assert code == 1
+    assert out.endswith(f"drawdown.amount: an amount is written with its currency, not {amount} (fix: {fix}\n")
 
 
 PYTHON_WORDS = ("Traceback", "Error", "int()", "Errno", "is not a valid", "set_int_max_str_digits", "codec",
