@@ -130,7 +130,7 @@ def _decisions(args: argparse.Namespace) -> int:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
     try:
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, read_only=True)  # never creates or migrates a ledger
     except (StoreUnavailable, MigrationError) as error:  # an auditor's tool reads what is there, or says why not
         print(f"decisiond: cannot read the decisions in {redact_password(settings.database_url)}: {error}",
               file=sys.stderr)

@@ -15,8 +15,11 @@ _SQLITE_OPTIONS = frozenset({"timeout"})
 _POSTGRES_OPTIONS = frozenset({"timeout", "pool_size"})
 
 
-def open_store(url: str, *, timeout: float | None = None, pool_size: int | None = None) -> Store:
-    """Open the database a URL names and apply its pending migrations.
+def open_store(
+    url: str, *, timeout: float | None = None, pool_size: int | None = None, read_only: bool = False
+) -> Store:
+    """Open the database a URL names and apply its pending migrations; `read_only`, for readers such as the auditor's
+    commands: change nothing, and raise MigrationError unless it holds an up-to-date ledger.
 
     - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
     - ``postgresql://user@host:5432/dbname`` (or ``postgres://``), with any libpq parameters in the query
@@ -33,10 +36,12 @@ def open_store(url: str, *, timeout: float | None = None, pool_size: int | None 
     if isinstance(target, _SqliteTarget):
         from service.storage.sqlite import SqliteStore
 
-        return SqliteStore(target.path, timeout=target.timeout)
+        return SqliteStore(target.path, timeout=target.timeout, read_only=read_only)
     from service.storage.postgres import PostgresStore
 
-    return PostgresStore(target.conninfo, timeout=target.timeout, pool_size=target.pool_size)
+    return PostgresStore(
+        target.conninfo, timeout=target.timeout, pool_size=target.pool_size, read_only=read_only
+    )
 
 
 def check_database_url(url: str) -> None:

@@ -21,6 +21,7 @@ from service.domain.errors import DuplicateRequest, OverRepayment, StoreUnavaila
 from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.storage.codec import Codec
+from service.storage.migrations import MigrationError
 
 Row = tuple[Any, ...]
 Params = Mapping[str, object]
@@ -392,6 +393,13 @@ class SqlUnitOfWork(ABC):
         )
         row = self.fetch_one("SELECT secret FROM pseudonym_secret WHERE singleton = 1", {})
         assert row is not None, "inserted above"
+        return bytes(row[0])
+
+    def existing_pseudonym_key(self) -> bytes:
+        """The database's pseudonym secret, for a reader that must not create it (MigrationError if there is none)."""
+        row = self.fetch_one("SELECT secret FROM pseudonym_secret WHERE singleton = 1", {})
+        if row is None:
+            raise MigrationError("this database holds no decisiond ledger: give the --database of the server")
         return bytes(row[0])
 
     # -- rows to records -------------------------------------------------------------------------

@@ -86,6 +86,19 @@ def pending_migrations(available: list[Migration], applied: Mapping[int, str]) -
     return pending
 
 
+def require_current(available: list[Migration], applied: Mapping[int, str]) -> None:
+    """For a reader that must not change the database (the auditor's commands): refuse one that holds no ledger, or
+    one whose schema is older than this code's, instead of creating or migrating it."""
+    if not applied:
+        raise MigrationError("this database holds no decisiond ledger: give the --database of the server")
+    pending = pending_migrations(available, applied)
+    if pending:
+        raise MigrationError(
+            f"the ledger's schema is older than this decisiond's ({len(available) - len(pending)} of {len(available)}"
+            " migrations applied): start the server on it once to bring it up to date, then read it"
+        )
+
+
 def sqlite_statements(migration: Migration) -> Iterator[str]:
     """Split a SQLite migration into statements (trigger bodies included), one per ``execute`` call.
 

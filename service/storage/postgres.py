@@ -37,7 +37,7 @@ from service.domain.errors import StoreUnavailable
 from service.domain.model import Installment
 from service.storage.codec import Codec, require_aware, require_finite, schedule_from_json, schedule_to_json
 from service.storage.ledger import Params, Row, SqlUnitOfWork
-from service.storage.migrations import MigrationError, load_migrations, pending_migrations
+from service.storage.migrations import MigrationError, load_migrations, pending_migrations, require_current
 
 RV = TypeVar("RV")
 
@@ -158,11 +158,13 @@ class PostgresStore:
 
     waits_on_network = True
 
-    def __init__(self, conninfo: str, *, timeout: float, pool_size: int) -> None:
+    def __init__(self, conninfo: str, *, timeout: float, pool_size: int, read_only: bool = False) -> None:
+        """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created), or raise
+        MigrationError."""
         self._timeout = timeout
         # Migrated on a connection of its own before the pool opens: a database that cannot be reached is then
         # reported with the driver's reason at once, not as a pool timeout after warnings of the pool's retries.
-        self._pseudonym_key = _migrate(conninfo)
+        self._pseudonym_key = _migrate(conninfo, read_only=read_only)
         self._slots = cooperative.Slots(pool_size)  # for the calls on the event loop, one per connection
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo,
@@ -267,10 +269,10 @@ class PostgresStore:
         self._pool.putconn(connection)
 
 
-def _migrate(conninfo: str) -> bytes:
+def _migrate(conninfo: str, *, read_only: bool = False) -> bytes:
     """Apply pending migrations under an advisory lock, on a connection of its own; return the pseudonym secret.
     StoreUnavailable with the driver's reason (refused, unknown host or database, authentication) when the
-    database cannot be reached."""
+    database cannot be reached. `read_only`: apply nothing, and refuse a database without an up-to-date ledger."""
     try:
         connection = Connection.connect(conninfo, autocommit=True)
     except psycopg.OperationalError as error:
@@ -283,12 +285,22 @@ def _migrate(conninfo: str) -> bytes:
         schema = None if row is None else row[0]
         if schema is None:
             raise MigrationError("no schema on the connection's search_path exists")
+        if read_only:
+            exists = uow.fetch_one("SELECT to_regclass('schema_migrations') IS NOT NULL", {})
+            applied: dict[int, str] = (
+                dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
+                if exists is not None and exists[0] else {}
+            )
+            require_current(load_migrations("postgresql"), applied)
+            key = uow.existing_pseudonym_key()
+            connection.execute("COMMIT")
+            return key
         uow.fetch_one(
             "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
             {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
         )
         uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
-        applied: dict[int, str] = dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
+        applied = dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
         for migration in pending_migrations(load_migrations("postgresql"), applied):
             uow.execute_script(migration.sql)
             uow.execute(

@@ -37,7 +37,7 @@ from service.storage.codec import (
     to_epoch_micros,
 )
 from service.storage.ledger import Params, Row, SqlUnitOfWork
-from service.storage.migrations import load_migrations, pending_migrations, sqlite_statements
+from service.storage.migrations import load_migrations, pending_migrations, require_current, sqlite_statements
 from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
 from service.storage.sqlite_group import CommitGroup, HeldWrite, run_writes
 from service.storage.sqlite_locks import LockFile
@@ -203,7 +203,9 @@ class SqliteStore:
 
     waits_on_network = False
 
-    def __init__(self, path: str, *, timeout: float) -> None:
+    def __init__(self, path: str, *, timeout: float, read_only: bool = False) -> None:
+        """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created), or raise
+        MigrationError."""
         self._path = path
         self._timeout = timeout
         self._memory = path == MEMORY
@@ -220,7 +222,7 @@ class SqliteStore:
         with _UNAVAILABLE_ON_SQLITE_ERRORS:
             self._idle.append(self._first_connection())
             try:
-                self._pseudonym_key = self._migrate()
+                self._pseudonym_key = self._read_ledger() if read_only else self._migrate()
             except BaseException:
                 self.close()
                 raise
@@ -411,6 +413,18 @@ class SqliteStore:
                 if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.005)
+
+    def _read_ledger(self) -> bytes:
+        """The pseudonym secret of an up-to-date ledger, nothing written; MigrationError for anything else."""
+        with self._transaction() as uow:
+            exists = uow.fetch_one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", {}
+            )
+            applied: dict[int, str] = (
+                dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {})) if exists else {}
+            )
+            require_current(load_migrations("sqlite"), applied)
+            return uow.existing_pseudonym_key()
 
     def _migrate(self) -> bytes:
         """Apply pending migrations under the write lock; return the pseudonym secret."""

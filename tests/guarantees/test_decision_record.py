@@ -202,3 +202,36 @@ def test_the_auditors_tools_refuse_what_they_cannot_read_in_words_and_never_crea
         error = capsys.readouterr().err
         assert error.startswith(f"decisiond: {said}") and "Traceback" not in error, error
     assert not missing.parent.exists()
+
+
+def test_the_auditors_tools_never_create_or_migrate_a_ledger_on_either_database(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reader changes nothing: an empty PostgreSQL schema (a mistyped database, say) is refused and stays empty,
+    with no pseudonym secret made; an empty SQLite file likewise; a ledger whose schema is older than this code's is
+    refused rather than migrated."""
+    from service.cli import main
+    from service.storage import open_store
+
+    empty_sqlite = tmp_path / "empty.db"
+    sqlite3.connect(empty_sqlite).close()
+    for url in (postgres_url, f"sqlite:///{empty_sqlite}"):
+        assert main(["decisions", "list", "--user", "u-1", "--database", url]) == 2
+        assert "this database holds no decisiond ledger" in capsys.readouterr().err
+    with psycopg.connect(postgres_url) as connection:
+        tables = connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()
+        assert tables == (0,)
+    assert sqlite3.connect(empty_sqlite).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+    older = tmp_path / "older.db"
+    open_store(f"sqlite:///{older}").close()
+    with sqlite3.connect(older) as connection:
+        newest = connection.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        connection.execute("DELETE FROM schema_migrations WHERE version = ?", (newest,))
+    assert main(["decisions", "list", "--database", f"sqlite:///{older}"]) == 2
+    assert "the ledger's schema is older than this decisiond's" in capsys.readouterr().err
+    with sqlite3.connect(older) as connection:
+        assert connection.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == newest - 1
+    open_store(postgres_url).close()  # a ledger the server made reads as before
+    assert main(["decisions", "list", "--database", postgres_url]) == 0
+    assert "no decisions match" in capsys.readouterr().out
