@@ -143,6 +143,9 @@ class DecisionApp:
                     limit, rate, annual = offer.credit_limit, offer.daily_rate, offer.apr
                     country = command.applicant.country
                     _open_or_update_line(uow, context.line, user_key, limit, offer.daily_rate, country, context.now)
+                    if context.line is not None and context.line.status is LineStatus.FROZEN:
+                        # The limit is set, but nothing can be drawn: the answer says so, as the record does.
+                        reasons.append(service_reason(bundle, "LINE_NOT_ACTIVE", LEDGER_RULE))
             result = GrantResult(
                 outcome,
                 limit,
@@ -198,7 +201,7 @@ class DecisionApp:
                 outcome = Outcome.DECLINE
                 reasons.append(service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
             schedule: tuple[Installment, ...] = ()
-            drawdown_id, available = "", line.available_limit
+            drawdown_id, available = "", line.drawable
             if outcome is Outcome.APPROVE:
                 drawdown = Drawdown(
                     drawdown_id=new_id,
@@ -226,7 +229,7 @@ class DecisionApp:
                     drawdown_id, schedule, available = (
                         drawdown.drawdown_id,
                         drawdown.schedule,
-                        after.available_limit,
+                        after.drawable,
                     )
             result = DrawdownResult(
                 outcome,
@@ -302,7 +305,7 @@ class DecisionApp:
                 raise UnknownCreditLine()
             line = uow.repay(user_key, command.drawdown_id, command.amount, context.now)
             uow.append_event(_repayment_event(user_key, command, context.now))
-            result = RepaymentResult(line.outstanding_principal, line.available_limit, self._meta(None, context, ()))
+            result = RepaymentResult(line.outstanding_principal, line.drawable, self._meta(None, context, ()))
             minimised = {"user": user_key, "drawdown_id": command.drawdown_id, "amount": command.amount}
             return Decided(result, "OK", (), minimised)
 
@@ -349,7 +352,7 @@ def _line_view(user_id: str, line: CreditLine) -> CreditLineView:
         user_id=user_id,
         credit_limit=line.credit_limit,
         outstanding_principal=line.outstanding_principal,
-        available_limit=line.available_limit,
+        available_limit=line.drawable,
         daily_interest_rate=line.daily_interest_rate,
         status=line.status.value,
     )

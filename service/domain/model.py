@@ -46,7 +46,14 @@ class CreditLine:
 
     @property
     def available_limit(self) -> int:
+        """The limit not yet drawn, whatever the status (what the rules see as line.available_limit)."""
         return max(0, self.credit_limit - self.outstanding_principal)
+
+    @property
+    def drawable(self) -> int:
+        """What can be drawn now: the available limit of an ACTIVE line, 0 of a FROZEN or CLOSED one (what the
+        answers call available_limit)."""
+        return self.available_limit if self.status is LineStatus.ACTIVE else 0
 
 
 class Installment(NamedTuple):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.app.pseudonyms import Pseudonyms
+from service.bootstrap import Service
+from service.domain.model import LineStatus
 from tests.contract.helpers import known_device, new_user, open_line, rpc_error
 from tests.support.builders import cny, drawdown, request_id
 
@@ -145,3 +150,36 @@ def test_unknown_user_and_unknown_drawdown_are_not_found(
         )
     )
     assert no_user.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_frozen_line_shows_nothing_available_and_a_grant_on_it_says_it_stays_frozen(
+    service: Service, decisions: pb_grpc.DecisionServiceStub, ledger: pb_grpc.CreditLineServiceStub
+) -> None:
+    """What a client shows its user, or checks before drawing, is what can be drawn now: nothing, on a line the
+    back office froze; and a GrantLimit approval on it says why the limit it sets cannot be used."""
+    user = new_user()
+    open_line(decisions, user)
+    drawn = decisions.AuthorizeDrawdown(drawdown(user, 1_000))
+    assert drawn.outcome == pb.OUTCOME_APPROVE
+    user_key = Pseudonyms(service.store.pseudonym_key()).user_key(user)
+    with service.store.unit_of_work() as uow:
+        line = uow.get_credit_line(user_key)
+        assert line is not None
+        uow.save_credit_line(dataclasses.replace(line, status=LineStatus.FROZEN))
+    view = ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user))
+    assert (view.status, view.available_limit.minor_units) == ("FROZEN", 0)
+    assert view.outstanding_principal.minor_units == 100_000
+    declined = decisions.AuthorizeDrawdown(drawdown(user, 500))
+    assert declined.outcome == pb.OUTCOME_DECLINE
+    assert "LINE_NOT_ACTIVE" in [r.code for r in declined.reasons]
+    assert declined.available_limit.minor_units == 0
+    repaid = ledger.RecordRepayment(
+        pb.RecordRepaymentRequest(
+            request_id=request_id(), user_id=user, drawdown_id=drawn.drawdown_id, amount=cny(100)
+        )
+    )
+    assert repaid.available_limit.minor_units == 0
+    regrant = open_line(decisions, user)
+    assert regrant.outcome == pb.OUTCOME_APPROVE
+    assert "LINE_NOT_ACTIVE" in [r.code for r in regrant.reasons]
+    assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).status == "FROZEN"
