@@ -15,7 +15,7 @@ from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, i
 
 
 class DrainableHealth(HealthServicer):  # type: ignore[misc]  # grpc_health has no types
-    """grpc_health's asyncio servicer (its Watch, with a way out) and `end_watches`."""
+    """grpc_health's asyncio servicer (its Watch, with a way out), `List`, and `end_watches`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,6 +40,17 @@ class DrainableHealth(HealthServicer):  # type: ignore[misc]  # grpc_health has 
             if self._watcher_count_by_service[request.service] == 0:
                 del self._server_watchers[request.service]
                 del self._watcher_count_by_service[request.service]
+
+    async def List(
+        self, request: health_pb2.HealthListRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> health_pb2.HealthListResponse:
+        """Every service's status (grpc_health's servicer leaves List unimplemented, though its proto has it)."""
+        return health_pb2.HealthListResponse(
+            statuses={
+                service: health_pb2.HealthCheckResponse(status=status)
+                for service, status in self._server_status.items()
+            }
+        )
 
     async def end_watches(self) -> None:
         """End every Watch stream now (each with status OK), and any opened from now on at once."""

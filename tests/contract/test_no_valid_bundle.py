@@ -50,6 +50,8 @@ def test_decisions_are_unavailable_and_status_names_the_problems(tmp_path: Path)
                 "decision.v1.CreditLineService": health_pb2.HealthCheckResponse.SERVING,
                 "": health_pb2.HealthCheckResponse.SERVING,  # ledger reads go on
             }
+            listed = health.List(health_pb2.HealthListRequest()).statuses
+            assert {name: listed[name].status for name in serving} == serving
     finally:
         service.stop()
 
