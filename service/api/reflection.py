@@ -22,7 +22,7 @@ def enable_reflection(server: grpc.aio.Server, service_names: Iterable[str]) -> 
     """Serve reflection (v1 and v1alpha) on `server`, listing `service_names` and both reflection services."""
     _add_v1_descriptor()
     names = (*service_names, reflection.SERVICE_NAME, V1_SERVICE_NAME)
-    servicer = reflection.aio.ReflectionServicer(names)
+    servicer = _ReflectionServicer(names)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
     v1_info = grpc.stream_stream_rpc_method_handler(
         servicer.ServerReflectionInfo,
@@ -32,6 +32,24 @@ def enable_reflection(server: grpc.aio.Server, service_names: Iterable[str]) -> 
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(V1_SERVICE_NAME, {"ServerReflectionInfo": v1_info}),)
     )
+
+
+class _ReflectionServicer(reflection.aio.ReflectionServicer):  # type: ignore[misc]  # grpc_reflection has no types
+    """grpcio-reflection's, finding methods too: the protocol's symbols are `<package>.<service>[.<method>]`, but
+    the descriptor pool finds no method by name (grpc/grpc#34743), so `grpcurl describe` of a method failed."""
+
+    def _file_containing_symbol(self, request: object, fully_qualified_name: str) -> object:
+        service_name, _, method = fully_qualified_name.rpartition(".")
+        try:
+            self._pool.FindFileContainingSymbol(fully_qualified_name)
+        except KeyError:
+            try:
+                service = self._pool.FindServiceByName(service_name)
+            except KeyError:
+                service = None
+            if service is not None and method in service.methods_by_name:
+                return super()._file_containing_symbol(request, service_name)
+        return super()._file_containing_symbol(request, fully_qualified_name)
 
 
 def _add_v1_descriptor() -> None:

@@ -55,11 +55,16 @@ def test_reflection_describes_the_contract_under_both_of_its_names(server: Serve
             request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
             response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
         )
-        listed, described, v1_described = info(iter([
+        listed, described, v1_described, method, no_method = info(iter([
             reflection_pb2.ServerReflectionRequest(list_services=""),
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="decision.v1.DecisionService"),
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+            # A method is a symbol too (`grpcurl describe decision.v1.DecisionService.GrantLimit`).
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="decision.v1.DecisionService.GrantLimit"),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="decision.v1.DecisionService.NoSuchCall"),
         ]), timeout=10)
+    assert method.file_descriptor_response == described.file_descriptor_response
+    assert no_method.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
     names = {s.name for s in listed.list_services_response.service}
     assert {"decision.v1.DecisionService", "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection"} <= names
