@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,18 +207,29 @@ def _is_ip_address(text: str) -> bool:
     return False
 
 
-def score_command(request: pb.ScoreUserRequest) -> ScoreCommand:
-    return ScoreCommand(*_applicant_request(request))
+# What the serving bundle finds wrong with declared attributes (RuleBundle.check_attributes, as violations).
+AttributeViolations = Callable[[dict[str, object]], list[FieldViolation]]
 
 
-def grant_command(request: pb.GrantLimitRequest) -> GrantCommand:
-    return GrantCommand(*_applicant_request(request))
+def score_command(request: pb.ScoreUserRequest, refused_attributes: AttributeViolations | None = None) -> ScoreCommand:
+    return ScoreCommand(*_applicant_request(request, refused_attributes))
 
 
-def _applicant_request(request: pb.ScoreUserRequest | pb.GrantLimitRequest) -> tuple[str, ApplicantInput]:
+def grant_command(request: pb.GrantLimitRequest, refused_attributes: AttributeViolations | None = None) -> GrantCommand:
+    return GrantCommand(*_applicant_request(request, refused_attributes))
+
+
+def _applicant_request(
+    request: pb.ScoreUserRequest | pb.GrantLimitRequest, refused_attributes: AttributeViolations | None
+) -> tuple[str, ApplicantInput]:
+    """`refused_attributes`: for a request refused anyway, what the bundle finds wrong with its declared attributes,
+    named with the rest so that one reply names every bad field. (A valid request's attributes are checked inside
+    its recorded call: a retry of a call decided under another bundle is replayed, not refused.)"""
     check = _Checker()
     request_id = check.identifier(request.request_id, "request_id")
     applicant = check.applicant(request)
+    if check.violations and applicant is not None and refused_attributes is not None:
+        check.violations += refused_attributes(applicant.attributes)
     check.done()
     assert applicant is not None
     return request_id, applicant

@@ -72,16 +72,14 @@ _REPLAYED: dict[type[Message], bytes] = {
 class DecisionServicer(_Servicer, pb_grpc.DecisionServiceServicer):
     @_served
     def ScoreUser(self, request: pb.ScoreUserRequest) -> bytes:
-        reply = self._app.score_user(
-            requests.score_command(request), lambda r: responses.score_response(r).SerializeToString()
-        )
+        command = requests.score_command(request, self._app.attribute_violations)
+        reply = self._app.score_user(command, lambda r: responses.score_response(r).SerializeToString())
         return _answer(pb.ScoreUserResponse, reply)
 
     @_served
     def GrantLimit(self, request: pb.GrantLimitRequest) -> bytes:
-        reply = self._app.grant_limit(
-            requests.grant_command(request), lambda r: responses.grant_response(r).SerializeToString()
-        )
+        command = requests.grant_command(request, self._app.attribute_violations)
+        reply = self._app.grant_limit(command, lambda r: responses.grant_response(r).SerializeToString())
         return _answer(pb.GrantLimitResponse, reply)
 
     @_served

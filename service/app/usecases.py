@@ -33,7 +33,7 @@ from service.app.results import (
 )
 from service.app.rules import RulesProvider, combined_outcome, flags_of, reasons_of, risk_level
 from service.app.scoring import eligibility, eligibility_reasons, offer_limit, score_applicant, service_reason
-from service.domain.errors import NoRuleBundle, UnknownCreditLine
+from service.domain.errors import FieldViolation, InvalidRequest, NoRuleBundle, UnknownCreditLine
 from service.domain.limits import apr
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus
 from service.domain.schedule import build_schedule
@@ -98,6 +98,14 @@ class DecisionApp:
             rules_fired=fired,
             decided_at=context.now,
         )
+
+    def attribute_violations(self, attributes: dict[str, object]) -> list[FieldViolation]:
+        """What the serving bundle finds wrong with these applicant attributes; none without a valid bundle."""
+        try:
+            self._rules.current().check_attributes(attributes)
+        except (NoRuleBundle, InvalidRequest) as refused:
+            return refused.violations if isinstance(refused, InvalidRequest) else []
+        return []
 
     # --- DecisionService -------------------------------------------------------------------------------
 

@@ -125,6 +125,11 @@ BAD_CALLS: list[tuple[str, Callable[[pb_grpc.DecisionServiceStub], Any], set[str
         {"applicant.attributes.employment_months"},
     ),
     (
+        "a bad age and a declared attribute of the wrong kind: both named in one reply",
+        lambda d: d.GrantLimit(_applicant(age=200, attributes={"employment_months": 1.5})),
+        {"applicant.age", "applicant.attributes.employment_months"},
+    ),
+    (
         "a fraction for a whole number of months",
         lambda d: d.GrantLimit(_applicant(attributes={"employment_months": 2.5, "not_declared": "anything"})),
         {"applicant.attributes.employment_months"},
