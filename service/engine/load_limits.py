@@ -22,6 +22,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.context import LoadContext
@@ -134,9 +135,15 @@ def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Deci
         rate = reader.decimal(offer["daily_rate"], "daily_rate")
         if base is None or rate is None:
             continue
-        if base <= 0 or rate <= 0:
-            reader.report(P.INVALID_VALUE, value, f"band {band}: base_limit and daily_rate must be positive",
-                          "remove the offer to lend nothing to this band")
+        if base <= 0:
+            reader.report(P.INVALID_VALUE, offer["base_limit"], f"band {band}: the base_limit must be positive, not "
+                          f"{format_fen_as_yuan(base)} {ctx.currency}",
+                          "give a positive amount, or remove the offer to lend nothing to this band")
+            continue
+        if rate <= 0:
+            reader.report(P.INVALID_VALUE, offer["daily_rate"], f"band {band}: the daily rate must be positive, not "
+                          f"{rate} (the service lends only with interest)", "give a daily rate above 0, e.g. "
+                          "0.0003 (about 11 % a year)")
             continue
         if decimal_places(rate) > DECIMAL_PLACES:
             reader.report(P.BAD_LITERAL, offer["daily_rate"], f"band {band}: the daily rate {rate} has more than "
@@ -144,7 +151,7 @@ def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Deci
                           "e.g. 0.000657534")
             continue
         if apr_cap is not None and days is not None and rate * days > apr_cap:
-            highest = (apr_cap / days).quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)
+            highest = (apr_cap / days).quantize(Decimal(1).scaleb(-DECIMAL_PLACES), rounding=ROUND_FLOOR)
             reader.report(P.APR_ABOVE_CAP, offer["daily_rate"],
                           f"band {band}: a daily rate of {rate} gives an APR of {rate * days}, above the cap of "
                           f"{apr_cap}", f"lower the daily rate to at most {highest}")

@@ -303,7 +303,27 @@ def test_rate_above_the_apr_cap(bundle_copy: BundleCopy) -> None:
     problem = the_error(bundle_copy.dir)
     assert (problem.code, problem.line) == ("R301", bundle_copy.line_of("limits.yaml", "0.0007"))
     assert problem.message == "band C: a daily rate of 0.0007 gives an APR of 0.2555, above the cap of 0.24"
-    assert problem.hint == "lower the daily rate to at most 0.000657"
+    assert problem.hint == "lower the daily rate to at most 0.000657534"  # 9 places, as a rate may have
+
+
+@pytest.mark.parametrize(
+    ("written", "message", "hint"),
+    [
+        ("daily_rate: 0.0004", "band C: the daily rate must be positive, not 0 (the service lends only with interest)",
+         "give a daily rate above 0, e.g. 0.0003 (about 11 % a year)"),
+        ("base_limit: 30000 CNY", "band C: the base_limit must be positive, not 0.00 CNY",
+         "give a positive amount, or remove the offer to lend nothing to this band"),
+    ],
+)
+def test_an_offer_of_no_interest_or_no_money_is_told_which(
+    bundle_copy: BundleCopy, written: str, message: str, hint: str
+) -> None:
+    key = written.split(":")[0]
+    zero = f"{key}: 0" if key == "daily_rate" else f"{key}: 0 CNY"
+    bundle_copy.replace("limits.yaml", written, zero)
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.message, problem.hint) == ("R006", message, hint)
+    assert problem.line == bundle_copy.line_of("limits.yaml", "  C: {")  # band C's line, where the value is
 
 
 def test_a_rate_or_cap_with_more_decimal_places_than_the_service_keeps_exactly_is_refused(
