@@ -203,8 +203,9 @@ def _read_reasons(reader: FileReader, node: Node) -> dict[str, str] | None:
                           "use capitals, digits and _, e.g. LOW_SCORE")
             continue
         message = reader.text(value, f"the message of {code}", max_len=300)
-        if message is not None:
-            reasons[code] = message
+        # Declared even when its message is refused (which fails the bundle): else every rule giving the code
+        # would be reported as giving an unknown one too.
+        reasons[code] = message if message is not None else ""
     return reasons
 
 

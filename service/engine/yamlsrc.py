@@ -8,6 +8,7 @@ Anchors and aliases are refused: they make files hard to review and can blow up 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,8 @@ from service.engine import problems as P
 from service.engine.problems import ExprIssue, RuleProblem, line_col, problem
 from service.engine.typecheck import suggest
 
+# Characters that change the direction text is shown in (embeddings, overrides, isolates).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -261,6 +264,15 @@ class FileReader:
             return None
         if len(value) > max_len:
             self.report(P.TOO_LARGE, scalar, f"{what} is longer than {max_len} characters", "shorten it", rule_id)
+            return None
+        hidden = next((c for c in value if c != "\n" and (c in _BIDI_CONTROLS or unicodedata.category(c) == "Cc")),
+                      None)
+        if hidden is not None:
+            # Such texts reach customers and auditors (reasons' messages, descriptions): a control character or a
+            # change of writing direction would show something else than what the file seems to say.
+            self.report(P.INVALID_VALUE, scalar, f"{what} holds an invisible control character "
+                        f"(U+{ord(hidden):04X}, {unicodedata.name(hidden, 'a control character')})",
+                        "retype the text without it (escapes such as \\x1b or \\u202e in quotes make one)", rule_id)
             return None
         return value
 

@@ -459,3 +459,22 @@ def test_extra_checks_add_their_problems_to_the_report() -> None:
     assert out.getvalue().splitlines()[0] == \
         f"{RULES}/fraud.yaml:7:5: rule FRD-001: warning: no test case fires this rule"
     assert out.getvalue().splitlines()[-1] == f"{RULES}: OK, 0 errors, 1 warning"
+
+
+@pytest.mark.parametrize(
+    ("file", "written", "hidden", "shown"),
+    [
+        ("bundle.yaml", "LOW_ASSETS: Few financial assets held",
+         'LOW_ASSETS: "Few financial assets \\u202eheld"', "U+202E, RIGHT-TO-LEFT OVERRIDE"),
+        ("fraud.yaml", "    description: The fourth drawdown within an hour",
+         '    description: "The fourth drawdown\\x1b[8m within an hour"', "U+001B, a control character"),
+    ],
+)
+def test_a_text_with_an_invisible_control_character_is_refused_naming_it(
+    bundle_copy: BundleCopy, file: str, written: str, hidden: str, shown: str
+) -> None:
+    """Reasons' messages reach customers, descriptions auditors: what a file shows must be what they read."""
+    bundle_copy.replace(file, written, hidden)
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.line) == ("R006", bundle_copy.line_of(file, hidden.strip()[:12]))
+    assert problem.message.endswith(f"holds an invisible control character ({shown})")
