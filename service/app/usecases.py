@@ -192,6 +192,7 @@ class DecisionApp:
             )
             reads = bundle.reads(RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
             facts, record = observe(uow, self._pseudonyms, event, line, context.now, reads)
+            minimised.update(_what_the_rules_saw(record, line))
             facts.update(drawdown_facts(command, facts["transaction.share_of_available_limit"]))
             policy = bundle.evaluate(RuleSetKind.DRAWDOWN, facts)
             fraud = bundle.evaluate(RuleSetKind.FRAUD, facts)
@@ -281,7 +282,9 @@ class DecisionApp:
             rules_fired = tuple(f.rule_id for f in fired)
             outcome = combined_outcome(fired)
             result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))
-            return Decided(result, outcome.value, rules_fired, _minimised_transaction(command))
+            minimised = {**_minimised_transaction(command), **_what_the_rules_saw(record, line)}
+            minimised["event_id"] = record.event_id  # the history event this call appended
+            return Decided(result, outcome.value, rules_fired, minimised)
 
         call = self._call(
             "FlagTransaction", command.request_id, command, user_key, bundle, serialize_on_user=True
@@ -376,6 +379,24 @@ def _minimised_applicant(applicant: ApplicantInput, bundle: RuleBundle) -> dict[
     minimised = {k: v for k, v in vars(applicant).items() if k not in ("user_id", "attributes")}
     minimised["attributes"] = {k: v for k, v in applicant.attributes.items() if k in bundle.attributes}
     return minimised
+
+
+def _what_the_rules_saw(record: HistoryEvent, line: CreditLine | None) -> dict[str, object]:
+    """For the record of an account event's decision, what besides the request its rules were given: the device and
+    counterparty as the history keeps them (keyed hashes, never the caller's ids) and the line as it stood. With the
+    history before `decided_at`, an auditor can work out every fact the rules saw."""
+    return {
+        "device": record.device_id,
+        "counterparty": record.counterparty_id,
+        "line": None
+        if line is None
+        else {
+            "status": line.status.value,
+            "credit_limit": line.credit_limit,
+            "outstanding": line.outstanding_principal,
+            "residence_country": line.residence_country,
+        },
+    }
 
 
 def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:

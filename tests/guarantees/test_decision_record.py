@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from service._gen.decision.v1 import decision_pb2 as pb
+from service.app.pseudonyms import Pseudonyms
 from tests.guarantees.calls import RPC_TIMEOUT, credit_line, drawdown_of, repayment_of
 from tests.guarantees.conftest import Deployment
 from tests.support.builders import cny, request_id, strong_applicant
@@ -117,6 +118,21 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
             assert raw not in record.request_json, f"{raw!r} stored in the {record.rpc} request"
     assert json.loads(records[scored.meta.decision_id].request_json)["attributes"] == {"employment_months": 36}
     assert json.loads(records[drawn.meta.decision_id].request_json)["amount"] == 300_000
+
+    # What the fraud rules were given besides the request, as the history keeps it (keyed hashes), with the line as
+    # it stood: with the history before decided_at, an auditor can work out every fact a decision saw.
+    keyed = Pseudonyms(ledger.secret)
+    (flagged,) = [json.loads(r.request_json) for r in records.values() if r.rpc == "FlagTransaction"]
+    assert (flagged["device"], flagged["counterparty"]) == (
+        keyed.identifier("device", device), keyed.identifier("counterparty", counterparty)
+    )
+    assert flagged["event_id"] in {event.event_id for event in ledger.events}
+    approved, refused = (json.loads(records[a.meta.decision_id].request_json) for a in (drawn, declined))
+    assert approved["device"] == keyed.identifier("device", device)
+    assert refused["device"] == keyed.identifier("device", prohibited.channel.device_id)
+    for seen in (flagged, approved, refused):
+        assert seen["line"]["status"] == "ACTIVE" and seen["line"]["credit_limit"] == line.credit_limit.minor_units
+    assert (approved["line"]["outstanding"], refused["line"]["outstanding"]) == (0, 300_000)
 
     # What an auditor runs.
     listing = decisiond("decisions", "list", "--user", user, "--since", since, "--database", deployment.database_url)
