@@ -17,7 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from service.api.requests import (  # its ranges: a case describes only calls the service would accept
+from service.app.commands import ApplicantInput, ChannelInput
+from service.app.scoring import SERVICE_REASONS
+from service.case_yaml import CaseIssue, CaseRefused, FieldPath
+from service.domain.errors import InvalidRequest
+from service.domain.model import EventType, LineStatus, RepaymentMethod
+from service.domain.money import MAX_FEN, format_fen_as_yuan
+from service.domain.request_limits import (  # a request's ranges: a case describes only calls the service accepts
     APPLICANT_MAXIMA,
     ATTRIBUTE_NAME,
     COUNTRY_CODE,
@@ -29,12 +35,6 @@ from service.api.requests import (  # its ranges: a case describes only calls th
     MAX_TEXT_LENGTH,
     PURPOSE_CODE,
 )
-from service.app.commands import ApplicantInput, ChannelInput
-from service.app.scoring import SERVICE_REASONS
-from service.case_yaml import CaseIssue, CaseRefused, FieldPath
-from service.domain.errors import InvalidRequest
-from service.domain.model import EventType, LineStatus, RepaymentMethod
-from service.domain.money import MAX_FEN, format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import FieldType

@@ -3,7 +3,6 @@ nothing runs until the whole request is valid."""
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,24 +23,20 @@ from service.app.commands import (
 from service.domain.errors import FieldViolation, InvalidRequest
 from service.domain.model import EventType, RepaymentMethod
 from service.domain.money import MAX_FEN
+from service.domain.request_limits import (
+    APPLICANT_MAXIMA,
+    ATTRIBUTE_NAME,
+    COUNTRY_CODE,
+    MAX_ATTRIBUTE_TEXT,
+    MAX_ATTRIBUTES,
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_TERM_MONTHS,
+    MAX_TEXT_LENGTH,
+    PURPOSE_CODE,
+)
 
 CURRENCY = "CNY"
-MAX_ID_LENGTH = 64
-MAX_TEXT_LENGTH = 64
-MAX_COUNT = 100_000
-MAX_ATTRIBUTES = 64
-MAX_ATTRIBUTE_TEXT = 256
-# Matched whole (fullmatch: the `$` of `match` would let a trailing line break through).
-ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # an applicant attribute's name
-COUNTRY_CODE = re.compile(r"[A-Z]{2}")  # ISO 3166 alpha-2
-PURPOSE_CODE = re.compile(r"[A-Z][A-Z0-9_]*")  # a drawdown's purpose
-MAX_TERM_MONTHS = 360
-APPLICANT_MAXIMA = {  # the whole-number applicant fields whose largest value is not MAX_COUNT
-    "age": 130,
-    "active_spend_months": 12,
-    "max_days_overdue_24m": 731,
-    "account_age_months": 1200,
-}
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)  # before it, an event's time is a caller's bug
 

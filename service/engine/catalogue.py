@@ -3,12 +3,28 @@
 A fact handed to the engine is a flat mapping from these dotted names to Python values:
 int for INT, Decimal for DECIMAL, int fen for MONEY, bool for BOOL, str for STR.
 `applicant.attributes.<name>` fields are declared per bundle in bundle.yaml, not here.
+
+A field filled from a request also says what the request can carry in it (`carries`): the codes, lengths and
+ranges the service holds every request (and every rule-test case) to, from service/domain/request_limits.py. The
+rule checker refuses a text value a field can never take and judges "never" and "always" over these ranges.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
+
+from service.domain.money import MAX_FEN
+from service.domain.request_limits import (
+    APPLICANT_MAXIMA,
+    COUNTRY_CODE,
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_TERM_MONTHS,
+    MAX_TEXT_LENGTH,
+    PURPOSE_CODE,
+)
 
 
 class FieldType(str, Enum):  # noqa: UP042 - str mixin kept for callers
@@ -28,11 +44,45 @@ class RuleSetKind(str, Enum):  # noqa: UP042 - str mixin kept for callers
 
 
 @dataclass(frozen=True)
+class TextForm:
+    """The text a request can carry in a STR field."""
+
+    noun: str  # what one value is, for messages: "a purpose"
+    rule: str  # what every value is like, for messages: "purposes are upper-case codes such as CONSUMPTION"
+    hint: str  # how to write a value right, for messages
+    max_length: int
+    pattern: re.Pattern[str] | None = None  # a non-empty value matches it whole
+    empty: bool = True  # whether the field may be empty
+    trimmed: bool = False  # without spaces (or other blanks) at either end
+
+    def takes(self, text: str) -> bool:
+        """Whether a request can carry this text in the field."""
+        if not text:
+            return self.empty
+        if len(text) > self.max_length or not text.isprintable():
+            return False
+        if self.trimmed and text != text.strip():
+            return False
+        return self.pattern is None or self.pattern.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a request can carry in a field, as the service validates requests: text of a form, or a whole
+    number (fen, for money) from `low` to `high`."""
+
+    text: TextForm | None = None
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     type: FieldType
     description: str
     allowed_values: tuple[str, ...] = ()  # for STR fields with a closed vocabulary
+    carries: Carried = Carried()  # what a request can carry; Carried(): anything of the field's type
 
 
 _TXN_TYPES = ("LOGIN", "PASSWORD_CHANGE", "PHONE_CHANGE", "DRAWDOWN", "TRANSFER_OUT", "REPAYMENT", "PAYMENT")
@@ -40,23 +90,60 @@ _METHODS = ("EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "BULLET")
 _STATUSES = ("ACTIVE", "FROZEN", "CLOSED", "NONE")
 _BANDS_NOTE = "as named by the scorecard's bands"
 
+_COUNTRY = Carried(TextForm(
+    "a country code", "country codes are two capital letters such as CN (ISO 3166 alpha-2), or empty",
+    "write the two-letter code in capitals, e.g. 'US' for the United States", 2, COUNTRY_CODE))
+_PURPOSE = Carried(TextForm(
+    "a purpose", "purposes are upper-case codes such as CONSUMPTION",
+    "write the code in capitals, with _ between words, e.g. 'HOME_PURCHASE'", MAX_TEXT_LENGTH, PURPOSE_CODE,
+    empty=False))
+
+
+def _id(noun: str) -> Carried:
+    return Carried(TextForm(noun, f"ids are at most {MAX_ID_LENGTH} characters, without spaces at either end",
+                            f"write the id as requests carry it, at most {MAX_ID_LENGTH} characters", MAX_ID_LENGTH,
+                            trimmed=True))
+
+
+def _text(noun: str) -> Carried:
+    return Carried(TextForm(noun, f"requests carry at most {MAX_TEXT_LENGTH} characters of printable text",
+                            f"shorten it to at most {MAX_TEXT_LENGTH} characters", MAX_TEXT_LENGTH))
+
+
+def _count(name: str) -> Carried:
+    """A whole-number applicant field: 0 up to its maximum in APPLICANT_MAXIMA, else up to MAX_COUNT."""
+    return Carried(low=0, high=APPLICANT_MAXIMA.get(name, MAX_COUNT))
+
+
+_AMOUNT = Carried(low=0, high=MAX_FEN)  # an amount a request gives: never negative
+_POSITIVE_AMOUNT = Carried(low=1, high=MAX_FEN)
+
 I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR  # noqa: E741
 
 APPLICANT_FIELDS = (
-    Field("applicant.age", I, "age in whole years"),
+    Field("applicant.age", I, "age in whole years", carries=_count("age")),
     Field("applicant.real_name_verified", B, "identity verified against a real-name record"),
     Field("applicant.agreement_signed", B, "credit agreement signed"),
-    Field("applicant.annual_income", M, "verified annual income, average of recent years"),
-    Field("applicant.monthly_spend_avg", M, "average monthly consumption over the last 12 months"),
-    Field("applicant.active_spend_months", I, "months with spending, of the last 12"),
-    Field("applicant.on_time_repayments_24m", I, "repayments made on time in the last 24 months"),
-    Field("applicant.overdue_count_24m", I, "repayments that went overdue in the last 24 months"),
-    Field("applicant.max_days_overdue_24m", I, "longest overdue episode in the last 24 months, in days"),
-    Field("applicant.credit_inquiries_6m", I, "credit inquiries in the last 6 months"),
-    Field("applicant.financial_assets", M, "financial assets held, e.g. a money-market fund balance"),
-    Field("applicant.account_age_months", I, "months since the account was opened"),
-    Field("applicant.verified_contacts", I, "verified contacts in the social graph"),
-    Field("applicant.country", S, "country of residence, ISO 3166 alpha-2"),
+    Field("applicant.annual_income", M, "verified annual income, average of recent years", carries=_AMOUNT),
+    Field("applicant.monthly_spend_avg", M, "average monthly consumption over the last 12 months",
+          carries=_AMOUNT),
+    Field("applicant.active_spend_months", I, "months with spending, of the last 12",
+          carries=_count("active_spend_months")),
+    Field("applicant.on_time_repayments_24m", I, "repayments made on time in the last 24 months",
+          carries=_count("on_time_repayments_24m")),
+    Field("applicant.overdue_count_24m", I, "repayments that went overdue in the last 24 months",
+          carries=_count("overdue_count_24m")),
+    Field("applicant.max_days_overdue_24m", I, "longest overdue episode in the last 24 months, in days",
+          carries=_count("max_days_overdue_24m")),
+    Field("applicant.credit_inquiries_6m", I, "credit inquiries in the last 6 months",
+          carries=_count("credit_inquiries_6m")),
+    Field("applicant.financial_assets", M, "financial assets held, e.g. a money-market fund balance",
+          carries=_AMOUNT),
+    Field("applicant.account_age_months", I, "months since the account was opened",
+          carries=_count("account_age_months")),
+    Field("applicant.verified_contacts", I, "verified contacts in the social graph",
+          carries=_count("verified_contacts")),
+    Field("applicant.country", S, "country of residence, ISO 3166 alpha-2", carries=_COUNTRY),
 )
 
 SCORE_FIELDS = (
@@ -71,21 +158,24 @@ LINE_FIELDS = (
     Field("line.available_limit", M, "credit limit minus outstanding principal, before this request"),
     Field("line.daily_interest_rate", D, "the line's daily interest rate"),
     Field("line.days_past_due", I, "days the oldest unpaid instalment is past its due date; 0 if none"),
-    Field("line.residence_country", S, "the residence country recorded when the limit was granted"),
+    Field("line.residence_country", S, "the residence country recorded when the limit was granted",
+          carries=_COUNTRY),
 )
 
 CHANNEL_FIELDS = (
-    Field("channel.device_id", S, "device the request came from"),
+    Field("channel.device_id", S, "device the request came from", carries=_id("a device id")),
     Field("channel.ip", S, "IP address the request came from"),
-    Field("channel.country", S, "country the request came from, ISO 3166 alpha-2; empty if unknown"),
-    Field("channel.city", S, "city the request came from; empty if unknown"),
+    Field("channel.country", S, "country the request came from, ISO 3166 alpha-2; empty if unknown",
+          carries=_COUNTRY),
+    Field("channel.city", S, "city the request came from; empty if unknown", carries=_text("a city")),
 )
 
 DRAWDOWN_FIELDS = (
-    Field("drawdown.amount", M, "amount requested"),
-    Field("drawdown.term_months", I, "term in months"),
+    Field("drawdown.amount", M, "amount requested", carries=_POSITIVE_AMOUNT),
+    Field("drawdown.term_months", I, "term in months", carries=Carried(low=1, high=MAX_TERM_MONTHS)),
     Field("drawdown.repayment_method", S, "repayment method", _METHODS),
-    Field("drawdown.purpose", S, "declared use of funds, e.g. CONSUMPTION, SECURITIES, HOME_PURCHASE"),
+    Field("drawdown.purpose", S, "declared use of funds, e.g. CONSUMPTION, SECURITIES, HOME_PURCHASE",
+          carries=_PURPOSE),
     Field(
         "drawdown.share_of_available_limit",
         D,
@@ -95,9 +185,11 @@ DRAWDOWN_FIELDS = (
 
 TRANSACTION_FIELDS = (
     Field("transaction.type", S, "what happened on the account", _TXN_TYPES),
-    Field("transaction.amount", M, "amount moved; 0 for events that move no money"),
-    Field("transaction.counterparty_id", S, "who receives the money; empty if nobody"),
-    Field("transaction.merchant_category", S, "merchant category of a payment; empty if none"),
+    Field("transaction.amount", M, "amount moved; 0 for events that move no money", carries=_AMOUNT),
+    Field("transaction.counterparty_id", S, "who receives the money; empty if nobody",
+          carries=_id("a counterparty id")),
+    Field("transaction.merchant_category", S, "merchant category of a payment; empty if none",
+          carries=_text("a merchant category")),
     Field(
         "transaction.share_of_available_limit",
         D,

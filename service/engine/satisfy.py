@@ -1,7 +1,10 @@
 """Can a condition ever match? Is it always true? Decided on the engine form, exactly, over integer keys.
 
 Keys are treated as independent (a derived key is a free yes/no value), so "never" and "always" are only
-claimed when they hold for every possible fact; conditions too large to expand are left undecided.
+claimed when they hold for every possible fact; conditions too large to expand are left undecided. A possible
+fact is one a request can bring: a field filled from a request only takes the whole numbers (fen, for money) the
+service accepts in it (the catalogue's `carries`, e.g. an age from 0 to 130), so `applicant.age >= 200` never
+matches and `applicant.age >= 0` always does.
 """
 
 from __future__ import annotations
@@ -44,7 +47,18 @@ def _satisfiable(term: list[Test], sources: Sequence[Source]) -> bool:
     by_key: dict[int, list[Test]] = {}
     for test in term:
         by_key.setdefault(test.source, []).append(test)
-    return all(_key_satisfiable(tests, *sources[key].bounds) for key, tests in by_key.items())
+    return all(_key_satisfiable(tests, *possible(sources[key])) for key, tests in by_key.items())
+
+
+def possible(source: Source) -> tuple[int, int]:
+    """The smallest and largest integer the key holds for a fact a request can bring: the key's bounds, narrowed
+    to the range a request can carry in its field."""
+    lo, hi = source.bounds
+    if source.spec is not None:
+        low, high = source.spec.carried_range
+        lo = lo if low is None else max(lo, low)
+        hi = hi if high is None else min(hi, high)
+    return lo, hi
 
 
 def _key_satisfiable(tests: list[Test], lo: int, hi: int) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from service.engine import oracle
 from service.engine import problems as P
-from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, Carried, FieldType, TextForm
 from service.engine.nodes import (
     ORDERING_OPS,
     Arith,
@@ -49,6 +49,28 @@ class FieldSpec:
     name: str
     type: FieldType
     allowed_values: tuple[str, ...] = ()  # closed vocabulary of a STR field; empty = any text
+
+    @property
+    def carries(self) -> Carried:
+        """What a request can carry in the field, from the catalogue (anything of its type for other fields)."""
+        known = FIELDS.get(self.name)
+        return known.carries if known is not None and known.type is self.type else _ANYTHING
+
+    @property
+    def text_form(self) -> TextForm | None:
+        return self.carries.text if self.type is FieldType.STR else None
+
+    @property
+    def carried_range(self) -> tuple[int | None, int | None]:
+        """The smallest and largest whole number (fen for money) a request can carry; None where unbounded."""
+        if self.type not in (FieldType.INT, FieldType.MONEY):
+            return None, None
+        return self.carries.low, self.carries.high
+
+
+_ANYTHING = Carried()
+SHOWN_TEXT = 40  # a longer text value is shortened in messages
+MAX_SHOWN_ENTRIES = 3  # list entries named in one message
 
 
 @dataclass(frozen=True)
@@ -179,9 +201,15 @@ class _Checker:
         if not isinstance(field_side, FieldRef) or not isinstance(value_side, Literal):
             return
         spec = self.scope.fields.get(field_side.name)
-        if spec is None or not spec.allowed_values or not isinstance(value_side.value, str):
+        if spec is None or not isinstance(value_side.value, str):
             return
-        if value_side.value in spec.allowed_values:
+        form = spec.text_form
+        if form is not None and not form.takes(value_side.value):
+            self.issue(P.UNKNOWN_VALUE, value_side.span.start,
+                       f"{shown_text(value_side.value)} is never {form.noun}: {form.rule}",
+                       form_hint(form, value_side.value))
+            return
+        if not spec.allowed_values or value_side.value in spec.allowed_values:
             return
         close = suggest(value_side.value, spec.allowed_values)
         extra = f" (did you mean '{close}'?)" if close else ""
@@ -201,10 +229,32 @@ class _Checker:
             if st is not None and st is not FieldType.STR:
                 self.issue(P.TYPE_MISMATCH, node.subject.span.start,
                            f"lists hold text, but this is {describe(st)}", "use a text field before 'in lists.'")
+            elif st is FieldType.STR and isinstance(node.subject, FieldRef) and name in self.scope.lists:
+                self.list_entries(node.subject, node.list_ref)
             return
         for item in node.items or ():
             if st is not None and self.compatible(st, item.type, item.span.start, node.subject, item):
                 self.vocabulary(node.subject, item)
+
+    def list_entries(self, subject: FieldRef, ref: ListRef) -> None:
+        """A list entry the field can never take never matches: name the first few."""
+        spec = self.scope.fields.get(subject.name)
+        form = spec.text_form if spec is not None else None
+        if form is None:
+            return
+        from service.engine.loader import MAX_LIST_ENTRY  # here: the loader imports this module
+
+        # an entry too long for any list is reported with the list (R401), not again with each rule using it
+        never = sorted(e for e in self.scope.lists[ref.name] if not form.takes(e) and len(e) <= MAX_LIST_ENTRY)
+        if not never:
+            return
+        named = ", ".join(shown_text(e) for e in never[:MAX_SHOWN_ENTRIES])
+        more = f" and {len(never) - MAX_SHOWN_ENTRIES} more" if len(never) > MAX_SHOWN_ENTRIES else ""
+        entries = "an entry" if len(never) == 1 else f"{len(never)} entries"
+        self.issue(P.UNKNOWN_VALUE, ref.span.start,
+                   f"lists/{ref.name}.txt has {entries} that '{subject.name}' can never be ({named}{more}): "
+                   f"{form.rule}",
+                   f"correct or remove {'it' if len(never) == 1 else 'them'} in lists/{ref.name}.txt")
 
     def arith(self, node: Arith) -> FieldType | None:
         lt, rt = self.check(node.left), self.check(node.right)
@@ -232,6 +282,23 @@ class _Checker:
         self.issue(P.TYPE_MISMATCH, node.span.start, f"cannot put a minus sign before {describe(t)}",
                    "a minus sign only goes before a number or an amount of money")
         return None
+
+
+def shown_text(text: str) -> str:
+    """A text value as messages quote it, shortened when long."""
+    return f"'{text}'" if len(text) <= SHOWN_TEXT else f"'{text[:SHOWN_TEXT]}...' ({len(text)} characters)"
+
+
+def form_hint(form: TextForm, text: str) -> str:
+    """How to write a value the field can take instead of `text`."""
+    if not text:
+        return "requests always carry one: compare with a value they can carry, or remove the comparison"
+    if len(text) > form.max_length and form.pattern is None:
+        return f"shorten it to at most {form.max_length} characters"
+    for candidate in (text.strip(), text.strip().upper(), "_".join(text.upper().split())):
+        if candidate != text and form.takes(candidate):
+            return f"write '{candidate}'"
+    return form.hint
 
 
 def always_zero(expr: Expr) -> bool:

@@ -117,8 +117,10 @@ def _largest_conditions() -> dict[str, str]:
         "minus": "score.value > 700" + " - 1" * steps,
         "times": "applicant.age" + " * 1" * steps + " > 65",
         "divide": "applicant.annual_income" + " / 1" * steps + " > 100000 CNY",
-        "and": longest("applicant.age != {}", " and ", 1000),
-        "or": longest("applicant.age == {}", " or ", 1000),
+        # a field whose values requests bound loosely (0 to 100,000): over applicant.age (0 to 130) these would
+        # never match, or always (R108, W001)
+        "and": longest("applicant.verified_contacts != {}", " and ", 1000),
+        "or": longest("applicant.verified_contacts == {}", " or ", 1000),
         "or_of_and": longest("(applicant.age == {} and applicant.real_name_verified)", " or ", 100),
         "or_of_fields": " or ".join(f"applicant.{f} > 5" for f in ("age", "overdue_count_24m", "verified_contacts",
                                                                       "credit_inquiries_6m", "account_age_months")),
@@ -140,7 +142,8 @@ def test_the_largest_condition_of_every_operator_loads_and_evaluates_like_the_or
     assert [p.code for p in check_bundle(bundle_copy.dir)] == []
     cases: list[dict[str, object]] = [
         {},
-        {"score__value": 631, "applicant__age": 1000, "applicant__real_name_verified": False},
+        {"score__value": 631, "applicant__age": 1000, "applicant__verified_contacts": 1000,
+         "applicant__real_name_verified": False},
         {"score__value": 669, "applicant__age": 120, "applicant__annual_income": 100_000_01},
         {"applicant__age": -3, "applicant__overdue_count_24m": 6},
     ]
@@ -249,7 +252,8 @@ def test_a_field_different_from_itself_never_matches(bundle_copy: BundleCopy) ->
                         "when: applicant.age != applicant.age")
     found = the_error(bundle_copy.dir)
     assert (found.code, found.rule_id, found.message) == \
-        ("R108", "ELG-006", "this rule can never match: its condition contradicts itself")
+        ("R108", "ELG-006", "this rule can never match: its condition contradicts itself, or asks for a value no "
+                            "request carries")
 
 
 def test_a_field_equal_to_itself_always_matches(bundle_copy: BundleCopy) -> None:

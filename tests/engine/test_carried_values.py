@@ -1,0 +1,262 @@
+"""The checker knows what a request can carry in each field (the catalogue's `carries`, from the limits requests
+are held to): a text value no request carries is refused (R105), and "never" (R108) and "always" (W001) are judged
+over the ranges requests are held to, so that no rule silently never fires, or always fires."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from service._gen.decision.v1 import decision_pb2 as pb
+from service.api import requests
+from service.api.requests import drawdown_command, transaction_command
+from service.domain import request_limits
+from service.domain.errors import InvalidRequest
+from service.domain.money import MAX_FEN
+from service.engine.bundle import check_bundle
+from service.engine.catalogue import FIELDS, FieldType
+from service.engine.problems import RuleProblem
+from tests.engine.conftest import ROOT, BundleCopy
+
+PURPOSES = "drawdown.purpose in ['SECURITIES', 'FUTURES', 'HOME_PURCHASE']"
+
+
+def problems_of(bundle_copy: BundleCopy) -> list[tuple[str, str | None, str, str]]:
+    return [(p.code, p.rule_id, p.message, p.hint) for p in check_bundle(bundle_copy.dir)]
+
+
+def only(bundle_copy: BundleCopy) -> RuleProblem:
+    problems = check_bundle(bundle_copy.dir)
+    assert len(problems) == 1, "\n".join(p.format() for p in problems)
+    return problems[0]
+
+
+def add_rule(bundle_copy: BundleCopy, name: str, rule_id: str, when: str, then: str) -> None:
+    bundle_copy.write(name, bundle_copy.read(name) + f"\n  - id: {rule_id}\n    description: added by the test\n"
+                      f"    when: {when}\n    then: {then}\n")
+
+
+ELIGIBILITY_THEN = "{outcome: REVIEW, reason: LOW_SCORE}"
+FRAUD_THEN = "{outcome: REVIEW, flag: GEO_MISMATCH, severity: LOW}"
+DRAWDOWN_THEN = "{outcome: DECLINE, reason: PROHIBITED_PURPOSE}"
+
+
+# -- text values no request carries (R105) ------------------------------------------------------------------
+
+def test_a_purpose_no_request_carries_is_refused_with_the_code_to_write(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("drawdown.yaml", PURPOSES,
+                        "drawdown.purpose in ['SECURITIES', 'FUTURES', 'HOME_PURCHASE', 'crypto', 'Real Estate']")
+    found = problems_of(bundle_copy)
+    assert found == [
+        ("R105", "DRW-004", "'crypto' is never a purpose: purposes are upper-case codes such as CONSUMPTION",
+         "write 'CRYPTO'"),
+        ("R105", "DRW-004", "'Real Estate' is never a purpose: purposes are upper-case codes such as CONSUMPTION",
+         "write 'REAL_ESTATE'"),
+    ]
+    problem = check_bundle(bundle_copy.dir)[0]
+    assert (problem.line, problem.col) == (bundle_copy.line_of("drawdown.yaml", "'crypto'"),
+                                           bundle_copy.col_of("drawdown.yaml", "'crypto'"))
+    assert problem.format().endswith("fix: write 'CRYPTO' [R105]")
+
+
+@pytest.mark.parametrize("when", ["drawdown.purpose == ''", "drawdown.purpose != 'home purchase'",
+                                  f"drawdown.purpose == '{'A' * (request_limits.MAX_TEXT_LENGTH + 1)}'"])
+def test_other_purposes_no_request_carries_are_refused(bundle_copy: BundleCopy, when: str) -> None:
+    bundle_copy.replace("drawdown.yaml", PURPOSES, when)
+    assert only(bundle_copy).code == "R105"
+
+
+def test_a_purpose_requests_carry_is_accepted(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("drawdown.yaml", PURPOSES, "drawdown.purpose in ['CRYPTO', 'REAL_ESTATE', 'X1_2']")
+    assert check_bundle(bundle_copy.dir) == []
+
+
+def test_country_codes_no_request_carries_are_refused_in_every_country_field(bundle_copy: BundleCopy) -> None:
+    add_rule(bundle_copy, "fraud.yaml", "FRD-007", "channel.country == 'USA' or channel.country == 'us'", FRAUD_THEN)
+    add_rule(bundle_copy, "fraud.yaml", "FRD-008", "line.residence_country in ['Cn', 'KP']", FRAUD_THEN)
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", "applicant.country != ' US'", ELIGIBILITY_THEN)
+    rule = "country codes are two capital letters such as CN (ISO 3166 alpha-2), or empty"
+    assert problems_of(bundle_copy) == [
+        ("R105", "ELG-007", f"' US' is never a country code: {rule}", "write 'US'"),
+        ("R105", "FRD-007", f"'USA' is never a country code: {rule}",
+         "write the two-letter code in capitals, e.g. 'US' for the United States"),
+        ("R105", "FRD-007", f"'us' is never a country code: {rule}", "write 'US'"),
+        ("R105", "FRD-008", f"'Cn' is never a country code: {rule}", "write 'CN'"),
+    ]
+
+
+def test_an_empty_or_two_letter_country_is_accepted(bundle_copy: BundleCopy) -> None:
+    add_rule(bundle_copy, "fraud.yaml", "FRD-007", "channel.country in ['US', ''] and line.residence_country == 'KP'",
+             FRAUD_THEN)
+    assert [p.code for p in check_bundle(bundle_copy.dir)] == []
+
+
+def test_an_id_longer_than_requests_carry_is_refused(bundle_copy: BundleCopy) -> None:
+    longest = "C" * request_limits.MAX_ID_LENGTH
+    add_rule(bundle_copy, "fraud.yaml", "FRD-007", f"transaction.counterparty_id in ['{longest}', '{longest}X']",
+             FRAUD_THEN)
+    (problem,) = check_bundle(bundle_copy.dir)
+    assert (problem.code, problem.rule_id, problem.hint) == ("R105", "FRD-007", "shorten it to at most 64 characters")
+    assert problem.message == (f"'{'C' * 40}...' (65 characters) is never a counterparty id: ids are at most 64 "
+                               "characters, without spaces at either end")
+
+
+def test_list_entries_the_field_can_never_take_are_refused_at_the_rule(bundle_copy: BundleCopy) -> None:
+    text = bundle_copy.read("lists/mule_counterparties.txt")
+    bundle_copy.write("lists/mule_counterparties.txt", text + "X" * 65 + "\n" + "Y" * 70 + "\n")
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id, problem.file) == ("R105", "FRD-006", "rules/fraud.yaml")
+    assert problem.col == bundle_copy.col_of("fraud.yaml", "lists.mule_counterparties")
+    assert problem.message.startswith("lists/mule_counterparties.txt has 2 entries that "
+                                      "'transaction.counterparty_id' can never be ('XXXX")
+    assert problem.hint == "correct or remove them in lists/mule_counterparties.txt"
+
+
+def test_a_list_entry_of_the_longest_id_is_accepted(bundle_copy: BundleCopy) -> None:
+    text = bundle_copy.read("lists/mule_counterparties.txt")
+    bundle_copy.write("lists/mule_counterparties.txt", text + "X" * 64 + "\n")
+    assert check_bundle(bundle_copy.dir) == []
+
+
+# -- ranges: never (R108) and always (W001) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("when", [
+    "applicant.age >= 200",
+    "applicant.age > 130",
+    "applicant.age < 0",
+    "applicant.age >= 200 or applicant.active_spend_months > 12",
+    "applicant.account_age_months == 1201",
+    "applicant.verified_contacts > 100000",
+    "applicant.annual_income < 0 CNY",
+])
+def test_a_rule_outside_the_range_requests_carry_never_matches(bundle_copy: BundleCopy, when: str) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id) == ("R108", "ELG-007")
+
+
+def test_a_drawdown_rule_outside_the_range_requests_carry_never_matches(bundle_copy: BundleCopy) -> None:
+    add_rule(bundle_copy, "drawdown.yaml", "DRW-007", "drawdown.term_months > 360 or drawdown.amount <= 0 CNY",
+             DRAWDOWN_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id) == ("R108", "DRW-007")
+
+
+@pytest.mark.parametrize(("name", "when", "then"), [
+    ("eligibility.yaml", "applicant.age >= 0 or applicant.age > 65", ELIGIBILITY_THEN),
+    ("eligibility.yaml", "applicant.age <= 130", ELIGIBILITY_THEN),
+    ("eligibility.yaml", "applicant.financial_assets >= 0 CNY", ELIGIBILITY_THEN),
+    ("eligibility.yaml", "not applicant.active_spend_months > 12", ELIGIBILITY_THEN),
+    ("drawdown.yaml", "drawdown.amount > 0 CNY", DRAWDOWN_THEN),
+    ("drawdown.yaml", "drawdown.term_months >= 1", DRAWDOWN_THEN),
+    ("fraud.yaml", "transaction.amount >= 0 CNY", FRAUD_THEN),
+])
+def test_a_rule_the_range_requests_carry_always_satisfies_gets_a_warning(bundle_copy: BundleCopy, name: str,
+                                                                         when: str, then: str) -> None:
+    add_rule(bundle_copy, name, "XXX-007", when, then)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id) == ("W001", "XXX-007")
+
+
+@pytest.mark.parametrize("when", [
+    "applicant.age >= 130",
+    "applicant.age <= 0",
+    "applicant.active_spend_months == 12",
+    "applicant.age > 129.5",
+    "score.value >= 2000",  # the scorecard decides the scores, not a request
+])
+def test_a_rule_at_the_edge_of_the_range_is_accepted(bundle_copy: BundleCopy, when: str) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
+    assert check_bundle(bundle_copy.dir) == []
+
+
+def test_an_attribute_keeps_the_full_range(bundle_copy: BundleCopy) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", "applicant.attributes.employment_months >= 2000000",
+             ELIGIBILITY_THEN)
+    assert check_bundle(bundle_copy.dir) == []
+
+
+# -- one place for the limits -------------------------------------------------------------------------------
+
+def test_requests_and_the_case_reader_use_the_limits_the_catalogue_uses() -> None:
+    import service.case_input as case_input
+
+    for name in ("COUNTRY_CODE", "PURPOSE_CODE", "APPLICANT_MAXIMA", "MAX_ID_LENGTH", "MAX_TEXT_LENGTH", "MAX_COUNT",
+                 "MAX_TERM_MONTHS", "ATTRIBUTE_NAME", "MAX_ATTRIBUTES", "MAX_ATTRIBUTE_TEXT"):
+        assert getattr(requests, name) is getattr(request_limits, name), name
+        assert getattr(case_input, name) is getattr(request_limits, name), name
+    assert FIELDS["applicant.age"].carries.high == request_limits.APPLICANT_MAXIMA["age"]
+    assert FIELDS["drawdown.term_months"].carries.high == request_limits.MAX_TERM_MONTHS
+    assert FIELDS["applicant.verified_contacts"].carries.high == request_limits.MAX_COUNT
+    text = FIELDS["drawdown.purpose"].carries.text
+    assert text is not None and text.pattern is request_limits.PURPOSE_CODE
+
+
+def test_every_applicant_count_has_the_range_requests_hold_it_to() -> None:
+    counts = [f for f in FIELDS.values() if f.name.startswith("applicant.") and f.type is FieldType.INT]
+    assert {f.name for f in counts} >= {f"applicant.{k}" for k in request_limits.APPLICANT_MAXIMA}
+    for f in counts:
+        key = f.name.removeprefix("applicant.")
+        highest = request_limits.APPLICANT_MAXIMA.get(key, request_limits.MAX_COUNT)
+        assert (f.carries.low, f.carries.high) == (0, highest)
+    for name in ("applicant.annual_income", "applicant.monthly_spend_avg", "applicant.financial_assets",
+                 "transaction.amount"):
+        assert (FIELDS[name].carries.low, FIELDS[name].carries.high) == (0, MAX_FEN)
+
+
+_TEXTS = ["", "CN", "US", "us", "USA", "C", "CRYPTO", "crypto", "REAL_ESTATE", "Real Estate", "A1", "1A", "_A",
+          " CN", "CN ", "a" * 64, "a" * 65, "P" * 64, "P" * 65, "tab\there"]
+
+
+def _drawdown_refuses(field: str, **values: object) -> bool:
+    request = pb.AuthorizeDrawdownRequest(request_id="r", user_id="u", amount=pb.Money(currency="CNY", minor_units=1),
+                                          term_months=6, repayment_method=pb.REPAYMENT_METHOD_BULLET, **values)
+    try:
+        drawdown_command(request)
+    except InvalidRequest as refused:
+        return any(v.field == field for v in refused.violations)
+    return False
+
+
+def _transaction_refuses(field: str, **values: str) -> bool:
+    request = pb.FlagTransactionRequest(request_id="r", transaction=pb.Transaction(
+        transaction_id="t", user_id="u", type=pb.TRANSACTION_TYPE_LOGIN, **values))
+    try:
+        transaction_command(request, datetime.now(UTC))
+    except InvalidRequest as refused:
+        return any(v.field == field for v in refused.violations)
+    return False
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+def test_the_catalogue_takes_exactly_the_texts_requests_carry(text: str) -> None:
+    def takes(name: str) -> bool:
+        form = FIELDS[name].carries.text
+        assert form is not None
+        return form.takes(text)
+
+    assert takes("drawdown.purpose") == (not _drawdown_refuses("purpose", purpose=text))
+    assert takes("channel.country") == (not _drawdown_refuses("channel.country", purpose="X",
+                                                              channel=pb.Channel(country=text)))
+    assert takes("channel.device_id") == (not _drawdown_refuses("channel.device_id", purpose="X",
+                                                                channel=pb.Channel(device_id=text)))
+    assert takes("channel.city") == (not _drawdown_refuses("channel.city", purpose="X", channel=pb.Channel(city=text)))
+    assert takes("transaction.counterparty_id") == (
+        not _transaction_refuses("transaction.counterparty_id", counterparty_id=text))
+    assert takes("transaction.merchant_category") == (
+        not _transaction_refuses("transaction.merchant_category", merchant_category=text))
+
+
+def test_the_documented_ranges_are_the_ones_requests_are_held_to() -> None:
+    text = " ".join((ROOT / "docs" / "rules.md").read_text(encoding="utf-8").split())
+    maxima = request_limits.APPLICANT_MAXIMA
+    for phrase in (f"`applicant.age` runs from 0 to {maxima['age']:,}",
+                   f"`applicant.active_spend_months` from 0 to {maxima['active_spend_months']:,}",
+                   f"`applicant.max_days_overdue_24m` from 0 to {maxima['max_days_overdue_24m']:,}",
+                   f"`applicant.account_age_months` from 0 to {maxima['account_age_months']:,}",
+                   f"the applicant's other counts from 0 to {request_limits.MAX_COUNT:,}",
+                   f"`drawdown.term_months` from 1 to {request_limits.MAX_TERM_MONTHS:,}",
+                   f"ids (`transaction.counterparty_id`, `channel.device_id`) are at most "
+                   f"{request_limits.MAX_ID_LENGTH} characters"):
+        assert phrase in text, phrase
