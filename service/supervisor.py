@@ -325,6 +325,7 @@ class Supervisor:
             shutil.rmtree(snapshot, ignore_errors=True)
             return
         if verdict is not None:
+            verdict = bounded(verdict, self.settings.rules_dir)
             self.rejected = {"problems": verdict, "at": time.time()}
             log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
             shutil.rmtree(snapshot, ignore_errors=True)
@@ -385,10 +386,11 @@ class Supervisor:
         if version != self.active.version or digest == self.active.digest:
             return None
         where = self.settings.rules_dir / "bundle.yaml"
-        return [f"{where}: the rules changed but their version did not: '{version}' is the version of the rules"
-                f" being served (digest {self.active.digest[:12]}), and these rules (digest {digest[:12]}) differ",
-                f"    fix: give bundle.yaml a new version, e.g. {_next_version(version)}, so that every decision"
-                f" names the rules that made it [{P.VERSION_UNCHANGED.code}]"]
+        return [one_line(f"{where}: the rules changed but their version did not: '{version}' is the version of the"
+                         f" rules being served (digest {self.active.digest[:12]}), and these rules (digest"
+                         f" {digest[:12]}) differ",
+                         f"fix: give bundle.yaml a new version, e.g. {_next_version(version)}, so that every decision"
+                         f" names the rules that made it [{P.VERSION_UNCHANGED.code}]")]
 
     def _validate(self, snapshot: Path) -> list[str] | None:
         """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
@@ -417,13 +419,13 @@ class Supervisor:
             return None
         if code < 0:
             return [f"the rule engine crashed while validating the bundle ({signal.Signals(-code).name})"]
-        lines = [line for line in stdout.splitlines() if line.strip() and not line.startswith("ok ")]
-        if not lines:  # it failed without saying why on stdout (a crash of the checker itself): say so
+        found = problem_entries(stdout)
+        if not found:  # it failed without naming a problem on stdout (a crash of the checker itself): say so
             last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
-            lines = [f"validating the bundle failed unexpectedly (exit status {code})"
+            found = [f"validating the bundle failed unexpectedly (exit status {code})"
                      + (f": {last}" if last else ", with no message")
                      + "; the bundle is refused (report this to the service team)"]
-        return [line.replace(str(snapshot), str(self.settings.rules_dir)) for line in lines]
+        return [entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in found]
 
     def _write_status(self) -> None:
         """The rules status the workers answer GetRulesStatus from. A status that cannot be written (a full disk,
@@ -604,6 +606,92 @@ def supervise(settings: Settings) -> int:
     except CannotListen as error:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
+
+
+# A refusal is recorded (status file, GetRulesStatus, one log line) with at most this many problems, each of at
+# most this many characters: one edit can have thousands of problems, and a default gRPC client takes 4 MB at most.
+MOST_PROBLEMS_RECORDED = 50
+LONGEST_PROBLEM_RECORDED = 2000
+_KEPT_AT_THE_END = 500  # of a problem cut to length: its end holds the fix and the code
+
+# The last line of a problem as RuleProblem.format() and `rules test` print it: `    fix: ... [R101]` or `    [R999]`.
+_CODE_LINE = re.compile(r"(fix: .*)?\[[RW]\d{3}\]")
+_CARET_LINE = re.compile(r"\s*\^")
+_FAILED_CASE = re.compile(r"(.+?:\d+): (.+)")
+# What `rules test` and `rules check` print besides problems: passed cases, the header before a bundle's errors,
+# the summaries (engine/check.py's `summary` among them) and the coverage.
+_NO_PROBLEM = re.compile(r"ok |The bundle in .* has errors; fix them first|\d+ passed, \d+ failed, |coverage: |"
+                         r"never fired: |.*: (OK, )?(\d+ errors?(, \d+ warnings?)?|no problems)$")
+
+
+def problem_entries(output: str) -> list[str]:
+    """The problems in the output of `decisiond rules test` (or `rules check`), one line each (see one_line).
+
+    A problem starts at a line that is not indented and ends with its indented `fix: ... [CODE]` (or `[CODE]`)
+    line; the lines between are the expression with a caret under the column, which the headline's line and
+    column already locate and are left out, or what a failed test case got, which is kept. Lines that are no
+    problem are left out: "ok" cases, the header before the problems of a bundle with errors, the summary and
+    the coverage."""
+    blocks: list[list[str]] = []
+    for line in output.splitlines():
+        if blocks and (not line or line[0].isspace()):
+            blocks[-1].append(line)
+        elif line.strip():
+            blocks.append([line])
+    return [entry for block in blocks if (entry := _entry(block)) is not None]
+
+
+def _entry(block: list[str]) -> str | None:
+    """One problem's lines as one line; None when they are no problem. Lines of another shape are kept as they are,
+    joined: what the validator says is never dropped for being worded unexpectedly."""
+    head, rest = block[0].rstrip(), block[1:]
+    if _NO_PROBLEM.match(head):
+        return None
+    while rest and not rest[-1].strip():  # the blank line before the summary of `rules test`
+        rest.pop()
+    if not rest:
+        return head
+    fix = rest[-1].strip()
+    if not _CODE_LINE.fullmatch(fix):
+        return "; ".join([head, *(line.strip() for line in rest if line.strip())])
+    details = rest[:-1]
+    if len(details) >= 2 and _CARET_LINE.fullmatch(details[-1]):
+        details = details[:-2]  # the expression (which may be blank) and the caret line
+    details = [detail.strip() for detail in details if detail.strip()]
+    fired = ""
+    if head.startswith("FAIL "):  # a test case that does not get what it expects, or cannot be run
+        head = head.removeprefix("FAIL ")
+        if details and (case := _FAILED_CASE.fullmatch(head)):  # worded as `rules check` words it
+            head = f"{case[1]}: case '{case[2]}' does not get what it expects"
+            if len(details) > 1 and details[-1].startswith("rules fired: "):
+                fired = f" ({details.pop()})"
+    if details:
+        head += ": " + "; ".join(details) + fired
+    return one_line(head, fix)
+
+
+def one_line(headline: str, fix: str) -> str:
+    """`rules/fraud.yaml:9:75: rule FRD-001: '=>' is not an operator here -- fix: write >= [R101]`: a problem as
+    GetRulesStatus and the log give it, its headline and its fix (`fix: ... [CODE]`, or `[CODE]` alone)."""
+    return f"{headline} -- {fix}" if fix.startswith("fix:") else f"{headline} {fix}"
+
+
+def bounded(problems: list[str], rules_dir: Path) -> list[str]:
+    """The refusal as it is recorded: at most MOST_PROBLEMS_RECORDED problems, each cut in its middle to at most
+    LONGEST_PROBLEM_RECORDED characters, then how many more there are and how to see them all."""
+    kept = [_cut(entry) for entry in problems[:MOST_PROBLEMS_RECORDED]]
+    if more := len(problems) - len(kept):
+        kept.append(f"... and {more} more problem{'' if more == 1 else 's'}: run `decisiond rules check"
+                    f" {rules_dir}` to see them all")
+    return kept
+
+
+def _cut(entry: str) -> str:
+    if len(entry) <= LONGEST_PROBLEM_RECORDED:
+        return entry
+    gap = " ... "
+    head = LONGEST_PROBLEM_RECORDED - _KEPT_AT_THE_END - len(gap)
+    return entry[:head] + gap + entry[-_KEPT_AT_THE_END:]
 
 
 def _next_version(version: str) -> str:

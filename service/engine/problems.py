@@ -121,11 +121,30 @@ class RuleProblem:
             if 1 <= self.expression_line <= len(source_lines):
                 text = source_lines[self.expression_line - 1]
                 col = max(1, self.expression_col or 1)
-                lines.append("    " + text)
-                lines.append("    " + _caret_padding(text, col - 1) + "^")
+                shown, padding = _window(text, col - 1)
+                lines.append("    " + shown)
+                lines.append("    " + padding + "^")
         fix = f"fix: {self.hint} " if self.hint else ""
         lines.append(f"    {fix}[{self.code}]")
         return "\n".join(lines)
+
+
+# An expression line longer than this is shown as a window of WINDOW_CHARS characters around the caret, with "..."
+# where it is cut: a long condition is otherwise printed whole, with a caret line as long, for every problem in it.
+LONGEST_SHOWN_LINE = 120
+WINDOW_CHARS = 100
+CUT = "..."
+
+
+def _window(text: str, caret: int) -> tuple[str, str]:
+    """The part of `text` to show, and the padding that puts a caret under its character `caret` (0-based)."""
+    if len(text) <= LONGEST_SHOWN_LINE:
+        return text, _caret_padding(text, caret)
+    start = max(0, min(caret - WINDOW_CHARS // 2, len(text) - WINDOW_CHARS))
+    end = min(len(text), start + WINDOW_CHARS)
+    head = CUT if start > 0 else ""
+    tail = CUT if end < len(text) else ""
+    return head + text[start:end] + tail, " " * len(head) + _caret_padding(text[start:end], caret - start)
 
 
 def _caret_padding(text: str, width: int) -> str:

@@ -220,9 +220,10 @@ def test_rules_changed_under_the_serving_version_are_refused_until_the_version_c
     wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused", timeout=60)
     refused = status(rules_stub)
     assert (refused.active.version, refused.active.digest) == (serving.version, serving.digest)
+    assert len(refused.rejected_problems) == 1, "one problem, its headline and its fix on one line"
     assert refused.rejected_problems[0].startswith(f"{rules / 'bundle.yaml'}: the rules changed but their version")
-    assert "give bundle.yaml a new version, e.g. 2026.11-2" in refused.rejected_problems[1]
-    assert "[R014]" in refused.rejected_problems[1]
+    assert " -- fix: give bundle.yaml a new version, e.g. 2026.11-2" in refused.rejected_problems[0]
+    assert refused.rejected_problems[0].endswith("[R014]")
     set_version(rules, "2026.11-2")
     wait_for(lambda: (now := status(rules_stub)).active.version == "2026.11-2" and not now.last_edit_rejected,
              "the edit under a new version to serve", timeout=60)
@@ -241,7 +242,8 @@ def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_
     wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused", timeout=30)
     refused = status(rules_stub)
     assert refused.active.version == "2026.11-1"
-    assert f"{zero}: this is not an ordinary file: it is a device, a pipe or a socket" in refused.rejected_problems
+    assert [problem.split(" -- fix: ")[0] for problem in refused.rejected_problems] == \
+        [f"{zero}: this is not an ordinary file: it is a device, a pipe or a socket"]
     zero.unlink()
     # The new workers answer a moment before the supervisor clears the refusal: wait for both.
     wait_for(lambda: (now := status(rules_stub)).active.version == "without-zero" and not now.last_edit_rejected,
