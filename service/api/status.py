@@ -31,13 +31,14 @@ RETRY_AFTER_OVERLOAD_MS = 100  # the RetryInfo of a call refused for overload: a
 def to_status(error: BaseException) -> status_pb2.Status:
     """The rich status a caller receives for this error. Unknown errors become a generic INTERNAL."""
     if isinstance(error, InvalidRequest):
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
-            ]
-        )
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {_summary(error.violations)}", bad)
+        bad = error_details_pb2.BadRequest()
+        for v in error.violations:
+            violation = error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            if bad.ByteSize() + violation.ByteSize() > MAX_DETAILS_BYTES:
+                break
+            bad.field_violations.append(violation)
+        summary = _summary(error.violations, len(bad.field_violations))
+        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", bad)
     if isinstance(error, UndecodableRequest):
         return _status(code_pb2.INVALID_ARGUMENT, str(error))
     if isinstance(error, NotFoundError):
@@ -84,15 +85,24 @@ def to_status(error: BaseException) -> status_pb2.Status:
     return _status(code_pb2.INTERNAL, "internal error")
 
 
-MESSAGE_VIOLATIONS = 3  # named in the status message; the BadRequest details carry them all
+MESSAGE_VIOLATIONS = 3  # named in the status message; the BadRequest details carry the others
+# The BadRequest's size at most: the status travels in the call's trailers, which a client refuses beyond 8 KiB
+# (at random up to 16 KiB), and the details go base64-encoded, a third larger.
+MAX_DETAILS_BYTES = 4096
 
 
-def _summary(violations: list[FieldViolation]) -> str:
-    """The first few violations, for the status message (sent again in full as details: the trailers of a call
-    must stay within a client's 16 KiB)."""
+def _summary(violations: list[FieldViolation], listed: int) -> str:
+    """The first few violations, for the status message, and where the others are: the first `listed` are in the
+    BadRequest details, any beyond them only counted (the trailers of a call must stay small)."""
     shown = "; ".join(f"{v.field}: {v.description}" for v in violations[:MESSAGE_VIOLATIONS])
     rest = len(violations) - MESSAGE_VIOLATIONS
-    return shown if rest <= 0 else f"{shown}; and {rest} more (see the BadRequest details)"
+    if rest <= 0:
+        return shown
+    if listed == len(violations):
+        return f"{shown}; and {rest} more (see the BadRequest details)"
+    also_listed = max(0, listed - MESSAGE_VIOLATIONS)
+    return (f"{shown}; and {rest} more, of which the BadRequest details list the first {also_listed}: fix these and"
+            " call again for the rest")
 
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException, rpc: str = "") -> None:
