@@ -146,7 +146,11 @@ def fingerprint(directory: Path) -> Fingerprint:
     can set back (a deploy that keeps sizes and modification times, `tar` or `rsync -a`, still changes those). A
     link loop, a device or a folder where a file belongs counts like a file, so that removing it is seen; nothing
     is opened and links are not followed into folders."""
-    entries = []
+    try:  # the folder itself: missing, or which one (moved away and made again empty, it is another)
+        folder = ("", "folder", -1, -1, directory.stat().st_ino, -1)
+    except OSError:
+        folder = ("", "missing", -1, -1, -1, -1)
+    entries = [folder]
     for entry in bundle_entries(directory):
         # a folder's own times change with files the bundle does not read: its entries count instead
         size, mtime, inode, ctime = -1, -1, -1, -1

@@ -70,6 +70,18 @@ def test_a_snapshot_holds_exactly_the_bytes_of_a_good_bundle(supervisor: Supervi
         (rules / "lists" / "mule_counterparties.txt").read_bytes()
 
 
+def test_a_rules_folder_moved_away_and_made_again_empty_changes_the_fingerprint(tmp_path: Path) -> None:
+    """Else the refusal "the rule bundle directory does not exist" stayed until a file changed or SIGHUP."""
+    rules = tmp_path / "rules"
+    missing = fingerprint(rules)
+    rules.mkdir()
+    assert fingerprint(rules) != missing
+    empty = fingerprint(rules)
+    rules.rename(tmp_path / "away")
+    rules.mkdir()
+    assert fingerprint(rules) != empty
+
+
 def test_removing_a_link_loop_from_lists_changes_the_fingerprint(rules: Path) -> None:
     clean = fingerprint(rules)
     os.symlink(".", rules / "lists" / "loop")
