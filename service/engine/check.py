@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -31,10 +32,34 @@ def run_check(directory: Path, out: TextIO,
         return 1
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
-    for p in errors + warnings:
-        out.write(p.format() + "\n")
+    for line in _shown(errors + warnings):
+        out.write(line + "\n")
     out.write(summary(directory, errors, warnings) + "\n")
     return 1 if errors else 0
+
+
+SAME_PROBLEM_SHOWN = 3  # occurrences of one problem in one rule printed in full; the others are counted
+
+
+def _shown(problems: list[RuleProblem]) -> list[str]:
+    """Each problem formatted, except that one problem met again and again in a rule (a misspelt field a long
+    condition repeats) is printed SAME_PROBLEM_SHOWN times, then counted: six such rules printed 6 MB."""
+    def same(p: RuleProblem) -> tuple[str, str, str | None, str]:
+        return p.code, p.file, p.rule_id, p.message
+
+    total = Counter(same(p) for p in problems)
+    seen: Counter[tuple[str, str, str | None, str]] = Counter()
+    lines = []
+    for p in problems:
+        key = same(p)
+        seen[key] += 1
+        if seen[key] <= SAME_PROBLEM_SHOWN:
+            lines.append(p.format())
+        if seen[key] == SAME_PROBLEM_SHOWN and total[key] > SAME_PROBLEM_SHOWN:
+            where = f"rule {p.rule_id}" if p.rule_id else "this file"
+            lines.append(f"{p.file}: {where}: the same problem in {total[key] - SAME_PROBLEM_SHOWN} more places"
+                         f" [{p.code}]")
+    return lines
 
 
 def summary(directory: Path, errors: list[RuleProblem], warnings: list[RuleProblem]) -> str:

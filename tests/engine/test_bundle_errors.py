@@ -479,3 +479,16 @@ def test_a_text_with_an_invisible_control_character_is_refused_naming_it(
     problem = the_error(bundle_copy.dir)
     assert (problem.code, problem.line) == ("R006", bundle_copy.line_of(file, hidden.strip()[:12]))
     assert problem.message.endswith(f"holds an invisible control character ({shown})")
+
+
+def test_one_problem_repeated_in_a_rule_is_printed_three_times_then_counted(bundle_copy: BundleCopy) -> None:
+    """A misspelt field a long condition repeats (a search-and-replace slip): six such rules printed 6 MB."""
+    repeated = " and ".join(["transaction.amout >= 10000 CNY"] * 10)
+    bundle_copy.replace("fraud.yaml", "transaction.amount >= 10000 CNY", repeated)
+    out = io.StringIO()
+    assert run_check(bundle_copy.dir, out) == 1
+    lines = out.getvalue().splitlines()
+    headlines = [line for line in lines if "unknown field 'transaction.amout'" in line]
+    assert len(headlines) == 3
+    assert f"{bundle_copy.dir}/fraud.yaml: rule FRD-003: the same problem in 7 more places [R102]" in lines
+    assert lines[-1] == f"{bundle_copy.dir}: 10 errors, 0 warnings"
