@@ -131,8 +131,8 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
     assert approved["device"] == keyed.identifier("device", device)
     assert refused["device"] == keyed.identifier("device", prohibited.channel.device_id)
     for seen in (flagged, approved, refused):
-        assert seen["line"]["status"] == "ACTIVE" and seen["line"]["credit_limit"] == line.credit_limit.minor_units
-    assert (approved["line"]["outstanding"], refused["line"]["outstanding"]) == (0, 300_000)
+        assert seen["line_status"] == "ACTIVE" and seen["line_credit_limit"] == line.credit_limit.minor_units
+    assert (approved["line_outstanding"], refused["line_outstanding"]) == (0, 300_000)
 
     # What an auditor runs.
     listing = decisiond("decisions", "list", "--user", user, "--since", since, "--database", deployment.database_url)
