@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,11 @@ def rules(tmp_path: Path) -> Path:
     copy = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", copy)
     return copy
+
+
+def fake_validator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Make the supervisor run `script` (sh) in place of the Python that validates the bundle."""
+    program = tmp_path / "validator"
+    program.write_text("#!/bin/sh\n" + script)
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(program))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from service.supervisor import (
     bounded,
     problem_entries,
 )
+from tests.lifecycle.conftest import fake_validator
 
 SUMMARY = re.compile(r"\d+ passed|coverage:|never fired:|has errors; fix them first")
 
@@ -181,13 +181,6 @@ def test_what_the_validator_says_in_another_shape_is_kept_not_dropped() -> None:
     assert problem_entries("/s/x.yaml: something odd\n    said on two lines\n\n0 passed, 1 failed, 1 cases\n") == [
         "/s/x.yaml: something odd; said on two lines"
     ]
-
-
-def fake_validator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
-    program = tmp_path / "validator"
-    program.write_text("#!/bin/sh\n" + script)
-    program.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(program))
 
 
 def test_a_validator_that_prints_only_a_summary_still_gives_a_reason(

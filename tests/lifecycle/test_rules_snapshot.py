@@ -9,7 +9,6 @@ import io
 import os
 import shutil
 import stat
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from service.config import Settings
 from service.engine.check import run_check
 from service.engine.files import MAX_FILE_BYTES, MAX_LIST_FILE_BYTES
 from service.supervisor import Supervisor, fingerprint, remove_stale_state
+from tests.lifecycle.conftest import fake_validator
 from tests.support.server_process import ROOT
 
 
@@ -96,14 +96,6 @@ def test_a_device_in_place_of_a_rule_file_changes_the_fingerprint_without_being_
     (rules / "fraud.yaml").unlink()
     os.symlink("/dev/zero", rules / "fraud.yaml")
     assert fingerprint(rules) != clean
-
-
-def fake_validator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
-    """Make the supervisor run `script` (sh) in place of the Python that validates the bundle."""
-    program = tmp_path / "validator"
-    program.write_text("#!/bin/sh\n" + script)
-    program.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(program))
 
 
 def test_a_validator_that_fails_without_a_word_on_stdout_still_gives_a_reason(
