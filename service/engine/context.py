@@ -19,7 +19,7 @@ from service.engine.catalogue import (
 from service.engine.nodes import Expr
 from service.engine.oracle import FactValue
 from service.engine.parser import parse_expression
-from service.engine.problems import ExprIssue, RuleProblem
+from service.engine.problems import ExprIssue, RuleProblem, problem
 from service.engine.typecheck import FieldSpec, Scope, check_expression, describe, suggest
 from service.engine.yamlsrc import FileReader
 
@@ -122,6 +122,7 @@ class LoadContext:
         if not scalar.value.strip():
             reader.report(P.EXPR_SYNTAX, scalar, f"{what} is empty", "write it, e.g. applicant.age < 18", rule_id)
             return None
+        _warn_of_a_comment_after(reader, scalar, rule_id)
         parsed = parse_expression(scalar.value, self.currency)
         if isinstance(parsed, ExprIssue):
             reader.report_expression(scalar, parsed, rule_id)
@@ -140,6 +141,25 @@ class LoadContext:
             reader.report_expression(scalar, ExprIssue(code, 0, message, hint), rule_id)
             return None
         return parsed, kind
+
+
+def _warn_of_a_comment_after(reader: FileReader, scalar: ScalarNode, rule_id: str | None) -> None:
+    """W005 where an unquoted condition is followed on its line by ` #`: YAML reads the rest of the line as a
+    comment, so `a > 5 #and b < 3`, or a list of codes with a # in it, silently means less than it seems to."""
+    if scalar.style is not None:  # quoted or a block: a # inside is part of the text
+        return
+    end = scalar.end_mark
+    line_end = reader.src.text.find("\n", end.index)
+    rest = reader.src.text[end.index : None if line_end < 0 else line_end]
+    if not rest.lstrip().startswith("#"):
+        return
+    comment = rest.lstrip()
+    shown = comment if len(comment) <= 40 else comment[:40] + "..."
+    reader.problems.append(problem(
+        P.TRAILING_COMMENT, reader.src.display, f"'{shown}' after the condition is a comment, not part of it",
+        line=end.line + 1, col=end.column + 1 + len(rest) - len(rest.lstrip()), rule_id=rule_id,
+        hint="if it belongs to the condition, put the whole condition in quotes; if it is a note, move it to a "
+        "line of its own"))
 
 
 def scalar_node(node: Node | None) -> ScalarNode | None:

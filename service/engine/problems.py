@@ -68,6 +68,7 @@ UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (i
 UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")
 VALUE_MAY_BE_MISSING = _w("W004", "a scorecard value divides by a field: where that is 0 it has no value, "
                                   "falls into no bin and scores 0 points")
+TRAILING_COMMENT = _w("W005", "a condition is followed by a comment on its line: what follows ' #' is not part of it")
 INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
 
 ALL_CODES: tuple[ProblemCode, ...] = (
@@ -76,7 +77,8 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
-    UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, INTERNAL,
+    UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, TRAILING_COMMENT,
+    INTERNAL,
 )
 
 

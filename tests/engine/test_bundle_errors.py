@@ -492,3 +492,18 @@ def test_one_problem_repeated_in_a_rule_is_printed_three_times_then_counted(bund
     assert len(headlines) == 3
     assert f"{bundle_copy.dir}/fraud.yaml: rule FRD-003: the same problem in 7 more places [R102]" in lines
     assert lines[-1] == f"{bundle_copy.dir}: 10 errors, 0 warnings"
+
+
+def test_a_comment_after_an_unquoted_condition_is_warned_of_where_it_starts(bundle_copy: BundleCopy) -> None:
+    """YAML reads ` #` and the rest of its line as a comment: a condition edited to `... #or X` means less than it
+    seems to, and only a test case might notice."""
+    condition = "transaction.type == 'DRAWDOWN' and transaction.amount >= 10000 CNY"
+    bundle_copy.replace("fraud.yaml", condition, condition + " #and channel.country == 'CN'")
+    (found,) = check_bundle(bundle_copy.dir)
+    line = bundle_copy.line_of("fraud.yaml", "#and channel")
+    assert (found.code, found.rule_id, found.line, found.col) == (
+        "W005", "FRD-003", line, bundle_copy.col_of("fraud.yaml", "#and channel")
+    )
+    assert found.message == (
+        "'#and channel.country == 'CN' and not fea...' after the condition is a comment, not part of it"
+    )
