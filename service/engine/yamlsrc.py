@@ -105,7 +105,7 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
             hint = f"close the '{opening}' opened at line {err.context_mark.line + 1} with '{closing}'"
         problems.append(problem(P.YAML_SYNTAX, src.display, f"not valid YAML: {in_words(what)}",
                                 line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
-                                hint=hint))
+                                rule_id=_rule_around(src.text, mark.line) if mark else None, hint=hint))
         return None
     except (OverflowError, ValueError):  # a \U escape beyond the last character
         found = next((m for m in _LONG_ESCAPE.finditer(src.text) if int(m.group(1), 16) > 0x10FFFF), None)
@@ -142,6 +142,22 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
                                 hint="write the character itself, or its whole escape, e.g. \\U0001F600"))
         return None
     return node
+
+
+_RULE_START = re.compile(r"\s*-\s+id:\s*['\"]?([A-Za-z0-9][A-Za-z0-9_/.-]*)")
+
+
+def _rule_around(text: str, line: int) -> str | None:
+    """The id of the rule whose lines hold 0-based `line` of a file YAML cannot read: the nearest `- id: X` at or
+    above it, read from the text itself (nothing else can be); None above the first rule."""
+    lines = text.split("\n")
+    for number in range(min(line, len(lines) - 1), -1, -1):
+        found = _RULE_START.match(lines[number])
+        if found:
+            return found.group(1)
+        if lines[number][:1].isalpha():  # a top-level key (`rules:`, `version:`): above every rule
+            return None
+    return None
 
 
 def _first_half_character(root: Node) -> ScalarNode | None:

@@ -507,3 +507,17 @@ def test_a_comment_after_an_unquoted_condition_is_warned_of_where_it_starts(bund
     assert found.message == (
         "'#and channel.country == 'CN' and not fea...' after the condition is a comment, not part of it"
     )
+
+
+def test_a_yaml_error_inside_a_rule_names_the_rule(bundle_copy: BundleCopy) -> None:
+    """The file cannot be read, but its text says which rule the bad line belongs to."""
+    bundle_copy.replace("drawdown.yaml", "  - id: DRW-006\n", "  - id: DRW-006\n\tdescription: tabbed\n")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.rule_id) == ("R001", "DRW-006")
+    assert problem.headline().startswith(f"rules/drawdown.yaml:{problem.line}:1: rule DRW-006: not valid YAML")
+
+
+def test_a_yaml_error_above_the_first_rule_names_none(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("fraud.yaml", "rules:\n", "\tnotes: tabbed\nrules:\n")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.rule_id) == ("R001", None)
