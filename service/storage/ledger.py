@@ -391,9 +391,7 @@ class SqlUnitOfWork(ABC):
             " ON CONFLICT (singleton) DO NOTHING",
             {"secret": secrets.token_bytes(32)},
         )
-        row = self.fetch_one("SELECT secret FROM pseudonym_secret WHERE singleton = 1", {})
-        assert row is not None, "inserted above"
-        return bytes(row[0])
+        return self.existing_pseudonym_key()
 
     def existing_pseudonym_key(self) -> bytes:
         """The database's pseudonym secret, for a reader that must not create it (MigrationError if there is none)."""
