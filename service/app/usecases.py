@@ -103,8 +103,10 @@ class DecisionApp:
         """What the serving bundle finds wrong with these applicant attributes; none without a valid bundle."""
         try:
             self._rules.current().check_attributes(attributes)
-        except (NoRuleBundle, InvalidRequest) as refused:
-            return refused.violations if isinstance(refused, InvalidRequest) else []
+        except InvalidRequest as refused:
+            return refused.violations
+        except NoRuleBundle:
+            pass
         return []
 
     # --- DecisionService -------------------------------------------------------------------------------
