@@ -110,39 +110,35 @@ def _text(noun: str) -> Carried:
                             f"shorten it to at most {MAX_TEXT_LENGTH} characters", MAX_TEXT_LENGTH))
 
 
-def _count(name: str) -> Carried:
-    """A whole-number applicant field: 0 up to its maximum in APPLICANT_MAXIMA, else up to MAX_COUNT."""
-    return Carried(low=0, high=APPLICANT_MAXIMA.get(name, MAX_COUNT))
 
 
 _AMOUNT = Carried(low=0, high=MAX_FEN)  # an amount a request gives: never negative
 _POSITIVE_AMOUNT = Carried(low=1, high=MAX_FEN)
 
+def _applicant_count(name: str, description: str) -> Field:
+    """A whole-number applicant field: a request carries 0 up to its maximum in APPLICANT_MAXIMA, else MAX_COUNT."""
+    return Field(f"applicant.{name}", FieldType.INT, description,
+                 carries=Carried(low=0, high=APPLICANT_MAXIMA.get(name, MAX_COUNT)))
+
+
 I, D, M, B, S = FieldType.INT, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOL, FieldType.STR  # noqa: E741
 
 APPLICANT_FIELDS = (
-    Field("applicant.age", I, "age in whole years", carries=_count("age")),
+    _applicant_count("age", "age in whole years"),
     Field("applicant.real_name_verified", B, "identity verified against a real-name record"),
     Field("applicant.agreement_signed", B, "credit agreement signed"),
     Field("applicant.annual_income", M, "verified annual income, average of recent years", carries=_AMOUNT),
     Field("applicant.monthly_spend_avg", M, "average monthly consumption over the last 12 months",
           carries=_AMOUNT),
-    Field("applicant.active_spend_months", I, "months with spending, of the last 12",
-          carries=_count("active_spend_months")),
-    Field("applicant.on_time_repayments_24m", I, "repayments made on time in the last 24 months",
-          carries=_count("on_time_repayments_24m")),
-    Field("applicant.overdue_count_24m", I, "repayments that went overdue in the last 24 months",
-          carries=_count("overdue_count_24m")),
-    Field("applicant.max_days_overdue_24m", I, "longest overdue episode in the last 24 months, in days",
-          carries=_count("max_days_overdue_24m")),
-    Field("applicant.credit_inquiries_6m", I, "credit inquiries in the last 6 months",
-          carries=_count("credit_inquiries_6m")),
+    _applicant_count("active_spend_months", "months with spending, of the last 12"),
+    _applicant_count("on_time_repayments_24m", "repayments made on time in the last 24 months"),
+    _applicant_count("overdue_count_24m", "repayments that went overdue in the last 24 months"),
+    _applicant_count("max_days_overdue_24m", "longest overdue episode in the last 24 months, in days"),
+    _applicant_count("credit_inquiries_6m", "credit inquiries in the last 6 months"),
     Field("applicant.financial_assets", M, "financial assets held, e.g. a money-market fund balance",
           carries=_AMOUNT),
-    Field("applicant.account_age_months", I, "months since the account was opened",
-          carries=_count("account_age_months")),
-    Field("applicant.verified_contacts", I, "verified contacts in the social graph",
-          carries=_count("verified_contacts")),
+    _applicant_count("account_age_months", "months since the account was opened"),
+    _applicant_count("verified_contacts", "verified contacts in the social graph"),
     Field("applicant.country", S, "country of residence, ISO 3166 alpha-2", carries=_COUNTRY),
 )
 
