@@ -98,24 +98,22 @@ def test_a_device_in_place_of_a_rule_file_changes_the_fingerprint_without_being_
     assert fingerprint(rules) != clean
 
 
-def test_a_validator_that_fails_without_a_word_on_stdout_still_gives_a_reason(
-    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        pytest.param("echo 'Traceback (most recent call last):' >&2\necho 'RuntimeError: the checker broke' >&2\n"
+                     "exit 1\n", "(exit status 1): RuntimeError: the checker broke", id="without a word on stdout"),
+        pytest.param("exit 3\n", "(exit status 3), with no message", id="silently"),
+        pytest.param("echo '0 passed, 0 failed, 0 cases'\necho 'some error' >&2\nexit 1\n",
+                     "(exit status 1): some error", id="printing only a summary"),
+    ],
+)
+def test_a_validator_that_fails_without_naming_a_problem_still_gives_a_reason(
+    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, reason: str
 ) -> None:
-    fake_validator(tmp_path, monkeypatch, "echo 'Traceback (most recent call last):' >&2\n"
-                                          "echo 'RuntimeError: the checker broke' >&2\nexit 1\n")
+    fake_validator(tmp_path, monkeypatch, script)
     assert supervisor._validate(tmp_path / "snapshot") == [
-        "validating the bundle failed unexpectedly (exit status 1): RuntimeError: the checker broke;"
-        " the bundle is refused (report this to the service team)"
-    ]
-
-
-def test_a_validator_that_fails_silently_still_gives_a_reason(
-    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake_validator(tmp_path, monkeypatch, "exit 3\n")
-    assert supervisor._validate(tmp_path / "snapshot") == [
-        "validating the bundle failed unexpectedly (exit status 3), with no message;"
-        " the bundle is refused (report this to the service team)"
+        f"validating the bundle failed unexpectedly {reason}; the bundle is refused (report this to the service team)"
     ]
 
 
