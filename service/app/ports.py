@@ -29,6 +29,15 @@ class DecisionRecord:
     latency_us: int
 
 
+@dataclass(frozen=True)
+class RuleVersion:
+    """The rules a bundle version names in the ledger: the digest of those first served under it, and when."""
+
+    version: str
+    digest: str
+    first_served_at: datetime
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Everything done through it commits together or not at all."""
 
@@ -63,6 +72,10 @@ class UnitOfWork(Protocol):
         UnknownDrawdown, or OverRepayment (nothing written) when amount exceeds the drawdown's outstanding."""
 
     def append_event(self, event: HistoryEvent) -> None: ...
+
+    def name_rule_version(self, version: str, digest: str, at: datetime) -> RuleVersion:
+        """What the ledger says `version` names: these rules (`digest`), recorded now as first served `at`, unless
+        the ledger named it before; then the rules it named, whatever `digest` is."""
 
     def history_summary(
         self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""

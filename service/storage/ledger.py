@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from service.app.ports import DecisionRecord
+from service.app.ports import DecisionRecord, RuleVersion
 from service.domain.errors import DuplicateRequest, OverRepayment, StoreUnavailable, UnknownDrawdown
 from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
@@ -399,6 +399,20 @@ class SqlUnitOfWork(ABC):
         if row is None:
             raise MigrationError("this database holds no decisiond ledger: give the --database of the server")
         return bytes(row[0])
+
+    # -- rule versions ---------------------------------------------------------------------------
+
+    def name_rule_version(self, version: str, digest: str, at: datetime) -> RuleVersion:
+        self.execute(
+            "INSERT INTO rule_versions (version, digest, first_served_at) VALUES (%(version)s, %(digest)s, %(at)s)"
+            " ON CONFLICT (version) DO NOTHING",
+            {"version": version, "digest": digest, "at": self.codec.time(at)},
+        )
+        row = self.fetch_one(
+            "SELECT digest, first_served_at FROM rule_versions WHERE version = %(version)s", {"version": version}
+        )
+        assert row is not None  # inserted above, or there before; rows are never deleted
+        return RuleVersion(version, row[0], self.codec.read_time(row[1]))
 
     # -- rows to records -------------------------------------------------------------------------
 
