@@ -11,6 +11,7 @@ from service.api.runners import BatchingLoopRunner, CallRunner, GreenletRunner
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
 from service.app.ports import Store
+from service.app.rule_versions import ledger_vouch
 from service.app.rules_holder import RulesHolder, rules_status
 from service.app.usecases import DecisionApp
 from service.config import Settings
@@ -41,18 +42,32 @@ class Service:
 
 
 def start_service(
-    settings: Settings, *, status_file: Path | None = None, reuse_port: bool = False, load_rules: bool = True
+    settings: Settings,
+    *,
+    status_file: Path | None = None,
+    reuse_port: bool = False,
+    load_rules: bool = True,
+    raise_if_refused: bool = False,
 ) -> Service:
-    """Open the store, load the rules once and start serving in this process. An invalid bundle does not stop
-    the server: decisions answer UNAVAILABLE, ledger reads keep working."""
+    """Open the store, load the rules once and start serving in this process. A bundle that is invalid, or whose
+    version the ledger records for other rules (rule_versions.py), does not stop the server: decisions answer
+    UNAVAILABLE, ledger reads keep working; with `raise_if_refused` (a worker, whose supervisor checked the bundle
+    and handles a refusal) BundleInvalid is raised instead."""
     store = open_store(settings.database_url)
-    rules = RulesHolder(settings.rules_dir)
+    clock = SystemClock()
+    rules = RulesHolder(settings.rules_dir, vouch=ledger_vouch(store, clock))
     try:
         if load_rules:
             rules.reload()
     except BundleInvalid as problems:
+        if raise_if_refused:
+            store.close()
+            raise
         log.error("rules.rejected", directory=str(settings.rules_dir), problems=[p.format() for p in problems.problems])
-    app = DecisionApp(store, rules, SystemClock())
+    except BaseException:
+        store.close()
+        raise
+    app = DecisionApp(store, rules, clock)
     # Calls on a database over the network overlap their round trips on the loop; the embedded one's run in batches.
     runner: CallRunner = (
         GreenletRunner() if store.waits_on_network else BatchingLoopRunner(settings.batch_wait_seconds)

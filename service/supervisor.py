@@ -32,9 +32,7 @@ import structlog
 
 from service.affinity import described, worker_cpus
 from service.config import Settings, redact_password
-from service.engine import problems as P
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
-from service.engine.loader import bundle_identity
 from service.log_lines import as_json_lines
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
@@ -86,6 +84,14 @@ class WorkersNotStarted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BundleRefused(Exception):
+    """The workers refused their bundle: the ledger records its version for other rules. None is left running."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems)
+        self.problems = problems
 
 
 class CannotListen(Exception):
@@ -323,23 +329,25 @@ class Supervisor:
         snapshot, verdict = self._snapshot()
         if verdict is None:
             verdict = self._validate(snapshot)
-        if verdict is None:
-            verdict = self._version_unchanged(snapshot)
         if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
             shutil.rmtree(snapshot, ignore_errors=True)
             return
         if verdict is not None:
-            verdict = bounded(verdict, self.settings.rules_dir)
-            self.rejected = {"problems": verdict, "at": time.time()}
-            log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
-            shutil.rmtree(snapshot, ignore_errors=True)
-            self._write_status()
+            self._refuse(verdict, snapshot)
             if first:
                 self._serve(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
             return
         self.rejected = None
         self._write_status()
         self._serve(snapshot)
+
+    def _refuse(self, verdict: list[str], snapshot: Path) -> None:
+        """Record and log why the rules in `snapshot` are refused, and forget the snapshot."""
+        verdict = bounded(verdict, self.settings.rules_dir)
+        self.rejected = {"problems": verdict, "at": time.time()}
+        log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
+        shutil.rmtree(snapshot, ignore_errors=True)
+        self._write_status()
 
     def _serve(self, snapshot: Path | None) -> None:
         """Replace the serving workers by a fresh set on `snapshot` (None: no valid bundle). Workers that cannot
@@ -355,6 +363,13 @@ class Supervisor:
         assert pending is not None
         try:
             started, version, digest = self._start_workers(pending.snapshot)
+        except BundleRefused as refused:  # the ledger names other rules by its version: a verdict, not a failure
+            assert pending.snapshot is not None
+            self.pending = None
+            self._refuse(refused.problems, pending.snapshot)
+            if not self.workers:
+                self._serve(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
+            return
         except WorkersNotStarted as failure:
             if self._stop.is_set():
                 return
@@ -378,23 +393,6 @@ class Supervisor:
             shutil.rmtree(previous.snapshot, ignore_errors=True)
         if self.active is not None and self.active is not previous:
             log.info("rules.activated", version=version, digest=digest, first=previous is None)
-
-    def _version_unchanged(self, snapshot: Path) -> list[str] | None:
-        """Why a valid edit is refused when its rules differ from the serving bundle's under the same version (every
-        decision records the version, which must name one set of rules); None when the version is new or the
-        rules are the same."""
-        identity = bundle_identity(snapshot)
-        if self.active is None or identity is None:
-            return None
-        version, digest = identity
-        if version != self.active.version or digest == self.active.digest:
-            return None
-        where = self.settings.rules_dir / "bundle.yaml"
-        return [one_line(f"{where}: the rules changed but their version did not: '{version}' is the version of the"
-                         f" rules being served (digest {self.active.digest[:12]}), and these rules (digest"
-                         f" {digest[:12]}) differ",
-                         f"fix: give bundle.yaml a new version, e.g. {_next_version(version)}, so that every decision"
-                         f" names the rules that made it [{P.VERSION_UNCHANGED.code}]")]
 
     def _validate(self, snapshot: Path) -> list[str] | None:
         """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
@@ -513,6 +511,10 @@ class Supervisor:
         said = []
         for worker in started:
             said.append(self._await_ready(worker))
+            if said[-1].startswith("REFUSED ") and snapshot is not None:
+                self._stop_workers(started)
+                problems = problem_entries("\n".join(json.loads(said[-1].removeprefix("REFUSED "))))
+                raise BundleRefused([entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in problems])
             if not said[-1].startswith("READY"):
                 self._stop_workers(started)
                 raise WorkersNotStarted(self._why_not_ready(worker, said[-1]))
@@ -520,8 +522,8 @@ class Supervisor:
         return started, version, digest
 
     def _await_ready(self, worker: Worker) -> str:
-        """What the worker said: READY..., FAILED <why>, EXIT (it ended without a word), TIMEOUT, or STOPPED
-        (SIGTERM came first)."""
+        """What the worker said: READY..., FAILED <why>, REFUSED <problems>, EXIT (it ended without a word), TIMEOUT,
+        or STOPPED (SIGTERM came first)."""
         deadline = time.monotonic() + WORKER_READY_TIMEOUT
         while True:
             try:
@@ -696,9 +698,3 @@ def _cut(entry: str) -> str:
     gap = " ... "
     head = LONGEST_PROBLEM_RECORDED - _KEPT_AT_THE_END - len(gap)
     return entry[:head] + gap + entry[-_KEPT_AT_THE_END:]
-
-
-def _next_version(version: str) -> str:
-    """A suggestion for the version after `version`: its last number raised by one, else "-2" appended."""
-    head, digits, tail = re.match(r"(.*?)(\d*)(\D*)$", version).groups()  # type: ignore[union-attr]
-    return f"{head}{int(digits) + 1}{tail}" if digits else f"{version}-2"

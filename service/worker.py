@@ -3,8 +3,9 @@
 SIGTERM: the server shuts down, so it reports NOT_SERVING first. SIGUSR1: workers on a newer bundle serve on the
 port, so it goes on reporting SERVING while its connections move over to them.
 
-Prints `READY <version> <digest>` on stdout once it accepts calls, or `FAILED <why>` when it cannot start (the
-database does not answer, say); the supervisor waits for one of these lines. The database URL comes in the
+Prints `READY <version> <digest>` on stdout once it accepts calls, `FAILED <why>` when it cannot start (the
+database does not answer, say), or `REFUSED <problems as a JSON list>` when the ledger refuses its bundle (its version
+names other rules: app/rule_versions.py); the supervisor waits for one of these lines. The database URL comes in the
 environment (DECISIOND_DATABASE, read by config.load_settings), never on the command line, where `ps` would show
 its password to every user of the machine.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import json
 import signal
 import sys
 import threading
@@ -26,6 +28,7 @@ from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
 from service.config import load_settings
 from service.domain.errors import StoreUnavailable
+from service.engine.errors import BundleInvalid
 from service.logs import configure_logging
 from service.spread import join_spread
 from service.storage.migrations import MigrationError
@@ -65,8 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         service = start_service(
-            settings, status_file=args.status_file, reuse_port=True, load_rules=args.rules is not None
+            settings,
+            status_file=args.status_file,
+            reuse_port=True,
+            load_rules=args.rules is not None,
+            raise_if_refused=True,
         )
+    except BundleInvalid as refused:  # the supervisor checked it: the ledger refused it (its version names other rules)
+        print(f"REFUSED {json.dumps([problem.format() for problem in refused.problems])}", flush=True)
+        return 1
     except (StoreUnavailable, MigrationError) as error:  # the database did not answer, or its migrations disagree
         print(f"FAILED {_one_line(f'the database could not be opened: {error}')}", flush=True)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +15,12 @@ from service.engine.errors import BundleInvalid
 
 
 class RulesHolder:
-    """Holds the active bundle and the last rejected attempt, for operators."""
+    """Holds the active bundle and the last rejected attempt, for operators. `vouch`, if given, is asked about each
+    bundle that loads before it serves, and refuses it by raising BundleInvalid (see rule_versions.py)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, vouch: Callable[[RuleBundle], None] | None = None) -> None:
         self.directory = directory
+        self._vouch = vouch
         self._active: RuleBundle | None = None
         self._rejected: BundleInvalid | None = None
         self._lock = threading.Lock()
@@ -33,10 +36,12 @@ class RulesHolder:
         return self._rejected
 
     def reload(self) -> RuleBundle:
-        """Load the directory again; activate it if valid, else keep the last good bundle and raise."""
+        """Load the directory again; activate it if valid and vouched for, else keep the last good one and raise."""
         with self._lock:
             try:
                 bundle = load_bundle(self.directory)
+                if self._vouch is not None:
+                    self._vouch(bundle)
             except BundleInvalid as problems:
                 self._rejected = problems
                 raise

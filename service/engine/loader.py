@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -103,14 +104,25 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
     return spec, problems
 
 
-def bundle_identity(directory: Path) -> tuple[str, str] | None:
-    """A valid bundle's version and digest, from its files alone (nothing compiled); None if they cannot be read."""
-    problems: list[RuleProblem] = []
-    files = read_bundle_files(directory, problems)
-    if files is None or BUNDLE_FILE not in files.files:
-        return None
-    header, _ = _read_bundle_yaml(files.files[BUNDLE_FILE], LoadContext(problems))
-    return None if header is None else (header.version, files.digest())
+def version_names_other_rules(
+    directory: Path, version: str, digest: str, named_digest: str, first_served_at: datetime
+) -> RuleProblem:
+    """R014: the ledger records `version` for other rules (`named_digest`, first served then) than these (`digest`)."""
+    return problem(
+        P.VERSION_UNCHANGED,
+        str(directory / BUNDLE_FILE),
+        f"the rules changed but their version did not: the ledger records '{version}' as the version of other"
+        f" rules (digest {named_digest[:12]}, first served {first_served_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC),"
+        f" and these rules (digest {digest[:12]}) differ",
+        hint=f"give bundle.yaml a new version, e.g. {next_version(version)}, so that every decision names the rules"
+        f" that made it (or put back the rules served as '{version}')",
+    )
+
+
+def next_version(version: str) -> str:
+    """A suggestion for the version after `version`: its last number raised by one, else "-2" appended."""
+    head, digits, tail = re.match(r"(.*?)(\d*)(\D*)$", version).groups()  # type: ignore[union-attr]
+    return f"{head}{int(digits) + 1}{tail}" if digits else f"{version}-2"
 
 
 def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | None]) -> T | None:

@@ -41,8 +41,8 @@ DUPLICATE_ID = _e("R010", "the same id is used twice in the bundle")
 UNKNOWN_OUTCOME = _e("R011", "an outcome other than APPROVE, DECLINE or REVIEW")
 UNKNOWN_SEVERITY = _e("R012", "a fraud severity other than NONE, LOW, MEDIUM or HIGH")
 UNKNOWN_REASON = _e("R013", "a reason or flag code that bundle.yaml does not declare under `reasons`")
-VERSION_UNCHANGED = _e("R014", "the rules changed but bundle.yaml's version did not (reported by the server, which "
-                               "serves that version already)")
+VERSION_UNCHANGED = _e("R014", "the rules changed but bundle.yaml's version did not (reported by the server: the "
+                               "ledger records that version for other rules)")
 EXPR_SYNTAX = _e("R101", "the condition or amount cannot be read (syntax error)")
 UNKNOWN_FIELD = _e("R102", "a field name that is not in the field catalogue")
 FIELD_NOT_AVAILABLE = _e("R103", "a field that exists but is not known when this rule set runs")
