@@ -56,6 +56,13 @@ class UnitOfWork(Protocol):
         """Insert or replace the line's limit, rate, status and residence country. Never touches
         outstanding_principal of an existing line: only draw_down and repay move it."""
 
+    def save_granted_line(self, line: CreditLine, read: CreditLine | None) -> None:
+        """Write the line a limit decision made from `read`, the line as this unit of work locked and read it (None:
+        there was none): insert it if there was none, else set its limit, rate, status and residence country if its
+        status is still the one read. StoreUnavailable, and the unit of work rolled back, when a writer that ignored
+        the lock (a back office's freeze, say) created the line or changed its status meanwhile: the call's retry
+        decides on the line as it now is. As save_credit_line, it never touches outstanding_principal."""
+
     def draw_down(self, drawdown: Drawdown) -> CreditLine | None:
         """Record an approved drawdown and raise the line's outstanding principal by its amount, atomically
         and only if the line is ACTIVE and outstanding + amount <= credit_limit. Returns the line after the

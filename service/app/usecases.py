@@ -348,7 +348,7 @@ def _open_or_update_line(
     """An approval sets the line's limit and rate; a FROZEN line stays frozen, anything else becomes ACTIVE.
     `existing`: the line as locked for this decision."""
     status = LineStatus.FROZEN if existing and existing.status is LineStatus.FROZEN else LineStatus.ACTIVE
-    uow.save_credit_line(
+    uow.save_granted_line(
         CreditLine(
             user_key=user_key,
             credit_limit=limit,
@@ -358,7 +358,8 @@ def _open_or_update_line(
             residence_country=country,
             opened_at=existing.opened_at if existing else now,
             updated_at=now,
-        )
+        ),
+        existing,
     )
 
 

@@ -207,6 +207,34 @@ class SqlUnitOfWork(ABC):
             },
         )
 
+    def save_granted_line(self, line: CreditLine, read: CreditLine | None) -> None:
+        self._locked_lines.pop(line.user_key, None)
+        params = {
+            "user_key": line.user_key,
+            "credit_limit": line.credit_limit,
+            "rate": self.codec.rate(line.daily_interest_rate),
+            "status": line.status.value,
+            "country": line.residence_country,
+            "opened_at": self.codec.time(line.opened_at),
+            "updated_at": self.codec.time(line.updated_at),
+        }
+        changed = StoreUnavailable("the credit line changed while it was locked; no limit was granted")
+        if read is None:
+            self.write(
+                f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
+                " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s) ON CONFLICT (user_key) DO NOTHING",
+                params,
+                unless_changed=changed,
+            )
+            return
+        self.write(
+            "UPDATE credit_lines SET credit_limit = %(credit_limit)s, daily_interest_rate = %(rate)s,"
+            " status = %(status)s, residence_country = %(country)s, updated_at = %(updated_at)s"
+            " WHERE user_key = %(user_key)s AND status = %(read_status)s",
+            {**params, "read_status": read.status.value},
+            unless_changed=changed,
+        )
+
     def draw_down(self, drawdown: Drawdown) -> CreditLine | None:
         if drawdown.amount <= 0:
             raise ValueError(f"drawdown amount must be positive, got {drawdown.amount}")

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from service.app.ports import Store, UnitOfWork
-from service.domain.errors import OverRepayment, UnknownDrawdown
+from service.domain.errors import OverRepayment, StoreUnavailable, UnknownDrawdown
 from service.domain.model import CreditLine, LineStatus
+from tests.storage.conftest import raw_connection
 from tests.storage.records import T0, USER, a_drawdown, a_line, minutes
 
 
@@ -60,6 +61,47 @@ def test_saving_a_line_again_changes_its_terms_but_keeps_outstanding_principal_a
 
     expected = replace(regranted, outstanding_principal=30_000, opened_at=T0)
     assert line_of(store) == expected
+
+
+def test_a_granted_line_is_inserted_or_updated_as_decided_from_the_line_read(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.save_granted_line(a_line(limit=100_000), uow.get_credit_line(USER, for_update=True))
+    with store.unit_of_work() as uow:
+        read = uow.get_credit_line(USER, for_update=True)
+        uow.save_granted_line(replace(a_line(limit=300_000), updated_at=T0 + minutes(1)), read)
+
+    assert line_of(store) == replace(a_line(limit=300_000), updated_at=T0 + minutes(1))
+
+
+FROZEN_BY_THE_BACK_OFFICE = (  # a writer that takes none of the service's locks
+    "UPDATE credit_lines SET status = 'FROZEN' WHERE user_key = %(user_key)s",
+    "INSERT INTO credit_lines (user_key, credit_limit, outstanding_principal, daily_interest_rate, status,"
+    " residence_country, opened_at, updated_at) VALUES (%(user_key)s, 5000, 0, '0.0005', 'FROZEN', 'CN', 0, 0)",
+)
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["line-frozen-meanwhile", "line-created-frozen-meanwhile"])
+def test_a_grant_decided_on_a_line_a_writer_then_froze_or_created_writes_nothing_and_fails_retryably(
+    store: Store, database_url: str, existing: bool
+) -> None:
+    """GrantLimit decides a line's status from the line it read; had another writer frozen it (or created it frozen)
+    meanwhile, writing the decision would turn a frozen line ACTIVE and drawable."""
+    if existing:
+        with store.unit_of_work() as uow:
+            uow.save_credit_line(a_line(limit=100_000))
+    sql = FROZEN_BY_THE_BACK_OFFICE[0 if existing else 1]
+    if database_url.startswith("postgresql"):
+        sql = sql.replace("0, 0)", "now(), now())")
+    else:
+        sql = sql.replace("%(user_key)s", ":user_key")
+
+    with pytest.raises(StoreUnavailable, match="the credit line changed"), store.unit_of_work() as uow:
+        read = uow.get_credit_line(USER)  # read as GrantLimit reads it (under its lock, which this writer ignores)
+        with raw_connection(database_url) as back_office:
+            back_office.execute(sql, {"user_key": USER})
+        uow.save_granted_line(a_line(limit=300_000), read)
+
+    assert line_of(store).status is LineStatus.FROZEN
 
 
 # A drawdown on a line its unit of work has locked is decided from the line as read (and its UPDATE checks the
