@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from service.app.ports import Store
@@ -45,8 +46,21 @@ def open_store(
 
 
 def check_database_url(url: str) -> None:
-    """Raises ValueError saying what is wrong with a database URL, as open_store would, without connecting."""
-    _target(url, None, None)
+    """Raises ValueError saying what is wrong with a database URL, as open_store would, without connecting; for
+    SQLite, also when the file can never be made there (a folder on its path is a file, or it is a folder)."""
+    target = _target(url, None, None)
+    if isinstance(target, _SqliteTarget) and target.path != ":memory:":
+        _check_sqlite_location(Path(target.path))
+
+
+def _check_sqlite_location(path: Path) -> None:
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a database file: name a file in it, e.g. {path / 'decisions.db'}")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(f"{folder} is a file, so the database {path} cannot be made in it")
+            return
 
 
 @dataclass(frozen=True)

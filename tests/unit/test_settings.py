@@ -1,5 +1,7 @@
 """Settings and what the server prints about them."""
 
+from pathlib import Path
+
 import pytest
 
 from service.config import SettingsError, load_settings, parse_listen, redact_password
@@ -90,3 +92,21 @@ def test_a_database_url_that_cannot_be_used_is_refused_before_anything_starts(ur
         load_settings(database=url, environ={})
     assert str(refused.value).startswith("the database URL (--database, DECISIOND_DATABASE) cannot be used: ")
     assert said in str(refused.value)
+
+
+def test_a_sqlite_file_that_can_never_be_made_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """Before, each worker failed with a traceback ('FileExistsError: [Errno 17] File exists') that named neither
+    the setting nor the path, and the server tried again forever."""
+    (tmp_path / "afile").write_text("not a folder")
+    for path, said in [
+        (f"{tmp_path}/afile/x.db", f"{tmp_path}/afile is a file, so the database {tmp_path}/afile/x.db cannot be made"
+                                   " in it"),
+        (f"{tmp_path}/afile/deeper/x.db", f"{tmp_path}/afile is a file, so the database {tmp_path}/afile/deeper/x.db"
+                                          " cannot be made in it"),
+        (f"{tmp_path}", f"{tmp_path} is a folder, not a database file: name a file in it, e.g."
+                        f" {tmp_path}/decisions.db"),
+    ]:
+        with pytest.raises(SettingsError) as refused:
+            load_settings(database=f"sqlite:///{path}", environ={})
+        assert str(refused.value) == f"the database URL (--database, DECISIOND_DATABASE) cannot be used: {said}"
+    assert load_settings(database=f"sqlite:///{tmp_path}/new/folders/x.db", environ={}).database_url.endswith("x.db")
