@@ -217,15 +217,20 @@ class SqliteStore:
         self._idle_lock = threading.Lock()
         self._closed = False
         self._checkpoints: Checkpoints | None = None
-        if not self._memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with _UNAVAILABLE_ON_SQLITE_ERRORS:
-            self._idle.append(self._first_connection())
-            try:
-                self._pseudonym_key = self._read_ledger() if read_only else self._migrate()
-            except BaseException:
-                self.close()
-                raise
+        try:
+            if not self._memory:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with _UNAVAILABLE_ON_SQLITE_ERRORS:
+                self._idle.append(self._first_connection())
+                try:
+                    self._pseudonym_key = self._read_ledger() if read_only else self._migrate()
+                except BaseException:
+                    self.close()
+                    raise
+        except OSError as error:  # its folder cannot be made: not a folder, not allowed, a full disk...
+            raise StoreUnavailable(f"{path}: {(error.strerror or str(error)).lower()}") from error
+        except StoreUnavailable as error:  # say which file: the operator sees this at start, with nothing else
+            raise StoreUnavailable(f"{path}: {error}") from error
         if not self._memory:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
         self._groups = threading.local()  # each serving loop's group commit, on the loop's thread

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from service.domain.errors import StoreUnavailable
 from service.storage import open_store
 from service.storage.ledger import SqlUnitOfWork
 from tests.storage.records import USER, a_drawdown, a_line
@@ -29,6 +31,17 @@ def test_an_absolute_sqlite_path_takes_four_slashes(tmp_path: Path) -> None:
     open_store(f"sqlite:///{path}").close()  # tmp_path starts with "/", hence sqlite:////...
 
     assert path.is_file()
+
+
+def test_a_sqlite_file_that_cannot_be_made_or_opened_is_unavailable_naming_the_file(tmp_path: Path) -> None:
+    """What a server's worker says at start, where nothing else names the file (it said 'unable to open database
+    file', or printed a traceback of FileExistsError)."""
+    (tmp_path / "afile").write_text("not a folder")
+    under_a_file = tmp_path / "afile" / "x.db"
+    with pytest.raises(StoreUnavailable, match=f"^{re.escape(str(under_a_file))}: file exists$"):
+        open_store(f"sqlite:///{under_a_file}")
+    with pytest.raises(StoreUnavailable, match=r"^/proc/x\.db: unable to open database file$"):
+        open_store("sqlite:////proc/x.db")
 
 
 def test_an_in_memory_sqlite_store_is_one_database_shared_by_every_thread() -> None:
