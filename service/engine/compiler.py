@@ -247,11 +247,13 @@ def compile_rules(label: str, scope: Scope, rules: Sequence[tuple[str, Expr]], n
         compiled.append(CompiledRule(index, rule_id, expr, cond))
     chunks = _pack([r for r in compiled if not isinstance(r.cond, Const)], table.sources, name)
     always = tuple(r.index for r in compiled if r.cond == TRUE)
-    fields = _fields_read(table.sources, scope)
+    fields = _fields_read(table.sources, [expr for _, expr in rules], scope)
     return CompiledRuleSet(label, tuple(compiled), tuple(table.sources), chunks, always, fields)
 
 
-def _fields_read(sources: list[Source], scope: Scope) -> tuple[FieldSpec, ...]:
+def _fields_read(sources: list[Source], exprs: list[Expr], scope: Scope) -> tuple[FieldSpec, ...]:
+    """Every field the rules name: those the engine reads (its sources), and those of parts folded to a constant
+    (`x not in []`, `x == x`), which the engine never sees but the plain-Python reading of the rules evaluates."""
     names: dict[str, FieldSpec] = {}
     for src in sources:
         if src.spec is not None:
@@ -259,6 +261,9 @@ def _fields_read(sources: list[Source], scope: Scope) -> tuple[FieldSpec, ...]:
         elif src.expr is not None:
             for ref in field_refs(src.expr):
                 names[ref.name] = scope.fields[ref.name]
+    for expr in exprs:
+        for ref in field_refs(expr):
+            names.setdefault(ref.name, scope.fields[ref.name])
     return tuple(names.values())
 
 

@@ -129,6 +129,27 @@ def test_division_by_zero_makes_the_comparison_false_not_a_crash(bundle_copy: Bu
     bundle.close()
 
 
+@pytest.mark.parametrize("condition", [
+    "applicant.age > 120 and applicant.monthly_spend_avg not in []",
+    "applicant.age > 120 and applicant.monthly_spend_avg == applicant.monthly_spend_avg",
+    "applicant.monthly_spend_avg not in []",
+])
+def test_a_part_the_compiler_folds_to_a_constant_is_still_read_by_the_reference_and_explain(
+        bundle_copy: BundleCopy, condition: str) -> None:
+    """`x not in []` and `x == x` leave no engine key; their field was then left out of the facts, and the plain-Python
+    reading (rules test, explain, the differential test) failed with a KeyError on a bundle that passed the check."""
+    bundle_copy.replace("eligibility.yaml", "when: applicant.credit_inquiries_6m > 10", f"when: {condition}")
+    bundle = load_bundle(bundle_copy.dir)
+    old = F.eligible(applicant__age=130)
+    young = F.eligible(applicant__age=30)
+    always = "and" not in condition
+    assert "ELG-006" in fired(bundle, ELIGIBILITY, old)
+    assert ("ELG-006" in fired(bundle, ELIGIBILITY, young)) is always
+    traces = {trace.rule_id: trace for trace in bundle.explain(ELIGIBILITY, young)}
+    assert traces["ELG-006"].matched is always
+    bundle.close()
+
+
 def test_a_cap_that_divides_by_zero_is_zero(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("limits.yaml", "applicant.annual_income / 3", "applicant.annual_income / applicant.age")
     bundle = load_bundle(bundle_copy.dir)
