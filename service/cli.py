@@ -85,8 +85,7 @@ def _run(args: argparse.Namespace, *, own_process: bool = False) -> int:
             return 2
         if own_process and args.database is not None and redact_password(args.database) != args.database:
             _serve_with_the_database_in_the_environment(args)
-        configure_logging(settings.log_level)
-        return supervise(settings)
+        return supervise(settings)  # which sets up its own logging
     if args.command == "decisions":
         return _decisions(args)
     if args.rules_command == "check":

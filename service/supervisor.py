@@ -24,9 +24,11 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TextIO, cast
 
 import structlog
 
@@ -34,6 +36,7 @@ from service.affinity import described, worker_cpus
 from service.config import Settings, redact_password
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
 from service.log_lines import as_json_lines
+from service.logs import configure_logging, json_line, utc_timestamp
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
 log = structlog.get_logger("decisiond.supervisor")
@@ -46,11 +49,32 @@ FIRST_RETRY_DELAY = 1.0  # workers that could not start are tried again after th
 MAX_RETRY_DELAY = 30.0
 
 
+@dataclass(kw_only=True)
+class Backoff:
+    """When to try again what failed: FIRST_RETRY_DELAY after the first failure, then twice as long each time, up
+    to MAX_RETRY_DELAY. A cause that lasts (the database does not answer) then costs an attempt every half
+    minute, not a process started at every watch tick, and a short one is still over in about a second."""
+
+    failures: int = 0
+    delay: float = 0.0  # before the next attempt
+    due: float = 0.0  # monotonic time of the next attempt
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.delay = FIRST_RETRY_DELAY if self.failures == 1 else min(self.delay * 2, MAX_RETRY_DELAY)
+        self.due = time.monotonic() + self.delay
+
+    def is_due(self) -> bool:
+        return time.monotonic() >= self.due
+
+
 @dataclass
 class Worker:
     process: subprocess.Popen[str]
     snapshot: Path
     ready: queue.Queue[str] = field(default_factory=queue.Queue)
+    # Once it has died and its death is logged: when its replacement is tried (again). A worker is logged dead once.
+    replacement: Backoff | None = None
 
     def pid(self) -> int:
         return self.process.pid
@@ -64,18 +88,10 @@ class ActiveBundle:
 
 
 @dataclass
-class PendingStart:
+class PendingStart(Backoff):
     """Workers still to be started: on a checked snapshot, or on none (no valid bundle: ledger reads only)."""
 
     snapshot: Path | None
-    failures: int = 0
-    delay: float = 0.0  # before the next attempt
-    due: float = 0.0  # monotonic time of the next attempt
-
-    def failed(self) -> None:
-        self.failures += 1
-        self.delay = FIRST_RETRY_DELAY if self.failures == 1 else min(self.delay * 2, MAX_RETRY_DELAY)
-        self.due = time.monotonic() + self.delay
 
 
 class WorkersNotStarted(Exception):
@@ -270,12 +286,15 @@ class Supervisor:
             rules = f"the valid rule bundle from {directory} ({not_started})"
         else:
             rules = f"NO valid rule bundle from {directory} (decisions will answer UNAVAILABLE; {not_started})"
-        print(
+        line = (
             f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
             f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes"
-            f"{described(self._cpus)}",
-            flush=True,
+            f"{described(self._cpus)}\n"
         )
+        # Written past sys.stdout's buffer: a line no one reads any more is lost, where print() would raise (and end
+        # the supervisor) and leave it in the buffer for a flush at exit that fails too (exit status 120).
+        with suppress(OSError):
+            os.write(1, line.encode(errors="backslashreplace"))
 
     def _open_spread(self) -> ConnectionSpread | None:
         """The program that gives each new connection to the worker holding the fewest, its counts kept true on a
@@ -292,7 +311,7 @@ class Supervisor:
     def _watch(self, seen: Fingerprint) -> None:
         """Reload on SIGHUP or when the rule files differ from `seen`, their fingerprint before the last snapshot."""
         while not self._stop.wait(WATCH_INTERVAL):
-            if self.pending is not None and time.monotonic() >= self.pending.due:
+            if self.pending is not None and self.pending.is_due():
                 self._start_pending()
             self._replace_dead_workers()
             current = fingerprint(self.settings.rules_dir)
@@ -366,7 +385,12 @@ class Supervisor:
         except BundleRefused as refused:  # the ledger names other rules by its version: a verdict, not a failure
             assert pending.snapshot is not None
             self.pending = None
-            self._refuse(refused.problems, pending.snapshot)
+            if not pending.snapshot.is_dir():  # not the rules: their checked copy is gone (a temporary-file cleaner?)
+                log.error("workers.not_started", reason=f"the checked copy of the rules at {pending.snapshot} is gone;"
+                          " checking the rules again")
+                self._reload.set()
+            else:
+                self._refuse(refused.problems, pending.snapshot)
             if not self.workers:
                 self._serve(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
             return
@@ -492,10 +516,10 @@ class Supervisor:
             pending += chunk
             cut = pending.rfind(b"\n") + 1
             if cut:
-                _write_lines(as_json_lines(pending[:cut].replace(url, printable), worker.pid()))
+                STDERR.write_lines(as_json_lines(pending[:cut].replace(url, printable), worker.pid()))
                 pending = pending[cut:]
         if pending:
-            _write_lines(as_json_lines(pending.replace(url, printable) + b"\n", worker.pid()))
+            STDERR.write_lines(as_json_lines(pending.replace(url, printable) + b"\n", worker.pid()))
 
     @staticmethod
     def _read_ready(worker: Worker) -> None:
@@ -535,7 +559,7 @@ class Supervisor:
                 if time.monotonic() > deadline:
                     line = "TIMEOUT"
                     break
-        if not line.startswith("READY"):
+        if not line.startswith(("READY", "REFUSED ")):  # a refusal is logged as rules.rejected or worker.not_replaced
             log.error("worker.failed_to_start", pid=worker.pid(), said=self._hide_password(line))
         return line
 
@@ -547,34 +571,60 @@ class Supervisor:
             return f"a worker was not ready within {WORKER_READY_TIMEOUT:.0f} s"
         if said == "STOPPED":
             return "the service is shutting down"
-        code = worker.process.returncode
-        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-        return f"a worker ended ({how}) before it was ready: its last lines (worker.output) say why"
+        return (f"a worker ended ({_how_it_ended(worker.process.returncode)}) before it was ready: its last lines"
+                " (worker.output) say why")
 
     def _hide_password(self, text: str) -> str:
         """The text with the database URL, if it is there, in its printable form."""
         return text.replace(self.settings.database_url, redact_password(self.settings.database_url))
 
     def _replace_dead_workers(self) -> None:
+        """Each worker that died is logged once, then replaced. A replacement that cannot start (the database does
+        not answer, say) is tried again later and later (Backoff): every attempt starts a process and holds up the
+        watch until it answers, so a cause that lasts must not bring one at every tick."""
         for index, worker in enumerate(self.workers):
             code = worker.process.poll()
             if code is None:
                 continue
-            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-            log.error("worker.died", pid=worker.pid(), how=how)
-            snapshot = self.active.snapshot if self.active else None
-            replacement = self._spawn(snapshot, index)
-            said = self._await_ready(replacement).split()
-            serves = [] if self.active is None else [self.active.version, self.active.digest]
-            if said[:1] == ["READY"] and (not serves or said[1:3] == serves):
-                self.workers[index] = replacement
-                log.info("worker.replaced", old_pid=worker.pid(), pid=replacement.pid())
-                continue
-            self._stop_workers([replacement])
-            if said[:1] == ["READY"]:  # it started without the bundle the others serve: its copy is gone
-                log.error("worker.not_replaced", pid=worker.pid(), reason=f"the checked copy of the rules at "
-                          f"{snapshot} is gone (removed by a temporary-file cleaner?); checking the rules again")
-                self._reload.set()
+            if worker.replacement is None:
+                log.error("worker.died", pid=worker.pid(), how=_how_it_ended(code))
+                worker.replacement = Backoff()
+            if worker.replacement.is_due():
+                self._replace(index, worker, worker.replacement)
+
+    def _replace(self, index: int, dead: Worker, retry: Backoff) -> None:
+        """One attempt at a worker in the dead one's place, taken only if it serves the bundle the others serve."""
+        snapshot = self.active.snapshot if self.active else None
+        replacement = self._spawn(snapshot, index)
+        said = self._await_ready(replacement)
+        words = said.split()
+        serves = [] if self.active is None else [self.active.version, self.active.digest]
+        if words[:1] == ["READY"] and (not serves or words[1:3] == serves):
+            self.workers[index] = replacement
+            log.info("worker.replaced", old_pid=dead.pid(), pid=replacement.pid())
+            return
+        self._stop_workers([replacement])
+        if self._stop.is_set():  # shutting down: nothing is replaced any more
+            return
+        reason, check_rules_again = self._why_not_replaced(replacement, said, snapshot)
+        if check_rules_again:
+            self._reload.set()
+        retry.failed()
+        log.error("worker.not_replaced", pid=dead.pid(), reason=reason, failures=retry.failures,
+                  retry_in_seconds=retry.delay)
+
+    def _why_not_replaced(self, replacement: Worker, said: str, snapshot: Path | None) -> tuple[str, bool]:
+        """In words, for the log, and whether the rules are to be checked again: they are when the replacement could
+        not take the checked copy the others serve (it is gone, or the ledger now names other rules by its version),
+        which a new attempt would not change."""
+        if said.startswith("READY"):  # it started without the bundle the others serve: its copy is gone
+            return (f"the checked copy of the rules at {snapshot} is gone (removed by a temporary-file cleaner?);"
+                    " checking the rules again"), True
+        if said.startswith("REFUSED "):
+            problems = "; ".join(problem_entries("\n".join(json.loads(said.removeprefix("REFUSED ")))))
+            return (f"it refused the checked copy of the rules at {snapshot} ({problems}); checking the rules"
+                    " again"), True
+        return self._why_not_ready(replacement, said), False
 
     def _stop_workers(self, workers: list[Worker], *, retiring: bool = False) -> None:
         """Stop the workers and wait for them to drain. `retiring`: workers on a newer bundle serve in their
@@ -591,26 +641,81 @@ class Supervisor:
                 worker.process.wait()
 
 
-_stderr_lock = threading.Lock()
+def _how_it_ended(code: int) -> str:
+    """A process's exit status in words: `exit status 1`, `signal SIGKILL`."""
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
-def _write_lines(lines: bytes) -> None:
-    """Write whole lines to stderr in writes of at most PIPE_BUF bytes, each ending at a line's end."""
-    with _stderr_lock:
+class LineWriter:
+    """Whole lines to one file descriptor, for every thread of the supervisor: the workers' lines it forwards and
+    its own. A write that fails (nothing reads the pipe any more: EPIPE; the descriptor is closed: EBADF; the disk is
+    full) loses the lines, never the caller: the threads forwarding the workers' logs must go on emptying their
+    pipes, or a worker blocks on a full pipe with its log lock held and stops answering while it looks alive. The
+    lines lost are counted, and said in one line as soon as a write succeeds again."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._lock = threading.Lock()
+        self._dropped = 0
+        self._why_dropped = ""
+        self._mid_line = False  # a write failed partway through a line
+
+    def write_lines(self, lines: bytes) -> None:
+        """Write `lines`, which end with a newline, in writes of at most PIPE_BUF bytes each ending at a line's end
+        (a pipe keeps a write whole only up to PIPE_BUF bytes, so lines of several writers never interleave)."""
+        with self._lock:
+            if self._dropped and not self._write(self._dropped_notice()):
+                self._dropped = 0
+            if self._dropped:  # stderr still fails: these are lost too, and said after the count
+                self._dropped += lines.count(b"\n")
+                return
+            self._dropped = self._write(lines).count(b"\n")
+
+    def write(self, text: str) -> int:
+        """A text stream's write, for structlog: the supervisor's own lines, one whole line each."""
+        self.write_lines(text.encode(errors="backslashreplace"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing: every line is written when it comes."""
+
+    def _write(self, lines: bytes) -> bytes:
+        """What could not be written (b"" when all was): the lines from the one a write failed on."""
         while lines:
             end = lines.rfind(b"\n", 0, select.PIPE_BUF) + 1 or lines.find(b"\n") + 1 or len(lines)
-            piece, lines = lines[:end], lines[end:]
-            while piece:
-                piece = piece[os.write(2, piece):]
+            piece = lines[:end]
+            try:
+                while piece:
+                    piece = piece[os.write(self._descriptor, piece):]
+            except OSError as error:
+                self._why_dropped = (error.strerror or str(error)).lower()
+                self._mid_line = len(piece) < end
+                return lines
+            lines = lines[end:]
+        return b""
+
+    def _dropped_notice(self) -> bytes:
+        """The line that says how many lines were lost, after the end of the one cut short, if one was."""
+        record = utc_timestamp(None, "warning", {"event": "logs.dropped", "level": "warning", "lines": self._dropped,
+                                                 "reason": self._why_dropped})
+        return b"\n" * self._mid_line + json_line(dict(record), str).encode() + b"\n"
+
+
+STDERR = LineWriter(2)
 
 
 def supervise(settings: Settings) -> int:
-    """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining, 2 when it cannot listen."""
+    """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining, 2 when it cannot listen.
+
+    Its own log lines go through the writer that forwards the workers' lines (STDERR), so that a stderr nobody
+    reads any more (EPIPE) ends neither a thread nor the supervisor, and none of its lines is left in a buffer that
+    Python would fail to flush at exit (exit status 120)."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    configure_logging(settings.log_level, cast(TextIO, STDERR))
     try:
         return Supervisor(settings).run()
     except CannotListen as error:
-        print(f"decisiond: {error}", file=sys.stderr)
+        STDERR.write_lines(f"decisiond: {error}\n".encode(errors="backslashreplace"))
         return 2
 
 
