@@ -26,7 +26,7 @@ import structlog
 
 from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
-from service.config import load_settings
+from service.config import load_settings, redact_password
 from service.domain.errors import StoreUnavailable
 from service.engine.errors import BundleInvalid
 from service.logs import configure_logging
@@ -78,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"REFUSED {json.dumps([problem.format() for problem in refused.problems])}", flush=True)
         return 1
     except (StoreUnavailable, MigrationError) as error:  # the database did not answer, or its migrations disagree
-        print(f"FAILED {_one_line(f'the database could not be opened: {error}')}", flush=True)
+        database = redact_password(settings.database_url)
+        print(f"FAILED {_one_line(f'the database could not be opened: {database}: {error}')}", flush=True)
         return 1
     except Exception as error:
         log.exception("worker.start_failed")

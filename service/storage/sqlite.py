@@ -227,10 +227,9 @@ class SqliteStore:
                 except BaseException:
                     self.close()
                     raise
-        except OSError as error:  # its folder cannot be made: not a folder, not allowed, a full disk...
-            raise StoreUnavailable(f"{path}: {(error.strerror or str(error)).lower()}") from error
-        except StoreUnavailable as error:  # say which file: the operator sees this at start, with nothing else
-            raise StoreUnavailable(f"{path}: {error}") from error
+        except OSError as error:  # not a folder, not allowed, a full disk...
+            reason = (error.strerror or str(error)).lower()
+            raise StoreUnavailable(f"the folder of {path} cannot be made ({reason})") from error
         if not self._memory:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
         self._groups = threading.local()  # each serving loop's group commit, on the loop's thread
