@@ -25,10 +25,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from service.engine import problems as P
 from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType, RuleSetKind
 from service.engine.context import CODE_RE, AttributeSpec, LoadContext
-from service.engine.files import BUNDLE_FILE, BundleFiles, read_bundle_files
+from service.engine.files import BUNDLE_FILE, LISTS_DIR, LISTS_FIX, BundleFiles, display_path, read_bundle_files
 from service.engine.load_limits import Limits, money, read_limits
 from service.engine.load_rules import RuleFile, read_rule_file
 from service.engine.load_scorecard import Scorecard, read_scorecard
+from service.engine.nodes import Expr, ListRef, children
 from service.engine.oracle import FactValue
 from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES, decimal_places
 from service.engine.problems import RuleProblem, problem
@@ -40,6 +41,9 @@ ATTRIBUTE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_ATTRIBUTES = 100
 MAX_REASONS = 1000
 MAX_LIST_ENTRIES = 100_000
+# All lists together: as many entries as four full lists. Every entry is held in memory by the checker and, for the
+# lists rules use, by every serving process (files.MAX_LISTS_BYTES bounds what the checker reads).
+MAX_ALL_LIST_ENTRIES = 400_000
 MAX_LIST_ENTRY = 128
 SUPPORTED_CURRENCIES = ("CNY",)
 DECISION_KINDS = (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
@@ -97,11 +101,45 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
             rule_files[kind] = read
     if not reasons_known:  # bundle.yaml's own error says why; every code used would be reported unknown
         problems[:] = [p for p in problems if p.code != P.UNKNOWN_REASON.code]
-    if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None:
+    used_lists: set[str] | None = None  # known once every rule is read
+    if scorecard is not None and limits is not None and all(kind in rule_files for kind in DECISION_KINDS):
+        used_lists = _lists_used(scorecard, limits, rule_files)
+        _warn_of_unused_lists(files, used_lists, problems)
+    if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None \
+            or used_lists is None:
         return None, problems
+    # a list no rule uses is not kept: every serving process would hold it for nothing
+    lists = {name: entries for name, entries in ctx.lists.items() if name in used_lists}
     spec = BundleSpec(directory, header.version, files.digest(), header.currency, dict(ctx.reasons),
-                      dict(ctx.attributes), dict(ctx.lists), scorecard, limits, rule_files)
+                      dict(ctx.attributes), lists, scorecard, limits, rule_files)
     return spec, problems
+
+
+def _lists_used(scorecard: Scorecard, limits: Limits, rule_files: dict[RuleSetKind, RuleFile]) -> set[str]:
+    """The names of the lists that any rule, scorecard value or limit cap reads (`in lists.NAME`)."""
+    stack: list[Expr] = [rule.expr for rule in scorecard.compiled.rules]
+    stack += [cap.expr for cap in limits.caps]
+    stack += [rule.expr for rule_file in rule_files.values() for rule in rule_file.compiled.rules]
+    used: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ListRef):
+            used.add(node.name)
+        else:
+            stack.extend(children(node))
+    return used
+
+
+def _warn_of_unused_lists(files: BundleFiles, used: set[str], problems: list[RuleProblem]) -> None:
+    """W006 for each list file no rule uses: it is read and checked on every load (and held against the limits on
+    all lists) for nothing, or a rule meant to use it names another list."""
+    paths = {name: src.rel for name, src in files.lists.items()} | files.unread_lists
+    for name, rel in sorted(paths.items(), key=lambda item: item[1]):
+        if name not in used:
+            problems.append(problem(
+                P.UNUSED_LIST, display_path(files.directory, rel), f"no rule uses this list (lists.{name})",
+                hint=f"remove the file if the list is no longer needed, or use it in a rule, e.g. "
+                f"transaction.counterparty_id in lists.{name}"))
 
 
 def version_names_other_rules(
@@ -306,7 +344,8 @@ _LIST_COMMENT = re.compile(r"(^|\s)#.*$")
 
 
 def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, frozenset[str]]:
-    lists: dict[str, frozenset[str]] = {}
+    # a list left unread (all lists are too large together, reported) is known, so rules using it get no second error
+    lists: dict[str, frozenset[str]] = dict.fromkeys(files.unread_lists, frozenset())
     for name, src in files.lists.items():
         entries: set[str] = set()
         for number, line in enumerate(src.text.splitlines(), start=1):
@@ -321,6 +360,11 @@ def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, fr
             problems.append(problem(P.TOO_LARGE, src.display, f"the list has more than {MAX_LIST_ENTRIES} entries",
                                     hint="the service holds lists in memory; ask the service team"))
         lists[name] = frozenset(entries)  # kept even when invalid, so rules using it get no second error
+    total = sum(len(entries) for entries in lists.values())
+    if total > MAX_ALL_LIST_ENTRIES:
+        problems.append(problem(P.TOO_LARGE, display_path(files.directory, LISTS_DIR),
+                                f"the lists hold {total:,} entries together; the service accepts at most "
+                                f"{MAX_ALL_LIST_ENTRIES:,} in all", hint=LISTS_FIX))
     return lists
 
 

@@ -58,7 +58,8 @@ BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores
 APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
 UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
 BAD_LIST = _e("R401", "a list file is badly named or has an entry that is too long")
-TOO_LARGE = _e("R501", "the bundle, a file, a list or a condition is larger than the service accepts")
+TOO_LARGE = _e("R501", "the bundle, a file, a list, all lists together or a condition is larger than the service "
+                       "accepts")
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
 BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
 CASE_FAILS = _e("R701", "a test case in tests/ does not get what it expects (the service refuses such a bundle)")
@@ -69,6 +70,7 @@ UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by 
 VALUE_MAY_BE_MISSING = _w("W004", "a scorecard value divides by a field: where that is 0 it has no value, "
                                   "falls into no bin and scores 0 points")
 TRAILING_COMMENT = _w("W005", "a condition is followed by a comment on its line: what follows ' #' is not part of it")
+UNUSED_LIST = _w("W006", "a list in lists/ that no rule uses (it is read and checked, then set aside)")
 INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
 
 ALL_CODES: tuple[ProblemCode, ...] = (
@@ -78,7 +80,7 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
     UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, TRAILING_COMMENT,
-    INTERNAL,
+    UNUSED_LIST, INTERNAL,
 )
 
 
@@ -103,7 +105,10 @@ class RuleProblem:
         return self.severity is ProblemSeverity.ERROR
 
     def headline(self) -> str:
-        """`rules/fraud.yaml:14:9: rule FRD-003: unknown field ...` (warnings say `warning:` before the message)."""
+        """`rules/fraud.yaml:14:9: rule FRD-003: unknown field ...` (warnings say `warning:` before the message).
+
+        Always one line: a character that cannot be shown in it (a line break or tab in a value it quotes) is
+        written as its escape (see `escaped`)."""
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
@@ -113,7 +118,7 @@ class RuleProblem:
         if self.rule_id:
             parts.append(f"rule {self.rule_id}")
         parts.append(self.message if self.is_error else f"warning: {self.message}")
-        return ": ".join(parts)
+        return escaped(": ".join(parts))
 
     def format(self) -> str:
         """The headline, then the expression with a caret under the column, then the suggested fix and code."""
@@ -126,7 +131,7 @@ class RuleProblem:
                 shown, padding = _window(text, col - 1)
                 lines.append("    " + shown)
                 lines.append("    " + padding + "^")
-        fix = f"fix: {self.hint} " if self.hint else ""
+        fix = f"fix: {escaped(self.hint)} " if self.hint else ""
         lines.append(f"    {fix}[{self.code}]")
         return "\n".join(lines)
 
@@ -141,17 +146,44 @@ CUT = "..."
 def _window(text: str, caret: int) -> tuple[str, str]:
     """The part of `text` to show, and the padding that puts a caret under its character `caret` (0-based)."""
     if len(text) <= LONGEST_SHOWN_LINE:
-        return text, _caret_padding(text, caret)
+        return escaped(text, keep="\t"), _caret_padding(text, caret)
     start = max(0, min(caret - WINDOW_CHARS // 2, len(text) - WINDOW_CHARS))
     end = min(len(text), start + WINDOW_CHARS)
     head = CUT if start > 0 else ""
     tail = CUT if end < len(text) else ""
-    return head + text[start:end] + tail, " " * len(head) + _caret_padding(text[start:end], caret - start)
+    return (head + escaped(text[start:end], keep="\t") + tail,
+            " " * len(head) + _caret_padding(text[start:end], caret - start))
 
 
 def _caret_padding(text: str, width: int) -> str:
-    # keep tabs so that the caret lines up under a tab-indented expression
-    return "".join("\t" if ch == "\t" else " " for ch in text[:width]).ljust(width)
+    # keep tabs so that the caret lines up under a tab-indented expression; an escaped character is as wide as its
+    # escape, and a caret past the end (a condition that ends too early) goes one place further per character
+    shown = escaped(text[:width], keep="\t")
+    return "".join("\t" if ch == "\t" else " " for ch in shown).ljust(len(shown) + max(0, width - len(text)))
+
+
+# The escapes a condition's text itself uses for the commonest of them; any other character that cannot be shown
+# is written as its code, as the report writes a character the terminal cannot show (\u2028, \x1b; docs/rules.md).
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def escaped(text: str, keep: str = "") -> str:
+    """`text` with every character that cannot be shown (a line break, a tab, any other control character, a line
+    or paragraph separator such as U+2028, an invisible space: whatever str.isprintable() refuses, which is also
+    what no request carries in a text field) written as its escape, `\\n`, `\\t`, or its code such as `\\u2028`;
+    except the characters in `keep`. So a value quoted in a problem never breaks its line or hides what it holds."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else escape_character(ch) for ch in text)
+
+
+def escape_character(ch: str) -> str:
+    """How `escaped` writes one character that cannot be shown: `\\n`, `\\t`, `\\r`, else `\\x1b`, `\\u2028`..."""
+    short = _SHORT_ESCAPES.get(ch)
+    if short is not None:
+        return short
+    code = ord(ch)  # as Python's "backslashreplace" writes it
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def problem(

@@ -8,6 +8,7 @@ only mixes with money, except that it may be multiplied or divided by a number; 
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from service.engine.nodes import (
     field_refs,
     render,
 )
-from service.engine.problems import ExprIssue
+from service.engine.problems import ExprIssue, escape_character, escaped
 
 NUMBERS = (FieldType.INT, FieldType.DECIMAL)
 
@@ -214,7 +215,7 @@ class _Checker:
         close = suggest(value_side.value, spec.allowed_values)
         extra = f" (did you mean '{close}'?)" if close else ""
         self.issue(P.UNKNOWN_VALUE, value_side.span.start,
-                   f"'{field_side.name}' is never '{value_side.value}'{extra}",
+                   f"'{field_side.name}' is never {shown_text(value_side.value)}{extra}",
                    "its values are " + ", ".join(f"'{v}'" for v in spec.allowed_values))
 
     def member(self, node: Member) -> None:
@@ -285,20 +286,60 @@ class _Checker:
 
 
 def shown_text(text: str) -> str:
-    """A text value as messages quote it, shortened when long."""
-    return f"'{text}'" if len(text) <= SHOWN_TEXT else f"'{text[:SHOWN_TEXT]}...' ({len(text)} characters)"
+    """A text value as messages quote it: shortened when long, and with a character that cannot be shown (a line
+    break, a tab...) written as its escape, `'Shang\\thai\\n'`, so that the problem stays on one line."""
+    if len(text) <= SHOWN_TEXT:
+        return f"'{escaped(text)}'"
+    return f"'{escaped(text[:SHOWN_TEXT])}...' ({len(text)} characters)"
 
 
 def form_hint(form: TextForm, text: str) -> str:
-    """How to write a value the field can take instead of `text`."""
+    """How to write a value the field can take instead of `text`.
+
+    A code (a country, a purpose: a form with a pattern) is offered in that form: trimmed, in capitals, with _
+    between words. Free text (a city, a merchant category) and ids are the caller's own words, which a rewrite in
+    capitals would change: the hint says what no request carries, and offers the value without it only when
+    something is left. An empty value is never offered: it means "none", not what the rule was written for."""
     if not text:
         return "requests always carry one: compare with a value they can carry, or remove the comparison"
-    if len(text) > form.max_length and form.pattern is None:
-        return f"shorten it to at most {form.max_length} characters"
+    if form.pattern is None:
+        return _free_text_hint(form, text)
     for candidate in (text.strip(), text.strip().upper(), "_".join(text.upper().split())):
-        if candidate != text and form.takes(candidate):
+        if candidate and candidate != text and form.takes(candidate):
             return f"write '{candidate}'"
     return form.hint
+
+
+MAX_NAMED_CHARACTERS = 3  # characters no request carries named in one hint
+_CHARACTER_NAMES = {"\n": "line break", "\t": "tab", "\r": "carriage return"}
+
+
+def _free_text_hint(form: TextForm, text: str) -> str:
+    fixes = []
+    unshowable = list(dict.fromkeys(ch for ch in text if not ch.isprintable()))
+    cleaned = "".join(ch for ch in text if ch.isprintable())
+    if unshowable:
+        named = [_character(ch) for ch in unshowable[:MAX_NAMED_CHARACTERS]]
+        if len(unshowable) > MAX_NAMED_CHARACTERS:
+            named.append(f"{len(unshowable) - MAX_NAMED_CHARACTERS} other characters that cannot be shown")
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        fixes.append(f"remove {listed}, which requests never carry")
+    if form.trimmed and cleaned != cleaned.strip():
+        fixes.append("remove the spaces at either end")
+        cleaned = cleaned.strip()
+    if len(cleaned) > form.max_length:
+        return "; ".join([*fixes, f"shorten it to at most {form.max_length} characters"])
+    if not fixes:  # pragma: no cover - a free text within its length and printable is one requests carry
+        return form.hint
+    if not cleaned.strip():
+        return "; ".join(fixes) + f"; that leaves nothing: write the {form.noun.split(' ', 1)[-1]} you mean"
+    return "; ".join(fixes) + f": write '{cleaned}'"  # whole: a value requests carry, so shown as it is
+
+
+def _character(ch: str) -> str:
+    """`the tab (\\t)`, `the line separator (\\u2028)`, `the control character (\\x1b)`."""
+    name = _CHARACTER_NAMES.get(ch) or unicodedata.name(ch, "control character").lower()
+    return f"the {name} ({escape_character(ch)})"
 
 
 def always_zero(expr: Expr) -> bool:
