@@ -227,6 +227,7 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.active: ActiveBundle | None = None
         self.rejected: dict[str, object] | None = None
+        self.checking_since: float | None = None  # when a change of the rules was noticed, until it is judged
         self.pending: PendingStart | None = None  # workers that could not start yet, tried again until they do
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -317,9 +318,15 @@ class Supervisor:
             current = fingerprint(self.settings.rules_dir)
             if current != seen or self._reload.is_set():
                 self._reload.clear()
+                self.checking_since = time.time()
+                self._write_status()  # GetRulesStatus tells an edit being checked from one not seen yet
                 time.sleep(WATCH_INTERVAL)  # let an editor finish writing
                 seen = fingerprint(self.settings.rules_dir)
-                self._activate_or_reject(first=False)
+                try:
+                    self._activate_or_reject(first=False)
+                finally:
+                    self.checking_since = None
+                    self._write_status()
 
     # --- rule bundles ---------------------------------------------------------------------------------------
 
@@ -364,6 +371,7 @@ class Supervisor:
         """Record and log why the rules in `snapshot` are refused, and forget the snapshot."""
         verdict = bounded(verdict, self.settings.rules_dir)
         self.rejected = {"problems": verdict, "at": time.time()}
+        self.checking_since = None  # judged: refused
         log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
         shutil.rmtree(snapshot, ignore_errors=True)
         self._write_status()
@@ -411,6 +419,7 @@ class Supervisor:
         self.workers = started
         if pending.snapshot is not None:
             self.active = ActiveBundle(pending.snapshot, version, digest)
+            self.checking_since = None  # judged: it serves
             self._write_status()
         self._stop_workers(old_workers, retiring=True)
         if previous is not None and previous is not self.active:
@@ -459,6 +468,7 @@ class Supervisor:
         status = {
             "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest},
             "rejected": self.rejected,
+            "checking_since": self.checking_since,
         }
         temporary = self.status_file.with_suffix(".tmp")
         try:

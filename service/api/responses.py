@@ -155,4 +155,6 @@ def rules_status_response(status: RulesStatus) -> pb.GetRulesStatusResponse:
         out.active.CopyFrom(pb.RuleBundleInfo(version=status.active_version, digest=status.active_digest or ""))
     if status.rejected_at is not None:
         out.rejected_at.FromDatetime(status.rejected_at)
+    if status.checking_since is not None:
+        out.checking_since.FromDatetime(status.checking_since)
     return out

@@ -59,6 +59,7 @@ class RulesStatus:
     active_digest: str | None
     rejected_problems: tuple[str, ...] = ()
     rejected_at: datetime | None = None
+    checking_since: datetime | None = None  # an edit noticed and not yet judged
 
 
 def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
@@ -71,12 +72,15 @@ def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
     except NoRuleBundle:
         pass
     problems: tuple[str, ...] = ()
-    rejected_at = None
+    rejected_at = checking_since = None
     if status_file is not None and status_file.exists():
-        recorded = json.loads(status_file.read_text() or "{}").get("rejected") or {}
+        written = json.loads(status_file.read_text() or "{}")
+        recorded = written.get("rejected") or {}
         problems = tuple(recorded.get("problems", ()))
         if "at" in recorded:
             rejected_at = datetime.fromtimestamp(recorded["at"], UTC)
+        if written.get("checking_since") is not None:
+            checking_since = datetime.fromtimestamp(written["checking_since"], UTC)
     elif holder.rejected is not None:
         problems = tuple(p.format() for p in holder.rejected.problems)
-    return RulesStatus(version, digest, problems, rejected_at)
+    return RulesStatus(version, digest, problems, rejected_at, checking_since)

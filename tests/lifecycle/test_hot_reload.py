@@ -231,6 +231,26 @@ def test_rules_changed_under_the_serving_version_are_refused_until_the_version_c
     assert server.stop() == 0
 
 
+def test_an_edit_being_checked_is_told_apart_from_one_not_seen_until_it_serves(
+    server: ServerProcess, rules: Path
+) -> None:
+    """The check of an edit takes seconds; meanwhile GetRulesStatus still names the rules before it, and without
+    `checking_since` a compliance officer could not tell "being checked" from "not noticed" or "nothing changed"."""
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    assert not status(rules_stub).HasField("checking_since")
+    edited_at = time.time()
+    set_version(rules, "2026.11-2")
+    seen: list[pb.GetRulesStatusResponse] = []
+    wait_for(lambda: seen.append(status(rules_stub)) or seen[-1].active.version == "2026.11-2",
+             "the edit to serve", timeout=60)
+    checking = [answer for answer in seen if answer.HasField("checking_since")]
+    assert checking, "the check was seen under way"
+    assert all(answer.active.version == "2026.11-1" for answer in checking)
+    assert all(answer.checking_since.seconds >= int(edited_at) - 1 for answer in checking)
+    assert not seen[-1].HasField("checking_since")
+    assert server.stop() == 0
+
+
 def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_without_sighup(
     server: ServerProcess, rules: Path
 ) -> None:
