@@ -7,6 +7,7 @@ from pathlib import Path
 
 import structlog
 
+from service.api.database_health import empty_transaction
 from service.api.runners import BatchingLoopRunner, CallRunner, GreenletRunner
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
@@ -80,6 +81,8 @@ def start_service(
         runner=runner,
         reuse_port=reuse_port,
         connection_age=settings.connection_age_seconds if reuse_port else None,
+        # Health follows a database over the network, not the embedded one (see api/database_health.py for why).
+        check_database=empty_transaction(store) if store.waits_on_network else None,
     )
     return Service(settings, store, rules, server)
 

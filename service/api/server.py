@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
+from service.api.database_health import DatabaseHealth
 from service.api.decoding import decoder
 from service.api.health import DrainableHealth
 from service.api.listener import stop_listening
@@ -36,7 +37,6 @@ T = TypeVar("T")
 SERVICE_NAMES = tuple(
     pb.DESCRIPTOR.services_by_name[name].full_name for name in ("DecisionService", "CreditLineService", "RulesService")
 )
-DECISION_SERVICE = pb.DESCRIPTOR.services_by_name["DecisionService"].full_name
 CONNECTION_AGE_JITTER = 0.1  # grpc core varies the maximum connection age by +-10 %
 MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is refused (RESOURCE_EXHAUSTED)
 # Calls gRPC's core holds for the server before the event loop takes them in (it takes them between batches): past
@@ -64,7 +64,8 @@ class ServingLoop:
 
 
 class RunningServer:
-    """A started server, the port it bound, and its health servicer (to report NOT_SERVING on drain)."""
+    """A started server, the port it bound, its health servicer (to report NOT_SERVING on drain) and what keeps
+    the statuses in step with the database, if anything does (stopped before the loop closes)."""
 
     def __init__(
         self,
@@ -73,12 +74,14 @@ class RunningServer:
         port: int,
         health_servicer: DrainableHealth,
         connection_age: float | None,
+        database_health: DatabaseHealth | None = None,
     ) -> None:
         self._serving = serving
         self.server = server
         self.port = port
         self.health = health_servicer
         self.connection_age = connection_age
+        self._database_health = database_health
 
     def stop(self, grace_seconds: float, lame_duck_seconds: float = 0.0, *, retiring: bool = False) -> None:
         """Report NOT_SERVING, keep answering for the lame-duck period (calls already on their way are taken
@@ -94,6 +97,8 @@ class RunningServer:
             time.sleep(lame_duck_seconds)
         self._serving.call(self.health.end_watches())  # they would hold the drain for its whole grace period
         self._serving.call(self.server.stop(grace_seconds))
+        if self._database_health is not None:  # checked during the drain too: a retiring worker's health stays true
+            self._serving.call(self._database_health.stop())
         self._serving.close()
 
 
@@ -170,29 +175,30 @@ def create_server(
     runner: CallRunner,
     reuse_port: bool = False,
     connection_age: float | None = None,
+    check_database: Callable[[], None] | None = None,
 ) -> RunningServer:
     """Build and start the decision server with health checking and reflection. `runner`: where the use
-    cases run (see the module docstring)."""
-    health_servicer: list[DrainableHealth] = []
+    cases run (see the module docstring). `check_database`: raises StoreUnavailable unless the database answers;
+    given, health reports the services that need the database NOT_SERVING while it does not (database_health.py)."""
+    registered: list[tuple[DrainableHealth, DatabaseHealth]] = []
+    # Without a valid rule bundle (a process serves one bundle for its life) nothing can be decided: the decision
+    # service says so, while ledger reads, and so the server as a whole, go on serving.
+    can_decide = rules_status().active_version is not None
 
     def register(server: grpc.aio.Server) -> None:
+        checks = DrainableHealth()
+        database_health = DatabaseHealth(checks, can_decide=can_decide, check_database=check_database, runner=runner)
         admitting = AdmittingRunner(runner, MAX_CONCURRENT_CALLS)
-        add_service(server, "DecisionService", DecisionServicer(app, admitting))
-        add_service(server, "CreditLineService", CreditLineServicer(app, admitting))
+        add_service(server, "DecisionService", DecisionServicer(app, admitting, database_health.store_unavailable))
+        add_service(server, "CreditLineService", CreditLineServicer(app, admitting, database_health.store_unavailable))
         add_service(server, "RulesService", RulesServicer(rules_status))
-        health_servicer.append(DrainableHealth())
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer[0], server)
+        health_pb2_grpc.add_HealthServicer_to_server(checks, server)
         enable_reflection(server, (*SERVICE_NAMES, health.SERVICE_NAME))
+        registered.append((checks, database_health))
 
     serving, server, bound = serve_on_loop(
         "grpc-server", host, port, server_options(reuse_port=reuse_port, connection_age=connection_age), register
     )
-    checks = health_servicer[0]
-    # Without a valid rule bundle (a process serves one bundle for its life) nothing can be decided: the decision
-    # service says so, while ledger reads, and so the server as a whole, go on serving.
-    can_decide = rules_status().active_version is not None
-    for name in (*SERVICE_NAMES, ""):
-        serving_now = can_decide or name != DECISION_SERVICE
-        status = health_pb2.HealthCheckResponse.SERVING if serving_now else health_pb2.HealthCheckResponse.NOT_SERVING
-        serving.call(checks.set(name, status))
-    return RunningServer(serving, server, bound, checks, connection_age)
+    checks, database_health = registered[0]
+    serving.call(database_health.start())
+    return RunningServer(serving, server, bound, checks, connection_age, database_health)

@@ -21,6 +21,7 @@ from service.api.status import abort_with
 from service.app.recording import Reply
 from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
+from service.domain.errors import StoreUnavailable
 
 S = TypeVar("S", bound="_Servicer")
 Response = Message | bytes  # bytes: a response already serialized (see server.serialize_response)
@@ -28,15 +29,29 @@ Method = Callable[[S, Any], Response]
 Handler = Callable[[S, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Response]]
 
 
+async def _nothing_to_report(error: StoreUnavailable) -> None:
+    return None
+
+
 class _Servicer:
-    def __init__(self, app: DecisionApp, runner: CallRunner) -> None:
+    def __init__(
+        self,
+        app: DecisionApp,
+        runner: CallRunner,
+        store_unavailable: Callable[[StoreUnavailable], Awaitable[None]] = _nothing_to_report,
+    ) -> None:
+        """`store_unavailable`: told of every call that failed because the database did not answer (health
+        follows the database: database_health.py)."""
         self._app = app
         self._runner = runner
+        self._store_unavailable = store_unavailable
 
 
 def _served(method: Method[S]) -> Handler[S]:
     """The RPC handler for a method that takes a request and returns its response: run by the servicer's
-    runner, with any exception turned into the status from api/status.py."""
+    runner, with any exception turned into the status from api/status.py. A call the database failed is
+    reported to health first, so that the caller's next health check already says so; a call that succeeds
+    pays nothing for it."""
 
     @functools.wraps(method)
     async def handler(self: S, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Response:
@@ -45,6 +60,8 @@ def _served(method: Method[S]) -> Handler[S]:
         try:
             return await self._runner.run(functools.partial(method, self, request))
         except Exception as error:
+            if isinstance(error, StoreUnavailable):
+                await self._store_unavailable(error)
             await abort_with(context, error, method.__name__)
             raise  # pragma: no cover - abort_with raises
 

@@ -68,5 +68,11 @@ class StoreUnavailable(DecisionServiceError):
     """The database cannot be reached or did not answer in time."""
 
 
+class LineChangedMeanwhile(StoreUnavailable):
+    """A credit line changed while a call held its lock (a writer that ignores the lock, such as a back office's
+    freeze): the call wrote nothing and a retry decides on the line as it now is. The database answers, so health
+    does not take it for an outage."""
+
+
 class NoRuleBundle(DecisionServiceError):
     """No valid rule bundle is loaded, so nothing can be decided."""

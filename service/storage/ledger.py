@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from service.app.ports import DecisionRecord, RuleVersion
-from service.domain.errors import DuplicateRequest, OverRepayment, StoreUnavailable, UnknownDrawdown
+from service.domain.errors import DuplicateRequest, LineChangedMeanwhile, OverRepayment, UnknownDrawdown
 from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
 from service.storage.codec import Codec
@@ -218,7 +218,7 @@ class SqlUnitOfWork(ABC):
             "opened_at": self.codec.time(line.opened_at),
             "updated_at": self.codec.time(line.updated_at),
         }
-        changed = StoreUnavailable("the credit line changed while it was locked; no limit was granted")
+        changed = LineChangedMeanwhile("the credit line changed while it was locked; no limit was granted")
         if read is None:
             self.write(
                 f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
@@ -304,7 +304,7 @@ class SqlUnitOfWork(ABC):
                 "credit_limit": line.credit_limit,
                 "before": line.outstanding_principal,
             },
-            unless_changed=StoreUnavailable("the credit line changed while it was locked; nothing was drawn down"),
+            unless_changed=LineChangedMeanwhile("the credit line changed while it was locked; nothing was drawn down"),
         )
         self._locked_lines[drawdown.user_key] = after
         return after
