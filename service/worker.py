@@ -4,8 +4,9 @@ SIGTERM: the server shuts down, so it reports NOT_SERVING first. SIGUSR1: worker
 port, so it goes on reporting SERVING while its connections move over to them.
 
 Prints `READY <version> <digest>` on stdout once it accepts calls, `FAILED <why>` when it cannot start (the
-database does not answer, say), or `REFUSED <problems as a JSON list>` when the ledger refuses its bundle (its version
-names other rules: app/rule_versions.py); the supervisor waits for one of these lines. The database URL comes in the
+database does not answer, say), or `REFUSED <problems as a JSON list>` when its bundle cannot be served (the ledger
+names other rules by its version, app/rule_versions.py, or its checked copy is gone); the supervisor waits for one of
+these lines. The database URL comes in the
 environment (DECISIOND_DATABASE, read by config.load_settings), never on the command line, where `ps` would show
 its password to every user of the machine.
 """
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_rules=args.rules is not None,
             raise_if_refused=True,
         )
-    except BundleInvalid as refused:  # the supervisor checked it: the ledger refused it (its version names other rules)
+    except BundleInvalid as refused:  # checked by the supervisor: refused by the ledger, or its copy is gone
         print(f"REFUSED {json.dumps([problem.format() for problem in refused.problems])}", flush=True)
         return 1
     except (StoreUnavailable, MigrationError) as error:  # the database did not answer, or its migrations disagree
