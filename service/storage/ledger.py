@@ -196,28 +196,12 @@ class SqlUnitOfWork(ABC):
             " ON CONFLICT (user_key) DO UPDATE SET credit_limit = excluded.credit_limit,"
             " daily_interest_rate = excluded.daily_interest_rate, status = excluded.status,"
             " residence_country = excluded.residence_country, updated_at = excluded.updated_at",
-            {
-                "user_key": line.user_key,
-                "credit_limit": line.credit_limit,
-                "rate": self.codec.rate(line.daily_interest_rate),
-                "status": line.status.value,
-                "country": line.residence_country,
-                "opened_at": self.codec.time(line.opened_at),
-                "updated_at": self.codec.time(line.updated_at),
-            },
+            self._line_params(line),
         )
 
     def save_granted_line(self, line: CreditLine, read: CreditLine | None) -> None:
         self._locked_lines.pop(line.user_key, None)
-        params = {
-            "user_key": line.user_key,
-            "credit_limit": line.credit_limit,
-            "rate": self.codec.rate(line.daily_interest_rate),
-            "status": line.status.value,
-            "country": line.residence_country,
-            "opened_at": self.codec.time(line.opened_at),
-            "updated_at": self.codec.time(line.updated_at),
-        }
+        params = self._line_params(line)
         changed = LineChangedMeanwhile("the credit line changed while it was locked; no limit was granted")
         if read is None:
             self.write(
@@ -441,6 +425,18 @@ class SqlUnitOfWork(ABC):
         )
         assert row is not None  # inserted above, or there before; rows are never deleted
         return RuleVersion(version, row[0], self.codec.read_time(row[1]))
+
+    def _line_params(self, line: CreditLine) -> dict[str, object]:
+        """A line's columns as the statements that write a line take them (all but outstanding_principal)."""
+        return {
+            "user_key": line.user_key,
+            "credit_limit": line.credit_limit,
+            "rate": self.codec.rate(line.daily_interest_rate),
+            "status": line.status.value,
+            "country": line.residence_country,
+            "opened_at": self.codec.time(line.opened_at),
+            "updated_at": self.codec.time(line.updated_at),
+        }
 
     # -- rows to records -------------------------------------------------------------------------
 
