@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from service.config import Settings
 from service.engine.bundle import check_bundle
 from service.supervisor import (
     LONGEST_PROBLEM_RECORDED,
@@ -24,14 +21,6 @@ from service.supervisor import (
 )
 
 SUMMARY = re.compile(r"\d+ passed|coverage:|never fired:|has errors; fix them first")
-
-
-@pytest.fixture
-def supervisor(rules: Path, tmp_path: Path) -> Iterator[Supervisor]:
-    settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    made = Supervisor(settings)
-    yield made
-    shutil.rmtree(made.state_dir, ignore_errors=True)
 
 
 def refuse(supervisor: Supervisor, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:

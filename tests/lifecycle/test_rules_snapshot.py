@@ -10,26 +10,16 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from service.config import Settings
 from service.engine.check import run_check
 from service.engine.files import MAX_FILE_BYTES, MAX_LIST_FILE_BYTES
 from service.supervisor import Supervisor, fingerprint, remove_stale_state
 from tests.lifecycle.conftest import fake_validator
 from tests.support.server_process import ROOT
-
-
-@pytest.fixture
-def supervisor(rules: Path, tmp_path: Path) -> Iterator[Supervisor]:
-    settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    made = Supervisor(settings)
-    yield made
-    shutil.rmtree(made.state_dir, ignore_errors=True)
 
 
 def bytes_under(directory: Path) -> int:

@@ -4,16 +4,13 @@ tick; it is taken once it serves the bundle the others serve."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from service import supervisor as supervisor_module
-from service.config import Settings
 from service.supervisor import WATCH_INTERVAL, ActiveBundle, Supervisor, Worker
 
 DATABASE_DOWN = "FAILED the database could not be opened: connection refused"
@@ -52,14 +49,6 @@ def worker_on(snapshot: Path, *, alive: bool) -> Worker:
     if alive:
         process.poll = lambda: None  # type: ignore[method-assign]
     return Worker(process, snapshot)
-
-
-@pytest.fixture
-def supervisor(rules: Path, tmp_path: Path) -> Iterator[Supervisor]:
-    settings = Settings(host="127.0.0.1", port=0, rules_dir=rules, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    made = Supervisor(settings)
-    yield made
-    shutil.rmtree(made.state_dir, ignore_errors=True)
 
 
 @pytest.fixture
