@@ -31,6 +31,7 @@ class BatchedLines:
         self._lines: list[str] = []
         self._size = 0
         self._dropped = 0  # lines whose write failed, not yet said
+        self._why_dropped = ""
         self._lock = threading.Lock()
         self._flusher = threading.Thread(target=self._flush_periodically, name="log-lines", daemon=True)
         self._flusher.start()
@@ -57,12 +58,13 @@ class BatchedLines:
             return
         lines, self._lines, self._size = self._lines, [], 0
         if self._dropped:
-            lines.insert(0, _dropped_line(self._dropped))
+            lines.insert(0, dropped_lines_notice(self._dropped, self._why_dropped))
         try:
             self._target.write("".join(lines))
             self._target.flush()
-        except (OSError, ValueError):  # a broken or closed stream: the lines are lost, the caller goes on
+        except (OSError, ValueError) as error:  # a broken or closed stream: the lines are lost, the caller goes on
             self._dropped += len(lines) - (1 if self._dropped else 0)
+            self._why_dropped = (getattr(error, "strerror", None) or str(error)).lower()
             return
         self._dropped = 0
 
@@ -72,15 +74,16 @@ class BatchedLines:
             self.drain()
 
 
-def _dropped_line(count: int) -> str:
+def dropped_lines_notice(count: int, reason: str) -> str:
+    """The line that says `count` log lines were lost, and why (a worker's log stream here, the supervisor's stderr)."""
     record = {
-        "event": "log.lines_dropped",
+        "event": "logs.dropped",
         "level": "warning",
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "count": count,
-        "reason": "the log stream could not be written (its reader went away)",
+        "lines": count,
+        "reason": reason,
     }
-    return json.dumps(record) + "\n"
+    return json.dumps(record, separators=(",", ":")) + "\n"
 
 
 # gRPC's C core writes plain-text lines to stderr, glog style: "E1202 10:27:19.749105  378 file.cc:186] text".

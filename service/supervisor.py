@@ -35,8 +35,8 @@ import structlog
 from service.affinity import described, worker_cpus
 from service.config import Settings, redact_password
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
-from service.log_lines import as_json_lines
-from service.logs import configure_logging, json_line, utc_timestamp
+from service.log_lines import as_json_lines, dropped_lines_notice
+from service.logs import configure_logging
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
 log = structlog.get_logger("decisiond.supervisor")
@@ -706,9 +706,7 @@ class LineWriter:
 
     def _dropped_notice(self) -> bytes:
         """The line that says how many lines were lost, after the end of the one cut short, if one was."""
-        record = utc_timestamp(None, "warning", {"event": "logs.dropped", "level": "warning", "lines": self._dropped,
-                                                 "reason": self._why_dropped})
-        return b"\n" * self._mid_line + json_line(dict(record), str).encode() + b"\n"
+        return b"\n" * self._mid_line + dropped_lines_notice(self._dropped, self._why_dropped).encode()
 
 
 STDERR = LineWriter(2)

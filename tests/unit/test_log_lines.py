@@ -80,7 +80,8 @@ def test_a_broken_stream_drops_lines_without_raising_and_says_how_many_once_it_w
 
     first, rest = target.getvalue().split("\n", 1)
     said = json.loads(first)
-    assert (said["event"], said["level"], said["count"]) == ("log.lines_dropped", "warning", count)
+    assert (said["event"], said["level"], said["lines"]) == ("logs.dropped", "warning", count)
+    assert said["reason"] == "broken pipe"
     assert rest == "after\n"
 
 
