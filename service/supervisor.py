@@ -547,7 +547,7 @@ class Supervisor:
             said.append(self._await_ready(worker))
             if said[-1].startswith("REFUSED ") and snapshot is not None:
                 self._stop_workers(started)
-                problems = problem_entries("\n".join(json.loads(said[-1].removeprefix("REFUSED "))))
+                problems = _refused_problems(said[-1])
                 raise BundleRefused([entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in problems])
             if not said[-1].startswith("READY"):
                 self._stop_workers(started)
@@ -631,7 +631,7 @@ class Supervisor:
             return (f"the checked copy of the rules at {snapshot} is gone (removed by a temporary-file cleaner?);"
                     " checking the rules again"), True
         if said.startswith("REFUSED "):
-            problems = "; ".join(problem_entries("\n".join(json.loads(said.removeprefix("REFUSED ")))))
+            problems = "; ".join(_refused_problems(said))
             return (f"it refused the checked copy of the rules at {snapshot} ({problems}); checking the rules"
                     " again"), True
         return self._why_not_ready(replacement, said), False
@@ -649,6 +649,11 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
+
+
+def _refused_problems(said: str) -> list[str]:
+    """The problems a worker's `REFUSED <JSON list of formatted problems>` line names, one line each."""
+    return problem_entries("\n".join(json.loads(said.removeprefix("REFUSED "))))
 
 
 def _how_it_ended(code: int) -> str:
