@@ -27,7 +27,7 @@ from service.engine.compiler import CompiledRuleSet, compile_rules
 from service.engine.context import LoadContext, scalar_node
 from service.engine.model import FiredRule, Outcome, Severity
 from service.engine.nodes import Expr
-from service.engine.satisfy import always_matches, never_matches
+from service.engine.satisfy import always_matches, never_matches, why_never
 from service.engine.typecheck import Scope, suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
 
@@ -82,10 +82,11 @@ def read_rule_file(src: SourceFile, kind: RuleSetKind, ctx: LoadContext) -> Rule
     compiled = compile_rules(kind.value, scope, [(s.rule_id, s.expr) for s in specs])
     for spec, rule, node in zip(specs, compiled.rules, when_nodes, strict=True):
         if never_matches(rule.cond, compiled.sources):
-            reader.report(P.NEVER_MATCHES, node, "this rule can never match: its condition contradicts itself, or "
-                          "asks for a value no request carries",
-                          "check the bounds and values; e.g. 'x > 5 and x < 3' is never true, nor 'applicant.age > "
-                          "130' (docs/rules.md gives the values requests carry)", spec.rule_id)
+            reason, hint = why_never(rule.cond, compiled.sources) or (
+                "its condition contradicts itself, or asks for a value no request carries",
+                "check the bounds and values; e.g. 'x > 5 and x < 3' is never true, nor 'applicant.age > 130' "
+                "(docs/rules.md gives the values requests carry)")
+            reader.report(P.NEVER_MATCHES, node, f"this rule can never match: {reason}", hint, spec.rule_id)
         elif always_matches(rule.cond, compiled.sources):
             reader.report(P.ALWAYS_MATCHES, node, "this rule matches every request",
                           "check the condition; a rule that always matches decides every case", spec.rule_id)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from service.domain.money import format_fen_as_yuan
+from service.engine.catalogue import FieldType
 from service.engine.condition import All, Any, Cond, Const, Test, negate
+from service.engine.nodes import render
 from service.engine.sources import Source
 
 MAX_TERMS = 256
@@ -90,6 +93,59 @@ def never_matches(cond: Cond, sources: Sequence[Source]) -> bool:
     """True only when no fact can satisfy the condition."""
     terms = _dnf(cond)
     return terms is not None and not any(_satisfiable(t, sources) for t in terms)
+
+
+CONTRADICTION_HINT = "check the bounds and values: no value passes them all, as in 'x > 5 and x < 3'"
+RANGE_HINT = "write bounds inside the range a request carries (docs/rules.md gives them), or remove the rule"
+
+
+def why_never(cond: Cond, sources: Sequence[Source]) -> tuple[str, str] | None:
+    """For a condition that never matches: what rules each of its alternatives out, naming the field (its tests
+    contradict each other, or ask for a value outside the range a request carries), and a hint; None when that
+    cannot be told (the condition is too large to expand)."""
+    terms = _dnf(cond)
+    if terms is None:
+        return None
+    if not terms:  # `false`, or parts the compiler folded to it, such as `x != x`
+        return "its condition is false for every request", CONTRADICTION_HINT
+    reasons: list[str] = []
+    hints: set[str] = set()
+    for term in terms:
+        found = _why_term_never(term, sources)
+        if found is None:
+            return None
+        if found[0] not in reasons:
+            reasons.append(found[0])
+        hints.add(found[1])
+    return "; ".join(reasons), hints.pop() if len(hints) == 1 else f"{CONTRADICTION_HINT}; {RANGE_HINT}"
+
+
+def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, str] | None:
+    by_key: dict[int, list[Test]] = {}
+    for test in term:
+        by_key.setdefault(test.source, []).append(test)
+    for key, tests in by_key.items():
+        source = sources[key]
+        name = source.spec.name if source.spec is not None else f"'{render(source.expr)}'" if source.expr else "?"
+        if not _key_satisfiable(tests, *source.bounds):
+            if len(tests) > 1:
+                return f"its tests of {name} contradict each other", CONTRADICTION_HINT
+            return f"no value of {name} passes its test", CONTRADICTION_HINT
+        if not _key_satisfiable(tests, *possible(source)):
+            return f"a request carries {name} {_carried_text(source)}", RANGE_HINT
+    return None
+
+
+def _carried_text(source: Source) -> str:
+    assert source.spec is not None
+    low, high = source.spec.carried_range
+
+    def shown(value: int) -> str:
+        return f"{format_fen_as_yuan(value)} CNY" if source.spec and source.spec.type is FieldType.MONEY else str(value)
+
+    if low is not None and high is not None:
+        return f"only from {shown(low)} to {shown(high)}"
+    return f"only {shown(low)} or more" if low is not None else f"only up to {shown(high)}" if high is not None else ""
 
 
 def always_matches(cond: Cond, sources: Sequence[Source]) -> bool:

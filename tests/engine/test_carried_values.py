@@ -136,6 +136,22 @@ def test_a_rule_outside_the_range_requests_carry_never_matches(bundle_copy: Bund
     assert (problem.code, problem.rule_id) == ("R108", "ELG-007")
 
 
+@pytest.mark.parametrize(("when", "reason"), [
+    ("applicant.age > 130", "a request carries applicant.age only from 0 to 130"),
+    ("applicant.annual_income < 0 CNY",
+     "a request carries applicant.annual_income only from 0.00 CNY to 9999999999999.99 CNY"),
+    ("applicant.age >= 200 or applicant.active_spend_months > 12",
+     "a request carries applicant.age only from 0 to 130; a request carries applicant.active_spend_months only "
+     "from 0 to 12"),
+])
+def test_a_rule_outside_the_range_requests_carry_is_told_the_range(bundle_copy: BundleCopy, when: str,
+                                                                   reason: str) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
+    problem = only(bundle_copy)
+    assert problem.message == f"this rule can never match: {reason}"
+    assert problem.hint.startswith("write bounds inside the range a request carries")
+
+
 def test_a_drawdown_rule_outside_the_range_requests_carry_never_matches(bundle_copy: BundleCopy) -> None:
     add_rule(bundle_copy, "drawdown.yaml", "DRW-007", "drawdown.term_months > 360 or drawdown.amount <= 0 CNY",
              DRAWDOWN_THEN)
