@@ -38,7 +38,6 @@ from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment
 from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle, load_bundle
-from service.engine.catalogue import RuleSetKind
 from service.engine.errors import BundleInvalid
 from service.engine.problems import RuleProblem, problem
 from service.storage import open_store
@@ -486,11 +485,7 @@ def rule_case_problems(directory: Path) -> list[RuleProblem]:
         bundle = load_bundle(directory)
         try:
             report = run_cases(bundle, cases)
-            where = {
-                spec.rule_id: (spec.file, spec.line)
-                for kind in (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
-                for spec in bundle.rule_specs(kind)
-            }
+            where = bundle.rule_places()
         finally:
             bundle.close()
     except Exception:
@@ -501,12 +496,8 @@ def rule_case_problems(directory: Path) -> list[RuleProblem]:
     problems += [_failed(outcome) for outcome in report.outcomes if outcome.failures and not outcome.problems]
     if problems:  # which rules no case fires is not known while some cases cannot be run or fail
         return problems
-    file_of_kind = {RuleSetKind.SCORECARD: "scorecard.yaml", RuleSetKind.LIMITS: "limits.yaml"}
     for rule_id in report.uncovered:
-        file, line = where.get(rule_id, (None, None))
-        if file is None:
-            kind = RuleSetKind.SCORECARD if "/" in rule_id else RuleSetKind.LIMITS
-            file = str(directory / file_of_kind[kind])
+        file, line = where[rule_id]
         problems.append(problem(P.UNTESTED_RULE, file, "no test case fires this rule", line=line, rule_id=rule_id,
                                 hint="add a case to tests/*.yaml that makes this rule fire (see docs/rules.md, "
                                 "Rule tests)"))

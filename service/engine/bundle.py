@@ -180,6 +180,13 @@ class RuleBundle:
         """The rules of an eligibility, drawdown or fraud set as written (id, description, file, line, when)."""
         return self._decisions_for(kind).rules
 
+    def rule_places(self) -> dict[str, tuple[str, int]]:
+        """Where each id of all_rule_ids() is written: its file as the bundle was given, and its line."""
+        places = {b.bin_id: (b.file, b.line) for b in self._bins}
+        places |= {c.cap_id: (c.file, c.line) for c in self._spec.limits.caps}
+        places |= {r.rule_id: (r.file, r.line) for kind in DECISION_KINDS for r in self._decisions[kind].rules}
+        return places
+
     # -- helpers -------------------------------------------------------------------------------------------
     def _decisions_for(self, kind: RuleSetKind) -> _Decisions:
         if kind not in DECISION_KINDS:

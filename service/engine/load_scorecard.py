@@ -49,6 +49,8 @@ class BinSpec:
     points: int
     lower: Literal | None  # from (inclusive)
     upper: Literal | None  # below (exclusive)
+    file: str  # where it is written, for messages
+    line: int
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ def _read_bins(reader: FileReader, node: Node, value: Expr, kind: FieldType, cid
         if points is None or isinstance(lower, bool) or isinstance(upper, bool):
             ok = False
             continue
-        found.append((BinSpec(index, f"{cid}/{number}", points, lower, upper), item))
+        found.append((BinSpec(index, f"{cid}/{number}", points, lower, upper, reader.src.display,
+                              reader.where(item)[0] or 0), item))
     if not ok:
         return None
     return [b for b, _ in found] if _coverage(reader, found, cid) else None

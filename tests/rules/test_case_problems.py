@@ -382,3 +382,24 @@ def test_a_full_disk_under_the_cases_is_told_as_such_not_as_a_fault_to_report(
             f"is full)\n    fix: free space in {tempfile.gettempdir()} (or the folder TMPDIR names) and run the cases "
             "again [R999]") in report
     assert "report this to the service team" not in report
+
+
+def test_a_scorecard_bin_or_limit_cap_no_case_fires_is_named_at_its_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    scorecard = rules / "scorecard.yaml"
+    scorecard.write_text(scorecard.read_text().replace(
+        "      - {from: 90, points: 0}\n",
+        "      - {from: 90, below: 700, points: 0}\n      - {from: 700, points: 0}\n", 1))
+    limits = rules / "limits.yaml"
+    limits.write_text(limits.read_text() + "\n  - id: LIM-HUGE\n    description: Never the lowest\n"
+                      "    amount: 900000 CNY\n    reason: CAPPED_BY_REGULATION\n")
+    out = io.StringIO()
+    assert run_check(rules, out, extra_checks=service.rule_tests.rule_case_problems) == 0
+    bin_line = scorecard.read_text().splitlines().index("      - {from: 700, points: 0}") + 1
+    cap_line = limits.read_text().splitlines().index("  - id: LIM-HUGE") + 1
+    untested = [line for line in out.getvalue().splitlines() if "no test case fires this rule" in line]
+    assert untested == [
+        f"{rules}/scorecard.yaml:{bin_line}: rule SC-REPAY/5: warning: no test case fires this rule",
+        f"{rules}/limits.yaml:{cap_line}: rule LIM-HUGE: warning: no test case fires this rule",
+    ]
