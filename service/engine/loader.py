@@ -168,6 +168,16 @@ def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | 
     return read(src) if src is not None else None
 
 
+def _version_fault(version: str) -> str:
+    """What keeps a version string from matching VERSION_RE, in words."""
+    if not version[:1].isascii() or not version[:1].isalnum():
+        return f"it starts with '{version[:1]}', and a version starts with a letter from A to Z or a digit"
+    other = next((c for c in version if not VERSION_RE.fullmatch("a" + c)), None)
+    if other is not None:
+        return "it contains a space" if other == " " else f"it contains '{other}'"
+    return "it is longer than 64 characters"
+
+
 def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> tuple[_Header | None, bool]:
     """The header, and whether the reason codes could be read (they are known, if only to be none)."""
     reader = FileReader(src, ctx.problems)
@@ -180,8 +190,9 @@ def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> tuple[_Header | None
         return None, False
     version = reader.text(top.get("version"), "version", max_len=64) if "version" in top else None
     if version is not None and not VERSION_RE.fullmatch(version):
-        reader.report(P.INVALID_VALUE, top["version"], f"'{version}' is not a usable version string",
-                      "use letters, digits, '.', '-', '_' or '+', e.g. 2026.11-1")
+        reader.report(P.INVALID_VALUE, top["version"], f"'{version}' is not a usable version string: "
+                      f"{_version_fault(version)}", "use the letters A to Z (either case), digits, '.', '-', '_' or "
+                      "'+', starting with a letter or a digit, e.g. 2026.11-1")
         version = None
     currency = reader.text(top.get("currency"), "currency", max_len=8) if "currency" in top else None
     if currency is not None and currency not in SUPPORTED_CURRENCIES:

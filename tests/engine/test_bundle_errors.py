@@ -96,6 +96,17 @@ def test_misspelt_key_gets_a_suggestion(bundle_copy: BundleCopy) -> None:
     ]
 
 
+@pytest.mark.parametrize(("version", "fault"), [
+    ("+1", "it starts with '+', and a version starts with a letter from A to Z or a digit"),
+    ("2026.11 1", "it contains a space"),
+    ("2026.11/1", "it contains '/'"),
+])
+def test_an_unusable_version_is_told_what_makes_it_so(bundle_copy: BundleCopy, version: str, fault: str) -> None:
+    bundle_copy.replace("bundle.yaml", 'version: "2026.11-1"', f'version: "{version}"')
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.message) == ("R006", f"'{version}' is not a usable version string: {fault}")
+
+
 def test_badly_formed_rule_id(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("fraud.yaml", "id: FRD-002", "id: frd 2")
     problem = the_error(bundle_copy.dir)
