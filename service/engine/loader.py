@@ -23,7 +23,7 @@ from typing import TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from service.engine import problems as P
-from service.engine.catalogue import ATTRIBUTES_PREFIX, FieldType, RuleSetKind
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, FieldType, RuleSetKind
 from service.engine.context import CODE_RE, AttributeSpec, LoadContext
 from service.engine.files import BUNDLE_FILE, LISTS_DIR, LISTS_FIX, BundleFiles, display_path, read_bundle_files
 from service.engine.load_limits import Limits, money, read_limits
@@ -104,7 +104,7 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
     used_lists: set[str] | None = None  # known once every rule is read
     if scorecard is not None and limits is not None and all(kind in rule_files for kind in DECISION_KINDS):
         used_lists = _lists_used(scorecard, limits, rule_files)
-        _warn_of_unused_lists(files, used_lists, problems)
+        _warn_of_unused_lists(files, ctx.lists, used_lists, problems)
     if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None \
             or used_lists is None:
         return None, problems
@@ -130,7 +130,8 @@ def _lists_used(scorecard: Scorecard, limits: Limits, rule_files: dict[RuleSetKi
     return used
 
 
-def _warn_of_unused_lists(files: BundleFiles, used: set[str], problems: list[RuleProblem]) -> None:
+def _warn_of_unused_lists(files: BundleFiles, lists: dict[str, frozenset[str]], used: set[str],
+                          problems: list[RuleProblem]) -> None:
     """W006 for each list file no rule uses: it is read and checked on every load (and held against the limits on
     all lists) for nothing, or a rule meant to use it names another list."""
     paths = {name: src.rel for name, src in files.lists.items()} | files.unread_lists
@@ -139,7 +140,20 @@ def _warn_of_unused_lists(files: BundleFiles, used: set[str], problems: list[Rul
             problems.append(problem(
                 P.UNUSED_LIST, display_path(files.directory, rel), f"no rule uses this list (lists.{name})",
                 hint=f"remove the file if the list is no longer needed, or use it in a rule, e.g. "
-                f"transaction.counterparty_id in lists.{name}"))
+                f"{_field_for_list(lists.get(name, frozenset()))} in lists.{name}"))
+
+
+LIST_EXAMPLE_FIELDS = tuple(FIELDS[name] for name in ("channel.country", "drawdown.purpose",
+                                                       "transaction.counterparty_id"))
+
+
+def _field_for_list(entries: frozenset[str]) -> str:
+    """A field whose values the list's entries could be, for a hint: a country, a purpose, else an id."""
+    for field in LIST_EXAMPLE_FIELDS:
+        form = field.carries.text
+        if entries and form is not None and all(form.takes(entry) for entry in entries):
+            return field.name
+    return LIST_EXAMPLE_FIELDS[-1].name
 
 
 def version_names_other_rules(

@@ -86,6 +86,18 @@ def test_a_list_no_rule_uses_is_warned_about_and_the_bundle_still_loads(bundle_c
     assert spec is not None
 
 
+@pytest.mark.parametrize(("entries", "field"), [
+    ("CN\nUS\n", "channel.country"),
+    ("SECURITIES\nHOME_PURCHASE\n", "drawdown.purpose"),
+    ("CP-1\nCN\n", "transaction.counterparty_id"),
+])
+def test_the_hint_for_a_list_no_rule_uses_names_a_field_its_entries_fit(bundle_copy: BundleCopy, entries: str,
+                                                                        field: str) -> None:
+    bundle_copy.write("lists/watched.txt", entries)
+    (found,) = check_bundle(bundle_copy.dir)
+    assert found.hint.endswith(f"e.g. {field} in lists.watched")
+
+
 def test_the_entries_of_a_list_no_rule_uses_are_not_kept_once_checked(bundle_copy: BundleCopy) -> None:
     write_list(bundle_copy, "old_mules", 1000)
     spec, _ = analyse(bundle_copy.dir)
