@@ -24,9 +24,11 @@ from yaml.nodes import Node, ScalarNode
 from service.engine import problems as P
 from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.compiler import CompiledRuleSet, compile_rules
+from service.engine.constant_parts import constant_parts, describe
 from service.engine.context import LoadContext, scalar_node
 from service.engine.model import FiredRule, Outcome, Severity
 from service.engine.nodes import Expr
+from service.engine.problems import ExprIssue
 from service.engine.satisfy import always_matches, never_matches, why_never
 from service.engine.typecheck import Scope, suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
@@ -90,6 +92,11 @@ def read_rule_file(src: SourceFile, kind: RuleSetKind, ctx: LoadContext) -> Rule
         elif always_matches(rule.cond, compiled.sources):
             reader.report(P.ALWAYS_MATCHES, node, "this rule matches every request",
                           "check the condition; a rule that always matches decides every case", spec.rule_id)
+        else:
+            for found in constant_parts(spec.expr, scope):
+                message, hint = describe(found, node.value[found.part.span.start:found.part.span.end])
+                reader.report_expression(node, ExprIssue(P.CONSTANT_PART, found.part.span.start, message, hint),
+                                         spec.rule_id)
     if sum(1 for p in ctx.problems if p.is_error) > errors_before:
         return None
     return RuleFile(kind, tuple(specs), compiled)

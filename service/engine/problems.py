@@ -71,6 +71,7 @@ VALUE_MAY_BE_MISSING = _w("W004", "a scorecard value divides by a field: where t
                                   "falls into no bin and scores 0 points")
 TRAILING_COMMENT = _w("W005", "a condition is followed by a comment on its line: what follows ' #' is not part of it")
 UNUSED_LIST = _w("W006", "a list in lists/ that no rule uses (it is read and checked, then set aside)")
+CONSTANT_PART = _w("W007", "a part of a condition is true for every request, or false for every request")
 INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
 
 ALL_CODES: tuple[ProblemCode, ...] = (
@@ -80,7 +81,7 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
     UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, TRAILING_COMMENT,
-    UNUSED_LIST, INTERNAL,
+    UNUSED_LIST, CONSTANT_PART, INTERNAL,
 )
 
 

@@ -276,3 +276,41 @@ def test_the_documented_ranges_are_the_ones_requests_are_held_to() -> None:
                    f"ids (`transaction.counterparty_id`, `channel.device_id`) are at most "
                    f"{request_limits.MAX_ID_LENGTH} characters"):
         assert phrase in text, phrase
+
+
+# -- parts of a condition true or false for every request (W007) --------------------------------------------
+
+NOTHING = "so it changes nothing: the condition means the same without it"
+
+
+@pytest.mark.parametrize(("when", "part", "message"), [
+    ("applicant.credit_inquiries_6m > 10 and applicant.age >= 0", "applicant.age >= 0",
+     f"'applicant.age >= 0' is true for every request, {NOTHING}"),
+    ("applicant.credit_inquiries_6m > 10 or applicant.age > 130", "applicant.age > 130",
+     f"'applicant.age > 130' is false for every request, {NOTHING}"),
+    ("not (applicant.credit_inquiries_6m <= 10 or applicant.age != applicant.age)", "applicant.age != applicant.age",
+     f"'applicant.age != applicant.age' is false for every request, {NOTHING}"),
+    ("applicant.credit_inquiries_6m > 10 or (applicant.verified_contacts > 3 and applicant.age < 0)",
+     "applicant.verified_contacts > 3 and applicant.age < 0",
+     "'applicant.verified_contacts > 3 and applicant.age < 0' is false for every request, " + NOTHING),
+    ("applicant.credit_inquiries_6m > 10 and (applicant.verified_contacts > 3 or applicant.age <= 130)",
+     "applicant.verified_contacts > 3 or applicant.age <= 130",
+     "'applicant.verified_contacts > 3 or applicant.age <= 130' is true for every request, " + NOTHING),
+])
+def test_a_part_of_a_condition_with_the_same_truth_for_every_request_is_warned_about_where_it_is(
+        bundle_copy: BundleCopy, when: str, part: str, message: str) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id, problem.message) == ("W007", "ELG-007", message)
+    assert problem.col == bundle_copy.col_of("eligibility.yaml", when) + when.index(part)
+
+
+@pytest.mark.parametrize("when", [
+    "applicant.credit_inquiries_6m > 10 and applicant.age >= 18",
+    "applicant.credit_inquiries_6m > 10 or applicant.age > 129",
+    "applicant.credit_inquiries_6m > 10 and applicant.country in ['CN', 'HK']",
+])
+def test_a_part_some_request_can_make_true_and_another_false_is_not_warned_about(bundle_copy: BundleCopy,
+                                                                                when: str) -> None:
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
+    assert check_bundle(bundle_copy.dir) == []

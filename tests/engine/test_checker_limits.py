@@ -109,9 +109,11 @@ def _largest_conditions() -> dict[str, str]:
             parts.append(pattern.format(first + len(parts)))
         return joiner.join(parts)
 
-    alternating = "applicant.age > 0"
+    # ages 0, 2, 4 ... 30 and above 100: no part is true, or false, for every age (W007), as with `!=` throughout
+    alternating = "applicant.age > 100"
     for level in range(MAX_NESTING):
-        alternating = f"(applicant.age != {level} {'and' if level % 2 else 'or'} {alternating})"
+        alternating = f"(applicant.age {'!=' if level % 2 else '=='} {level} {'and' if level % 2 else 'or'} " \
+                      f"{alternating})"
     return {
         "plus": "score.value < 600" + " + 1" * steps,
         "minus": "score.value > 700" + " - 1" * steps,
@@ -121,7 +123,7 @@ def _largest_conditions() -> dict[str, str]:
         # never match, or always (R108, W001)
         "and": longest("applicant.verified_contacts != {}", " and ", 1000),
         "or": longest("applicant.verified_contacts == {}", " or ", 1000),
-        "or_of_and": longest("(applicant.age == {} and applicant.real_name_verified)", " or ", 100),
+        "or_of_and": longest("(applicant.age == {} and applicant.real_name_verified)", " or ", 60),  # ages to 127
         "or_of_fields": " or ".join(f"applicant.{f} > 5" for f in ("age", "overdue_count_24m", "verified_contacts",
                                                                       "credit_inquiries_6m", "account_age_months")),
         "not": "not " * MAX_NESTING + "applicant.real_name_verified",
@@ -153,7 +155,7 @@ def test_the_largest_condition_of_every_operator_loads_and_evaluates_like_the_or
         sorted(["minus", "divide", "and", "or_of_fields", "not", "brackets"]),
         sorted(["plus", "times", "divide", "or", "or_of_fields", "brackets"]),
         sorted(["minus", "times", "divide", "and", "or_of_and", "or_of_fields", "not", "brackets"]),
-        sorted(["minus", "divide", "and", "or_of_fields", "not", "minus_sign", "brackets"]),
+        sorted(["minus", "divide", "and", "or_of_fields", "not", "minus_sign"]),
     ]
 
 
@@ -193,7 +195,7 @@ def test_an_empty_bundle_yaml_is_the_only_problem(bundle_copy: BundleCopy) -> No
 
 
 def test_an_unclosed_quote_in_bundle_yaml_points_at_the_quote(bundle_copy: BundleCopy) -> None:
-    bundle_copy.replace("bundle.yaml", 'version: "2026.11-1"', 'version: "2026.11-1')
+    bundle_copy.replace("bundle.yaml", 'version: "2026.12-1"', 'version: "2026.12-1')
     found = the_error(bundle_copy.dir)
     assert (found.code, found.line, found.col) == \
         ("R001", bundle_copy.line_of("bundle.yaml", "version:"), bundle_copy.col_of("bundle.yaml", '"2026'))

@@ -21,7 +21,7 @@ from tests.lifecycle.test_hot_reload import set_version, status, wait_for
 from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import start_server
 
-STARTER_VERSION = "2026.11-1"
+STARTER_VERSION = "2026.12-1"
 
 
 def reword(rules: Path) -> None:
@@ -75,9 +75,9 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
         )
         assert missing.code() == grpc.StatusCode.NOT_FOUND, "ledger reads go on"
 
-    set_version(rules, "2026.11-2")
+    set_version(rules, "2026.12-2")
     with serving(rules, database_url) as channel:
-        assert score(channel).meta.ruleset_version == "2026.11-2"
+        assert score(channel).meta.ruleset_version == "2026.12-2"
 
     set_version(rules, STARTER_VERSION)
     (rules / "eligibility.yaml").write_text((rules.parent / "starter-eligibility.yaml").read_text())
@@ -117,8 +117,8 @@ def test_a_server_restarted_on_other_rules_under_its_version_serves_ledger_reads
         assert problem.endswith("[R014]") and "\n" not in problem
         assert rpc_error(lambda: score(channel)).code() == grpc.StatusCode.UNAVAILABLE
 
-        set_version(rules, "2026.11-2")
-        wait_for(lambda: status(rules_stub).active.version == "2026.11-2", "the new version to serve", timeout=60)
-        assert score(channel).meta.ruleset_version == "2026.11-2"
+        set_version(rules, "2026.12-2")
+        wait_for(lambda: status(rules_stub).active.version == "2026.12-2", "the new version to serve", timeout=60)
+        assert score(channel).meta.ruleset_version == "2026.12-2"
     finally:
         assert server.stop() == 0

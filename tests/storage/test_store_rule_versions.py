@@ -23,12 +23,12 @@ def name(store: Store, version: str, digest: str, at: object = T0) -> RuleVersio
 
 def test_a_version_names_the_rules_first_served_under_it_whatever_comes_later(open_test_store: OpenStore) -> None:
     store = open_test_store()
-    assert name(store, "2026.11-1", FIRST) == RuleVersion("2026.11-1", FIRST, T0)
+    assert name(store, "2026.12-1", FIRST) == RuleVersion("2026.12-1", FIRST, T0)
 
     later = open_test_store()  # a restart, or another replica
-    assert name(later, "2026.11-1", OTHER, T0 + minutes(5)) == RuleVersion("2026.11-1", FIRST, T0)
-    assert name(later, "2026.11-1", FIRST, T0 + minutes(9)) == RuleVersion("2026.11-1", FIRST, T0)
-    assert name(later, "2026.11-2", OTHER, T0 + minutes(9)) == RuleVersion("2026.11-2", OTHER, T0 + minutes(9))
+    assert name(later, "2026.12-1", OTHER, T0 + minutes(5)) == RuleVersion("2026.12-1", FIRST, T0)
+    assert name(later, "2026.12-1", FIRST, T0 + minutes(9)) == RuleVersion("2026.12-1", FIRST, T0)
+    assert name(later, "2026.12-2", OTHER, T0 + minutes(9)) == RuleVersion("2026.12-2", OTHER, T0 + minutes(9))
 
 
 def test_replicas_naming_one_version_together_all_read_one_set_of_rules(open_test_store: OpenStore) -> None:
