@@ -2,7 +2,7 @@
 
 bundle.yaml:
 
-    version: "2026.11-1"        # recorded with every decision
+    version: "2026.12-1"        # recorded with every decision
     currency: CNY               # the only currency of amounts in the rules
     score: {min: 350, max: 950}
     reasons:                    # every reason and flag code the rules may give, with its message
@@ -206,7 +206,7 @@ def _read_bundle_yaml(src: SourceFile, ctx: LoadContext) -> tuple[_Header | None
     if version is not None and not VERSION_RE.fullmatch(version):
         reader.report(P.INVALID_VALUE, top["version"], f"'{version}' is not a usable version string: "
                       f"{_version_fault(version)}", "use the letters A to Z (either case), digits, '.', '-', '_' or "
-                      "'+', starting with a letter or a digit, e.g. 2026.11-1")
+                      "'+', starting with a letter or a digit, e.g. 2026.12-1")
         version = None
     currency = reader.text(top.get("currency"), "currency", max_len=8) if "currency" in top else None
     if currency is not None and currency not in SUPPORTED_CURRENCIES:
