@@ -98,6 +98,17 @@ def test_an_amount_beyond_the_available_limit_is_declined_even_when_a_fraud_rule
     assert available(ledger, user) == 2_000_000
 
 
+def test_a_large_drawdown_naming_no_device_is_referred_for_that_not_as_from_a_device_never_seen(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """The consumer is told what the service saw: no device, rather than a device new to their history."""
+    user = new_user()
+    open_line(decisions, user)
+    answer = decisions.AuthorizeDrawdown(drawdown(user, 10_000, channel=pb.Channel(country="CN")))
+    assert answer.outcome == pb.OUTCOME_REVIEW
+    assert [f.code for f in answer.fraud_flags] == ["NO_DEVICE"]
+
+
 def test_fourth_drawdown_within_an_hour_is_referred_for_velocity(decisions: pb_grpc.DecisionServiceStub) -> None:
     user = new_user()
     open_line(decisions, user)

@@ -40,7 +40,9 @@ def test_unknown_field_names_file_line_column_rule_and_suggestion(bundle_copy: B
         ("R102", "rules/fraud.yaml", line, col, "FRD-003")
     assert problem.headline() == f"rules/fraud.yaml:{line}:{col}: rule FRD-003: unknown field " \
         "'transaction.amout' (did you mean 'transaction.amount'?)"
-    expression = "transaction.type == 'DRAWDOWN' and transaction.amout >= 10000 CNY and not features.device_seen_before"
+    # shown to its first 100 characters
+    expression = "transaction.type == 'DRAWDOWN' and transaction.amout >= 10000 CNY and channel.device_id != '' " \
+                 "and no..."
     assert problem.format().splitlines()[1:3] == ["    " + expression, "    " + " " * 35 + "^"]
 
 
@@ -516,7 +518,7 @@ def test_a_comment_after_an_unquoted_condition_is_warned_of_where_it_starts(bund
         "W005", "FRD-003", line, bundle_copy.col_of("fraud.yaml", "#and channel")
     )
     assert found.message == (
-        "'#and channel.country == 'CN' and not fea...' after the condition is a comment, not part of it"
+        "'#and channel.country == 'CN' and channel...' after the condition is a comment, not part of it"
     )
 
 

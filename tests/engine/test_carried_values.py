@@ -73,31 +73,31 @@ def test_a_purpose_requests_carry_is_accepted(bundle_copy: BundleCopy) -> None:
 
 
 def test_country_codes_no_request_carries_are_refused_in_every_country_field(bundle_copy: BundleCopy) -> None:
-    add_rule(bundle_copy, "fraud.yaml", "FRD-007", "channel.country == 'USA' or channel.country == 'us'", FRAUD_THEN)
-    add_rule(bundle_copy, "fraud.yaml", "FRD-008", "line.residence_country in ['Cn', 'KP']", FRAUD_THEN)
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", "channel.country == 'USA' or channel.country == 'us'", FRAUD_THEN)
+    add_rule(bundle_copy, "fraud.yaml", "FRD-102", "line.residence_country in ['Cn', 'KP']", FRAUD_THEN)
     add_rule(bundle_copy, "eligibility.yaml", "ELG-007", "applicant.country != ' US'", ELIGIBILITY_THEN)
     rule = "country codes are two capital letters such as CN (ISO 3166 alpha-2), or empty"
     assert problems_of(bundle_copy) == [
         ("R105", "ELG-007", f"' US' is never a country code: {rule}", "write 'US'"),
-        ("R105", "FRD-007", f"'USA' is never a country code: {rule}",
+        ("R105", "FRD-101", f"'USA' is never a country code: {rule}",
          "write the two-letter code in capitals, e.g. 'US' for the United States"),
-        ("R105", "FRD-007", f"'us' is never a country code: {rule}", "write 'US'"),
-        ("R105", "FRD-008", f"'Cn' is never a country code: {rule}", "write 'CN'"),
+        ("R105", "FRD-101", f"'us' is never a country code: {rule}", "write 'US'"),
+        ("R105", "FRD-102", f"'Cn' is never a country code: {rule}", "write 'CN'"),
     ]
 
 
 def test_an_empty_or_two_letter_country_is_accepted(bundle_copy: BundleCopy) -> None:
-    add_rule(bundle_copy, "fraud.yaml", "FRD-007", "channel.country in ['US', ''] and line.residence_country == 'KP'",
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", "channel.country in ['US', ''] and line.residence_country == 'KP'",
              FRAUD_THEN)
     assert [p.code for p in check_bundle(bundle_copy.dir)] == []
 
 
 def test_an_id_longer_than_requests_carry_is_refused(bundle_copy: BundleCopy) -> None:
     longest = "C" * request_limits.MAX_ID_LENGTH
-    add_rule(bundle_copy, "fraud.yaml", "FRD-007", f"transaction.counterparty_id in ['{longest}', '{longest}X']",
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", f"transaction.counterparty_id in ['{longest}', '{longest}X']",
              FRAUD_THEN)
     (problem,) = check_bundle(bundle_copy.dir)
-    assert (problem.code, problem.rule_id, problem.hint) == ("R105", "FRD-007", "shorten it to at most 64 characters")
+    assert (problem.code, problem.rule_id, problem.hint) == ("R105", "FRD-101", "shorten it to at most 64 characters")
     assert problem.message == (f"'{'C' * 40}...' (65 characters) is never a counterparty id: ids are at most 64 "
                                "characters, without spaces at either end")
 

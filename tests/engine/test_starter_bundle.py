@@ -140,6 +140,9 @@ def test_ordinary_drawdowns_pass_the_policy(starter: RuleBundle, changes: dict[s
      Outcome.REVIEW),
     ({"transaction__counterparty_id": "CP-MULE-0002", "transaction__type": "TRANSFER_OUT"},
      "FRD-006", "MULE_COUNTERPARTY", Severity.HIGH, Outcome.DECLINE),
+    # no device named: referred as such, never as a device "never seen" (FRD-003)
+    ({"transaction__amount": 10_000_00, "channel__device_id": "", "features__device_seen_before": False},
+     "FRD-007", "NO_DEVICE", Severity.MEDIUM, Outcome.REVIEW),
 ])
 def test_each_fraud_rule(starter: RuleBundle, changes: dict[str, object], rule: str, flag: str, severity: Severity,
                          outcome: Outcome) -> None:
@@ -152,6 +155,7 @@ def test_each_fraud_rule(starter: RuleBundle, changes: dict[str, object], rule: 
     {"features__drawdowns_last_hour": 5, "transaction__type": "TRANSFER_OUT"},
     {"transaction__share_of_available_limit": Decimal("0.49"), "features__credential_changed_last_24h": True},
     {"transaction__amount": 9_999_99, "features__device_seen_before": False},
+    {"transaction__amount": 9_999_99, "channel__device_id": "", "features__device_seen_before": False},
     {"channel__country": ""},
     {"channel__country": "SG", "line__residence_country": ""},
     {"transaction__type": "TRANSFER_OUT", "features__counterparty_new_last_24h": True,
@@ -163,10 +167,10 @@ def test_fraud_rules_stay_quiet_just_below_their_thresholds(starter: RuleBundle,
 
 
 def test_rule_ids_in_bundle_order(starter: RuleBundle) -> None:
-    assert starter.rule_ids(FRAUD) == [f"FRD-00{i}" for i in range(1, 7)]
+    assert starter.rule_ids(FRAUD) == [f"FRD-00{i}" for i in range(1, 8)]
     assert starter.rule_ids(RuleSetKind.LIMITS) == ["LIM-INCOME", "LIM-REGULATION"]
     assert starter.rule_ids(RuleSetKind.SCORECARD)[:2] == ["SC-REPAY/1", "SC-REPAY/2"]
-    assert len(starter.all_rule_ids()) == 24 + 6 + 2 + 6 + 6
+    assert len(starter.all_rule_ids()) == 24 + 6 + 2 + 6 + 7
 
 
 def test_explain_names_the_failing_part_with_its_values(starter: RuleBundle) -> None:

@@ -10,7 +10,8 @@ from service.engine.problems import RuleProblem
 from tests.engine.conftest import BundleCopy
 from tests.engine.test_bundle_errors import the_error
 
-FRD_003 = "transaction.type == 'DRAWDOWN' and transaction.amount >= 10000 CNY and not features.device_seen_before"
+FRD_003 = "transaction.type == 'DRAWDOWN' and transaction.amount >= 10000 CNY and channel.device_id != '' and not " \
+          "features.device_seen_before"
 TEXT_RULE = "requests carry at most 64 characters of printable text"
 COUNTRY_RULE = "country codes are two capital letters such as CN (ISO 3166 alpha-2), or empty"
 

@@ -65,7 +65,7 @@ def test_an_attribute_of_the_wrong_kind_fails_its_case_naming_the_field_and_the_
     assert code == 1
     assert (f"FAIL {rules}/tests/extra.yaml:2: case 'long employment': applicant.attributes.employment_months "
             f"(line 4): {said}\n    fix: bundle.yaml declares this attribute as a whole number (int)") in report
-    assert "ok   " in report and "39 passed, 1 failed, 40 cases" in report
+    assert "ok   " in report and "40 passed, 1 failed, 41 cases" in report
     assert_plain_words(report)
 
 
@@ -104,7 +104,7 @@ def test_a_misspelt_attribute_fails_its_case_with_the_declared_name_instead_of_t
     assert main(["rules", "test", str(rules)]) == 1
     tested = capsys.readouterr().out
     assert f"FAIL {said}" in tested
-    assert "39 passed, 1 failed, 40 cases" in tested
+    assert "40 passed, 1 failed, 41 cases" in tested
     assert main(["rules", "check", str(rules)]) == 1
     checked = capsys.readouterr().out
     assert checked.startswith(said + "\n")
@@ -190,7 +190,7 @@ def test_history_minutes_amounts_and_rates_beyond_any_real_value_are_reported_li
     assert (f"FAIL {rules}/tests/extra.yaml:11: case 'a rate no band can have': credit_line.daily_interest_rate "
             "(line 13): has more than 9 decimal places, as no band's rate can\n"
             "    fix: round it to at most 9 decimal places, e.g. 0.000657534 [R006]") in report
-    assert "39 passed, 3 failed, 42 cases" in report
+    assert "40 passed, 3 failed, 43 cases" in report
     assert_plain_words(report)
 
 
@@ -244,7 +244,7 @@ def test_a_yaml_error_in_a_test_file_is_an_error_for_check_and_test_alike(
     tested = capsys.readouterr().out
     assert said in checked and said in tested
     assert f"{rules}: 1 error, 0 warnings" in checked
-    assert "39 passed, 0 failed, 39 cases; 1 test file problem" in tested
+    assert "40 passed, 0 failed, 40 cases; 1 test file problem" in tested
     assert_plain_words(checked + tested)
 
 
