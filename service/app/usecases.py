@@ -18,7 +18,7 @@ from service.app.commands import (
     ScoreCommand,
     TransactionCommand,
 )
-from service.app.facts import drawdown_facts
+from service.app.facts import Facts, drawdown_facts
 from service.app.ports import Clock, Store, UnitOfWork
 from service.app.pseudonyms import Pseudonyms
 from service.app.recording import Call, Decided, DecisionContext, DecisionRecorder, Reply
@@ -36,12 +36,15 @@ from service.app.scoring import eligibility, eligibility_reasons, offer_limit, s
 from service.domain.errors import FieldViolation, InvalidRequest, NoRuleBundle, UnknownCreditLine
 from service.domain.limits import apr
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, Installment, LineStatus
+from service.domain.money import decimal_text
 from service.domain.schedule import build_schedule
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
 from service.engine.model import Outcome
 
 LEDGER_RULE = "LEDGER"  # rule_id of the checks the ledger makes whatever the rules say
+DRAWDOWN_RULES = (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)  # what an AuthorizeDrawdown evaluates
+FRAUD_RULES = (RuleSetKind.FRAUD,)  # what a FlagTransaction evaluates
 
 
 class DecisionApp:
@@ -88,6 +91,22 @@ class DecisionApp:
         if reply is None:
             raise NoRuleBundle()
         return reply
+
+    def _facts_read(self, bundle: RuleBundle, kinds: tuple[RuleSetKind, ...], facts: Facts,
+                    reads: frozenset[str]) -> dict[str, object]:
+        """For the record of an account event's decision, the facts its rules read besides those every record
+        keeps, and only when they read them: a line's days past due and rate, the city, the IP (as a keyed hash),
+        and which of the values the record keeps only as keyed hashes were on the lists the rules look in."""
+        seen: dict[str, object] = {}
+        for field, key in RECORDED_WHEN_READ:
+            if field in reads and field in facts:
+                value = facts[field]
+                seen[key] = decimal_text(value) if isinstance(value, Decimal) else value
+        if "channel.ip" in reads:
+            seen["ip"] = self._pseudonyms.identifier("ip", str(facts.get("channel.ip", "")))
+        if listed := bundle.lists_holding(kinds, facts):
+            seen["listed"] = listed
+        return seen
 
     @staticmethod
     def _meta(bundle: RuleBundle | None, context: DecisionContext, fired: tuple[str, ...]) -> Meta:
@@ -192,9 +211,10 @@ class DecisionApp:
             event = AccountEvent(
                 user_key, EventType.DRAWDOWN, command.amount, context.now, command.channel, "", "", new_id
             )
-            reads = bundle.reads(RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
+            reads = bundle.reads(*DRAWDOWN_RULES)
             facts, record = observe(uow, self._pseudonyms, event, line, context.now, reads)
             minimised.update(_what_the_rules_saw(record, line))
+            minimised.update(self._facts_read(bundle, DRAWDOWN_RULES, facts, reads))
             facts.update(drawdown_facts(command, facts["transaction.share_of_available_limit"]))
             policy = bundle.evaluate(RuleSetKind.DRAWDOWN, facts)
             fraud = bundle.evaluate(RuleSetKind.FRAUD, facts)
@@ -278,7 +298,8 @@ class DecisionApp:
                 command.merchant_category,
                 self._pseudonyms.identifier("txn", command.transaction_id),
             )
-            facts, record = observe(uow, self._pseudonyms, event, line, context.now, bundle.reads(RuleSetKind.FRAUD))
+            reads = bundle.reads(*FRAUD_RULES)
+            facts, record = observe(uow, self._pseudonyms, event, line, context.now, reads)
             fired = bundle.evaluate(RuleSetKind.FRAUD, facts)
             uow.append_event(record)
             rules_fired = tuple(f.rule_id for f in fired)
@@ -286,6 +307,7 @@ class DecisionApp:
             result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))
             minimised = _minimised_transaction(command)
             minimised.update(_what_the_rules_saw(record, line))
+            minimised.update(self._facts_read(bundle, FRAUD_RULES, facts, reads))
             # the counterparty as the history keeps it, and the history event this call appended
             minimised.update(counterparty=record.counterparty_id, event_id=record.event_id)
             return Decided(result, outcome.value, rules_fired, minimised)
@@ -402,6 +424,14 @@ def _what_the_rules_saw(record: HistoryEvent, line: CreditLine | None) -> dict[s
     }
 
 
+# Facts the record keeps only when a rule read them (RuleBundle.reads), by the key it keeps them under.
+RECORDED_WHEN_READ = (
+    ("line.days_past_due", "line_days_past_due"),
+    ("line.daily_interest_rate", "line_daily_interest_rate"),
+    ("channel.city", "channel_city"),
+)
+
+
 def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:
     return {
         "amount": command.amount,
@@ -409,7 +439,6 @@ def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:
         "repayment_method": command.repayment_method.value,
         "purpose": command.purpose,
         "channel_country": command.channel.country,
-        "channel_city": command.channel.city,
     }
 
 

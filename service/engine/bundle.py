@@ -29,7 +29,7 @@ from service.engine.facts import FactNormalizer, normalize_attribute
 from service.engine.load_rules import RuleSpec
 from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
-from service.engine.nodes import field_refs
+from service.engine.nodes import Expr, FieldRef, Member, children, field_refs
 from service.engine.problems import RuleProblem, problem
 from service.engine.runtime import EngineRuleSet, reference_fired
 from service.engine.typecheck import FieldSpec
@@ -69,6 +69,7 @@ class RuleBundle:
             for kind, f in spec.rule_files.items()
         }
         self._reads: dict[tuple[RuleSetKind, ...], frozenset[str]] = {}  # reads(), by its arguments
+        self._list_tests: dict[tuple[RuleSetKind, ...], tuple[tuple[str, str], ...]] = {}  # lists_holding()
         self._bins = spec.scorecard.bins
         limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
         cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
@@ -116,6 +117,22 @@ class RuleBundle:
             fields = frozenset(f.name for kind in kinds for f in self._decisions_for(kind).compiled.fields)
             self._reads[kinds] = fields
         return fields
+
+    def lists_holding(self, kinds: tuple[RuleSetKind, ...], facts: Mapping[str, object]) -> list[str]:
+        """Of the `field in lists.NAME` tests the rule sets `kinds` make, those that hold for these facts, as
+        written: for the decision record, which keeps a listed value only as its keyed hash."""
+        tests = self._list_tests.get(kinds)
+        if tests is None:  # not asked for before
+            found: dict[tuple[str, str], None] = {}
+            stack: list[Expr] = [rule.expr for kind in kinds for rule in self._decisions_for(kind).rules]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, Member) and node.list_ref is not None and isinstance(node.subject, FieldRef):
+                    found[node.subject.name, node.list_ref.name] = None
+                stack.extend(children(node))
+            tests = self._list_tests[kinds] = tuple(sorted(found))
+        return [f"{name} in lists.{listed}" for name, listed in tests
+                if facts.get(name) in self._lists.get(listed, frozenset())]
 
     def all_rule_ids(self) -> list[str]:
         """Every id that can appear among the rules fired: scorecard bins, eligibility rules, limit caps,

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.app.pseudonyms import Pseudonyms
-from tests.guarantees.calls import RPC_TIMEOUT, credit_line, drawdown_of, repayment_of
+from tests.guarantees.calls import RPC_TIMEOUT, credit_line, drawdown_of, open_line, repayment_of
 from tests.guarantees.conftest import Deployment
 from tests.support.builders import cny, request_id, strong_applicant
 
@@ -33,6 +33,30 @@ def decisiond(*args: str) -> str:
     done = subprocess.run([str(DECISIOND), *args], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_a_transfer_to_a_listed_counterparty_is_recorded_as_listed_though_the_record_keeps_only_its_hash(
+        deployment: Deployment) -> None:
+    """The record keeps a counterparty as its keyed hash, which no list holds: what FRD-006 saw, that the
+    counterparty was on the mule list, is recorded as such, so that the decline can be shown to follow."""
+    client, tag = deployment.clients[0], uuid.uuid4().hex[:8]
+    user = f"listed-{tag}"
+    open_line(client, user)
+    answers = []
+    for counterparty in ("CP-MULE-0002", f"CP-FINE-{tag}"):
+        answers.append(client.decisions.FlagTransaction(pb.FlagTransactionRequest(
+            request_id=request_id(),
+            transaction=pb.Transaction(transaction_id=f"txn-{counterparty}", user_id=user,
+                                       type=pb.TRANSACTION_TYPE_TRANSFER_OUT, amount=cny(500),
+                                       channel=pb.Channel(device_id=f"dev-{user}", country="CN"),
+                                       counterparty_id=counterparty),
+        ), timeout=RPC_TIMEOUT))
+    assert [a.outcome for a in answers] == [pb.OUTCOME_DECLINE, pb.OUTCOME_APPROVE]
+    records = {r.decision_id: json.loads(r.request_json) for r in deployment.ledger().decisions_of(user)}
+    mule, fine = (records[a.meta.decision_id] for a in answers)
+    assert mule["listed"] == ["transaction.counterparty_id in lists.mule_counterparties"]
+    assert "CP-MULE-0002" not in json.dumps(mule)
+    assert "listed" not in fine
 
 
 def without_replay_mark(answer: Message) -> Message:
@@ -133,6 +157,12 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
     for seen in (flagged, approved, refused):
         assert seen["line_status"] == "ACTIVE" and seen["line_credit_limit"] == line.credit_limit.minor_units
     assert (approved["line_outstanding"], refused["line_outstanding"]) == (0, 300_000)
+    # What a rule read is kept only when one does: the days past due (DRW-006), not the city or the IP (none does).
+    assert (approved["line_days_past_due"], refused["line_days_past_due"]) == (0, 0)
+    assert "line_days_past_due" not in flagged  # the fraud rules alone do not read it
+    for seen in (flagged, approved, refused):
+        assert not {"channel_city", "ip", "listed"} & set(seen)
+    assert all("Hangzhou" not in record.request_json for record in records.values())
 
     # What an auditor runs.
     listing = decisiond("decisions", "list", "--user", user, "--since", since, "--database", deployment.database_url)
