@@ -69,21 +69,15 @@ def _served(method: Method[S]) -> Handler[S]:
 
 
 def _answer(message_type: type[Message], reply: Reply) -> bytes:
-    """The stored response as it is, or with meta.replayed set for a replay. Serialized protobuf messages
-    merge when concatenated, so appending the encoding of `{meta: {replayed: true}}` sets just that field."""
-    return reply.response + _REPLAYED[message_type] if reply.replayed else reply.response
-
-
-_REPLAYED: dict[type[Message], bytes] = {
-    message_type: message_type(meta=pb.DecisionMeta(replayed=True)).SerializeToString()
-    for message_type in (
-        pb.ScoreUserResponse,
-        pb.GrantLimitResponse,
-        pb.AuthorizeDrawdownResponse,
-        pb.FlagTransactionResponse,
-        pb.RecordRepaymentResponse,
-    )
-}
+    """The stored response as it is, or for a replay, decoded, with meta.replayed set, and encoded again.
+    Appending the encoding of `{meta: {replayed: true}}` would be the same message to a parser that merges a
+    repeated message field, as protobuf requires, but protobuf.js 7 (Node's @grpc/proto-loader) keeps only the
+    last occurrence: its clients saw a replay's meta empty but for `replayed`."""
+    if not reply.replayed:
+        return reply.response
+    answer = message_type.FromString(reply.response)
+    answer.meta.replayed = True  # type: ignore[attr-defined]
+    return answer.SerializeToString()
 
 
 class DecisionServicer(_Servicer, pb_grpc.DecisionServiceServicer):

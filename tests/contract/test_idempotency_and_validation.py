@@ -35,6 +35,52 @@ def test_a_retried_drawdown_gets_the_stored_answer_and_draws_once(
     assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(2_000)
 
 
+def top_level_fields(encoded: bytes) -> list[int]:
+    """The field numbers of a serialized message's top-level fields, in the order they occur."""
+    numbers, at = [], 0
+
+    def varint() -> int:
+        nonlocal at
+        value = shift = 0
+        while True:
+            byte = encoded[at]
+            at += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    while at < len(encoded):
+        tag = varint()
+        numbers.append(tag >> 3)
+        wire = tag & 7
+        if wire == 0:
+            varint()
+        elif wire == 2:
+            length = varint()  # read before `at` moves past it
+            at += length
+        else:
+            at += 8 if wire == 1 else 4
+    return numbers
+
+
+def test_a_replay_carries_its_meta_once_whole_for_parsers_that_keep_only_the_last_occurrence(
+    channel: grpc.Channel, decisions: pb_grpc.DecisionServiceStub
+) -> None:
+    """protobuf.js 7 (Node's @grpc/proto-loader) keeps the last occurrence of a message field instead of merging:
+    a replay sent as the stored answer plus `{meta: {replayed: true}}` reached Node clients with an empty meta."""
+    user = new_user()
+    open_line(decisions, user)
+    raw = channel.unary_unary("/decision.v1.DecisionService/AuthorizeDrawdown")
+    request = drawdown(user, 2_000).SerializeToString()
+    first, second = raw(request), raw(request)
+    meta = pb.AuthorizeDrawdownResponse.DESCRIPTOR.fields_by_name["meta"].number
+    assert top_level_fields(first).count(meta) == top_level_fields(second).count(meta) == 1
+    replay = pb.AuthorizeDrawdownResponse.FromString(second)
+    assert replay.meta.replayed and replay.meta.decision_id == pb.AuthorizeDrawdownResponse.FromString(
+        first).meta.decision_id != ""
+
+
 def repayment_of_a_new_drawdown(
     decisions: pb_grpc.DecisionServiceStub, drawn_yuan: int, repaid_yuan: int
 ) -> tuple[str, pb.RecordRepaymentRequest]:
