@@ -9,11 +9,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from service.config import SettingsError, load_settings, redact_password
 from service.logs import configure_logging
+
+if TYPE_CHECKING:
+    from service.app.ports import Store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,9 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="serving processes sharing the port (env DECISIOND_WORKERS, default 2)"
     )
 
-    rules = commands.add_parser("rules", help="check and test a rule bundle").add_subparsers(
-        dest="rules_command", required=True
-    )
+    rules = commands.add_parser(
+        "rules", help="check, test and explain a rule bundle; export the rules the ledger keeps"
+    ).add_subparsers(dest="rules_command", required=True)
     check = rules.add_parser("check", help="validate a bundle and print every problem")
     check.add_argument("directory", type=Path)
     test = rules.add_parser("test", help="run the bundle's test cases and report rule coverage")
@@ -38,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     explain = rules.add_parser("explain", help="show, for one input, which rules matched and why the others did not")
     explain.add_argument("directory", type=Path)
     explain.add_argument("--input", type=Path, required=True, help="one case, as in tests/*.yaml (JSON or YAML)")
+    export = rules.add_parser(
+        "export", help="write the rules the ledger keeps for a version or digest into a folder, for an auditor"
+    )
+    export.add_argument("directory", type=Path, help="a new or empty folder")
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", help="the rule bundle version a decision records (ruleset_version)")
+    which.add_argument("--digest", help="the rule bundle digest a decision records (ruleset_digest)")
 
     decisions = commands.add_parser("decisions", help="read the decision record").add_subparsers(
         dest="decisions_command", required=True
@@ -48,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=100)
     show = decisions.add_parser("show", help="one decision in full")
     show.add_argument("decision_id")
-    for sub in (listing, show):
+    for sub in (listing, show, export):
         sub.add_argument(
             "--database", help="database URL (env DECISIOND_DATABASE, default sqlite:///./var/decisions.db)"
         )
@@ -88,6 +98,8 @@ def _run(args: argparse.Namespace, *, own_process: bool = False) -> int:
         return supervise(settings)  # which sets up its own logging
     if args.command == "decisions":
         return _decisions(args)
+    if args.rules_command == "export":
+        return _export_rules(args)
     if args.rules_command == "check":
         from service.engine.check import run_check
         from service.rule_tests import rule_case_problems
@@ -116,30 +128,65 @@ def _serve_with_the_database_in_the_environment(args: argparse.Namespace) -> NoR
 
 def _decisions(args: argparse.Namespace) -> int:
     from service.audit import list_decisions, show_decision
-    from service.domain.errors import StoreUnavailable
-    from service.storage import MigrationError, open_store
 
     try:
-        settings = load_settings(database=args.database)
         since = _since(args.since) if getattr(args, "since", None) is not None else None
         if getattr(args, "limit", 1) not in range(1, MAX_LISTED + 1):
             raise SettingsError(f"--limit must be a whole number from 1 to {MAX_LISTED}")
-        _require_existing_sqlite(settings.database_url)
     except SettingsError as error:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
-    try:
-        store = open_store(settings.database_url, read_only=True)  # never creates or migrates a ledger
-    except (StoreUnavailable, MigrationError) as error:  # an auditor's tool reads what is there, or says why not
-        print(f"decisiond: cannot read the decisions in {redact_password(settings.database_url)}: {error}",
-              file=sys.stderr)
+    opened = _open_ledger(args.database, "the decisions")
+    if opened is None:
         return 2
+    store, _ = opened
     try:
         if args.decisions_command == "list":
             return list_decisions(store, sys.stdout, user_id=args.user, since=since, limit=args.limit)
         return show_decision(store, sys.stdout, args.decision_id)
     finally:
         store.close()
+
+
+def _export_rules(args: argparse.Namespace) -> int:
+    from service.domain.errors import StoreUnavailable
+    from service.rules_archive import export_rules, export_target_problem
+
+    problem = export_target_problem(args.directory)
+    if problem is not None:
+        print(f"decisiond: {problem}", file=sys.stderr)
+        return 2
+    opened = _open_ledger(args.database, "the rules kept")
+    if opened is None:
+        return 2
+    store, database = opened
+    try:
+        return export_rules(store, sys.stdout, args.directory, version=args.version, digest=args.digest)
+    except StoreUnavailable as error:  # the database went away after it opened
+        print(f"decisiond: cannot read the rules kept in {database}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _open_ledger(database: str | None, what: str) -> tuple[Store, str] | None:
+    """The ledger, opened for reading only (never created or migrated), and its URL fit to print; None, with the
+    reason on stderr, when it cannot be."""
+    from service.domain.errors import StoreUnavailable
+    from service.storage import MigrationError, open_store
+
+    try:
+        settings = load_settings(database=database)
+        _require_existing_sqlite(settings.database_url)
+    except SettingsError as error:
+        print(f"decisiond: {error}", file=sys.stderr)
+        return None
+    printable = redact_password(settings.database_url)
+    try:
+        return open_store(settings.database_url, read_only=True), printable
+    except (StoreUnavailable, MigrationError) as error:  # an auditor's tool reads what is there, or says why not
+        print(f"decisiond: cannot read {what} in {printable}: {error}", file=sys.stderr)
+        return None
 
 
 MAX_LISTED = 100_000

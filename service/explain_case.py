@@ -134,7 +134,7 @@ def _run(recorder: _Recorder, data: CaseInput) -> Any:
 
 
 def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, result: Any) -> None:
-    print(f"{call} under rule bundle {bundle.version}", file=out)
+    print(f"{call} under rule bundle {bundle.version} (digest {bundle.digest})", file=out)
     outcome = getattr(getattr(result, "outcome", None), "value", None)
     summary = [f"outcome {outcome}"] if outcome else []
     if hasattr(result, "risk_level"):

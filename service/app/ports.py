@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from service.domain.errors import DecisionServiceError
 from service.domain.fraud_features import HistorySummary
 from service.domain.model import CreditLine, Drawdown, HistoryEvent
 
@@ -36,6 +38,14 @@ class RuleVersion:
     version: str
     digest: str
     first_served_at: datetime
+
+
+class KeptFilesDamaged(DecisionServiceError):
+    """The files the ledger keeps for a digest cannot be read back (the stored value was altered or cut short)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"the files kept for digest {digest} cannot be read back: the ledger's copy is damaged")
+        self.digest = digest
 
 
 class UnitOfWork(Protocol):
@@ -80,9 +90,24 @@ class UnitOfWork(Protocol):
 
     def append_event(self, event: HistoryEvent) -> None: ...
 
-    def name_rule_version(self, version: str, digest: str, at: datetime) -> RuleVersion:
+    def name_rule_version(
+        self, version: str, digest: str, at: datetime, files: Mapping[str, bytes] | None = None
+    ) -> RuleVersion:
         """What the ledger says `version` names: these rules (`digest`), recorded now as first served `at`, unless
-        the ledger named it before; then the rules it named, whatever `digest` is."""
+        the ledger named it before; then the rules it named, whatever `digest` is. With `files` (exactly the files
+        `digest` covers, by path inside the bundle), the ledger also keeps them, in the same transaction, when the
+        version names these rules and it does not keep the files of this digest yet."""
+
+    def keeps_bundle_files(self, digest: str) -> bool:
+        """Whether the ledger keeps the files of the rules with this digest."""
+
+    def bundle_files(self, digest: str) -> dict[str, bytes] | None:
+        """The files of the rules with this digest, as kept (by path inside the bundle); None when none are kept
+        (rules named before the ledger kept them, or never named). Raises KeptFilesDamaged when what is kept cannot
+        be read back."""
+
+    def rule_versions(self) -> list[RuleVersion]:
+        """Every version the ledger names, oldest first (by first served)."""
 
     def history_summary(
         self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""

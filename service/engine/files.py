@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatch
@@ -110,10 +111,20 @@ class BundleFiles:
 
     def digest(self) -> str:
         """sha256 hex over the files read, in sorted path order (see the module doc)."""
-        h = hashlib.sha256()
-        for src in sorted([*self.files.values(), *self.lists.values()], key=lambda s: s.rel):
-            h.update(src.rel.encode() + b"\0" + str(len(src.data)).encode() + b"\0" + src.data)
-        return h.hexdigest()
+        return digest_of(self.digested_files())
+
+    def digested_files(self) -> dict[str, bytes]:
+        """Exactly the files the digest covers, as read: their bytes by path inside the bundle."""
+        return {src.rel: src.data for src in [*self.files.values(), *self.lists.values()]}
+
+
+def digest_of(files: Mapping[str, bytes]) -> str:
+    """The bundle digest of these files (bytes by path inside the bundle), as `BundleFiles.digest` computes it."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        data = files[rel]
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
 
 
 def display_path(directory: Path, rel: str) -> str:

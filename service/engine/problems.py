@@ -43,6 +43,8 @@ UNKNOWN_SEVERITY = _e("R012", "a fraud severity other than NONE, LOW, MEDIUM or 
 UNKNOWN_REASON = _e("R013", "a reason or flag code that bundle.yaml does not declare under `reasons`")
 VERSION_UNCHANGED = _e("R014", "the rules changed but bundle.yaml's version did not (reported by the server: the "
                                "ledger records that version for other rules)")
+CHANGED_WHILE_LOADING = _e("R015", "the rule files changed while the server was loading them (it keeps the rules it "
+                                   "serves)")
 EXPR_SYNTAX = _e("R101", "the condition or amount cannot be read (syntax error)")
 UNKNOWN_FIELD = _e("R102", "a field name that is not in the field catalogue")
 FIELD_NOT_AVAILABLE = _e("R103", "a field that exists but is not known when this rule set runs")
@@ -76,8 +78,8 @@ INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report 
 
 ALL_CODES: tuple[ProblemCode, ...] = (
     YAML_SYNTAX, MISSING_FILE, WRONG_SHAPE, MISSING_KEY, UNKNOWN_KEY, INVALID_VALUE, DUPLICATE_ID,
-    UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, VERSION_UNCHANGED, EXPR_SYNTAX, UNKNOWN_FIELD,
-    FIELD_NOT_AVAILABLE,
+    UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, VERSION_UNCHANGED, CHANGED_WHILE_LOADING, EXPR_SYNTAX,
+    UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
     BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
     UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, TRAILING_COMMENT,

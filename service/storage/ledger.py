@@ -10,13 +10,14 @@ its amount, so concurrent transactions can never overdraw or over-repay whatever
 from __future__ import annotations
 
 import secrets
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from service.app.ports import DecisionRecord, RuleVersion
+from service.app.ports import DecisionRecord, KeptFilesDamaged, RuleVersion
 from service.domain.errors import DuplicateRequest, LineChangedMeanwhile, OverRepayment, UnknownDrawdown
 from service.domain.fraud_features import CREDENTIAL_CHANGES, DAY, HOUR, HistorySummary
 from service.domain.model import CreditLine, Drawdown, EventType, HistoryEvent, LineStatus, RepaymentMethod
@@ -414,7 +415,11 @@ class SqlUnitOfWork(ABC):
 
     # -- rule versions ---------------------------------------------------------------------------
 
-    def name_rule_version(self, version: str, digest: str, at: datetime) -> RuleVersion:
+    def name_rule_version(
+        self, version: str, digest: str, at: datetime, files: Mapping[str, bytes] | None = None
+    ) -> RuleVersion:
+        # Compressed before the first write: SQLite takes its writer lock there, and 32 MiB of lists take a while.
+        packed = None if files is None else pack_bundle_files(files)
         self.execute(
             "INSERT INTO rule_versions (version, digest, first_served_at) VALUES (%(version)s, %(digest)s, %(at)s)"
             " ON CONFLICT (version) DO NOTHING",
@@ -424,7 +429,33 @@ class SqlUnitOfWork(ABC):
             "SELECT digest, first_served_at FROM rule_versions WHERE version = %(version)s", {"version": version}
         )
         assert row is not None  # inserted above, or there before; rows are never deleted
-        return RuleVersion(version, row[0], self.codec.read_time(row[1]))
+        named = RuleVersion(version, row[0], self.codec.read_time(row[1]))
+        if packed is not None and named.digest == digest:
+            self.write(
+                "INSERT INTO rule_bundles (digest, files, kept_at) VALUES (%(digest)s, %(files)s, %(at)s)"
+                " ON CONFLICT (digest) DO NOTHING",
+                {"digest": digest, "files": packed, "at": self.codec.time(at)},
+            )
+        return named
+
+    def keeps_bundle_files(self, digest: str) -> bool:
+        row = self.fetch_one("SELECT 1 FROM rule_bundles WHERE digest = %(digest)s", {"digest": digest})
+        return row is not None
+
+    def bundle_files(self, digest: str) -> dict[str, bytes] | None:
+        row = self.fetch_one("SELECT files FROM rule_bundles WHERE digest = %(digest)s", {"digest": digest})
+        if row is None:
+            return None
+        try:
+            return unpack_bundle_files(bytes(row[0]))
+        except ValueError:
+            raise KeptFilesDamaged(digest) from None
+
+    def rule_versions(self) -> list[RuleVersion]:
+        rows = self.fetch_all(
+            "SELECT version, digest, first_served_at FROM rule_versions ORDER BY first_served_at, version", {}
+        )
+        return [RuleVersion(row[0], row[1], self.codec.read_time(row[2])) for row in rows]
 
     def _line_params(self, line: CreditLine) -> dict[str, object]:
         """A line's columns as the statements that write a line take them (all but outstanding_principal)."""
@@ -481,3 +512,44 @@ class SqlUnitOfWork(ABC):
             decided_at=self.codec.read_time(row[10]),
             latency_us=row[11],
         )
+
+
+# -- a bundle's files as the ledger keeps them ---------------------------------------------------------------------
+# Each file as `path NUL size NUL bytes`, in sorted path order (the very bytes whose sha256 is the bundle digest,
+# service/engine/files.py), the whole zlib-compressed: lists are mostly ids that compress several times over.
+
+
+def pack_bundle_files(files: Mapping[str, bytes]) -> bytes:
+    """The files (bytes by path inside the bundle) as the ledger stores them."""
+    compressor = zlib.compressobj()
+    chunks = []
+    for path in sorted(files):
+        data = files[path]
+        if not path or "\0" in path:
+            raise ValueError(f"not a path inside a bundle: {path!r}")
+        chunks.append(compressor.compress(path.encode() + b"\0" + str(len(data)).encode() + b"\0"))
+        chunks.append(compressor.compress(data))
+    chunks.append(compressor.flush())
+    return b"".join(chunks)
+
+
+def unpack_bundle_files(packed: bytes) -> dict[str, bytes]:
+    """The files pack_bundle_files stored; ValueError when `packed` is not such a value, whole."""
+    try:
+        raw = zlib.decompress(packed)
+    except zlib.error as error:
+        raise ValueError(f"not compressed bundle files: {error}") from None
+    files: dict[str, bytes] = {}
+    at = 0
+    while at < len(raw):
+        path_end = raw.find(b"\0", at)
+        size_end = raw.find(b"\0", path_end + 1) if path_end > at else -1
+        size_text = raw[path_end + 1:size_end]
+        if size_end < 0 or not size_text.isdigit():
+            raise ValueError(f"bundle files cut short or malformed at byte {at}")
+        end = size_end + 1 + int(size_text)
+        if end > len(raw):
+            raise ValueError(f"bundle files cut short at byte {len(raw)}")
+        files[raw[at:path_end].decode()] = raw[size_end + 1:end]
+        at = end
+    return files

@@ -66,7 +66,7 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
             rf"{rules / 'bundle.yaml'}: the rules changed but their version did not: the ledger records"
             rf" '{STARTER_VERSION}' as the version of other rules \(digest {served.ruleset_digest[:12]}, first served"
             r" \d{4}-\d\d-\d\d \d\d:\d\d UTC\), and these rules \(digest [0-9a-f]{12}\) differ\n"
-            r"    fix: give bundle.yaml a new version, e\.g\. 2026\.11-2, so that every decision names the rules that"
+            r"    fix: give bundle.yaml a new version, e\.g\. 2026\.12-2, so that every decision names the rules that"
             rf" made it \(or put back the rules served as '{STARTER_VERSION}'\) \[R014\]",
             problem,
         ), problem
