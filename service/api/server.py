@@ -43,6 +43,12 @@ MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is 
 # 1000 (core's default) core cancels calls, and their clients see CANCELLED, which they take as final. Kept far
 # above anything the loop lets pile up, so that calls are refused only by MAX_CONCURRENT_CALLS, as retryable.
 MAX_PENDING_CALLS = 16_384
+# The largest request a client may send: the largest valid one (an applicant with 64 attributes of 256 characters)
+# is about 21 KB. gRPC's default, 4 MiB, let a client that announces large messages and never finishes them hold
+# hundreds of MB of a worker's memory, which it did not give back.
+MAX_REQUEST_BYTES = 64 * 1024
+# No limit on the calls one connection may have open (HTTP/2 MAX_CONCURRENT_STREAMS): at 1,024, a client opening
+# 1,500 at once had some refused (UNAVAILABLE) before it learnt the limit; the pending calls are bounded above.
 
 
 class ServingLoop:
@@ -111,6 +117,7 @@ def server_options(*, reuse_port: bool, connection_age: float | None) -> list[tu
         ("grpc.so_reuseport", 1 if reuse_port else 0),
         ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
         ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
+        ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
     ]
     if connection_age is not None:
         options += [

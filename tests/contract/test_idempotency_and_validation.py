@@ -81,6 +81,22 @@ def test_a_replay_carries_its_meta_once_whole_for_parsers_that_keep_only_the_las
         first).meta.decision_id != ""
 
 
+def test_a_request_larger_than_any_valid_one_is_refused_and_the_largest_valid_one_is_decided(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """A worker takes messages of at most 64 KiB: gRPC's 4 MiB let a client announcing large messages it never
+    finished hold hundreds of MB of a worker's memory. The largest valid request is about a third of that."""
+    attributes = {f"a{n:02d}_{'x' * 60}": "v" * 256 for n in range(64)}  # as many and as long as requests carry
+    largest = pb.GrantLimitRequest(request_id=request_id(),
+                                   applicant=strong_applicant(new_user(), attributes=attributes))
+    assert 16_000 < largest.ByteSize() < 64 * 1024
+    assert decisions.GrantLimit(largest).outcome == pb.OUTCOME_APPROVE
+    too_large = pb.ScoreUserRequest(request_id=request_id(),
+                                    applicant=strong_applicant(new_user(), attributes={"note": "x" * 70_000}))
+    assert rpc_error(lambda: decisions.ScoreUser(too_large)).code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(new_user())))
+
+
 def repayment_of_a_new_drawdown(
     decisions: pb_grpc.DecisionServiceStub, drawn_yuan: int, repaid_yuan: int
 ) -> tuple[str, pb.RecordRepaymentRequest]:
