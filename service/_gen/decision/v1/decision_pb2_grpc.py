@@ -85,7 +85,9 @@ class DecisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FlagTransaction(self, request, context):
-        """Records an account event in the user's history and runs the fraud rules over it.
+        """Records an account event in the user's history and runs the fraud rules over it. Every call records its event:
+        report each event once (a retry with the same request_id records nothing more), and do not report the drawdowns
+        AuthorizeDrawdown decided, which it records itself; an event reported twice counts twice in the fraud features.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
