@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from service.domain.money import format_fen_as_yuan
 from service.engine.catalogue import FieldType
 from service.engine.condition import All, Any, Cond, Const, Test, negate
-from service.engine.nodes import render
+from service.engine.nodes import Expr, render
 from service.engine.sources import Source
 
 MAX_TERMS = 256
@@ -46,11 +46,16 @@ def _dnf(cond: Cond) -> list[list[Test]] | None:
     return product
 
 
-def _satisfiable(term: list[Test], sources: Sequence[Source]) -> bool:
+def _by_key(term: list[Test]) -> dict[int, list[Test]]:
+    """A term's tests, grouped by the key they test."""
     by_key: dict[int, list[Test]] = {}
     for test in term:
         by_key.setdefault(test.source, []).append(test)
-    return all(_key_satisfiable(tests, *possible(sources[key])) for key, tests in by_key.items())
+    return by_key
+
+
+def _satisfiable(term: list[Test], sources: Sequence[Source]) -> bool:
+    return all(_key_satisfiable(tests, *possible(sources[key])) for key, tests in _by_key(term).items())
 
 
 def possible(source: Source) -> tuple[int, int]:
@@ -121,12 +126,9 @@ def why_never(cond: Cond, sources: Sequence[Source]) -> tuple[str, str] | None:
 
 
 def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, str] | None:
-    by_key: dict[int, list[Test]] = {}
-    for test in term:
-        by_key.setdefault(test.source, []).append(test)
-    for key, tests in by_key.items():
+    for key, tests in _by_key(term).items():
         source = sources[key]
-        name = source.spec.name if source.spec is not None else f"'{render(source.expr)}'" if source.expr else "?"
+        name = source.spec.name if source.spec is not None else f"'{render(_derived(source))}'"
         if not _key_satisfiable(tests, *source.bounds):
             if len(tests) > 1:
                 return f"its tests of {name} contradict each other", CONTRADICTION_HINT
@@ -136,12 +138,18 @@ def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, s
     return None
 
 
+def _derived(source: Source) -> Expr:
+    assert source.expr is not None  # a key is a catalogue field or a derived value
+    return source.expr
+
+
 def _carried_text(source: Source) -> str:
-    assert source.spec is not None
+    assert source.spec is not None  # only a field's carried range narrows its bounds
     low, high = source.spec.carried_range
+    money = source.spec.type is FieldType.MONEY
 
     def shown(value: int) -> str:
-        return f"{format_fen_as_yuan(value)} CNY" if source.spec and source.spec.type is FieldType.MONEY else str(value)
+        return f"{format_fen_as_yuan(value)} CNY" if money else str(value)
 
     if low is not None and high is not None:
         return f"only from {shown(low)} to {shown(high)}"
