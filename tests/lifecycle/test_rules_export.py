@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import structlog
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
@@ -54,7 +55,13 @@ def grant(channel: grpc.Channel, age: int) -> pb.GrantLimitResponse:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    """The command as `decisiond` runs it, in this process. It configures logging (warning and above, loggers
+    cached on first use); the configuration before it is put back, or a later test's info lines would be lost."""
+    logging_before = structlog.get_config()
+    try:
+        code = main(list(argv))
+    finally:
+        structlog.configure(**logging_before)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
