@@ -19,6 +19,8 @@ import threading
 from datetime import UTC, datetime
 from typing import TextIO
 
+from service.os_errors import reason_of
+
 FLUSH_INTERVAL_S = 0.02
 FLUSH_SIZE = 32 * 1024  # characters: beyond this, a batch is written at once
 
@@ -64,7 +66,7 @@ class BatchedLines:
             self._target.flush()
         except (OSError, ValueError) as error:  # a broken or closed stream: the lines are lost, the caller goes on
             self._dropped += len(lines) - (1 if self._dropped else 0)
-            self._why_dropped = (getattr(error, "strerror", None) or str(error)).lower()
+            self._why_dropped = reason_of(error)
             return
         self._dropped = 0
 

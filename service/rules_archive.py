@@ -10,6 +10,7 @@ from typing import TextIO
 from service.app.ports import KeptFilesDamaged, RuleVersion, Store
 from service.engine.files import LIST_NAME_RE, LISTS_DIR, REQUIRED_FILES, digest_of, read_bundle_files
 from service.engine.problems import RuleProblem
+from service.os_errors import reason_of
 
 SHORTEST_DIGEST_PREFIX = 12  # as R014 and the logs show a digest
 
@@ -23,7 +24,7 @@ def export_target_problem(target: Path) -> str | None:
     try:
         empty = not any(target.iterdir())
     except OSError as error:
-        return f"{target} cannot be read ({(error.strerror or str(error)).lower()}): give a new or an empty folder"
+        return f"{target} cannot be read ({reason_of(error)}): give a new or an empty folder"
     return None if empty else f"{target} is not empty: give a new or an empty folder to export the rules into"
 
 
@@ -56,7 +57,7 @@ def export_rules(store: Store, out: TextIO, target: Path, *, version: str | None
     try:
         _write(target, files)
     except OSError as error:
-        print(f"The rules could not be written to {target}: {(error.strerror or str(error)).lower()}.", file=out)
+        print(f"The rules could not be written to {target}: {reason_of(error)}.", file=out)
         return 1
     problems: list[RuleProblem] = []
     written = read_bundle_files(target, problems)

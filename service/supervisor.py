@@ -37,6 +37,7 @@ from service.config import Settings, redact_password
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
 from service.log_lines import as_json_lines, dropped_lines_notice
 from service.logs import configure_logging
+from service.os_errors import reason_of
 from service.spread import ConnectionSpread, SpreadUnavailable, open_spread
 
 log = structlog.get_logger("decisiond.supervisor")
@@ -148,14 +149,14 @@ def reserve_port(host: str, port: int) -> socket.socket:
 
 def _why_not_bound(error: OSError) -> str:
     if isinstance(error, socket.gaierror):
-        return f"the host name does not resolve ({(error.strerror or str(error)).lower()})"
+        return f"the host name does not resolve ({reason_of(error)})"
     if error.errno == errno.EADDRINUSE:
         return "the address is already in use (another decisiond or another program listens there)"
     if error.errno == errno.EADDRNOTAVAIL:
         return "this machine has no such address"
     if error.errno == errno.EACCES:
         return "permission denied (a port below 1024 needs privileges)"
-    return (error.strerror or str(error)).lower()
+    return reason_of(error)
 
 
 # Every bundle entry's path, kind, size, modification time, inode and inode change time.
@@ -476,7 +477,7 @@ class Supervisor:
             temporary.write_text(json.dumps(status))
             temporary.replace(self.status_file)
         except OSError as error:
-            log.error("rules.status_not_written", reason=(error.strerror or str(error)).lower())
+            log.error("rules.status_not_written", reason=reason_of(error))
 
     def _keep_state_dir(self) -> None:
         """The private state directory, made again if something (a temporary-file cleaner) removed it."""
@@ -703,7 +704,7 @@ class LineWriter:
                 while piece:
                     piece = piece[os.write(self._descriptor, piece):]
             except OSError as error:
-                self._why_dropped = (error.strerror or str(error)).lower()
+                self._why_dropped = reason_of(error)
                 self._mid_line = len(piece) < end
                 return lines
             lines = lines[end:]

@@ -28,6 +28,7 @@ from service import cooperative
 from service.app.ports import DecisionRecord, UnitOfWork
 from service.domain.errors import StoreUnavailable
 from service.domain.model import CreditLine, Installment
+from service.os_errors import reason_of
 from service.storage.codec import (
     Codec,
     from_epoch_micros,
@@ -228,7 +229,7 @@ class SqliteStore:
                     self.close()
                     raise
         except OSError as error:  # not a folder, not allowed, a full disk...
-            reason = (error.strerror or str(error)).lower()
+            reason = reason_of(error)
             raise StoreUnavailable(f"the folder of {path} cannot be made ({reason})") from error
         if not self._memory:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
