@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
-from service.api.database_health import DatabaseHealth
+from service.api.database_health import CREDIT_LINE_SERVICE, DECISION_SERVICE, RULES_SERVICE, DatabaseHealth
 from service.api.decoding import decoder
 from service.api.health import DrainableHealth
 from service.api.listener import stop_listening
@@ -34,9 +34,7 @@ from service.app.usecases import DecisionApp
 
 T = TypeVar("T")
 
-SERVICE_NAMES = tuple(
-    pb.DESCRIPTOR.services_by_name[name].full_name for name in ("DecisionService", "CreditLineService", "RulesService")
-)
+SERVICE_NAMES = (DECISION_SERVICE, CREDIT_LINE_SERVICE, RULES_SERVICE)
 CONNECTION_AGE_JITTER = 0.1  # grpc core varies the maximum connection age by +-10 %
 MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is refused (RESOURCE_EXHAUSTED)
 # Calls gRPC's core holds for the server before the event loop takes them in (it takes them between batches): past
