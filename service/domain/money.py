@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
+from decimal import MAX_PREC, Context, Decimal
 
 FEN_PER_YUAN = 100
 # The largest amount the service handles, in fen (just under ten trillion yuan, far above any real one): larger
@@ -42,13 +42,9 @@ def yuan_to_fen(yuan: Decimal | int) -> int:
     return int(fen)
 
 
-def round_half_up_to_fen(amount: Decimal) -> int:
-    """An exact fen amount rounded to whole fen, halves away from zero (0.5 -> 1, 2.5 -> 3)."""
-    return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
-
-
 def round_half_up_ratio_to_fen(numerator: int, denominator: int) -> int:
-    """numerator / denominator fen rounded as round_half_up_to_fen rounds it, in integers (exact, and several times
-    cheaper than forming the decimal quotient). `denominator` must be positive."""
+    """numerator / denominator fen rounded to whole fen, halves away from zero (1/2 -> 1, 5/2 -> 3, -5/2 -> -3),
+    in integers: exact, and several times cheaper than forming the decimal quotient. `denominator` must be
+    positive."""
     magnitude = (2 * abs(numerator) + denominator) // (2 * denominator)
     return -magnitude if numerator < 0 else magnitude

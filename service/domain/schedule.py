@@ -14,15 +14,15 @@ Conventions, the same for every method:
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from service.domain.model import Installment, RepaymentMethod
-from service.domain.money import round_half_up_ratio_to_fen, round_half_up_to_fen
+from service.domain.money import round_half_up_ratio_to_fen
 
 DAYS_PER_YEAR = 365  # converts the daily rate to the monthly rate of the level payment: daily x 365 / 12
-_PRECISION = 80  # digits the level payment is worked out to before its one rounding to whole fen
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -72,18 +72,18 @@ def build_schedule(
 def level_payment(principal: int, term_months: int, daily_rate: Decimal) -> int:
     """The annuity payment P r (1+r)^n / ((1+r)^n - 1) at r = daily_rate x 365 / 12, ROUND_HALF_UP to fen.
 
-    With a zero rate it is P / n, rounded the same way.
+    Worked out exactly, in integers: with r = a / b it is P a (a+b)^n / (b ((a+b)^n - b^n)). A decimal context of
+    any precision cuts 365 / 12 short, and a payment of exactly k and a half fen then came out k.4999... and rounded
+    down. With a zero rate it is P / n, rounded the same way.
     """
-    with localcontext() as ctx:
-        # As many more digits as the rate has leading zeros: (1+r)^n - 1 is about n r, and must keep _PRECISION
-        # digits of its own however small r is.
-        ctx.prec = _PRECISION + max(0, -daily_rate.adjusted())
-        monthly = daily_rate * DAYS_PER_YEAR / 12
-        if monthly == 0:
-            return round_half_up_to_fen(Decimal(principal) / term_months)
-        growth = (1 + monthly) ** term_months
-        payment = principal * monthly * growth / (growth - 1)
-        return round_half_up_to_fen(payment)
+    numerator, denominator = daily_rate.as_integer_ratio()
+    a, b = numerator * DAYS_PER_YEAR, denominator * 12  # the monthly rate a / b
+    if a == 0:
+        return round_half_up_ratio_to_fen(principal, term_months)
+    common = math.gcd(a, b)
+    a, b = a // common, b // common
+    growth = (a + b) ** term_months
+    return round_half_up_ratio_to_fen(principal * a * growth, b * (growth - b**term_months))
 
 
 def _interest(outstanding: int, rate: tuple[int, int], start: date, end: date) -> int:

@@ -1,5 +1,7 @@
+import math
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 from itertools import pairwise
 
 import pytest
@@ -74,6 +76,34 @@ def test_equal_installment_3000_cny_over_3_months_at_0_0005_a_day_from_jan_31() 
         # the last takes the remaining 101,204; 101,204 x 0.0005 x 30 = 1,518.06 -> 1,518
         Installment(number=3, due_date=date(2026, 4, 30), principal=101_204, interest=1_518),
     )
+
+
+def test_a_level_payment_of_exactly_half_a_fen_rounds_up() -> None:
+    """14,199,375 fen over 2 months at 0.00064 a day: the annuity is exactly 7,307,664.5 fen (monthly rate
+    0.00064 x 365 / 12 = 0.019466...6 has no end in decimals, which once cut it short and rounded it down)."""
+    assert _exact_level_payment(14_199_375, 2, Decimal("0.00064")) == Fraction(14_615_329, 2)
+    assert level_payment(14_199_375, 2, Decimal("0.00064")) == 7_307_665
+    assert level_payment(327_957_987_000, 3, Decimal("0.0004")) == 111_990_155_509  # ...508.5 exactly
+
+
+@given(
+    principal=st.integers(min_value=1, max_value=10**15),
+    term=st.integers(min_value=1, max_value=360),
+    rate=st.one_of(st.decimals(min_value=Decimal("0"), max_value=Decimal("0.001"), places=9),
+                   st.sampled_from([Decimal("0.00064"), Decimal("0.000625"), Decimal("0.0004")])),
+)
+def test_the_level_payment_is_the_exact_annuity_rounded_half_up_once(principal: int, term: int, rate: Decimal) -> None:
+    exact = _exact_level_payment(principal, term, rate)
+    assert level_payment(principal, term, rate) == math.floor(exact + Fraction(1, 2))
+
+
+def _exact_level_payment(principal: int, term: int, rate: Decimal) -> Fraction:
+    """The annuity in exact fractions, as the README states it: P r (1+r)^n / ((1+r)^n - 1), r = daily x 365 / 12."""
+    monthly = Fraction(rate) * 365 / 12
+    if monthly == 0:
+        return Fraction(principal, term)
+    growth = (1 + monthly) ** term
+    return principal * monthly * growth / (growth - 1)
 
 
 def test_equal_installment_at_zero_rate_splits_principal_evenly() -> None:
