@@ -1,7 +1,7 @@
 """Reading limits.yaml.
 
     apr_cap: 0.24                  # no band may offer a daily rate whose APR (rate x days_per_year) exceeds this
-    days_per_year: 365
+    days_per_year: 365             # or 366; APR = daily_rate x days_per_year
     rounding: 100 CNY              # final limits are rounded down to a multiple of this
     minimum_limit: 1000 CNY        # a smaller final limit declines ...
     below_minimum_reason: LIMIT_BELOW_MINIMUM     # ... with this reason
@@ -66,7 +66,7 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
     if top is None or any(k not in top for k in _REQUIRED):
         return None
     apr_cap = reader.decimal(top["apr_cap"], "apr_cap")
-    days = reader.integer(top["days_per_year"], "days_per_year", lo=360, hi=366)
+    days = _days_per_year(reader, top["days_per_year"])
     rounding = money(reader, top["rounding"], "rounding", ctx.currency)
     minimum = money(reader, top["minimum_limit"], "minimum_limit", ctx.currency)
     below_reason = ctx.reason(reader, top["below_minimum_reason"], None)
@@ -109,6 +109,18 @@ def money(reader: FileReader, node: Node, what: str, currency: str) -> int | Non
     reader.report(P.WRONG_SHAPE, scalar, f"{what} must be an amount such as 1000 {currency}, not '{scalar.value}'",
                   f"write the number followed by {currency}")
     return None
+
+
+def _days_per_year(reader: FileReader, node: Node) -> int | None:
+    """365 or 366: interest is charged for every day of a drawdown, so an APR stated over a shorter year (daily rate
+    x 360, say) would tell consumers less than they pay, and let a rate charging more than apr_cap pass the cap."""
+    days = reader.integer(node, "days_per_year")
+    if days is not None and days not in (365, 366):
+        reader.report(P.INVALID_VALUE, node, f"days_per_year must be 365 or 366, not {days}: interest is charged for "
+                      "every day, so a shorter year would state an APR below what consumers pay",
+                      "write 365 (the APR answered is then the daily rate x 365)")
+        return None
+    return days
 
 
 def _read_offers(reader: FileReader, node: Node, ctx: LoadContext, apr_cap: Decimal | None,

@@ -343,11 +343,21 @@ def test_a_condition_written_as_a_yaml_list_has_a_fix(bundle_copy: BundleCopy) -
         "when: applicant.age < 18 or applicant.age > 65"
 
 
-def test_days_per_year_out_of_range_has_a_fix(bundle_copy: BundleCopy) -> None:
-    bundle_copy.replace("limits.yaml", "days_per_year: 365", "days_per_year: 0")
+@pytest.mark.parametrize("days", [0, 360, 364, 367])
+def test_a_year_of_other_than_365_or_366_days_is_refused_with_a_fix(bundle_copy: BundleCopy, days: int) -> None:
+    """Interest is charged for every day: with 360, band A's 0.0002 would be told as an APR of 0.072 while a year's
+    interest is 0.073 of the principal."""
+    bundle_copy.replace("limits.yaml", "days_per_year: 365", f"days_per_year: {days}")
     found = the_error(bundle_copy.dir)
-    assert (found.code, found.message, found.hint) == \
-        ("R006", "days_per_year must be between 360 and 366, not 0", "write a whole number from 360 to 366")
+    assert (found.code, found.line) == ("R006", bundle_copy.line_of("limits.yaml", "days_per_year:"))
+    assert found.message == f"days_per_year must be 365 or 366, not {days}: interest is charged for every day, so a " \
+        "shorter year would state an APR below what consumers pay"
+    assert found.hint == "write 365 (the APR answered is then the daily rate x 365)"
+
+
+def test_a_year_of_366_days_is_accepted(bundle_copy: BundleCopy) -> None:
+    bundle_copy.replace("limits.yaml", "days_per_year: 365", "days_per_year: 366")
+    assert [p for p in check_bundle(bundle_copy.dir) if p.is_error] == []
 
 
 def test_an_attribute_with_an_empty_list_of_values_is_refused(bundle_copy: BundleCopy) -> None:
