@@ -401,10 +401,10 @@ def _repayment_event(user_key: str, command: RepaymentCommand, now: datetime) ->
 
 
 def _minimised_applicant(applicant: ApplicantInput, bundle: RuleBundle) -> dict[str, object]:
-    """Everything the rules saw about the applicant except the user id (stored as its keyed hash): of its
-    attributes, only those the bundle declares (a caller may send others, a name say; the rules never see them)."""
+    """Everything the rules saw about the applicant except the user id (stored as its keyed hash), and of its
+    attributes those the bundle declares (RuleBundle.recorded_attributes)."""
     minimised = {k: v for k, v in vars(applicant).items() if k not in ("user_id", "attributes")}
-    minimised["attributes"] = {k: v for k, v in applicant.attributes.items() if k in bundle.attributes}
+    minimised["attributes"] = bundle.recorded_attributes(applicant.attributes)
     return minimised
 
 

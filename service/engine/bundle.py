@@ -109,6 +109,19 @@ class RuleBundle:
         if violations:
             raise InvalidRequest(violations)
 
+    def recorded_attributes(self, attributes: Mapping[str, object]) -> dict[str, object]:
+        """The applicant attributes a decision's record keeps: those this bundle declares (a caller may send others,
+        a name say; the rules never see them), whole numbers and money as the integers the rules saw. A request
+        carries every number as a float (a protobuf Struct), and money must never be one in the ledger. Call it on
+        attributes check_attributes accepted."""
+        recorded: dict[str, object] = {}
+        for name, value in attributes.items():
+            field = self._attribute_fields.get(name)
+            if field is not None:
+                whole = value is not None and field.type in (FieldType.INT, FieldType.MONEY)
+                recorded[name] = normalize_attribute(field, value) if whole else value
+        return recorded
+
     def reads(self, *kinds: RuleSetKind) -> frozenset[str]:
         """The catalogue fields (dotted names) that the eligibility, drawdown or fraud rule sets `kinds` read,
         directly or in derived keys: the facts a use case must supply for them, and the only ones it needs to."""

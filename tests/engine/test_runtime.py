@@ -107,6 +107,22 @@ def test_bad_attribute_values_name_the_attribute(attribute_bundle: RuleBundle, v
     attribute_bundle.close()
 
 
+def test_a_decision_records_whole_number_and_money_attributes_as_integers_and_only_declared_ones(
+        bundle_copy: BundleCopy) -> None:
+    """A Struct carries every number as a float; the ledger keeps money (and whole numbers) as the integers the
+    rules saw, never as a float, and nothing the bundle does not declare."""
+    bundle_copy.replace("bundle.yaml", "  employment_months:\n", "  other_income:\n    type: money\n"
+                        "    default: 0 CNY\n    description: Other verified yearly income\n  employment_months:\n")
+    bundle = load_bundle(bundle_copy.dir)
+    sent = {"other_income": 1234567.0, "employment_months": 12.0, "full_name": "Alice Wang"}
+    bundle.check_attributes(sent)
+    recorded = bundle.recorded_attributes(sent)
+    assert recorded == {"other_income": 1234567, "employment_months": 12}
+    assert {type(v) for v in recorded.values()} == {int}
+    assert bundle.recorded_attributes({"other_income": None}) == {"other_income": None}  # null: the default applied
+    bundle.close()
+
+
 # -- hazards measured in issue 2, section 5 ---------------------------------------------------------------
 
 def test_string_compared_with_number_is_refused_at_load(bundle_copy: BundleCopy) -> None:

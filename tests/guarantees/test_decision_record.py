@@ -140,7 +140,10 @@ def test_every_decision_is_on_record_and_an_auditor_can_read_it_back(deployment:
     for record in records.values():
         for raw in (user, "13800138000", "alice", "Alice Wang", device, ip, transaction, counterparty):
             assert raw not in record.request_json, f"{raw!r} stored in the {record.rpc} request"
-    assert json.loads(records[scored.meta.decision_id].request_json)["attributes"] == {"employment_months": 36}
+    recorded_attributes = json.loads(records[scored.meta.decision_id].request_json)["attributes"]
+    assert recorded_attributes == {"employment_months": 36}
+    # A Struct sends 36 as the float 36.0: the record keeps the whole number the rules saw, never a float.
+    assert type(recorded_attributes["employment_months"]) is int
     assert json.loads(records[drawn.meta.decision_id].request_json)["amount"] == 300_000
 
     # What the fraud rules were given besides the request, as the history keeps it (keyed hashes), with the line as
