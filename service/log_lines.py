@@ -7,8 +7,10 @@ written, and everything buffered is written at exit; a worker killed outright lo
 its log, never a decision (those are in the ledger before they are answered).
 
 A write that fails (the supervisor died and the pipe is broken, say) drops its lines and never raises: a line is
-logged after its decision is committed, and an error there would turn a committed answer into INTERNAL. The lines
-dropped are counted and said once writing works again.
+logged after its decision is committed, and an error there would turn a committed answer into INTERNAL. Nor does a
+write ever wait on the pipe: only the flusher thread writes, and when the pipe stays full (the supervisor stopped,
+say) the newest lines beyond MOST_BUFFERED are dropped, for a serving thread that waited on its log would stop
+answering while the process looks alive. The lines dropped are counted and said once writing works again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import TextIO
 from service.os_errors import reason_of
 
 FLUSH_INTERVAL_S = 0.02
-FLUSH_SIZE = 32 * 1024  # characters: beyond this, a batch is written at once
+FLUSH_SIZE = 32 * 1024  # characters: beyond this, the flusher writes a batch without waiting for the interval
+MOST_BUFFERED = 4 * 1024 * 1024  # characters held while a write waits on a full pipe; newer lines are dropped
+NOT_READ = "the supervisor is not reading the log"
 
 
 class BatchedLines:
@@ -32,19 +36,25 @@ class BatchedLines:
         self._target = target
         self._lines: list[str] = []
         self._size = 0
+        self._overflowed = 0  # lines dropped after those in _lines, which did not fit
+        self._lock = threading.Lock()  # the lines above: held to add or take lines, never while writing them
+        self._writing = threading.Lock()  # one batch written at a time, in order
         self._dropped = 0  # lines whose write failed, not yet said
         self._why_dropped = ""
-        self._lock = threading.Lock()
+        self._batch_due = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="log-lines", daemon=True)
         self._flusher.start()
         atexit.register(self.drain)
 
     def write(self, text: str) -> int:
         with self._lock:
-            self._lines.append(text)
-            self._size += len(text)
-            if self._size >= FLUSH_SIZE:
-                self._write_out()
+            if self._size + len(text) > MOST_BUFFERED:
+                self._overflowed += 1
+            else:
+                self._lines.append(text)
+                self._size += len(text)
+                if self._size >= FLUSH_SIZE:
+                    self._batch_due.set()
         return len(text)
 
     def flush(self) -> None:
@@ -52,27 +62,31 @@ class BatchedLines:
 
     def drain(self) -> None:
         """Write what is buffered now."""
-        with self._lock:
+        with self._writing:
             self._write_out()
 
     def _write_out(self) -> None:
-        if not self._lines:
+        with self._lock:
+            lines, overflowed = self._lines, self._overflowed
+            self._lines, self._size, self._overflowed = [], 0, 0
+        if not lines and not overflowed:
             return
-        lines, self._lines, self._size = self._lines, [], 0
-        if self._dropped:
-            lines.insert(0, dropped_lines_notice(self._dropped, self._why_dropped))
+        failed_before = [dropped_lines_notice(self._dropped, self._why_dropped)] if self._dropped else []
+        # the lines that did not fit came after all of these
+        did_not_fit = [dropped_lines_notice(overflowed, NOT_READ)] if overflowed else []
         try:
-            self._target.write("".join(lines))
+            self._target.write("".join([*failed_before, *lines, *did_not_fit]))
             self._target.flush()
         except (OSError, ValueError) as error:  # a broken or closed stream: the lines are lost, the caller goes on
-            self._dropped += len(lines) - (1 if self._dropped else 0)
+            self._dropped += len(lines) + overflowed
             self._why_dropped = reason_of(error)
             return
         self._dropped = 0
 
     def _flush_periodically(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(FLUSH_INTERVAL_S):
+        while True:
+            self._batch_due.wait(FLUSH_INTERVAL_S)
+            self._batch_due.clear()
             self.drain()
 
 

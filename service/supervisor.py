@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -662,30 +663,69 @@ def _how_it_ended(code: int) -> str:
     return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
+# What the supervisor holds for a stderr that is not read fast enough (a stalled log shipper, a paused `| less`):
+# at about 350 bytes a decision, some 12,000 decisions' lines, seconds of a busy server's logs. Beyond it, the
+# newest lines are dropped (and counted): holding them all would only trade the stall for the supervisor's memory.
+STDERR_BUFFER_BYTES = 4 * 1024 * 1024
+# How long the supervisor's exit waits for what it holds to be written: a reader that is stuck must not hold the
+# exit (and an orchestrator waiting on it) forever.
+EXIT_WRITE_TIMEOUT = 5.0
+NOT_KEEPING_UP = "the log reader is not keeping up"
+
+
+@dataclass
+class _LinesDropped:
+    """Where, among the lines held, the ones that did not fit were dropped, and how many."""
+
+    lines: int
+
+
 class LineWriter:
     """Whole lines to one file descriptor, for every thread of the supervisor: the workers' lines it forwards and
-    its own. A write that fails (nothing reads the pipe any more: EPIPE; the descriptor is closed: EBADF; the disk is
-    full) loses the lines, never the caller: the threads forwarding the workers' logs must go on emptying their
-    pipes, or a worker blocks on a full pipe with its log lock held and stops answering while it looks alive. The
-    lines lost are counted, and said in one line as soon as a write succeeds again."""
+    its own. Callers only hand lines over; one thread of its own writes them. The threads forwarding the workers'
+    logs must go on emptying their pipes whatever becomes of stderr, or every worker's log backs up behind a reader
+    that stalls (a worker that waited on its log would stop answering while it looks alive): so no caller ever
+    waits on the descriptor.
 
-    def __init__(self, descriptor: int) -> None:
+    Lines are lost, never the caller's time, when the reader does not keep up (at most `most_buffered` bytes are
+    held; the newest lines beyond are dropped, until half of what is held has been written) or a write fails
+    (nothing reads the pipe any more: EPIPE; the descriptor is closed: EBADF; the disk is full). The lines lost are
+    counted, and said in one line as soon as writing works again."""
+
+    def __init__(self, descriptor: int, most_buffered: int = STDERR_BUFFER_BYTES) -> None:
         self._descriptor = descriptor
-        self._lock = threading.Lock()
+        self._most_buffered = most_buffered
+        self._held: deque[bytes | _LinesDropped] = deque()
+        self._held_bytes = 0
+        self._dropping = False  # the lines held reached most_buffered: new ones are dropped until half is written
+        self._writing = False  # the writer thread has taken lines it has not finished with
+        self._changed = threading.Condition()  # guards the above
+        self._writer: threading.Thread | None = None  # started with the first lines: nothing runs at import
+        # The writer thread's own: lines lost and not yet said, and why.
         self._dropped = 0
         self._why_dropped = ""
         self._mid_line = False  # a write failed partway through a line
 
     def write_lines(self, lines: bytes) -> None:
-        """Write `lines`, which end with a newline, in writes of at most PIPE_BUF bytes each ending at a line's end
-        (a pipe keeps a write whole only up to PIPE_BUF bytes, so lines of several writers never interleave)."""
-        with self._lock:
-            if self._dropped and not self._write(self._dropped_notice()):
-                self._dropped = 0
-            if self._dropped:  # stderr still fails: these are lost too, and said after the count
-                self._dropped += lines.count(b"\n")
-                return
-            self._dropped = self._write(lines).count(b"\n")
+        """Hand over `lines`, which end with a newline, to be written in writes of at most PIPE_BUF bytes each ending
+        at a line's end (a pipe keeps a write whole only up to PIPE_BUF bytes, so lines of several writers never
+        interleave). Returns at once; the lines are dropped if too much is held already."""
+        with self._changed:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_held, name="stderr-writer", daemon=True)
+                self._writer.start()
+            if self._dropping and self._held_bytes <= self._most_buffered // 2:
+                self._dropping = False
+            if self._dropping or self._held_bytes + len(lines) > self._most_buffered:
+                self._dropping = True
+                if self._held and isinstance(last := self._held[-1], _LinesDropped):
+                    last.lines += lines.count(b"\n")
+                else:
+                    self._held.append(_LinesDropped(lines.count(b"\n")))
+            else:
+                self._held.append(lines)
+                self._held_bytes += len(lines)
+            self._changed.notify_all()
 
     def write(self, text: str) -> int:
         """A text stream's write, for structlog: the supervisor's own lines, one whole line each."""
@@ -693,7 +733,43 @@ class LineWriter:
         return len(text)
 
     def flush(self) -> None:
-        """Nothing: every line is written when it comes."""
+        """Nothing: the writer thread writes every line as soon as it can (see drain)."""
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything handed over has been written (or lost), at most `timeout` seconds: whether it has."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._held and not self._writing, timeout)
+
+    def _write_held(self) -> None:
+        """The writer thread: the lines held, in the order they came, and where lines were dropped, how many."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._held))
+                taken = self._held.popleft()
+                self._writing = True
+            if isinstance(taken, _LinesDropped):
+                self._dropped += taken.lines
+                self._why_dropped = NOT_KEEPING_UP
+                self._say_dropped()  # the reader took what was held before them: writing works again
+            else:
+                self._write_or_count(taken)
+            with self._changed:
+                if not isinstance(taken, _LinesDropped):
+                    self._held_bytes -= len(taken)
+                self._writing = False
+                self._changed.notify_all()
+
+    def _write_or_count(self, lines: bytes) -> None:
+        if self._dropped:
+            self._say_dropped()
+        if self._dropped:  # stderr still fails: these are lost too, and said after the count
+            self._dropped += lines.count(b"\n")
+            return
+        self._dropped = self._write(lines).count(b"\n")
+
+    def _say_dropped(self) -> None:
+        if not self._write(self._dropped_notice()):
+            self._dropped = 0
 
     def _write(self, lines: bytes) -> bytes:
         """What could not be written (b"" when all was): the lines from the one a write failed on."""
@@ -722,8 +798,9 @@ def supervise(settings: Settings) -> int:
     """`decisiond serve`: run the supervisor until SIGTERM; exit 0 after draining, 2 when it cannot listen.
 
     Its own log lines go through the writer that forwards the workers' lines (STDERR), so that a stderr nobody
-    reads any more (EPIPE) ends neither a thread nor the supervisor, and none of its lines is left in a buffer that
-    Python would fail to flush at exit (exit status 120)."""
+    reads any more (EPIPE) or reads too slowly ends or holds up neither a thread nor the supervisor, and none of its
+    lines is left in a buffer that Python would fail to flush at exit (exit status 120). What is still held at the
+    end is written before it returns, for at most EXIT_WRITE_TIMEOUT seconds."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     configure_logging(settings.log_level, cast(TextIO, STDERR))
     try:
@@ -731,6 +808,8 @@ def supervise(settings: Settings) -> int:
     except CannotListen as error:
         STDERR.write_lines(f"decisiond: {error}\n".encode(errors="backslashreplace"))
         return 2
+    finally:
+        STDERR.drain(EXIT_WRITE_TIMEOUT)
 
 
 # A refusal is recorded (status file, GetRulesStatus, one log line) with at most this many problems, each of at

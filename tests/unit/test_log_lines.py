@@ -6,8 +6,13 @@ import io
 import json
 import os
 import threading
+from contextlib import suppress
 
-from service.log_lines import FLUSH_SIZE, BatchedLines, as_json_lines
+import pytest
+
+from service import log_lines
+from service.log_lines import FLUSH_SIZE, MOST_BUFFERED, NOT_READ, BatchedLines, as_json_lines
+from tests.unit.test_line_writer import read_to_the_end, read_until
 
 
 class CountingStream(io.StringIO):
@@ -40,14 +45,17 @@ def test_a_line_is_written_within_the_flush_interval_without_a_drain() -> None:
     assert target.getvalue() == "one line\n"
 
 
-def test_a_large_batch_is_written_at_once() -> None:
+def test_a_large_batch_is_written_without_waiting_for_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(log_lines, "FLUSH_INTERVAL_S", 60.0)
     target = CountingStream()
     lines = BatchedLines(target)
     line = "x" * 1000 + "\n"
-    for _ in range(FLUSH_SIZE // len(line) + 1):
+    count = FLUSH_SIZE // len(line) + 1
+    for _ in range(count):
         lines.write(line)
-    assert target.writes >= 1
-    assert target.getvalue().endswith(line)
+    assert target.written.wait(5)  # by the flusher: the thread that logs never writes
+    lines.drain()
+    assert target.getvalue() == line * count
 
 
 class BrokenThenMended(io.StringIO):
@@ -116,3 +124,36 @@ def test_plain_text_from_grpcs_core_becomes_json_naming_the_worker_and_the_level
         ("worker.output", "warning", 42),
     ]
     assert records[2]["text"].endswith("keepalive watchdog timeout")
+
+
+def test_a_pipe_nobody_reads_never_holds_up_the_thread_that_logs_and_the_lines_that_did_not_fit_are_counted() -> None:
+    """A worker logs each decision on the thread that serves every call: a log write that waited on a full pipe
+    (the supervisor stopped reading) would stop every answer while the worker looks alive."""
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w")
+    lines = BatchedLines(stream)
+    count = 3 * MOST_BUFFERED // 100  # lines of 100 characters: three times what it holds
+    logging_thread = threading.Thread(target=lambda: [lines.write(f'{{"n":{n:8d},"x":"{"x" * 78}"}}\n')
+                                                      for n in range(count)], daemon=True)
+    logging_thread.start()
+    logging_thread.join(5)
+    if logging_thread.is_alive():
+        os.close(read_end)  # its write fails (EPIPE) and it ends: nothing writes to the pipe after the test
+        logging_thread.join(5)
+        with suppress(OSError):  # what it holds cannot be written: the pipe is broken
+            stream.close()
+        raise AssertionError("logging waited for the pipe")
+
+    received = read_until(read_end, b'"logs.dropped"')  # said without waiting for another line
+    lines.drain()
+    stream.close()
+    received += read_to_the_end(read_end)
+    os.close(read_end)
+
+    records = [json.loads(line) for line in received.splitlines()]  # every line whole
+    notices = [record for record in records if record.get("event") == "logs.dropped"]
+    kept = [record["n"] for record in records if "n" in record]
+    assert kept == sorted(kept)  # in the order they were logged
+    assert len(kept) + sum(notice["lines"] for notice in notices) == count
+    assert {notice["reason"] for notice in notices} == {NOT_READ}
+    assert len(kept) >= MOST_BUFFERED // 100  # what it holds is written, once the pipe takes it
