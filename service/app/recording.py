@@ -13,7 +13,13 @@ import structlog
 
 from service.app.ports import Clock, DecisionRecord, Store, UnitOfWork
 from service.app.pseudonyms import canonical_json
-from service.domain.errors import DecisionServiceError, DuplicateRequest, RequestIdReused, StoreUnavailable
+from service.domain.errors import (
+    DecisionServiceError,
+    DuplicateRequest,
+    LineChangedMeanwhile,
+    RequestIdReused,
+    StoreUnavailable,
+)
 from service.domain.model import CreditLine
 
 R = TypeVar("R")
@@ -82,8 +88,25 @@ class DecisionRecorder:
         decide: Callable[[UnitOfWork, DecisionContext], Decided[R]],
         encode: Callable[[R], bytes],
     ) -> Reply:
-        """Decide and record atomically; a retry with the same request_id gets the stored response."""
+        """Decide and record atomically; a retry with the same request_id gets the stored response.
+
+        A call that locked the user's line and found it changed when it wrote (LineChangedMeanwhile: created by
+        another call or replica for a user who had none, which there was no row to lock against, or frozen by the
+        back office) has written nothing: it is decided once more, on the line as it now is, and so replayed if that
+        other call was its own twin sent to another replica. A second such change fails it UNAVAILABLE."""
         started = time.perf_counter()
+        try:
+            return self._run_once(call, decide, encode, started)
+        except LineChangedMeanwhile:
+            return self._run_once(call, decide, encode, started)
+
+    def _run_once(
+        self,
+        call: Call,
+        decide: Callable[[UnitOfWork, DecisionContext], Decided[R]],
+        encode: Callable[[R], bytes],
+        started: float,
+    ) -> Reply:
         try:
             with self._store.unit_of_work() as uow:
                 # No look-up of the request_id first: a retry is rare, and its insert below meets the stored

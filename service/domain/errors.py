@@ -70,8 +70,9 @@ class StoreUnavailable(DecisionServiceError):
 
 class LineChangedMeanwhile(StoreUnavailable):
     """A credit line changed while a call held its lock (a writer that ignores the lock, such as a back office's
-    freeze): the call wrote nothing and a retry decides on the line as it now is. The database answers, so health
-    does not take it for an outage."""
+    freeze), or was created for a user who had none, so there was nothing to lock: the call wrote nothing, and is
+    decided once more on the line as it now is (DecisionRecorder.run). The database answers, so health does not
+    take it for an outage."""
 
 
 class NoRuleBundle(DecisionServiceError):

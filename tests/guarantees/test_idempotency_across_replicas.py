@@ -20,6 +20,7 @@ from tests.guarantees.calls import (
     repayment_of,
 )
 from tests.guarantees.conftest import Deployment
+from tests.support.builders import request_id, strong_applicant
 
 USERS = 16
 ROUNDS_PER_USER = 3  # a fourth drawdown within the hour would be reviewed for velocity
@@ -104,3 +105,57 @@ def test_the_same_repayment_sent_to_two_replicas_at_once_is_booked_once(deployme
     for user in users:
         assert credit_line(second_entry, user).outstanding_principal.minor_units == 900_000 - 3 * 100_000
         assert [d.repaid_principal for d in ledger.drawdowns_of(user)] == [3 * 100_000]
+
+
+def test_the_same_first_grant_sent_to_two_replicas_at_once_is_decided_once(deployment: Deployment) -> None:
+    """A user with no line yet has no row to lock: both calls decide, and the one whose line is written second
+    finds the line there. It is decided again and so meets its twin's record: replayed, not UNAVAILABLE."""
+    first_entry, second_entry = deployment.clients[0], deployment.clients[1]
+    requests = [
+        pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(new_user("grant-twice")))
+        for _ in range(USERS * ROUNDS_PER_USER)
+    ]
+    pairs = [
+        (
+            first_entry.decisions.GrantLimit.future(request, timeout=RPC_TIMEOUT),
+            second_entry.decisions.GrantLimit.future(request, timeout=RPC_TIMEOUT),
+        )
+        for request in requests
+    ]
+    granted = []
+    for pair in pairs:
+        results = answers(pair)
+        assert errors_of(results) == []
+        assert results[0].outcome == pb.OUTCOME_APPROVE, results[0]
+        assert_decided_once(*results)
+        granted.append(results[0].credit_limit.minor_units)
+
+    ledger = deployment.ledger()
+    for request, limit in zip(requests, granted, strict=True):
+        assert [d.request_id for d in ledger.decisions_of(request.applicant.user_id)] == [request.request_id]
+        line = credit_line(second_entry, request.applicant.user_id)
+        assert (line.status, line.credit_limit.minor_units) == ("ACTIVE", limit)
+
+
+def test_two_first_grants_of_one_user_sent_to_two_replicas_at_once_are_both_decided(deployment: Deployment) -> None:
+    """A sign-up submitted twice (two request ids) for a user with no line: both are decided, the later on the line
+    the first opened, and neither fails UNAVAILABLE."""
+    first_entry, second_entry = deployment.clients[0], deployment.clients[1]
+    users = [new_user("grant-both") for _ in range(USERS * ROUNDS_PER_USER)]
+    pairs = [
+        tuple(
+            entry.decisions.GrantLimit.future(
+                pb.GrantLimitRequest(request_id=request_id(), applicant=strong_applicant(user)), timeout=RPC_TIMEOUT
+            )
+            for entry in (first_entry, second_entry)
+        )
+        for user in users
+    ]
+    for pair in pairs:
+        results = answers(pair)
+        assert errors_of(results) == []
+        assert [r.outcome for r in results] == [pb.OUTCOME_APPROVE] * 2, results
+        assert not any(r.meta.replayed for r in results)
+    ledger = deployment.ledger()
+    for user in users:
+        assert sorted(d.rpc for d in ledger.decisions_of(user)) == ["GrantLimit", "GrantLimit"]
