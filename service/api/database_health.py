@@ -34,7 +34,7 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service.api.health import DrainableHealth
 from service.api.runners import CallRunner
 from service.app.ports import Store
-from service.domain.errors import LineChangedMeanwhile, StoreUnavailable
+from service.domain.errors import DatabaseBusy, StoreUnavailable
 
 log = structlog.get_logger("decisiond.api")
 
@@ -103,9 +103,10 @@ class DatabaseHealth:
             self._checker = asyncio.create_task(self._keep_checking(), name="database-health")
 
     async def store_unavailable(self, error: StoreUnavailable) -> None:
-        """A call failed because the database did not answer: report NOT_SERVING now, and check it at once. A line
-        that changed under the call's lock is no outage: the database answered."""
-        if self._check_database is None or not self._answering or isinstance(error, LineChangedMeanwhile):
+        """A call failed because the database did not answer: report NOT_SERVING now, and check it at once. A call
+        the database answered but could not serve now (DatabaseBusy: a lock held elsewhere, a line changed under the
+        call's lock) is no outage: another replica would meet the same."""
+        if self._check_database is None or not self._answering or isinstance(error, DatabaseBusy):
             return
         self._check_now.set()
         await self._follow(answering=False, found_by="call", reason=str(error))

@@ -68,11 +68,20 @@ class StoreUnavailable(DecisionServiceError):
     """The database cannot be reached or did not answer in time."""
 
 
-class LineChangedMeanwhile(StoreUnavailable):
+class DatabaseBusy(StoreUnavailable):
+    """The database answered, but the call could not be done now and wrote nothing: retry it. No outage, so health
+    does not take it for one (database_health.py)."""
+
+
+class LockHeldElsewhere(DatabaseBusy):
+    """Another session held a lock the call needed (a user's line, say) for longer than the call waits for one:
+    another replica's call, or a replica frozen with its transaction open, which the database ends in time."""
+
+
+class LineChangedMeanwhile(DatabaseBusy):
     """A credit line changed while a call held its lock (a writer that ignores the lock, such as a back office's
     freeze), or was created for a user who had none, so there was nothing to lock: the call wrote nothing, and is
-    decided once more on the line as it now is (DecisionRecorder.run). The database answers, so health does not
-    take it for an outage."""
+    decided once more on the line as it now is (DecisionRecorder.run)."""
 
 
 class NoRuleBundle(DecisionServiceError):

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.errors
 from psycopg.abc import PQGen
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
@@ -33,7 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from service import cooperative
 from service.app.ports import DecisionRecord, UnitOfWork
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import LockHeldElsewhere, StoreUnavailable
 from service.domain.model import Installment
 from service.storage.codec import Codec, require_aware, require_finite, schedule_from_json, schedule_to_json
 from service.storage.ledger import Params, Row, SqlUnitOfWork
@@ -318,13 +319,29 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+# A call waits for a lock another session holds (a user's line) for this share of the store's timeout, so that the
+# database ends the wait (LockHeldElsewhere: it answers) before the call's own watch takes it for an outage.
+LOCK_WAIT_SHARE = 0.8
+# The database ends a session left idle inside a transaction for this many times the store's timeout, and so frees
+# the locks of a replica frozen mid-call (a paused VM, a partition that leaves the connection open), which would
+# otherwise keep its users' lines locked on every replica until it woke. A call of ours never idles that long.
+IDLE_IN_TRANSACTION_TIMES = 2
+
+
 def _configure(connection: Connection, *, answer_within: float | None = None) -> None:
     """Run once on every new connection; `answer_within`: the store's timeout, for the pool's connections (not the
     migrations', which may wait for another replica's or take long)."""
     connection.execute("SET TIME ZONE 'UTC'")
     if answer_within is not None:
         connection.answer_within = answer_within
-        connection.execute(f"SET statement_timeout = {max(1, round(answer_within * 1000))}")
+        connection.execute(f"SET statement_timeout = {_ms(answer_within)}")
+        connection.execute(f"SET lock_timeout = {_ms(answer_within * LOCK_WAIT_SHARE)}")
+        idle_for = answer_within * IDLE_IN_TRANSACTION_TIMES
+        connection.execute(f"SET idle_in_transaction_session_timeout = {_ms(idle_for)}")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 def _lock_key(schema: str) -> int:
@@ -338,5 +355,8 @@ def _unavailable_on_connection_errors() -> Iterator[None]:
     # the server's shutdown, cancel and resource errors: all "cannot be decided now, try again".
     try:
         yield
-    except psycopg.OperationalError as exc:
+    except psycopg.errors.LockNotAvailable as exc:
+        raise LockHeldElsewhere(f"another session held a lock this call needed: {_first_line(exc)}") from exc
+    except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as exc:
+        # The latter: this replica was frozen mid-call for longer than the database waits (_configure).
         raise StoreUnavailable(str(exc)) from exc

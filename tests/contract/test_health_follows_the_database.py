@@ -10,25 +10,26 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
-from service.api.database_health import DatabaseHealth
+from service.api.database_health import CHECK_EVERY_S, DatabaseHealth
 from service.api.health import DrainableHealth
 from service.api.runners import GreenletRunner
 from service.bootstrap import Service, start_service
 from service.config import Settings
-from service.domain.errors import LineChangedMeanwhile
+from service.domain.errors import DatabaseBusy, LineChangedMeanwhile, LockHeldElsewhere
 from tests.contract.helpers import new_user, open_line, rpc_error
 from tests.storage.tcp_proxy import TcpProxy
-from tests.support.builders import request_id, strong_applicant
+from tests.support.builders import drawdown, request_id, strong_applicant
 
 pytestmark = pytest.mark.slow
 
@@ -200,6 +201,40 @@ def test_a_draining_server_stays_not_serving_when_its_database_answers_again(
         stopping.join()
 
 
+def test_on_postgres_a_call_that_waits_out_a_lock_another_session_holds_leaves_health_serving(
+    postgres_url: str,
+) -> None:
+    """Another replica's call, or a replica frozen mid-call, holds the user's line: this call fails UNAVAILABLE to
+    be retried, but this replica and its database are fine, and a balancer must not be told otherwise."""
+    with serving(f"{postgres_url}&timeout={STORE_TIMEOUT_S}") as service, grpc.insecure_channel(
+        f"127.0.0.1:{service.port}"
+    ) as channel, psycopg.connect(postgres_url, autocommit=True) as other_replica:
+        decisions = pb_grpc.DecisionServiceStub(channel)
+        user = new_user()
+        open_line(decisions, user)
+        server_health = watch(health_pb2_grpc.HealthStub(channel))
+        seen: list[int] = []
+
+        def follow() -> None:
+            with suppress(grpc.RpcError):  # CANCELLED, when the test has seen enough
+                seen.extend(answer.status for answer in server_health)
+
+        watching = threading.Thread(target=follow)
+        watching.start()
+        other_replica.execute("BEGIN")
+        other_replica.execute("SELECT * FROM credit_lines FOR UPDATE")  # every line, the user's included
+        try:
+            held_up = rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown(user, 1_000), timeout=10))
+            assert held_up.code() == grpc.StatusCode.UNAVAILABLE
+            time.sleep(2 * CHECK_EVERY_S)  # a check the failure asked for would have reported by now
+        finally:
+            other_replica.execute("ROLLBACK")
+            server_health.cancel()  # type: ignore[attr-defined]
+            watching.join()
+        assert seen == [SERVING]
+        assert decisions.AuthorizeDrawdown(drawdown(user, 1_000), timeout=10).outcome == pb.OUTCOME_APPROVE
+
+
 def test_on_sqlite_a_call_held_up_by_another_writer_leaves_health_serving(tmp_path: Path) -> None:
     """There StoreUnavailable means another process holds the write lock (a shell, a VACUUM) for a moment: every
     replica on that file would meet it, so reporting NOT_SERVING would only make health flap."""
@@ -224,9 +259,17 @@ def test_on_sqlite_a_call_held_up_by_another_writer_leaves_health_serving(tmp_pa
         open_line(pb_grpc.DecisionServiceStub(channel), new_user())
 
 
-def test_a_line_changed_under_a_calls_lock_is_no_outage() -> None:
-    """The database answered (a back office froze the line meanwhile): the call fails UNAVAILABLE to be retried,
-    but health must not blink NOT_SERVING for it."""
+@pytest.mark.parametrize(
+    "busy",
+    [
+        LineChangedMeanwhile("the credit line changed while it was locked"),
+        LockHeldElsewhere("another session held a lock this call needed"),
+    ],
+    ids=["line-changed-meanwhile", "lock-held-elsewhere"],
+)
+def test_a_call_the_database_answered_but_could_not_serve_now_is_no_outage(busy: DatabaseBusy) -> None:
+    """The database answered (a back office froze the line meanwhile; another replica held the user's line): the
+    call fails UNAVAILABLE to be retried, but health must not blink NOT_SERVING for it."""
 
     async def scenario() -> dict[str, int]:
         health = DrainableHealth()
@@ -234,7 +277,7 @@ def test_a_line_changed_under_a_calls_lock_is_no_outage() -> None:
         follower = DatabaseHealth(health, can_decide=True, check_database=lambda: checks.append("checked"),
                                   runner=GreenletRunner(), check_every_s=3600)
         await follower.start()
-        await follower.store_unavailable(LineChangedMeanwhile("the credit line changed while it was locked"))
+        await follower.store_unavailable(busy)
         await asyncio.sleep(0.05)
         await follower.stop()
         assert checks == []  # no check was asked for either

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from service.app.ports import Store
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import DatabaseBusy, LockHeldElsewhere, StoreUnavailable
 from service.storage import open_store
 from tests.storage.conftest import raw_connection
 from tests.storage.records import USER, a_line
@@ -122,3 +122,42 @@ def test_while_postgres_is_down_calls_fail_fast_and_succeed_again_once_it_is_bac
     assert line_is_readable(store)
     store.close()
     proxy.stop()
+
+
+def test_a_line_locked_by_another_session_fails_the_call_as_busy_before_its_own_timeout(postgres_url: str) -> None:
+    """The database ends the wait for the lock (lock_timeout) before the call's own watch would take the silence
+    for an outage: the call fails retryably as DatabaseBusy, which health does not count against the database."""
+    store = open_store(postgres_url, timeout=1, pool_size=2)
+    save_a_line(store)
+    with raw_connection(postgres_url) as other_replica:
+        other_replica.execute("BEGIN")
+        other_replica.execute("SELECT * FROM credit_lines WHERE user_key = %s FOR UPDATE", [USER])
+        started = time.monotonic()
+        with pytest.raises(LockHeldElsewhere, match="another session held a lock"), store.unit_of_work() as uow:
+            uow.get_credit_line(USER, for_update=True)
+        waited = time.monotonic() - started
+        other_replica.execute("ROLLBACK")
+
+    assert 0.7 < waited < 1.0  # LOCK_WAIT_SHARE of the store's timeout
+    assert isinstance(LockHeldElsewhere("x"), DatabaseBusy)
+    assert line_is_readable(store)
+    store.close()
+
+
+def test_the_database_frees_the_locks_of_a_store_frozen_inside_a_transaction(postgres_url: str) -> None:
+    """A replica paused mid-call (a frozen VM, a partition that leaves its connection open) would keep its users'
+    lines locked on every replica: the database ends its session after twice the store's timeout idle."""
+    frozen = open_store(postgres_url, timeout=0.5, pool_size=1)
+    save_a_line(frozen)
+    with pytest.raises(StoreUnavailable), frozen.unit_of_work() as uow:
+        uow.get_credit_line(USER, for_update=True)
+        with raw_connection(postgres_url) as other_replica:
+            other_replica.execute("SET lock_timeout = 3000")
+            started = time.monotonic()
+            other_replica.execute("SELECT * FROM credit_lines WHERE user_key = %s FOR UPDATE", [USER])  # waits
+            waited = time.monotonic() - started
+        uow.get_credit_line(USER)  # the frozen one wakes: its session is gone
+
+    assert 0.8 < waited < 2.5  # IDLE_IN_TRANSACTION_TIMES the store's timeout, and a margin
+    assert line_is_readable(frozen)  # the pool replaces the connection
+    frozen.close()
