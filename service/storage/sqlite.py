@@ -154,6 +154,11 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             self._lock_user(user_key)
         return super().get_credit_line(user_key, for_update=for_update)
 
+    def lock_line(self, user_key: str) -> tuple[CreditLine | None, datetime | None]:
+        if self._locks is not None:
+            self._lock_user(user_key)
+        return super().lock_line(user_key)
+
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         if self._held:
             self.run_held_writes()
