@@ -429,6 +429,7 @@ RECORDED_WHEN_READ = (
     ("line.days_past_due", "line_days_past_due"),
     ("line.daily_interest_rate", "line_daily_interest_rate"),
     ("channel.city", "channel_city"),
+    ("transaction.merchant_category", "merchant_category"),  # free text, which can tell of a person's health, say
 )
 
 
@@ -448,5 +449,4 @@ def _minimised_transaction(command: TransactionCommand) -> dict[str, object]:
         "amount": command.amount,
         "occurred_at": command.occurred_at.isoformat() if command.occurred_at else None,
         "channel_country": command.channel.country,
-        "merchant_category": command.merchant_category,
     }
