@@ -17,6 +17,7 @@ import argparse
 import ctypes
 import gc
 import json
+import resource
 import signal
 import sys
 import threading
@@ -46,6 +47,12 @@ def _die_with_the_supervisor() -> None:
         log.warning("worker.no_parent_death_signal")
 
 
+def _dump_no_core() -> None:
+    """A worker that crashes writes no core file: its memory holds the requests' raw user ids and the pseudonym
+    secret, which a core file left in the working directory would keep for whoever can read it."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -65,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM keeps its default action until the worker serves: a start has nothing to drain, and one that waits
     # on a database that does not answer must not hold up the supervisor's shutdown or its next attempt.
     _die_with_the_supervisor()
+    _dump_no_core()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 import re
 import sqlite3
 import threading
@@ -204,6 +205,15 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             self._has_read = False
 
 
+def _make_private(path: Path) -> None:
+    """The ledger's folder (0700) and file (0600), when they are new, for no other local account to read: it holds
+    every decision and the pseudonym secret, with which ids of few possible values (phone numbers) can be
+    recovered. SQLite gives its log and shared-memory files the mode of the database file; the lock file is made
+    0600 too. An existing folder or file keeps the mode its owner gave it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))  # an empty file is a new database
+
+
 class SqliteStore:
     """The Store on one SQLite database file (or one in-memory database)."""
 
@@ -224,8 +234,8 @@ class SqliteStore:
         self._closed = False
         self._checkpoints: Checkpoints | None = None
         try:
-            if not self._memory:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if not self._memory and not read_only:
+                _make_private(Path(path))
             with _UNAVAILABLE_ON_SQLITE_ERRORS:
                 self._idle.append(self._first_connection())
                 try:

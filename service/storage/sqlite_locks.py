@@ -44,7 +44,7 @@ class LockFile:
     def __init__(self, path: str, timeout: float) -> None:
         if F_OFD_SETLK is None:  # pragma: no cover - Linux has had them since 3.15
             raise OSError("this system has no open-file-description locks (Linux 3.15 or newer is needed)")
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._timeout = timeout
         self._users: set[int] = set()
         self.writing = False

@@ -80,3 +80,12 @@ def test_a_worker_whose_rules_copy_was_removed_is_not_replaced_without_them_the_
                                                              applicant=strong_applicant("copy-gone")), timeout=30)
             assert answer.meta.ruleset_version
     assert server.stop() == 0
+
+
+def test_a_worker_that_crashes_leaves_no_core_file(server: ServerProcess) -> None:
+    """A worker's memory holds the requests' raw user ids and the pseudonym secret: a crash must not write them to
+    a core file, whatever limit the shell that started the server allowed."""
+    for worker in workers_of(server.process.pid):
+        limits = Path(f"/proc/{worker}/limits").read_text().splitlines()
+        (core,) = [line.split() for line in limits if line.startswith("Max core file size")]
+        assert core[4:6] == ["0", "0"], core  # soft and hard limits
