@@ -1,4 +1,5 @@
-"""How every process of the service logs: one JSON object per line on stderr, never personal data.
+"""How every process of the service logs: one JSON object per line on stderr, never a raw identifier (users appear
+as their keyed hash: pseudonymous data, README "Configuration").
 
 Kept apart from bootstrap.py so that the supervisor, which only starts and watches processes, configures its
 logging without importing the server, the use cases or the rule engine.

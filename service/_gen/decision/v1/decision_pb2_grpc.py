@@ -28,6 +28,8 @@ if _version_not_supported:
 class DecisionServiceStub:
     """Decides on a revolving credit line: scores a person, grants a limit, authorises drawdowns against it
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
+    Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
+    the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
     """
 
     def __init__(self, channel):
@@ -61,6 +63,8 @@ class DecisionServiceStub:
 class DecisionServiceServicer:
     """Decides on a revolving credit line: scores a person, grants a limit, authorises drawdowns against it
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
+    Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
+    the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
     """
 
     def ScoreUser(self, request, context):
@@ -127,6 +131,8 @@ def add_DecisionServiceServicer_to_server(servicer, server):
 class DecisionService:
     """Decides on a revolving credit line: scores a person, grants a limit, authorises drawdowns against it
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
+    Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
+    the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
     """
 
     @staticmethod
