@@ -95,7 +95,7 @@ def dropped_lines_notice(count: int, reason: str) -> str:
     record = {
         "event": "logs.dropped",
         "level": "warning",
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": _timestamp(datetime.now(UTC)),
         "lines": count,
         "reason": reason,
     }
@@ -128,9 +128,14 @@ def as_json_lines(lines: bytes, pid: int) -> bytes:
         record = {
             "event": "worker.output",
             "level": level,
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": _timestamp(datetime.now(UTC)),
             "worker_pid": pid,
             "text": text.decode("utf-8", "replace"),
         }
         out.append(json.dumps(record).encode() + b"\n")
     return b"".join(out)
+
+
+def _timestamp(at: datetime) -> str:
+    """As the service's own lines give it (logs.utc_timestamp): to the microsecond, also at a whole second."""
+    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -157,3 +157,20 @@ def test_a_pipe_nobody_reads_never_holds_up_the_thread_that_logs_and_the_lines_t
     assert len(kept) + sum(notice["lines"] for notice in notices) == count
     assert {notice["reason"] for notice in notices} == {NOT_READ}
     assert len(kept) >= MOST_BUFFERED // 100  # what it holds is written, once the pipe takes it
+
+
+def test_the_lines_made_here_give_the_time_to_the_microsecond_also_at_a_whole_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As every other line does (logs.utc_timestamp): a log reader parsing one format must not meet another."""
+    from datetime import UTC, datetime
+
+    class WholeSecond(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> WholeSecond:  # type: ignore[override]
+            return cls(2026, 12, 7, 6, 30, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(log_lines, "datetime", WholeSecond)
+    notice = json.loads(log_lines.dropped_lines_notice(3, "a reason"))
+    wrapped = json.loads(as_json_lines(b"E1207 06:30:00.000000  1 x.cc:1] text\n", 42))
+    assert notice["timestamp"] == wrapped["timestamp"] == "2026-12-07T06:30:00.000000Z"
