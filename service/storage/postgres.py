@@ -261,7 +261,11 @@ class PostgresStore:
             except PoolTimeout:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise
+                    # With a slot taken, a connection was free or could be made: the pool could not make one. (Its
+                    # own message would name its last ask's wait: "couldn't get a connection after 0.00 sec".)
+                    raise PoolTimeout(
+                        f"the database did not accept a new connection within {self._timeout:.2f} s"
+                    ) from None
                 cooperative.sleep(min(pause, left))
                 pause = min(pause * 2, _LONGEST_PAUSE_S)
 

@@ -156,3 +156,24 @@ def test_a_database_that_stops_answering_is_unavailable_after_the_timeout_and_th
     finally:
         store.close()
         proxy.stop()
+
+
+def test_a_database_that_refuses_new_connections_is_unavailable_and_says_so(
+    postgres_url: str, postgres_admin_url: str
+) -> None:
+    """The operator reads why: the database did not accept a connection within the store's timeout (not the pool's
+    'couldn't get a connection after 0.00 sec', the wait of its last ask on the loop)."""
+    server = urlsplit(postgres_admin_url)
+    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy.start()
+    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
+    store = open_store(through_proxy, timeout=0.5, pool_size=1)
+    try:
+        warm(store, 1)
+        proxy.stop()  # refuses new connections and closes the pooled one
+        results, _, _ = on_a_ticking_loop([lambda: line_exists(store)])
+        assert isinstance(results[0], StoreUnavailable), results
+        assert "did not accept a new connection within 0.50 s" in str(results[0]), results
+    finally:
+        store.close()
+        proxy.stop()
