@@ -282,40 +282,47 @@ def _migrate(conninfo: str, *, read_only: bool = False) -> bytes:
         connection = Connection.connect(conninfo, autocommit=True)
     except psycopg.OperationalError as error:
         raise StoreUnavailable(_first_line(error)) from error
-    with connection, _unavailable_on_connection_errors():
-        _configure(connection)
-        connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-        uow = PostgresUnitOfWork(connection)
-        row = uow.fetch_one("SELECT current_schema()", {})
-        schema = None if row is None else row[0]
-        if schema is None:
-            raise MigrationError("no schema on the connection's search_path exists")
-        if read_only:
-            exists = uow.fetch_one("SELECT to_regclass('schema_migrations') IS NOT NULL", {})
-            applied: dict[int, str] = (
-                dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
-                if exists is not None and exists[0] else {}
+    try:
+        with connection, _unavailable_on_connection_errors():
+            _configure(connection)
+            connection.execute(f"SET lock_timeout = {_ms(MIGRATION_LOCK_WAIT_S)}")
+            connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            uow = PostgresUnitOfWork(connection)
+            row = uow.fetch_one("SELECT current_schema()", {})
+            schema = None if row is None else row[0]
+            if schema is None:
+                raise MigrationError("no schema on the connection's search_path exists")
+            if read_only:
+                exists = uow.fetch_one("SELECT to_regclass('schema_migrations') IS NOT NULL", {})
+                applied: dict[int, str] = (
+                    dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
+                    if exists is not None and exists[0] else {}
+                )
+                require_current(load_migrations("postgresql"), applied)
+                key = uow.existing_pseudonym_key()
+                connection.execute("COMMIT")
+                return key
+            uow.fetch_one(
+                "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
+                {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
             )
-            require_current(load_migrations("postgresql"), applied)
-            key = uow.existing_pseudonym_key()
+            uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
+            applied = dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
+            for migration in pending_migrations(load_migrations("postgresql"), applied):
+                uow.execute_script(migration.sql)
+                uow.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum)"
+                    " VALUES (%(version)s, %(name)s, %(checksum)s)",
+                    {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
+                )
+            key = uow.pseudonym_key()
             connection.execute("COMMIT")
             return key
-        uow.fetch_one(
-            "SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)",
-            {"namespace": _MIGRATION_LOCK_NAMESPACE, "key": _lock_key(schema)},
-        )
-        uow.execute(_CREATE_SCHEMA_MIGRATIONS, {})
-        applied = dict(uow.fetch_all("SELECT version, checksum FROM schema_migrations", {}))
-        for migration in pending_migrations(load_migrations("postgresql"), applied):
-            uow.execute_script(migration.sql)
-            uow.execute(
-                "INSERT INTO schema_migrations (version, name, checksum)"
-                " VALUES (%(version)s, %(name)s, %(checksum)s)",
-                {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
-            )
-        key = uow.pseudonym_key()
-        connection.execute("COMMIT")
-        return key
+    except LockHeldElsewhere as held:
+        raise StoreUnavailable(
+            f"the ledger's tables stayed locked by another session for {MIGRATION_LOCK_WAIT_S:g} s (another"
+            f" replica's migrations, or maintenance): {held}"
+        ) from held
 
 
 def _first_line(error: Exception) -> str:
@@ -323,6 +330,10 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+# How long a start waits for a lock another session holds on the ledger (another replica applying migrations, a
+# maintenance job, a transaction left open): then it fails, saying so, and the supervisor tries again later
+# (workers.not_started with the reason), instead of waiting in silence for as long as the lock is held.
+MIGRATION_LOCK_WAIT_S = 30.0
 # A call waits for a lock another session holds (a user's line) for this share of the store's timeout, so that the
 # database ends the wait (LockHeldElsewhere: it answers) before the call's own watch takes it for an outage.
 LOCK_WAIT_SHARE = 0.8

@@ -11,7 +11,7 @@ import pytest
 
 from service.app.ports import Store
 from service.domain.errors import DatabaseBusy, LockHeldElsewhere, StoreUnavailable
-from service.storage import open_store
+from service.storage import open_store, postgres
 from tests.storage.conftest import raw_connection
 from tests.storage.records import USER, a_line
 from tests.storage.tcp_proxy import TcpProxy
@@ -161,3 +161,22 @@ def test_the_database_frees_the_locks_of_a_store_frozen_inside_a_transaction(pos
     assert 0.8 < waited < 2.5  # IDLE_IN_TRANSACTION_TIMES the store's timeout, and a margin
     assert line_is_readable(frozen)  # the pool replaces the connection
     frozen.close()
+
+
+def test_a_start_that_meets_a_lock_held_elsewhere_fails_in_time_and_says_why(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A maintenance job or a transaction left open holds a ledger table: a replica's start fails after
+    MIGRATION_LOCK_WAIT_S, naming the cause (the supervisor logs it and tries again), instead of waiting in silence
+    for as long as the lock is held."""
+    open_store(postgres_url).close()  # the ledger exists
+    monkeypatch.setattr(postgres, "MIGRATION_LOCK_WAIT_S", 0.5)
+    with raw_connection(postgres_url) as maintenance:
+        maintenance.execute("BEGIN")
+        maintenance.execute("LOCK TABLE pseudonym_secret IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="the ledger's tables stayed locked by another session for 0.5 s"):
+            open_store(postgres_url)
+        assert time.monotonic() - started < 3
+        maintenance.execute("ROLLBACK")
+    open_store(postgres_url).close()
