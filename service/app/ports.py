@@ -62,9 +62,10 @@ class UnitOfWork(Protocol):
         """The user's line; for_update locks it against every other unit of work until the transaction ends,
         whether the line exists or not. Lock before the transaction's first write."""
 
-    def lock_line(self, user_key: str) -> tuple[CreditLine | None, datetime | None]:
-        """Lock the user's line as get_credit_line(for_update=True) does, and return it (None if there is none) with
-        the time of the user's latest recorded account event (None if none is recorded)."""
+    def lock_line(self, user_key: str, *, latest_event: bool) -> tuple[CreditLine | None, datetime | None]:
+        """Lock the user's line as get_credit_line(for_update=True) does, and return it (None if there is none) with,
+        if `latest_event`, the time of the user's latest recorded account event (None if none is recorded, or not
+        asked for)."""
 
     def save_credit_line(self, line: CreditLine) -> None:
         """Insert or replace the line's limit, rate, status and residence country. Never touches

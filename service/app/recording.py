@@ -65,6 +65,8 @@ class Call:
     # Lock the user's credit line before the decision time is read: calls for one user are then decided one
     # after another, each seeing the history the previous one committed (velocity rules depend on it).
     serialize_on_user: bool = False
+    # The decision reads the user's history: it is timed after the user's latest recorded event (decision_time).
+    reads_history: bool = False
 
 
 class _DecidedBefore(Exception):
@@ -113,7 +115,7 @@ class DecisionRecorder:
                 # decision, which rolls back everything this one did (DuplicateRequest) and replays it.
                 line, latest_event = None, None
                 if call.serialize_on_user and call.user_key:
-                    line, latest_event = uow.lock_line(call.user_key)
+                    line, latest_event = uow.lock_line(call.user_key, latest_event=call.reads_history)
                 now = decision_time(self._clock.now(), latest_event)
                 context = DecisionContext(decision_id=new_decision_id(), now=now, line=line)
                 try:

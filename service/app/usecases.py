@@ -72,6 +72,7 @@ class DecisionApp:
         bundle: RuleBundle | None,
         *,
         serialize_on_user: bool = False,
+        reads_history: bool = False,
     ) -> Call:
         return Call(
             rpc=rpc,
@@ -81,6 +82,7 @@ class DecisionApp:
             ruleset_version=bundle.version if bundle else "",
             ruleset_digest=bundle.digest if bundle else "",
             serialize_on_user=serialize_on_user,
+            reads_history=reads_history,
         )
 
     def _replay_without_rules(self, rpc: str, request_id: str, command: object, user_id: str) -> Reply:
@@ -275,7 +277,13 @@ class DecisionApp:
             return Decided(result, outcome.value, rules_fired, minimised)
 
         call = self._call(
-            "AuthorizeDrawdown", command.request_id, command, user_key, bundle, serialize_on_user=True
+            "AuthorizeDrawdown",
+            command.request_id,
+            command,
+            user_key,
+            bundle,
+            serialize_on_user=True,
+            reads_history=True,
         )
         return self._recorder.run(call, decide, encode)
 
@@ -313,7 +321,7 @@ class DecisionApp:
             return Decided(result, outcome.value, rules_fired, minimised)
 
         call = self._call(
-            "FlagTransaction", command.request_id, command, user_key, bundle, serialize_on_user=True
+            "FlagTransaction", command.request_id, command, user_key, bundle, serialize_on_user=True, reads_history=True
         )
         return self._recorder.run(call, decide, encode)
 

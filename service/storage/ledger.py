@@ -189,7 +189,9 @@ class SqlUnitOfWork(ABC):
             self._locked_lines[user_key] = line
         return line
 
-    def lock_line(self, user_key: str) -> tuple[CreditLine | None, datetime | None]:
+    def lock_line(self, user_key: str, *, latest_event: bool) -> tuple[CreditLine | None, datetime | None]:
+        if not latest_event:
+            return self.get_credit_line(user_key, for_update=True), None
         # The latest event in the same statement as the line: no round trip more for a user who has a line.
         row = self.fetch_one(
             f"SELECT {LINE_COLUMNS}, ({_LATEST_EVENT}) FROM credit_lines WHERE user_key = %(user_key)s"

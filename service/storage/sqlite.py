@@ -155,10 +155,10 @@ class SqliteUnitOfWork(SqlUnitOfWork):
             self._lock_user(user_key)
         return super().get_credit_line(user_key, for_update=for_update)
 
-    def lock_line(self, user_key: str) -> tuple[CreditLine | None, datetime | None]:
+    def lock_line(self, user_key: str, *, latest_event: bool) -> tuple[CreditLine | None, datetime | None]:
         if self._locks is not None:
             self._lock_user(user_key)
-        return super().lock_line(user_key)
+        return super().lock_line(user_key, latest_event=latest_event)
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         if self._held:

@@ -175,7 +175,7 @@ def test_a_start_that_meets_a_lock_held_elsewhere_fails_in_time_and_says_why(
         maintenance.execute("BEGIN")
         maintenance.execute("LOCK TABLE pseudonym_secret IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
-        with pytest.raises(StoreUnavailable, match="the ledger's tables stayed locked by another session for 0.5 s"):
+        with pytest.raises(StoreUnavailable, match=r"the ledger's tables stayed locked by another session for 0\.5 s"):
             open_store(postgres_url)
         assert time.monotonic() - started < 3
         maintenance.execute("ROLLBACK")
