@@ -1,11 +1,11 @@
 """The bare ledger: AuthorizeDrawdown's database transaction in a loop, through the store's public API only.
 
-Each iteration is the unit of work an approved AuthorizeDrawdown runs, call for call: the line read FOR
-UPDATE, the fraud-history reads (events in the last 24 h, device seen, open
-drawdowns), the conditional draw-down, the history append and the decision record; the arithmetic and the
-rules around them are left out. It runs in as many processes as the server has workers, kept to CPUs as they
-are, sharing the same number of transactions in flight, on the same database, so that the service's
-throughput can be read against it.
+Each iteration is the unit of work an approved AuthorizeDrawdown runs, call for call: the line read FOR UPDATE with
+the user's latest event's time (the decision is timed after it), the fraud-history reads (events in the last 24 h,
+device seen, open drawdowns), the conditional draw-down, the history append and the decision record; the arithmetic
+and the rules around them are left out. It runs in as many processes as the server has workers, kept to CPUs as
+they are, sharing the same number of transactions in flight, on the same database, so that the service's throughput
+can be read against it.
 
     python -m bench.ledger_loop --database postgresql://postgres@127.0.0.1:5432/DB --processes 2 --threads 8
 """
@@ -62,7 +62,7 @@ def authorize_transaction(store: Store, user_key: str) -> None:
     drawdown_id = f"dd_{uuid.uuid4().hex}"
     with store.unit_of_work() as uow:
         request_id = uuid.uuid4().hex
-        uow.get_credit_line(user_key, for_update=True)
+        uow.lock_line(user_key, latest_event=True)
         uow.history_summary(user_key, now, device_id=f"dev-{user_key}")
         uow.open_drawdowns(user_key, created_before=now - NOT_YET_DUE)
         drawdown = Drawdown(drawdown_id, user_key, AMOUNT, 6, RepaymentMethod.EQUAL_INSTALLMENT, RATE,
