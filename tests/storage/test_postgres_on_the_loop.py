@@ -5,7 +5,8 @@ everything else all along."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,23 @@ from tests.support.ticking_loop import run_on_a_ticking_loop
 def database_url(postgres_url: str) -> str:
     """These tests make sense on a database over the network only: open_test_store opens PostgreSQL stores."""
     return postgres_url
+
+
+@contextmanager
+def store_through_a_proxy(
+    postgres_url: str, postgres_admin_url: str, *, pool_size: int
+) -> Iterator[tuple[Store, TcpProxy]]:
+    """A store with a 0.5 s timeout that reaches the test's database through a proxy the test can stall or stop."""
+    server = urlsplit(postgres_admin_url)
+    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy.start()
+    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
+    store = open_store(through_proxy, timeout=0.5, pool_size=pool_size)
+    try:
+        yield store, proxy
+    finally:
+        store.close()
+        proxy.stop()
 
 
 def sleeping_transaction(store: Store, seconds: float) -> Callable[[], float]:
@@ -138,12 +156,7 @@ def test_a_database_that_stops_answering_is_unavailable_after_the_timeout_and_th
     """A network that drops everything, the connections left open (a partition, a frozen host): a call waiting on
     the database fails with StoreUnavailable after the store's timeout instead of waiting for ever, the loop runs
     meanwhile, and once the database answers again the store serves on new connections."""
-    server = urlsplit(postgres_admin_url)
-    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
-    proxy.start()
-    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
-    store = open_store(through_proxy, timeout=0.5, pool_size=2)
-    try:
+    with store_through_a_proxy(postgres_url, postgres_admin_url, pool_size=2) as (store, proxy):
         warm(store, 2)
         proxy.stall()
         started = time.monotonic()
@@ -153,9 +166,6 @@ def test_a_database_that_stops_answering_is_unavailable_after_the_timeout_and_th
         assert ticks >= 50
         proxy.resume()
         assert on_a_ticking_loop([lambda: line_exists(store)])[0] == [False]
-    finally:
-        store.close()
-        proxy.stop()
 
 
 def test_a_database_that_refuses_new_connections_is_unavailable_and_says_so(
@@ -163,17 +173,9 @@ def test_a_database_that_refuses_new_connections_is_unavailable_and_says_so(
 ) -> None:
     """The operator reads why: the database did not accept a connection within the store's timeout (not the pool's
     'couldn't get a connection after 0.00 sec', the wait of its last ask on the loop)."""
-    server = urlsplit(postgres_admin_url)
-    proxy = TcpProxy(server.hostname or "127.0.0.1", server.port or 5432)
-    proxy.start()
-    through_proxy = urlsplit(postgres_url)._replace(netloc=f"{server.username}@127.0.0.1:{proxy.port}").geturl()
-    store = open_store(through_proxy, timeout=0.5, pool_size=1)
-    try:
+    with store_through_a_proxy(postgres_url, postgres_admin_url, pool_size=1) as (store, proxy):
         warm(store, 1)
         proxy.stop()  # refuses new connections and closes the pooled one
         results, _, _ = on_a_ticking_loop([lambda: line_exists(store)])
         assert isinstance(results[0], StoreUnavailable), results
         assert "did not accept a new connection within 0.50 s" in str(results[0]), results
-    finally:
-        store.close()
-        proxy.stop()
