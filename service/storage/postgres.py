@@ -277,7 +277,8 @@ class PostgresStore:
 def _migrate(conninfo: str, *, read_only: bool = False) -> bytes:
     """Apply pending migrations under an advisory lock, on a connection of its own; return the pseudonym secret.
     StoreUnavailable with the driver's reason (refused, unknown host or database, authentication) when the
-    database cannot be reached. `read_only`: apply nothing, and refuse a database without an up-to-date ledger."""
+    database cannot be reached, or when another session holds a lock it needs for MIGRATION_LOCK_WAIT_S. `read_only`:
+    apply nothing, and refuse a database without an up-to-date ledger."""
     try:
         connection = Connection.connect(conninfo, autocommit=True)
     except psycopg.OperationalError as error:
