@@ -30,15 +30,20 @@ def parse_since(text: str) -> datetime:
 
 
 def list_decisions(store: Store, out: TextIO, *, user_id: str | None, since: datetime | None, limit: int) -> int:
-    """One line per decision, newest first."""
+    """One line per decision, newest first; at most `limit`, and then a line that says older ones match too (an
+    auditor must not take the newest `limit` for all of them)."""
     user_key = Pseudonyms(store.pseudonym_key()).user_key(user_id) if user_id else None
-    records = store.list_decisions(user_key=user_key, since=since, limit=limit)
-    for record in records:
+    records = store.list_decisions(user_key=user_key, since=since, limit=limit + 1)
+    more = len(records) > limit
+    for record in records[:limit]:
         print(
             f"{record.decided_at.isoformat()}  {record.decision_id}  {record.rpc:<17}  {record.outcome:<7}"
             f"  rules {record.ruleset_version or '-'}  {record.latency_us / 1000:.1f} ms",
             file=out,
         )
+    if more:
+        print(f"older decisions match too: only the newest {limit} are listed; raise --limit or give a later --since",
+              file=out)
     if not records:
         print("no decisions match", file=out)
     return 0

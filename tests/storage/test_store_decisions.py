@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -9,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from service.app.ports import Store
+from service.audit import list_decisions
 from service.domain.errors import DuplicateRequest
 from tests.storage.conftest import raw_connection
 from tests.storage.records import T0, USER, a_decision, a_drawdown, a_line, minutes
@@ -115,3 +117,22 @@ def test_stored_decisions_cannot_be_changed_or_deleted(store: Store, database_ur
                 connection.execute(statement)
 
     assert store.get_decision(record.decision_id) == record
+
+
+@pytest.mark.parametrize(("limit", "says_more"), [(2, True), (3, False)])
+def test_an_auditors_listing_says_when_older_decisions_match_than_it_lists(
+    store: Store, limit: int, says_more: bool
+) -> None:
+    """`decisiond decisions list --limit N` lists the newest N: an auditor must not take them for all there are."""
+    mine = [a_decision(f"req-{n}", at=T0 + minutes(n)) for n in range(3)]
+    with store.unit_of_work() as uow:
+        for record in mine:
+            uow.save_decision(record)
+    out = io.StringIO()
+
+    assert list_decisions(store, out, user_id=None, since=None, limit=limit) == 0
+
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines[:limit]] == [r.decision_id for r in mine[::-1][:limit]]
+    notice = f"older decisions match too: only the newest {limit} are listed; raise --limit or give a later --since"
+    assert lines[limit:] == ([notice] if says_more else [])
