@@ -114,9 +114,19 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseExc
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            fields += [violation.field for violation in bad.field_violations]
+            fields += [logged_field(violation.field) for violation in bad.field_violations]
     log.info("call.refused", rpc=rpc, status=code_pb2.Code.Name(status.code), fields=fields)
     await context.abort_with_status(rpc_status.to_status(status))
+
+
+ATTRIBUTES = "applicant.attributes."
+
+
+def logged_field(field: str) -> str:
+    """A refused field as the log names it: an applicant attribute's name is the caller's own (it may name a person,
+    "name_zhangsan" say, for an attribute no bundle declares), so the log gives `applicant.attributes.*`; the caller
+    gets the full name in the BadRequest details."""
+    return ATTRIBUTES + "*" if field.startswith(ATTRIBUTES) else field
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:

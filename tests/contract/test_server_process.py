@@ -17,7 +17,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.app.pseudonyms import Pseudonyms
 from service.storage import open_store
 from tests.contract.helpers import open_line, rpc_error
-from tests.support.builders import drawdown
+from tests.support.builders import drawdown, request_id, strong_applicant
 from tests.support.databases import fresh_postgres_schema
 from tests.support.server_process import ServerProcess, start_server
 
@@ -85,10 +85,17 @@ def test_decisions_and_refusals_are_logged_as_json_without_the_user_id(server: S
         answer = decisions.AuthorizeDrawdown(drawdown("alice-13800138000", 1_000))
         refused = rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown("alice-13800138000", 1_000, term_months=0)))
         assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # An attribute no bundle declares, its name the caller's own: the log must not repeat it.
+        named = strong_applicant("alice-13800138000", attributes={"name_zhangsan": "x" * 1_000})
+        refused = rpc_error(lambda: decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=named)))
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert server.stop() == 0
-    (refusal,) = [entry for entry in server.logs() if entry.get("event") == "call.refused"]
-    assert (refusal["rpc"], refusal["status"], refusal["fields"]) == ("AuthorizeDrawdown", "INVALID_ARGUMENT",
-                                                                      ["term_months"])
+    refusals = [entry for entry in server.logs() if entry.get("event") == "call.refused"]
+    assert [(r["rpc"], r["status"], r["fields"]) for r in refusals] == [
+        ("AuthorizeDrawdown", "INVALID_ARGUMENT", ["term_months"]),
+        ("ScoreUser", "INVALID_ARGUMENT", ["applicant.attributes.*"]),
+    ]
+    assert "zhangsan" not in "".join(server.stderr_lines)
     logs = [entry for entry in server.logs() if entry.get("event") == "decision"]
     assert {entry["rpc"] for entry in logs} == {"GrantLimit", "AuthorizeDrawdown"}
     drawdown_log = next(entry for entry in logs if entry["rpc"] == "AuthorizeDrawdown")
