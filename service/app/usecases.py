@@ -330,16 +330,17 @@ class DecisionApp:
     def get_credit_line(self, user_id: str, encode: Callable[[CreditLineView], bytes]) -> Reply:
         user_key = self.user_key(user_id)
 
-        def decide(uow: UnitOfWork, _context: DecisionContext) -> Decided[CreditLineView]:
-            line = uow.get_credit_line(user_key)
-            if line is None:
+        def decide(_uow: UnitOfWork, context: DecisionContext) -> Decided[CreditLineView]:
+            if context.line is None:
                 raise UnknownCreditLine()
             # The response is stored in the decision record, which never holds a raw user id: the
             # transport puts the caller's own id back into the answer it sends.
-            view = _line_view("", line)
+            view = _line_view("", context.line)
             return Decided(view, "OK", (), {"user": user_key})
 
-        call = self._call("GetCreditLine", None, user_id, user_key, None)
+        # Locked like the calls that change the line: a read waits for one under way and is timed after it, so that
+        # the record shows each balance at a time after the call that made it and before the next one.
+        call = self._call("GetCreditLine", None, user_id, user_key, None, serialize_on_user=True)
         return self._recorder.run(call, decide, encode)
 
     def record_repayment(self, command: RepaymentCommand, encode: Callable[[RepaymentResult], bytes]) -> Reply:
