@@ -41,10 +41,11 @@ MAX_CONCURRENT_CALLS = 1024  # a worker's calls in progress; beyond this one is 
 # 1000 (core's default) core cancels calls, and their clients see CANCELLED, which they take as final. Kept far
 # above anything the loop lets pile up, so that calls are refused only by MAX_CONCURRENT_CALLS, as retryable.
 MAX_PENDING_CALLS = 16_384
-# The largest request a client may send: the largest valid one (an applicant with 64 attributes of 256 characters)
-# is about 21 KB. gRPC's default, 4 MiB, let a client that announces large messages and never finishes them hold
-# hundreds of MB of a worker's memory, which it did not give back.
-MAX_REQUEST_BYTES = 64 * 1024
+# The largest request a client may send. The largest valid one, an applicant with 64 attributes of 256 characters
+# that each take 4 bytes in UTF-8 (𠮷, a name character), is about 72 KB: 64 KiB refused it, with no field named.
+# gRPC's default, 4 MiB, let a client that announces large messages and never finishes them hold hundreds of MB of
+# a worker's memory, which it did not give back.
+MAX_REQUEST_BYTES = 128 * 1024
 # No limit on the calls one connection may have open (HTTP/2 MAX_CONCURRENT_STREAMS): at 1,024, a client opening
 # 1,500 at once had some refused (UNAVAILABLE) before it learnt the limit; the pending calls are bounded above.
 

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 import structlog
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -26,6 +27,9 @@ from service.domain.errors import (
 log = structlog.get_logger("decisiond.api")
 
 RETRY_AFTER_OVERLOAD_MS = 100  # the RetryInfo of a call refused for overload: a few batches' time
+# Every refusal ends its details with a google.rpc.ErrorInfo in this domain, whose reason tells apart refusals that
+# share a status code (UNAVAILABLE: a busy ledger, retried in a moment, or no rule bundle, until an operator acts).
+ERROR_DOMAIN = "decisiond"
 
 
 def to_status(error: BaseException) -> status_pb2.Status:
@@ -38,12 +42,13 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 break
             bad.field_violations.append(violation)
         summary = _summary(error.violations, len(bad.field_violations))
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", bad)
+        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", "INVALID_REQUEST", bad)
     if isinstance(error, UndecodableRequest):
-        return _status(code_pb2.INVALID_ARGUMENT, str(error))
+        return _status(code_pb2.INVALID_ARGUMENT, str(error), "UNDECODABLE_REQUEST")
     if isinstance(error, NotFoundError):
         info = error_details_pb2.ResourceInfo(resource_type=error.kind, description=f"see field {error.field}")
-        return _status(code_pb2.NOT_FOUND, f"{error.kind} not found", info)
+        reason = error.kind.upper().replace(" ", "_") + "_NOT_FOUND"  # CREDIT_LINE_NOT_FOUND, DRAWDOWN_NOT_FOUND
+        return _status(code_pb2.NOT_FOUND, f"{error.kind} not found", reason, info)
     if isinstance(error, RequestIdReused):
         bad = error_details_pb2.BadRequest(
             field_violations=[
@@ -53,7 +58,8 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 )
             ]
         )
-        return _status(code_pb2.ALREADY_EXISTS, "request_id was already used with a different request", bad)
+        return _status(code_pb2.ALREADY_EXISTS, "request_id was already used with a different request",
+                       "REQUEST_ID_REUSED", bad)
     if isinstance(error, OverRepayment):
         failure = error_details_pb2.PreconditionFailure(
             violations=[
@@ -67,22 +73,25 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 )
             ]
         )
-        return _status(code_pb2.FAILED_PRECONDITION, "repayment exceeds outstanding principal", failure)
+        return _status(code_pb2.FAILED_PRECONDITION, "repayment exceeds outstanding principal", "OVER_REPAYMENT",
+                       failure)
     if isinstance(error, StoreUnavailable):
         # The caller learns only that it may retry; the operator needs the reason (it names no person or user).
         log.warning("store.unavailable", reason=str(error))
-        return _status(code_pb2.UNAVAILABLE, "the ledger database is busy or unavailable; retry later")
+        return _status(code_pb2.UNAVAILABLE, "the ledger database is busy or unavailable; retry later",
+                       "LEDGER_UNAVAILABLE")
     if isinstance(error, TooManyCalls):
         retry = error_details_pb2.RetryInfo()
         retry.retry_delay.FromMilliseconds(RETRY_AFTER_OVERLOAD_MS)
-        return _status(code_pb2.RESOURCE_EXHAUSTED, f"{error}; retry shortly with the same request_id", retry)
+        return _status(code_pb2.RESOURCE_EXHAUSTED, f"{error}; retry shortly with the same request_id", "OVERLOADED",
+                       retry)
     if isinstance(error, NoRuleBundle):
-        return _status(code_pb2.UNAVAILABLE, "no valid rule bundle is loaded; nothing can be decided")
+        return _status(code_pb2.UNAVAILABLE, "no valid rule bundle is loaded; nothing can be decided", "NO_RULE_BUNDLE")
     if isinstance(error, DecisionServiceError):
         log.error("unmapped_service_error", error_type=type(error).__name__)
     else:
         log.exception("internal_error", error_type=type(error).__name__)
-    return _status(code_pb2.INTERNAL, "internal error")
+    return _status(code_pb2.INTERNAL, "internal error", "INTERNAL")
 
 
 MESSAGE_VIOLATIONS = 3  # named in the status message; the BadRequest details carry the others
@@ -129,10 +138,11 @@ def logged_field(field: str) -> str:
     return ATTRIBUTES + "*" if field.startswith(ATTRIBUTES) else field
 
 
-def _status(code: int, message: str, *details: object) -> status_pb2.Status:
+def _status(code: int, message: str, reason: str, *details: Message) -> status_pb2.Status:
+    """The status with its details, and last (after those a client may read first) the ErrorInfo naming `reason`."""
     packed = []
-    for detail in details:
+    for detail in (*details, error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)):
         holder = any_pb2.Any()
-        holder.Pack(detail)  # type: ignore[arg-type]
+        holder.Pack(detail)
         packed.append(holder)
     return status_pb2.Status(code=code, message=message, details=packed)

@@ -45,6 +45,15 @@ def bad_fields(error: grpc.RpcError) -> list[str]:
     return fields
 
 
+def error_reason(error: grpc.RpcError) -> tuple[str, str]:
+    """The (domain, reason) of an error's google.rpc.ErrorInfo, which the service puts last in its details."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "no rich status attached"
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[-1].Unpack(info), status.details
+    return info.domain, info.reason
+
+
 def open_line(
     decisions: pb_grpc.DecisionServiceStub, user_id: str, income_yuan: int = 900_000
 ) -> pb.GrantLimitResponse:

@@ -12,7 +12,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.app.pseudonyms import Pseudonyms
 from service.bootstrap import Service
 from service.domain.model import LineStatus
-from tests.contract.helpers import known_device, new_user, open_line, rpc_error
+from tests.contract.helpers import error_reason, known_device, new_user, open_line, rpc_error
 from tests.support.builders import cny, drawdown, request_id
 
 MULE = "CP-MULE-0001"
@@ -128,6 +128,7 @@ def test_over_repayment_is_refused_and_changes_nothing(
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "exceeds" in (error.details() or "")
+    assert error_reason(error) == ("decisiond", "OVER_REPAYMENT")
     assert ledger.GetCreditLine(pb.GetCreditLineRequest(user_id=user)).outstanding_principal == cny(3_000)
 
 
@@ -144,6 +145,7 @@ def test_unknown_user_and_unknown_drawdown_are_not_found(
         )
     )
     assert no_drawdown.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(no_drawdown) == ("decisiond", "DRAWDOWN_NOT_FOUND")
     no_user = rpc_error(
         lambda: ledger.RecordRepayment(
             pb.RecordRepaymentRequest(request_id=request_id(), user_id=new_user(), drawdown_id="dd_x", amount=cny(1))

@@ -13,10 +13,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.api.server import MAX_REQUEST_BYTES
 from service.bootstrap import start_service
 from service.config import Settings
 from tests.contract.conftest import ROOT
-from tests.contract.helpers import bad_fields, new_user, open_line, rpc_error
+from tests.contract.helpers import bad_fields, error_reason, new_user, open_line, rpc_error
 from tests.support.builders import cny, drawdown, request_id, strong_applicant
 
 
@@ -84,15 +85,17 @@ def test_a_replay_carries_its_meta_once_whole_for_parsers_that_keep_only_the_las
 def test_a_request_larger_than_any_valid_one_is_refused_and_the_largest_valid_one_is_decided(
     decisions: pb_grpc.DecisionServiceStub,
 ) -> None:
-    """A worker takes messages of at most 64 KiB: gRPC's 4 MiB let a client announcing large messages it never
-    finished hold hundreds of MB of a worker's memory. The largest valid request is about a third of that."""
-    attributes = {f"a{n:02d}_{'x' * 60}": "v" * 256 for n in range(64)}  # as many and as long as requests carry
+    """A worker takes messages of at most MAX_REQUEST_BYTES: gRPC's 4 MiB let a client announcing large messages it
+    never finished hold hundreds of MB of a worker's memory. The largest valid request, its texts written in
+    characters of 4 bytes each, fits (64 KiB refused it RESOURCE_EXHAUSTED, naming no field)."""
+    name_character = "\U00020BB7"  # 𠮷, 4 bytes in UTF-8
+    attributes = {f"a{n:02d}_{'x' * 60}": name_character * 256 for n in range(64)}  # as many and as long as allowed
     largest = pb.GrantLimitRequest(request_id=request_id(),
                                    applicant=strong_applicant(new_user(), attributes=attributes))
-    assert 16_000 < largest.ByteSize() < 64 * 1024
+    assert 64 * 1024 < largest.ByteSize() < MAX_REQUEST_BYTES
     assert decisions.GrantLimit(largest).outcome == pb.OUTCOME_APPROVE
-    too_large = pb.ScoreUserRequest(request_id=request_id(),
-                                    applicant=strong_applicant(new_user(), attributes={"note": "x" * 70_000}))
+    too_large = pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(
+        new_user(), attributes={"note": "x" * MAX_REQUEST_BYTES}))
     assert rpc_error(lambda: decisions.ScoreUser(too_large)).code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant(new_user())))
 
@@ -140,6 +143,7 @@ def test_a_request_id_reused_with_another_payload_is_already_exists(decisions: p
     error = rpc_error(lambda: decisions.AuthorizeDrawdown(changed))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     assert bad_fields(error) == ["request_id"]
+    assert error_reason(error) == ("decisiond", "REQUEST_ID_REUSED")
     other_rpc = rpc_error(
         lambda: decisions.ScoreUser(
             pb.ScoreUserRequest(request_id=request.request_id, applicant=strong_applicant(user))
@@ -306,6 +310,7 @@ def test_bad_input_is_invalid_argument_naming_every_bad_field(
     error = rpc_error(lambda: call(decisions))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(bad_fields(error)) == fields
+    assert error_reason(error) == ("decisiond", "INVALID_REQUEST")
 
 
 def test_a_call_with_more_bad_fields_than_a_reply_can_hold_is_still_invalid_argument(

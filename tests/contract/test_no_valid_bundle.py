@@ -11,7 +11,7 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.bootstrap import start_service
 from service.config import Settings
-from tests.contract.helpers import rpc_error
+from tests.contract.helpers import error_reason, rpc_error
 from tests.support.builders import drawdown, request_id, strong_applicant
 
 
@@ -33,10 +33,12 @@ def test_decisions_are_unavailable_and_status_names_the_problems(tmp_path: Path)
                 error = rpc_error(call)
                 assert error.code() == grpc.StatusCode.UNAVAILABLE
                 assert "no valid rule bundle" in (error.details() or "")
+                assert error_reason(error) == ("decisiond", "NO_RULE_BUNDLE")  # not a busy ledger: an operator acts
             missing = rpc_error(
                 lambda: pb_grpc.CreditLineServiceStub(channel).GetCreditLine(pb.GetCreditLineRequest(user_id="u"))
             )
             assert missing.code() == grpc.StatusCode.NOT_FOUND
+            assert error_reason(missing) == ("decisiond", "CREDIT_LINE_NOT_FOUND")
             status = pb_grpc.RulesServiceStub(channel).GetRulesStatus(pb.GetRulesStatusRequest())
             assert not status.HasField("active")
             assert status.last_edit_rejected and any("bundle.yaml" in p for p in status.rejected_problems)

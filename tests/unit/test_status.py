@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from google.rpc import code_pb2, error_details_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from structlog.testing import capture_logs
 
 from service.api.runners import TooManyCalls
 from service.api.status import to_status
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import NoRuleBundle, StoreUnavailable, UnknownCreditLine, UnknownDrawdown
 
 
 def test_a_call_answered_unavailable_for_the_store_tells_the_operator_why() -> None:
@@ -27,7 +27,25 @@ def test_a_call_refused_for_overload_is_resource_exhausted_with_when_to_retry() 
     assert status.code == code_pb2.RESOURCE_EXHAUSTED
     assert status.message == ("the server has 1024 calls in progress, as many as it takes; retry shortly with the "
                               "same request_id")
-    (detail,) = status.details
-    retry = error_details_pb2.RetryInfo()
-    assert detail.Unpack(retry)
+    retry, info = error_details_pb2.RetryInfo(), error_details_pb2.ErrorInfo()
+    assert [status.details[0].Unpack(retry), status.details[1].Unpack(info)] == [True, True]
     assert retry.retry_delay.ToMilliseconds() == 100
+    assert (info.domain, info.reason) == ("decisiond", "OVERLOADED")
+
+
+def reason(status: status_pb2.Status) -> str:
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[-1].Unpack(info)  # last, after the details a client may read first
+    return info.reason
+
+
+def test_refusals_that_share_a_status_code_are_told_apart_by_their_error_info() -> None:
+    """A busy ledger passes in a moment; a server without a rule bundle waits for an operator: a client retries
+    the one and not the other, and reads which it is from the ErrorInfo, not from the message's words."""
+    busy, no_rules = to_status(StoreUnavailable("timed out")), to_status(NoRuleBundle())
+
+    assert busy.code == no_rules.code == code_pb2.UNAVAILABLE
+    assert (reason(busy), reason(no_rules)) == ("LEDGER_UNAVAILABLE", "NO_RULE_BUNDLE")
+    assert reason(to_status(UnknownCreditLine())) == "CREDIT_LINE_NOT_FOUND"
+    assert reason(to_status(UnknownDrawdown())) == "DRAWDOWN_NOT_FOUND"
+    assert reason(to_status(RuntimeError("a bug"))) == "INTERNAL"
