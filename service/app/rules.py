@@ -25,12 +25,25 @@ def risk_level(fired: Iterable[FiredRule]) -> Severity:
     return max((f.severity or Severity.NONE for f in fired), key=SEVERITY_ORDER.__getitem__, default=Severity.NONE)
 
 
+def decisive_first(fired: Iterable[FiredRule]) -> list[FiredRule]:
+    """The fired rules, those that decline first, then those that refer, then the others, each in evaluation order:
+    a notice names the principal reason first, and the reason that declined must not follow one that only
+    referred (a new device's review before the mule list's decline)."""
+    return sorted(fired, key=lambda f: -OUTCOME_ORDER[f.outcome])
+
+
 def reasons_of(fired: Sequence[FiredRule]) -> list[ReasonView]:
-    """The reasons of the rules that moved the outcome away from APPROVE."""
-    return [ReasonView(f.reason_code, f.rule_id, f.message) for f in fired if f.outcome is not Outcome.APPROVE]
+    """The reasons of the rules that moved the outcome away from APPROVE, the decisive first."""
+    return [
+        ReasonView(f.reason_code, f.rule_id, f.message)
+        for f in decisive_first(fired)
+        if f.outcome is not Outcome.APPROVE
+    ]
 
 
 def flags_of(fired: Sequence[FiredRule]) -> tuple[FlagView, ...]:
+    """A flag for every fired fraud rule, the decisive first."""
     return tuple(
-        FlagView(f.flag_code or f.reason_code, f.rule_id, f.severity or Severity.LOW, f.message) for f in fired
+        FlagView(f.flag_code or f.reason_code, f.rule_id, f.severity or Severity.LOW, f.message)
+        for f in decisive_first(fired)
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from service.app.commands import ApplicantInput
 from service.app.facts import Facts, applicant_facts, score_facts
 from service.app.results import ReasonView
+from service.app.rules import decisive_first
 from service.domain.limits import apr, final_limit, within_apr_cap
 from service.domain.scorecard import compute_score
 from service.engine.bundle import RuleBundle
@@ -52,9 +53,10 @@ class LimitOffer:
 
 
 def eligibility_reasons(fired: list[FiredRule], scored: Scored) -> list[ReasonView]:
-    """Reasons of the rules that declined or referred; a low-score decline carries the scorecard's reasons."""
+    """Reasons of the rules that declined or referred, the decisive first; a low-score decline carries the
+    scorecard's reasons."""
     reasons: list[ReasonView] = []
-    for rule in fired:
+    for rule in decisive_first(fired):
         if rule.outcome is Outcome.APPROVE:
             continue
         reasons.append(ReasonView(rule.reason_code, rule.rule_id, rule.message))
@@ -100,7 +102,7 @@ def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
     fired = tuple(c.rule_id for c in decision.binding_caps)
     if not decision.offered:
         reason = bundle_reason(bundle, spec.minimum_limit_reason, "the limit is below the minimum credit line")
-        return LimitOffer(Outcome.DECLINE, 0, None, None, (*binding, reason), fired)
+        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason, *binding), fired)  # the decline, then why so low
     annual = apr(offer.daily_rate, spec.days_per_year)
     return LimitOffer(Outcome.APPROVE, decision.amount, offer.daily_rate, annual, binding, fired)
 

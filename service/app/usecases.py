@@ -227,12 +227,13 @@ class DecisionApp:
             annual = apr(line.daily_interest_rate, bundle.limits.days_per_year)
             # What the ledger refuses whatever the rules say is declined, not sent to a review that could never
             # approve it (an approval is then checked again by the ledger's own conditional update).
+            # Its reason goes first: it declined, where the rules' reasons only referred.
             if outcome is not Outcome.DECLINE and line.status is not LineStatus.ACTIVE:
                 outcome = Outcome.DECLINE
-                reasons.append(service_reason(bundle, "LINE_NOT_ACTIVE", LEDGER_RULE))
+                reasons.insert(0, service_reason(bundle, "LINE_NOT_ACTIVE", LEDGER_RULE))
             elif outcome is Outcome.REVIEW and command.amount > line.available_limit:
                 outcome = Outcome.DECLINE
-                reasons.append(service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
+                reasons.insert(0, service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
             schedule: tuple[Installment, ...] = ()
             drawdown_id, available = "", line.drawable
             if outcome is Outcome.APPROVE:
@@ -256,7 +257,7 @@ class DecisionApp:
                 after = uow.draw_down(drawdown)
                 if after is None:
                     outcome = Outcome.DECLINE
-                    reasons.append(service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
+                    reasons.insert(0, service_reason(bundle, "INSUFFICIENT_LIMIT", LEDGER_RULE))
                 else:
                     uow.append_event(record)
                     drawdown_id, schedule, available = (

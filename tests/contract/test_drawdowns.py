@@ -92,7 +92,7 @@ def test_an_amount_beyond_the_available_limit_is_declined_even_when_a_fraud_rule
     open_line(decisions, user, income_yuan=60_000)  # a third of income: 20,000 CNY
     answer = decisions.AuthorizeDrawdown(drawdown(user, 50_000))  # from a device never seen: NEW_DEVICE refers it
     assert answer.outcome == pb.OUTCOME_DECLINE
-    assert codes(answer.reasons) == ["NEW_DEVICE", "INSUFFICIENT_LIMIT"]
+    assert codes(answer.reasons) == ["INSUFFICIENT_LIMIT", "NEW_DEVICE"]  # what declined it first, then the referral
     assert [f.code for f in answer.fraud_flags] == ["NEW_DEVICE"]  # the flag is still reported
     assert not answer.drawdown_id
     assert available(ledger, user) == 2_000_000

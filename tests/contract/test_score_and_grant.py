@@ -61,6 +61,14 @@ def test_limit_is_capped_at_a_third_of_income_rounded_down_to_100_yuan(decisions
     assert "CAPPED_BY_INCOME" in codes(answer.reasons)
 
 
+def test_a_limit_below_the_minimum_is_declined_with_that_reason_first_and_the_cap_that_lowered_it_after(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    answer = grant(decisions, strong_applicant(new_user(), annual_income=cny(2_000)))  # a third: 666.66 CNY
+    assert answer.outcome == pb.OUTCOME_DECLINE
+    assert codes(answer.reasons) == ["LIMIT_BELOW_MINIMUM", "CAPPED_BY_INCOME"]
+
+
 def test_low_score_declines_with_the_scorecards_specific_reasons(decisions: pb_grpc.DecisionServiceStub) -> None:
     answer = grant(decisions, weak_applicant(new_user()))
     assert answer.outcome == pb.OUTCOME_DECLINE
