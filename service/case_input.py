@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from service.app.commands import ApplicantInput, ChannelInput
 from service.app.scoring import SERVICE_REASONS
-from service.case_yaml import CaseIssue, CaseRefused, FieldPath
+from service.case_yaml import NON_DECIMAL_NUMBER, CaseIssue, CaseRefused, FieldPath, WrittenInt
 from service.domain.errors import InvalidRequest
 from service.domain.model import EventType, LineStatus, RepaymentMethod
 from service.domain.money import MAX_FEN, format_fen_as_yuan
@@ -37,7 +37,7 @@ from service.domain.request_limits import (  # a request's ranges: a case descri
 )
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
-from service.engine.catalogue import FieldType
+from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.parser import DECIMAL_PLACES, decimal_places
 from service.engine.typecheck import suggest
 
@@ -95,6 +95,10 @@ _CHANNEL_KEYS = ("device_id", "ip", "country", "city")
 _MONEY_MOVING = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
 
 _AMOUNT = re.compile(r"([+-]?\d[\d,_]*(?:\.\d+)?)\s+([A-Za-z]+)")
+# A comma is read only as a thousands separator, between groups of three digits: '300000,00' or '1,5', a decimal
+# comma as Excel and Word write it in many locales, would otherwise be read 100 or 10 times too large.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"([+-]?\d+),(\d{1,2})")
 _YAML_BOOL_HINT = "YAML reads yes, no, on, off, true and false as a yes/no value: put the text in quotes, e.g. 'NO'"
 
 _ATTRIBUTE_HINTS = {
@@ -210,18 +214,43 @@ class Expectable:
     rule_ids: tuple[str, ...]
     codes: tuple[str, ...]
     bands: tuple[str, ...]
+    rule_sets: Mapping[str, RuleSetKind]  # the rule set of each rule id
+
+
+# The rule sets each call runs: a rule of another set can never fire in a case making that call.
+CALL_RULE_SETS = {
+    "ScoreUser": (RuleSetKind.SCORECARD,),
+    "GrantLimit": (RuleSetKind.SCORECARD, RuleSetKind.ELIGIBILITY, RuleSetKind.LIMITS),
+    "AuthorizeDrawdown": (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD),
+    "FlagTransaction": (RuleSetKind.FRAUD,),
+}
+_RULE_SET_WORDS = {RuleSetKind.SCORECARD: "a scorecard bin", RuleSetKind.ELIGIBILITY: "an eligibility rule",
+                   RuleSetKind.LIMITS: "a limit cap", RuleSetKind.DRAWDOWN: "a drawdown rule",
+                   RuleSetKind.FRAUD: "a fraud rule"}
 
 
 def expectable(bundle: RuleBundle) -> Expectable:
     """The rule ids, codes and bands `bundle` can give (the codes bundle.yaml declares and the service's own)."""
     codes = sorted({*bundle.reasons, *SERVICE_REASONS})
-    return Expectable(tuple(bundle.all_rule_ids()), tuple(codes), tuple(b.name for b in bundle.scorecard.bands))
+    rule_sets = {rule_id: kind for kind in RuleSetKind for rule_id in bundle.rule_ids(kind)}
+    return Expectable(tuple(bundle.all_rule_ids()), tuple(codes), tuple(b.name for b in bundle.scorecard.bands),
+                      rule_sets)
 
 
-def unknown_expectations(expect: Mapping[str, object], known: Expectable) -> list[CaseIssue]:
-    """The rule ids, reason and flag codes and band a test case expects that the bundle can never give (R702): such
-    a case fails whatever the rules decide, and its failure alone would not say that the name is wrong."""
+def unknown_expectations(expect: Mapping[str, object], known: Expectable, call: str) -> list[CaseIssue]:
+    """The rule ids, reason and flag codes and band a test case expects that the bundle can never give (R702), and
+    the rules it expects to fire that its call never runs: such a case fails whatever the rules decide, and its
+    failure alone would not say that the name, or the call, is wrong."""
     issues: list[CaseIssue] = []
+    fires = expect.get("fires")
+    for index, rule_id in enumerate(fires if isinstance(fires, list) else ()):
+        kind = known.rule_sets.get(rule_id) if isinstance(rule_id, str) else None
+        runs = CALL_RULE_SETS.get(call, ())
+        if kind is not None and runs and kind not in runs:
+            callers = [name for name, kinds in CALL_RULE_SETS.items() if kind in kinds]
+            issues.append(CaseIssue(("expect", "fires", index), f"{rule_id} is {_RULE_SET_WORDS[kind]}, which "
+                                    f"{call} never runs", f"use call: {' or '.join(callers)}, or expect a rule "
+                                    f"{call} runs", P.UNKNOWN_EXPECTATION))
 
     def check(path: FieldPath, value: object, candidates: tuple[str, ...], what: str, hint: str) -> None:
         if isinstance(value, str) and value not in candidates:
@@ -253,6 +282,8 @@ def shown(value: object) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, WrittenInt):
+        return value.written
     text = str(value) if isinstance(value, int | float | Decimal) else f"'{value}'"
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -277,6 +308,9 @@ def parse_amount(value: object) -> int:
         raise AmountError(f"an amount is written like 1000 CNY or 99.95 CNY, not {shown(value)}")
     if match.group(2) != "CNY":
         raise AmountError(f"amounts are in CNY, not {match.group(2)}", "write the amount in CNY, e.g. 1000 CNY")
+    if "," in match.group(1) and not _THOUSANDS.fullmatch(match.group(1)):
+        raise AmountError(f"{shown(value)} has a comma that is not a thousands separator",
+                          _decimal_comma_hint(match.group(1)))
     try:
         fen = Decimal(match.group(1).replace(",", "").replace("_", "")) * 100
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
@@ -287,6 +321,14 @@ def parse_amount(value: object) -> int:
         raise AmountError(f"{shown(value)} is more than the largest amount the service handles",
                           f"write at most {format_fen_as_yuan(MAX_FEN)} CNY")
     return int(fen)
+
+
+def _decimal_comma_hint(number: str) -> str:
+    """How to write an amount whose commas are not thousands separators: most likely a decimal comma."""
+    decimal = _DECIMAL_COMMA.fullmatch(number)
+    example = f"{decimal.group(1)}.{decimal.group(2)} CNY" if decimal else "300000.50 CNY"
+    return (f"write the decimal point as '.', e.g. {example}; a comma may only separate thousands, in groups of three"
+            " digits, as in 300,000.50 CNY")
 
 
 def _bare_number_hint(value: int) -> str:
@@ -365,9 +407,13 @@ def _expect_issues(expect: object, call: str, *, required: bool) -> list[CaseIss
         if isinstance(score, dict) and (not score or set(score) - {"min", "max"}):
             fail("score", "a range of scores is written {min: 600, max: 649}", "use 'min:', 'max:' or both",
                  P.WRONG_SHAPE)
-        elif not all(type(v) is int for v in bounds.values()):
+        elif not all(_is_whole(v) for v in bounds.values()):
             fail("score", f"must be a whole number or a range {{min: 600, max: 649}}, not {shown(score)}",
                  "write whole numbers", P.WRONG_SHAPE)
+        elif isinstance(score, dict) and "min" in score and "max" in score and score["min"] > score["max"]:
+            low, high = score["min"], score["max"]
+            fail("score", f"min {shown(low)} is above max {shown(high)}: no score is in this range",
+                 f"write the lower score as min: {{min: {shown(high)}, max: {shown(low)}}}")
     if "limit" in expect:
         try:
             parse_amount(expect["limit"])
@@ -458,6 +504,8 @@ class _Reader:
                 self.fail(where, f"must be printable text of at most {MAX_ATTRIBUTE_TEXT} characters",
                           "shorten it; no tabs or line breaks")
                 continue
+            if isinstance(value, WrittenInt):
+                value = int(value)  # bundle.yaml declares no attribute an id: its value counts, read in decimal
             refused = self._check_attribute(where, name, value)
             if refused is not None:
                 self.issues.append(refused)
@@ -602,15 +650,16 @@ class _Reader:
         value = self._given(owner, key, base)
         if value is None:
             return default
-        if type(value) is not int:
+        if not _is_whole(value):
             self.fail((*base, key), f"must be a whole number from {low} to {high}, not {shown(value)}",
                       _number_hint(value), P.WRONG_SHAPE)
             return default
+        assert isinstance(value, int)
         if not low <= value <= high:
             self.fail((*base, key), f"must be from {low} to {high}, not {shown(value)}",
                       f"write a whole number from {low} to {high}")
             return default
-        return value
+        return int(value)
 
     def number(self, owner: Mapping[str, object], key: str, base: FieldPath, high: Decimal, default: Decimal,
                what: str) -> Decimal:
@@ -618,8 +667,9 @@ class _Reader:
         if value is None:
             return default
         number: Decimal | None = None
-        if type(value) is int:
-            number = Decimal(value)
+        if _is_whole(value):
+            assert isinstance(value, int)
+            number = Decimal(int(value))
         elif type(value) is float and math.isfinite(value):
             number = Decimal(repr(value))
         if number is None:
@@ -663,7 +713,7 @@ class _Reader:
             hint = _YAML_BOOL_HINT if isinstance(value, bool) else "write the text, in quotes if in doubt"
             self.fail((*base, key), f"must be text, not {shown(value)}", hint, P.WRONG_SHAPE)
             return default
-        text = str(value)
+        text = value.written if isinstance(value, WrittenInt) else str(value)
         if len(text) > limit:
             self.fail((*base, key), f"must be at most {limit} characters, not {len(text)}", "shorten it")
             return default
@@ -698,7 +748,14 @@ def _did_you_mean(word: object, candidates: tuple[str, ...]) -> str:
     return f" (did you mean '{close}'?)" if close else ""
 
 
+def _is_whole(value: object) -> bool:
+    """A whole number as a case writes one (true and false are yes/no values, not 1 and 0)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _number_hint(value: object) -> str:
+    if isinstance(value, str) and NON_DECIMAL_NUMBER.fullmatch(value):
+        return "write the number with the digits 0-9 only: hex (0x1F), binary (0b101) and times (10:20) are not read"
     if isinstance(value, str):
         return "write the number without quotes, units or an exponent"
     return "write a number"

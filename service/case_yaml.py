@@ -11,6 +11,7 @@ path, what no case can hold: tags, numbers with absurdly many digits, deep nesti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine import problems as P
-from service.engine.files import MAX_TEST_FILE_BYTES, EntryKind, not_a_file, read_entry
+from service.engine.files import (
+    MAX_TEST_FILE_BYTES,
+    UTF16_FIX,
+    UTF16_SAID,
+    EntryKind,
+    not_a_file,
+    read_entry,
+    saved_as_utf16,
+)
 from service.engine.problems import ProblemCode, RuleProblem, line_col, problem
 from service.engine.yamlsrc import SourceFile, compose
 
@@ -30,6 +39,23 @@ FieldPath = tuple[str | int, ...]  # ("history", 0, "minutes_ago"): keys, and li
 
 _TAG = "tag:yaml.org,2002:"
 _CONSTRUCTOR = SafeConstructor()
+# Numbers are read as the rule files read them (engine/yamlsrc.py): in decimal, from the text as written. PyYAML
+# follows YAML 1.1, which reads 017 as octal (15), 0x1F as hex (31) and 10:20:30 in base 60 (37230): an id or an
+# IP address written so would silently become another value.
+_DECIMAL_INT = re.compile(r"[-+]?\d[\d_]*")
+NON_DECIMAL_NUMBER = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)")
+
+
+class WrittenInt(int):
+    """A whole number written other than plainly (a leading zero, a '_' or a '+', as in 01234567): its value in
+    decimal, and its text as written, which a field that takes text (an id) keeps."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
 
 
 @dataclass(frozen=True)
@@ -91,6 +117,9 @@ def read_yaml(path: Path, shown: str, problems: list[RuleProblem]) -> Node | Non
     if len(data) > MAX_TEST_FILE_BYTES:
         problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {MAX_TEST_FILE_BYTES // 1024} KiB",
                                 hint="split the cases into several files"))
+        return None
+    if saved_as_utf16(data):
+        problems.append(problem(P.YAML_SYNTAX, shown, UTF16_SAID, line=1, col=1, hint=UTF16_FIX))
         return None
     try:
         text = data.decode("utf-8")
@@ -164,6 +193,11 @@ def _scalar(node: ScalarNode, path: FieldPath) -> object:
         if len(node.value) > MAX_NUMBER_CHARS:
             raise _refused(node, path, f"the number has {len(node.value)} characters, more than any value a case takes",
                            "write a number within the field's range, as docs/rules.md (Rule tests) gives it")
+        if tag == _TAG + "int" and _DECIMAL_INT.fullmatch(node.value):
+            value = int(node.value.replace("_", ""))
+            return value if str(value) == node.value else WrittenInt(value, node.value)
+        if NON_DECIMAL_NUMBER.fullmatch(node.value):
+            return str(node.value)  # as written: a field that takes a number says it is not one
         try:
             if tag == _TAG + "int":
                 return _CONSTRUCTOR.construct_yaml_int(node)

@@ -221,7 +221,7 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
                 if case.problems:
                     report.outcomes.append(CaseOutcome(case, [], (), list(case.problems)))
                     continue
-                unknown = unknown_expectations(case.spec["expect"], known)
+                unknown = unknown_expectations(case.spec["expect"], known, str(case.spec["call"]))
                 try:
                     data = read_case_input(case.spec, check_attribute)
                 except CaseRefused as refused:

@@ -36,6 +36,9 @@ REQUIRED_FILES = (BUNDLE_FILE, *RULE_FILES)
 LISTS_DIR = "lists"
 TESTS_DIR = "tests"
 TEST_FILES = "*.yaml"  # the pattern the rule-test runner reads in tests/
+# Windows Notepad saves 'eligibility.yaml' as 'eligibility.yaml.txt' unless 'All files' is chosen as the type
+NOTEPAD_SUFFIX = ".txt"
+NOTEPAD_FIX = "Notepad adds .txt: choose 'All files' as the type when saving"
 MAX_FILE_BYTES = 1 << 20
 MAX_LIST_FILE_BYTES = 8 << 20
 # All list files together: four times one file's limit, room for several full deny-lists. Lists are held in memory by
@@ -108,6 +111,9 @@ class BundleFiles:
     # lists left unread because all list files together are larger than MAX_LISTS_BYTES (reported), by list name:
     # their path inside the bundle
     unread_lists: dict[str, str] = field(default_factory=dict)
+    # lists whose file exists but cannot be read as a list (not UTF-8, too large; reported), by list name: a rule
+    # using one is not told to create it
+    unreadable_lists: set[str] = field(default_factory=set)
 
     def digest(self) -> str:
         """sha256 hex over the files read, in sorted path order (see the module doc)."""
@@ -189,7 +195,7 @@ def bundle_entries(directory: Path) -> list[Entry]:
     *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
     entries = [Entry(name, entry_kind(directory / name), Role.REQUIRED) for name in REQUIRED_FILES]
     for name in _names(directory) or []:
-        if name.endswith((".yaml", ".yml")) and name not in REQUIRED_FILES:
+        if looks_like_yaml(name) and name not in REQUIRED_FILES:
             entries.append(Entry(name, entry_kind(directory / name), Role.IGNORED))
     for folder in (LISTS_DIR, TESTS_DIR):
         kind = entry_kind(directory / folder)
@@ -207,9 +213,15 @@ def bundle_entries(directory: Path) -> list[Entry]:
                 entries.append(Entry(rel, entry_kind(directory / rel), Role.TEST))
             elif folder == TESTS_DIR and not name.startswith("."):
                 kind = entry_kind(directory / rel)  # test cases the runner would silently skip: said so
-                if kind is EntryKind.FOLDER or name.lower().endswith((".yaml", ".yml")):
+                if kind is EntryKind.FOLDER or looks_like_yaml(name):
                     entries.append(Entry(rel, kind, Role.IGNORED))
     return entries
+
+
+def looks_like_yaml(name: str) -> bool:
+    """Whether a user most likely meant `name` as a YAML file: .yaml or .yml in any case, also with the .txt that
+    Windows Notepad adds when saving (and Explorer then hides), as in eligibility.yaml.txt."""
+    return name.lower().removesuffix(NOTEPAD_SUFFIX).endswith((".yaml", ".yml"))
 
 
 def _names(folder: Path) -> list[str] | None:
@@ -247,9 +259,12 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
                                         f"this should be a folder but is {_NOUN[entry.kind]}; it is ignored",
                                         hint=f"make {shown} a folder (see docs/rules.md), or remove it"))
         elif entry.role is Role.IGNORED:
-            _ignored(entry, shown, problems)
+            _ignored(entry, shown, plain_files, problems)
         else:
             src = _read(directory, entry, plain_files, problems)
+            if src is None and entry.role is Role.LIST and entry.kind is EntryKind.FILE:
+                # it exists, and why it cannot be read is reported: a rule using it is not told to create it
+                bundle.unreadable_lists.add(Path(entry.rel).stem)
             if src is not None and entry.role is Role.REQUIRED:
                 bundle.files[entry.rel] = src
             elif src is not None and entry.role is Role.LIST:
@@ -284,7 +299,7 @@ def _lists_too_large(directory: Path, files: int, total: int) -> RuleProblem:
                    f"{MAX_LISTS_BYTES:,} bytes ({MAX_LISTS_BYTES >> 20} MiB) of lists in all", hint=LISTS_FIX)
 
 
-def _ignored(entry: Entry, shown: str, problems: list[RuleProblem]) -> None:
+def _ignored(entry: Entry, shown: str, plain_files: set[str], problems: list[RuleProblem]) -> None:
     name = Path(entry.rel).name
     if entry.rel.startswith(f"{LISTS_DIR}/"):
         if name.endswith(".txt"):
@@ -300,9 +315,21 @@ def _ignored(entry: Entry, shown: str, problems: list[RuleProblem]) -> None:
         return
     if entry.rel.startswith(f"{TESTS_DIR}/"):
         where = "a folder inside tests/" if entry.kind is EntryKind.FOLDER else f"'{name}'"
+        hint = "move or rename it to tests/NAME.yaml (lower-case .yaml) if it holds test cases, or remove it"
+        if entry.kind is EntryKind.FILE and name.lower().endswith(NOTEPAD_SUFFIX):
+            hint = (f"rename it to {TESTS_DIR}/{_meant_yaml_name(name)} if it holds test cases ({NOTEPAD_FIX}),"
+                    " or remove it")
         problems.append(problem(P.UNEXPECTED_FILE, shown, f"{where} is not read: test cases are in files named "
-                                "tests/NAME.yaml", hint="move or rename it to tests/NAME.yaml (lower-case .yaml) "
-                                "if it holds test cases, or remove it"))
+                                "tests/NAME.yaml", hint=hint))
+        return
+    meant = _meant_yaml_name(name)
+    if entry.kind is EntryKind.FILE and meant in REQUIRED_FILES:
+        # the officer's edit of a bundle file saved under another name: the service decides without it
+        why = f" ({NOTEPAD_FIX})" if name.lower().endswith(NOTEPAD_SUFFIX) else ""
+        replacing = ", replacing the file of that name" if meant in plain_files else ""
+        problems.append(problem(P.UNEXPECTED_FILE, shown, f"this file is ignored: the bundle reads {meant}, "
+                                f"not {name}", hint=f"if it holds your changes, save it as {meant}{why}{replacing}; "
+                                "otherwise remove it"))
         return
     close = suggest(name, list(REQUIRED_FILES))
     hint = (f"did you mean {close}? " if close else "") + "the bundle reads " + ", ".join(REQUIRED_FILES)
@@ -313,6 +340,15 @@ def _ignored(entry: Entry, shown: str, problems: list[RuleProblem]) -> None:
         problems.append(problem(P.UNEXPECTED_FILE, shown,
                                 f"this is {_NOUN[entry.kind]}, not part of the bundle format, and is ignored",
                                 hint=hint))
+
+
+def _meant_yaml_name(name: str) -> str:
+    """The name a file that looks like YAML (see looks_like_yaml) was most likely meant to have: without
+    Notepad's .txt, ending in lower-case .yaml, and, for a file of the bundle, in lower case as the bundle spells it."""
+    stem = name[: -len(NOTEPAD_SUFFIX)] if name.lower().endswith(NOTEPAD_SUFFIX) else name
+    base = stem.rpartition(".")[0]  # without .yaml or .yml, in whatever case
+    bundle_name = base.lower() + ".yaml"
+    return bundle_name if bundle_name in REQUIRED_FILES else base + ".yaml"
 
 
 def _read(directory: Path, entry: Entry, plain_files: set[str], problems: list[RuleProblem]) -> SourceFile | None:
@@ -333,6 +369,9 @@ def _read(directory: Path, entry: Entry, plain_files: set[str], problems: list[R
         problems.append(problem(P.TOO_LARGE, shown, f"the file is larger than {entry.limit // 1024} KiB",
                                 hint=f"split {split}"))
         return None
+    if saved_as_utf16(data):
+        problems.append(problem(P.YAML_SYNTAX, shown, UTF16_SAID, hint=UTF16_FIX))
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -340,6 +379,21 @@ def _read(directory: Path, entry: Entry, plain_files: set[str], problems: list[R
                                 hint="save the file as UTF-8"))
         return None
     return SourceFile(entry.rel, shown, data, text.removeprefix("\ufeff"))
+
+
+UTF16_SAID = "the file is saved as UTF-16 ('Unicode' in Notepad), not as UTF-8 text"
+UTF16_FIX = "save it again as UTF-8: in Notepad, choose 'Save as' and 'UTF-8' under 'Encoding'"
+
+
+def saved_as_utf16(data: bytes) -> bool:
+    """Whether these bytes are text saved as UTF-16, as Notepad's 'Unicode' saves it: they start with its byte
+    order mark, or every other byte is a NUL and the bytes between are not, as UTF-16 writes A-Z, 0-9 and
+    punctuation (no text file holds NULs; a file of NULs alone is no text at all)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    even, odd = data[0::2], data[1::2]
+    return len(data) >= 4 and any(mostly.count(0) * 2 >= len(mostly) and rarely.count(0) * 10 < len(rarely)
+                                  for mostly, rarely in ((odd, even), (even, odd)))
 
 
 def _fix_for(entry: Entry, shown: str, kind: EntryKind) -> str:

@@ -369,13 +369,17 @@ _LIST_COMMENT = re.compile(r"(^|\s)#.*$")
 
 
 def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, frozenset[str]]:
-    # a list left unread (all lists are too large together, reported) is known, so rules using it get no second error
-    lists: dict[str, frozenset[str]] = dict.fromkeys(files.unread_lists, frozenset())
+    # a list left unread (all lists are too large together, or its file cannot be read; reported) is known, so rules
+    # using it get no second error
+    lists: dict[str, frozenset[str]] = dict.fromkeys([*files.unread_lists, *files.unreadable_lists], frozenset())
     for name, src in files.lists.items():
         entries: set[str] = set()
         for number, line in enumerate(src.text.splitlines(), start=1):
             entry = _LIST_COMMENT.sub("", line).strip()
             if not entry:
+                continue
+            if "\t" in entry:  # a spreadsheet row pasted whole: its cells end up in one entry that never matches
+                problems.append(_tab_in_list(src.display, number, line))
                 continue
             if len(entry) > MAX_LIST_ENTRY:
                 problems.append(problem(P.BAD_LIST, src.display, f"this entry is longer than {MAX_LIST_ENTRY} "
@@ -391,6 +395,16 @@ def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, fr
                                 f"the lists hold {total:,} entries together; the service accepts at most "
                                 f"{MAX_ALL_LIST_ENTRIES:,} in all", hint=LISTS_FIX))
     return lists
+
+
+def _tab_in_list(shown: str, number: int, line: str) -> RuleProblem:
+    """R401: a list line holding a tab, with the line as it is meant: the value, and the rest as a note."""
+    value, _, rest = line.partition("\t")
+    note = " ".join(rest.replace("\t", " ").split())
+    example = f"{value.strip()}  # {note}" if note else value.strip()
+    return problem(P.BAD_LIST, shown, "this line holds a tab (copied from a spreadsheet?): a list has one value a "
+                   "line", line=number, col=line.index("\t") + 1,
+                   hint=f"put only the value on the line, and any note after ' # ', e.g. {example}")
 
 
 _TYPES = {t.value: t for t in FieldType}

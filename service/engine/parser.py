@@ -41,6 +41,8 @@ from service.engine.nodes import (
     children,
 )
 from service.engine.problems import ExprIssue
+from service.engine.syntax_hints import hint_for_unexpected
+from service.engine.typed_characters import plain_fix
 
 MAX_EXPRESSION_CHARS = 4000
 MAX_NESTING = 32
@@ -124,9 +126,13 @@ def tokenize(text: str) -> list[Token]:
             if not text[pos].isascii():
                 invisible, described = _describe_char(text[pos])
                 hint = "delete it (your editor may not show it: retype the text around it)" if invisible else \
+                    plain_fix(text, pos) or \
                     "retype it with a Latin keyboard layout: field names, operators and numbers use only " \
                     "A-Z, a-z, 0-9, _ and . (other alphabets are fine inside quoted 'text')"
                 raise _fail(pos, f"{described} is not a plain (ASCII) character", hint)
+            if text[pos] == "#":  # in a condition written over several lines (>-), YAML keeps a '#' as text
+                raise _fail(pos, "unexpected character '#': a comment cannot go inside a condition",
+                            "move the comment to a line of its own, above 'when:'")
             raise _fail(pos, f"unexpected character '{text[pos]}'",
                         "conditions use field names, numbers, 'text', and, or, not, in, and == != < <= > >=")
         kind = m.lastgroup or ""
@@ -134,10 +140,14 @@ def tokenize(text: str) -> list[Token]:
             pos = m.end()
             continue
         if kind == "badnumber":
+            typed = next((at for at in range(pos, m.end()) if plain_fix(text, at)), None)
+            if typed is not None:  # `100000元`: a number runs into a character an input method typed
+                raise _fail(typed, f"{_describe_char(text[typed])[1]} is not a plain (ASCII) character",
+                            plain_fix(text, typed) or "")
             hint = "write numbers in full with an optional decimal point, e.g. 100000 or 0.5"
             if re.fullmatch(r"[\d_.]+[A-Z]{3}", m.group()):
                 hint = "put a space between the amount and the currency, e.g. 10000 CNY"
-            raise _fail(pos, f"{m.group()!r} is not a number", hint)
+            raise _fail(pos, f"'{_shown_number(m.group())}' is not a number", hint)
         if kind == "string":
             token, pos = _read_string(text, pos)
             tokens.append(token)
@@ -193,6 +203,25 @@ def _read_string(text: str, start: int) -> tuple[Token, int]:
     raise _fail(start, "this text is not closed", f"end it with {quote} on the same line")
 
 
+def _quoted_list(tokens: list[Token]) -> str:
+    """The list that starts with `tokens` with its words in quotes (['A', 'B']), when it holds only words, text
+    and numbers; else an example of one quoted word."""
+    values: list[str] = []
+    for tok in tokens:
+        if tok.kind == "name" and "." not in tok.text:
+            values.append(f"'{tok.text}'")
+        elif tok.kind == "string":
+            values.append(f"'{tok.text}'" if "'" not in tok.text else f'"{tok.text}"')
+        elif tok.kind == "number":
+            values.append(tok.text)
+        elif tok.kind == "op" and tok.text == "]":
+            return "the values in quotes: [" + ", ".join(values) + "]"
+        elif not (tok.kind == "op" and tok.text == ","):
+            break
+    word = next(tok.text for tok in tokens if tok.kind == "name")
+    return f"each text value in quotes, e.g. '{word}'"
+
+
 class _Parser:
     def __init__(self, text: str, tokens: list[Token], currency: str) -> None:
         self.text = text
@@ -228,7 +257,10 @@ class _Parser:
         if hint:
             return _fail(tok.start, f"unexpected {_describe(tok)}: {expected}", hint)
         hint = "a value is missing before it, or it is one operator too many"
-        if tok.kind == "name" and tok.text in _KEYWORD_CASE:
+        slip = hint_for_unexpected(self.tokens, self.i, self.text, self.currency)
+        if slip is not None:
+            hint = slip
+        elif tok.kind == "name" and tok.text in _KEYWORD_CASE:
             hint = f"write '{_KEYWORD_CASE[tok.text]}' in lower case"
         elif tok.kind in ("name", "string", "number"):
             hint = "join two conditions with 'and' or 'or'"
@@ -310,9 +342,10 @@ class _Parser:
         if not self.at("op", "["):
             raise self.unexpected("expected a list such as ['A', 'B'] or lists.NAME after 'in'")
         self.next()
+        opened = self.i
         items: list[Literal] = []
         while not self.at("op", "]"):
-            items.append(self.list_item())
+            items.append(self.list_item(opened))
             if len(items) > MAX_LIST_ITEMS:
                 raise _fail(items[-1].span.start, f"an inline list holds at most {MAX_LIST_ITEMS} values",
                             "put long lists in a file under lists/ and write 'in lists.NAME'", P.TOO_LARGE)
@@ -324,9 +357,13 @@ class _Parser:
         end = self.next().end
         return Member(negated, subject, tuple(items), None, Span(subject.span.start, end))
 
-    def list_item(self) -> Literal:
+    def list_item(self, opened: int) -> Literal:
+        """One value of the list whose first token is tokens[opened]."""
         start = self.tok.start
         item = self.unary()
+        if isinstance(item, FieldRef) and "." not in item.name:  # most likely text written without its quotes
+            raise _fail(start, f"{item.name} is not a value: text is written in quotes",
+                        f"write {_quoted_list(self.tokens[opened:])}")
         if not isinstance(item, Literal):
             raise _fail(start, "a list may only hold fixed values such as 'A', 3 or 100 CNY",
                         "compare fields one by one with == and join them with 'or'")
@@ -395,11 +432,13 @@ class _Parser:
     def number(self, tok: Token) -> Literal:
         digits = tok.text
         if "__" in digits or digits.endswith("_") or "_." in digits or "._" in digits:
-            raise _fail(tok.start, f"{digits!r} is not a number", "use single underscores between digits, e.g. 1_000")
+            raise _fail(tok.start, f"'{_shown_number(digits)}' is not a number",
+                        "use single underscores between digits, e.g. 1_000")
         try:
             value = Decimal(digits.replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the token pattern admits only digits
-            raise _fail(tok.start, f"{digits!r} is not a number", "write digits, e.g. 1000 or 0.5") from None
+            raise _fail(tok.start, f"'{_shown_number(digits)}' is not a number",
+                        "write digits, e.g. 1000 or 0.5") from None
         if self.at("name") and re.fullmatch(r"[A-Z]{3}", self.tok.text) and self.tok.text not in _KEYWORD_CASE:
             cur = self.next()
             span = Span(tok.start, cur.end)
@@ -408,7 +447,7 @@ class _Parser:
                             f"write the amount in {self.currency}, e.g. 10000 {self.currency}", P.BAD_LITERAL)
             fen = value * 100
             if fen != fen.to_integral_value():
-                raise _fail(tok.start, f"{digits} {cur.text} has more than 2 decimal places",
+                raise _fail(tok.start, f"{_shown_number(digits)} {cur.text} has more than 2 decimal places",
                             "amounts are counted in fen: at most 2 decimal places, e.g. 99.95 CNY", P.BAD_LITERAL)
             if abs(fen) >= INT_LIMIT:
                 raise _fail(tok.start, "this amount is too large", "amounts must stay below 10 trillion CNY",
@@ -420,12 +459,24 @@ class _Parser:
                 raise _fail(tok.start, "this number is too large", "numbers must stay below 10^15", P.BAD_LITERAL)
             return Literal(int(value), FieldType.INT, span)
         if decimal_places(value) > DECIMAL_PLACES:
-            raise _fail(tok.start, f"{digits} has more than {DECIMAL_PLACES} decimal places",
+            raise _fail(tok.start, f"{_shown_number(digits)} has more than {DECIMAL_PLACES} decimal places",
                         f"round it to at most {DECIMAL_PLACES} decimal places", P.BAD_LITERAL)
         if value >= DECIMAL_LIMIT:
             raise _fail(tok.start, "this decimal number is too large",
                         "decimal numbers (rates, ratios) must stay below 1,000,000,000", P.BAD_LITERAL)
         return Literal(value, FieldType.DECIMAL, span)
+
+
+_SHOWN_DIGITS = 40  # a number longer than this is quoted by its start and end, so a problem's first line stays short
+
+
+def _shown_number(digits: str) -> str:
+    """A number as a message quotes it: whole, or when long, its start and end and how long it is."""
+    if len(digits) <= _SHOWN_DIGITS:
+        return digits
+    fraction = digits.partition(".")[2]
+    size = f"{len(fraction)} decimal places" if len(fraction) > _SHOWN_DIGITS // 2 else f"{len(digits)} characters"
+    return f"{digits[:16]}...{digits[-4:]} ({size})"
 
 
 def _describe(tok: Token) -> str:

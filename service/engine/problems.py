@@ -31,7 +31,7 @@ def _w(code: str, title: str) -> ProblemCode:
 
 
 # The stable codes. Never renumber: compliance tooling and the documentation refer to them.
-YAML_SYNTAX = _e("R001", "the file is not valid YAML")
+YAML_SYNTAX = _e("R001", "the file is not valid YAML, or not UTF-8 text (saved as UTF-16, say)")
 MISSING_FILE = _e("R002", "a required file of the bundle is missing or unreadable")
 WRONG_SHAPE = _e("R003", "a value has the wrong shape (a list where a mapping is expected, text where a number is)")
 MISSING_KEY = _e("R004", "a required key is missing")
@@ -59,13 +59,14 @@ BIN_GAP = _e("R202", "the bins of a scorecard characteristic leave values withou
 BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores without a band")
 APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
 UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
-BAD_LIST = _e("R401", "a list file is badly named or has an entry that is too long")
+BAD_LIST = _e("R401", "a list file is badly named, or has an entry that is too long or a line holding a tab")
 TOO_LARGE = _e("R501", "the bundle, a file, a list, all lists together or a condition is larger than the service "
                        "accepts")
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")
 BAD_ATTRIBUTE = _e("R601", "an applicant attribute declaration in bundle.yaml is invalid")
 CASE_FAILS = _e("R701", "a test case in tests/ does not get what it expects (the service refuses such a bundle)")
-UNKNOWN_EXPECTATION = _e("R702", "a test case expects a rule, reason or flag code, or band the bundle does not have")
+UNKNOWN_EXPECTATION = _e("R702", "a test case expects a rule, reason or flag code, or band the bundle does not have,"
+                                 " or a rule its call never runs")
 ALWAYS_MATCHES = _w("W001", "a rule matches every request (its condition is always true)")
 UNEXPECTED_FILE = _w("W002", "a file in the bundle is not read by the service (ignored)")
 UNTESTED_RULE = _w("W003", "no test case in tests/ fires this rule (reported by the rule test runner)")

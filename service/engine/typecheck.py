@@ -96,6 +96,11 @@ def suggest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
     return found[0] if found else None
 
 
+# yes and no as people say them, which YAML 1.1 also reads as true and false: what a yes/no field compared
+# with one of them is most likely meant to be.
+_SPOKEN_YES_NO = {"yes": True, "y": True, "on": True, "no": False, "n": False, "off": False}
+
+
 class _Checker:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -152,6 +157,12 @@ class _Checker:
             self.issue(P.UNKNOWN_FIELD, node.span.start, f"unknown applicant attribute '{attr}'{extra}",
                        "declare it in bundle.yaml under 'attributes' with its type and default")
             return None
+        valued = next((name for name, spec in self.scope.fields.items() if node.name in spec.allowed_values), None)
+        if valued is not None and "." not in node.name:
+            self.issue(P.UNKNOWN_FIELD, node.span.start, f"{node.name} is not a field but one of the values of "
+                       f"{valued}: text is written in quotes",
+                       f"compare the field with it in quotes: {valued} == '{node.name}'")
+            return None
         names = list(self.scope.fields)
         close = suggest(node.name, names) or suggest(node.name, list(self.scope.unavailable))
         extra = f" (did you mean '{close}'?)" if close else ""
@@ -160,6 +171,8 @@ class _Checker:
         return None
 
     def compare(self, node: Compare) -> None:
+        if self.bare_word(node.right, node.left, node.op) or self.bare_word(node.left, node.right, node.op):
+            return
         lt, rt = self.check(node.left), self.check(node.right)
         if lt is None or rt is None:
             return
@@ -172,6 +185,30 @@ class _Checker:
             return
         self.vocabulary(node.left, node.right)
         self.vocabulary(node.right, node.left)
+
+    def bare_word(self, word: Expr, other: Expr, op: str) -> bool:
+        """Whether `word` is a name that is no field, compared with a text or yes/no field: most likely a value
+        written without its quotes (DRAWDOWN, CN) or a yes/no written as in speech (yes, no). Reported, with
+        the form to write, instead of 'unknown field'."""
+        if not isinstance(word, FieldRef) or "." in word.name or not isinstance(other, FieldRef):
+            return False
+        spec = self.scope.fields.get(other.name)
+        if spec is None or word.name in self.scope.fields:
+            return False
+        if spec.type is FieldType.STR:
+            said = f"is one of the values of {other.name}" if word.name in spec.allowed_values else \
+                f"is not a field; text compared with {other.name}"
+            self.issue(P.UNKNOWN_FIELD, word.span.start, f"{word.name} {said}: text is written in quotes",
+                       f"write '{word.name}'")
+            return True
+        meant = _SPOKEN_YES_NO.get(word.name.lower())
+        if spec.type is FieldType.BOOL and meant is not None and op in ("==", "!="):
+            holds = meant == (op == "==")
+            self.issue(P.UNKNOWN_FIELD, word.span.start, f"'{word.name}' is not a value: a yes/no field is compared "
+                       "with true or false", f"write {'' if holds else 'not '}{other.name} (or {other.name} {op} "
+                       f"{'true' if meant else 'false'})")
+            return True
+        return False
 
     def compatible(self, lt: FieldType, rt: FieldType, offset: int, left: Expr, right: Expr) -> bool:
         if lt == rt or (lt in NUMBERS and rt in NUMBERS):

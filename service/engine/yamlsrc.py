@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from service.engine import problems as P
 from service.engine.problems import ExprIssue, RuleProblem, line_col, problem
 from service.engine.typecheck import suggest
+from service.engine.yaml_slips import slip_behind
 
 # Characters that change the direction text is shown in (embeddings, overrides, isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -55,6 +56,7 @@ _YAML_HINTS = (
 
 
 _OPENED = {"while parsing a flow sequence": ("[", "]"), "while parsing a flow mapping": ("{", "}")}
+_UNCLOSED = ("while scanning a quoted scalar", *_OPENED)  # errors named where a quote or bracket opens
 
 # PyYAML names what it found by its token names; say them in words.
 YAML_WORDS = (
@@ -97,6 +99,11 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
         mark = err.problem_mark or err.context_mark
         what = err.problem or err.context or "invalid YAML"
         hint = next((h for needle, h in _YAML_HINTS if needle in str(err)), "fix the YAML syntax at this point")
+        slip = slip_behind(src.text, mark.line) if mark and err.context not in _UNCLOSED else None
+        if slip is not None:  # PyYAML names where it gave up, often the line after the slip, with another cause
+            problems.append(problem(P.YAML_SYNTAX, src.display, slip.message, line=slip.line + 1, col=slip.col + 1,
+                                    rule_id=_rule_around(src.text, slip.line), hint=slip.hint))
+            return None
         if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
             mark, what = err.context_mark, "the quoted text that starts here is never closed"
             hint = "end it with the same quote character it starts with"

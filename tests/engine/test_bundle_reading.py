@@ -140,7 +140,8 @@ def test_a_test_case_file_linked_to_dev_zero_is_an_error_of_the_bundle(rules: Pa
 @pytest.mark.parametrize(("damage", "expected"), [
     ("folder", "this is a folder, not a file"),
     ("oversized", "the file is larger than 1024 KiB"),
-    ("not_utf8", "the file is not UTF-8 text (byte 0)"),
+    ("not_utf8", "the file is not UTF-8 text (byte 3)"),
+    ("utf16", "the file is saved as UTF-16 ('Unicode' in Notepad), not as UTF-8 text"),
 ])
 def test_a_test_case_file_the_runner_could_not_read_is_an_error_of_the_bundle(
     rules: Path, damage: str, expected: str
@@ -150,8 +151,10 @@ def test_a_test_case_file_the_runner_could_not_read_is_an_error_of_the_bundle(
         case_file.mkdir()
     elif damage == "oversized":
         case_file.write_bytes(b"#\n" * (MAX_FILE_BYTES // 2 + 1))
+    elif damage == "utf16":
+        case_file.write_bytes(b"\xff\xfe")  # the byte order mark Notepad's 'Unicode' starts a file with
     else:
-        case_file.write_bytes(b"\xff\xfe")
+        case_file.write_bytes(b"caf\xe9")  # saved in a Western code page
     assert (the_problem(rules).file, the_problem(rules).message) == ("rules/tests/extra.yaml", expected)
 
 
@@ -283,3 +286,40 @@ def test_test_cases_the_runner_would_skip_are_warned_about_in_the_copy_too(
     copy_bundle(original, copy)
     in_copy = [(p.code, p.file.replace(str(copy), str(original)), p.message) for p in check_bundle(copy)]
     assert in_copy == said
+
+
+def test_a_rule_file_saved_by_notepad_or_in_capitals_is_warned_about_with_the_name_to_save_it_under(
+    bundle_copy: BundleCopy, tmp_path: Path
+) -> None:
+    original = bundle_copy.base / "rules"
+    bundle_copy.write("eligibility.yaml.txt", bundle_copy.read("eligibility.yaml"))
+    bundle_copy.write("FRAUD.YAML", bundle_copy.read("fraud.yaml"))
+    bundle_copy.write("tests/new_cases.yaml.txt", "cases: []\n")
+    notepad = "Notepad adds .txt: choose 'All files' as the type when saving"
+    said = [p.format() for p in check_bundle(original)]
+    assert said == [
+        f"{original}/FRAUD.YAML: warning: this file is ignored: the bundle reads fraud.yaml, not FRAUD.YAML\n"
+        "    fix: if it holds your changes, save it as fraud.yaml, replacing the file of that name; otherwise remove"
+        " it [W002]",
+        f"{original}/eligibility.yaml.txt: warning: this file is ignored: the bundle reads eligibility.yaml, not"
+        " eligibility.yaml.txt\n"
+        f"    fix: if it holds your changes, save it as eligibility.yaml ({notepad}), replacing the file of that name;"
+        " otherwise remove it [W002]",
+        f"{original}/tests/new_cases.yaml.txt: warning: 'new_cases.yaml.txt' is not read: test cases are in files"
+        " named tests/NAME.yaml\n"
+        f"    fix: rename it to tests/new_cases.yaml if it holds test cases ({notepad}), or remove it [W002]",
+    ]
+    copy = tmp_path / "copy"  # what the server checks when it reloads: the same warnings
+    copy_bundle(original, copy)
+    assert [p.format().replace(str(copy), str(original)) for p in check_bundle(copy)] == said
+
+
+def test_a_rule_file_saved_only_as_yml_is_told_to_be_renamed_without_mention_of_a_file_to_replace(
+    bundle_copy: BundleCopy,
+) -> None:
+    bundle_copy.path("fraud.yaml").rename(bundle_copy.path("fraud.yml"))
+    assert [p.format() for p in check_bundle(bundle_copy.dir)] == [
+        "rules/fraud.yaml: this file of the bundle is missing\n    fix: rename rules/fraud.yml to fraud.yaml [R002]",
+        "rules/fraud.yml: warning: this file is ignored: the bundle reads fraud.yaml, not fraud.yml\n"
+        "    fix: if it holds your changes, save it as fraud.yaml; otherwise remove it [W002]",
+    ]

@@ -62,3 +62,40 @@ def test_a_scorecard_value_divided_by_a_fixed_number_is_not(bundle_copy: BundleC
     bundle_copy.replace("scorecard.yaml", "value: applicant.max_days_overdue_24m",
                         "value: applicant.max_days_overdue_24m / 2")
     assert check_bundle(bundle_copy.dir) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "col", "said", "fix"),
+    [
+        ("    when: not applicant.real_name_verified", "\u00a0\u00a0\u00a0\u00a0when: not applicant.real_name_verified",
+         1, "this line starts with invisible non-breaking spaces (U+00A0, often pasted from Word) where YAML needs "
+         "ordinary spaces", "retype the indentation of this line with ordinary spaces"),
+        ("    then: {outcome: DECLINE, reason: IDENTITY_NOT_VERIFIED}",
+         "\u00a0 \u00a0then: {outcome: DECLINE, reason: IDENTITY_NOT_VERIFIED}",
+         1, "this line starts with invisible non-breaking spaces (U+00A0, often pasted from Word) where YAML needs "
+         "ordinary spaces", "retype the indentation of this line with ordinary spaces"),
+        ("    when: not applicant.real_name_verified", "    when:\u00a0not applicant.real_name_verified",
+         10, "an invisible non-breaking space (U+00A0, often pasted from Word) follows ':' where YAML needs an "
+         "ordinary space", "retype that space as an ordinary space"),
+    ],
+)
+def test_non_breaking_spaces_pasted_from_word_are_reported_on_their_own_line_not_the_next(
+    bundle_copy: BundleCopy, old: str, new: str, col: int, said: str, fix: str
+) -> None:
+    bundle_copy.replace("eligibility.yaml", old, new)
+    (problem,) = check_bundle(bundle_copy.dir)
+    line = bundle_copy.line_of("eligibility.yaml", new)
+    assert problem.format() == f"rules/eligibility.yaml:{line}:{col}: rule ELG-002: {said}\n    fix: {fix} [R001]"
+
+
+def test_a_comment_ending_the_first_line_of_a_condition_is_named_as_what_cut_it_short(
+    bundle_copy: BundleCopy,
+) -> None:
+    bundle_copy.replace("eligibility.yaml", "    when: applicant.age < 18 or applicant.age > 65",
+                        "    when: applicant.age < 18   # minors\n      or applicant.age > 65")
+    (problem,) = check_bundle(bundle_copy.dir)
+    line = bundle_copy.line_of("eligibility.yaml", "# minors")
+    assert problem.format() == (
+        f"rules/eligibility.yaml:{line}:32: rule ELG-001: the comment '# minors' ends the value of 'when:' on this "
+        f"line, so line {line + 1} cannot continue it\n    fix: move the comment to a line of its own, above 'when:' "
+        "[R001]")

@@ -107,7 +107,9 @@ def test_spans_cover_the_source_text() -> None:
      "compare fields one by one with == and join them with 'or'"),
     ("lists.names", 0, "the list 'lists.names' can only be used after 'in'",
      "write e.g. transaction.counterparty_id in lists.names"),
-    ("a.n # 1", 4, "unexpected character '#'",
+    ("a.n # 1", 4, "unexpected character '#': a comment cannot go inside a condition",
+     "move the comment to a line of its own, above 'when:'"),
+    ("a.n ~ 1", 4, "unexpected character '~'",
      "conditions use field names, numbers, 'text', and, or, not, in, and == != < <= > >="),
     ("", 0, "the condition is empty", "write a condition, e.g. applicant.age < 18"),
 ])
@@ -173,3 +175,95 @@ def test_well_typed_expressions(text: str, kind: FieldType) -> None:
 ])
 def test_type_errors_are_all_reported_with_offsets(text: str, problems: list[str]) -> None:
     assert types(text) == (None, problems)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("a.t == X", ("R102@7: X is one of the values of a.t: text is written in quotes", "write 'X'")),
+    ("Y != a.t", ("R102@0: Y is one of the values of a.t: text is written in quotes", "write 'Y'")),
+    ("a.s == CN", ("R102@7: CN is not a field; text compared with a.s: text is written in quotes", "write 'CN'")),
+    ("X and a.b", ("R102@0: X is not a field but one of the values of a.t: text is written in quotes",
+                   "compare the field with it in quotes: a.t == 'X'")),
+    ("a.b == no", ("R102@7: 'no' is not a value: a yes/no field is compared with true or false",
+                   "write not a.b (or a.b == false)")),
+    ("a.b == yes", ("R102@7: 'yes' is not a value: a yes/no field is compared with true or false",
+                    "write a.b (or a.b == true)")),
+    ("a.b != no", ("R102@7: 'no' is not a value: a yes/no field is compared with true or false",
+                   "write a.b (or a.b != false)")),
+])
+def test_a_text_value_without_quotes_or_a_spoken_yes_no_is_told_how_to_write_it(
+    text: str, said: tuple[str, str]
+) -> None:
+    _, issues = check_expression(parse(text), SCOPE)
+    assert [(f"{i.code.code}@{i.offset}: {i.message}", i.hint) for i in issues] == [said]
+
+
+@pytest.mark.parametrize(("text", "word", "hint"), [
+    ("a.t in [X, Y]", "X", "write the values in quotes: ['X', 'Y']"),
+    ("a.t in ['X', Y, 3]", "Y", "write the values in quotes: ['X', 'Y', 3]"),
+    ("a.t in [X, a.s]", "X", "write each text value in quotes, e.g. 'X'"),
+])
+def test_a_list_of_words_without_quotes_is_told_to_quote_them(text: str, word: str, hint: str) -> None:
+    found = issue(text)
+    assert (found.code.code, found.message, found.hint) == ("R101", f"{word} is not a value: text is written in "
+                                                            "quotes", hint)
+
+
+WORD_QUOTES = ("(Word makes quotes curly as you type: retype them in a plain-text editor, or turn off Word's smart "
+               "quotes)")
+
+
+@pytest.mark.parametrize(("text", "offset", "hint"), [
+    ("a.t == \u2018X\u2019", 7, f"use the straight quote ' instead: 'X' {WORD_QUOTES}"),
+    ("a.t == \u201cX\u201d", 7, f"use the straight quote ' instead: 'X' {WORD_QUOTES}"),
+    ("a.n \u2265 3", 4, "write >= instead of '\u2265'"),
+    ("a.n \u2264 3", 4, "write <= instead of '\u2264'"),
+    ("a.n \u2260 3", 4, "write != instead of '\u2260'"),
+    ("a.m >= \u00a5500", 7, "write the amount as 500 CNY: amounts are written with their currency after the number"),
+    ("a.m >= 500 \u5143", 11, "write the amount as 500 CNY: amounts are written with their currency code, CNY"),
+    ("a.m >= 500\u5143", 10, "write the amount as 500 CNY: amounts are written with their currency code, CNY"),
+    ("a.n > \uff16\uff15", 6, "write the plain character 6 instead of the full-width '\uff16' (switch the input "
+     "method to half-width, or to English, to type it)"),
+    ("a.n > 6\uff15", 7, "write the plain character 5 instead of the full-width '\uff15' (switch the input "
+     "method to half-width, or to English, to type it)"),
+])
+def test_a_character_word_or_an_input_method_typed_gets_the_plain_one_to_type(
+    text: str, offset: int, hint: str
+) -> None:
+    found = issue(text)
+    assert (found.code.code, found.offset, found.hint) == ("R101", offset, hint)
+    assert found.message.endswith("is not a plain (ASCII) character")
+
+
+AND_OR = "expected 'and', 'or' or the end of the condition"
+AFTER_IN = "expected a list such as ['A', 'B'] or lists.NAME after 'in'"
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ("a.m >= 100000 cny", f"unexpected name 'cny': {AND_OR}", "write the currency in capitals: 100000 CNY"),
+    ("a.m >= 100000 yuan", f"unexpected name 'yuan': {AND_OR}",
+     "write the amount with the currency code: 100000 CNY"),
+    ("a.m >= CNY 100000", f"unexpected '100000': {AND_OR}", "write the currency after the amount: 100000 CNY"),
+    ("a.s in names", f"unexpected name 'names': {AFTER_IN}",
+     "write lists.names for the file lists/names.txt, or a list of values such as ['A', 'B']"),
+    ("a.s in lists/names.txt", f"unexpected name 'lists': {AFTER_IN}",
+     "write lists.names for the file lists/names.txt, or a list of values such as ['A', 'B']"),
+    ("a.b is false", f"unexpected name 'is': {AND_OR}", "write not a.b (or a.b == false)"),
+    ("a.b is true", f"unexpected name 'is': {AND_OR}", "write a.b on its own (or a.b == true)"),
+    ("a.m < 1,000 CNY", f"unexpected ',': {AND_OR}", "write numbers without thousands separators: 1000 or 1_000"),
+])
+def test_common_slips_get_the_form_to_write_not_the_advice_to_join_conditions(
+    text: str, message: str, hint: str
+) -> None:
+    found = issue(text)
+    assert (found.code.code, found.message, found.hint) == ("R101", message, hint)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"a.d > 0.{'0' * 3900}1", "0.00000000000000...0001 (3901 decimal places) has more than 9 decimal places"),
+    (f"a.m > 0.{'0' * 3900}1 CNY", "0.00000000000000...0001 (3901 decimal places) CNY has more than 2 decimal places"),
+    (f"a.n > {'1' * 3000}x", "'1111111111111111...111x (3001 characters)' is not a number"),
+])
+def test_a_very_long_number_is_quoted_by_its_start_and_end_so_the_message_stays_one_short_line(
+    text: str, message: str
+) -> None:
+    assert issue(text).message == message

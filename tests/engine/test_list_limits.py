@@ -121,3 +121,25 @@ def test_the_bundled_rules_check_clean_from_the_command_line() -> None:
     done = subprocess.run([sys.executable, "-m", "service.cli", "rules", "check", "rules"], capture_output=True,
                           text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "rules: OK, no problems\n", "")
+
+
+def test_a_list_line_pasted_from_a_spreadsheet_is_reported_at_its_line_saying_it_holds_a_tab(
+    bundle_copy: BundleCopy,
+) -> None:
+    bundle_copy.write("lists/mule_counterparties.txt", "CP-MULE-0001\nCP-MULE-0007\tNovember case\tclosed\n")
+    problem = the_error(bundle_copy.dir)  # and no second error at the rule using the list
+    assert problem.format() == (
+        "rules/lists/mule_counterparties.txt:2:13: this line holds a tab (copied from a spreadsheet?): a list has one "
+        "value a line\n    fix: put only the value on the line, and any note after ' # ', e.g. CP-MULE-0007  # "
+        "November case closed [R401]")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])  # Notepad's 'Unicode', with or without its mark
+def test_a_list_saved_as_utf16_is_said_to_be_so_and_the_rule_using_it_is_not_told_to_create_it(
+    bundle_copy: BundleCopy, encoding: str
+) -> None:
+    bundle_copy.path("lists/mule_counterparties.txt").write_bytes("CP-MULE-0001\r\n".encode(encoding))
+    problem = the_error(bundle_copy.dir)
+    assert problem.format() == (
+        "rules/lists/mule_counterparties.txt: the file is saved as UTF-16 ('Unicode' in Notepad), not as UTF-8 text\n"
+        "    fix: save it again as UTF-8: in Notepad, choose 'Save as' and 'UTF-8' under 'Encoding' [R001]")

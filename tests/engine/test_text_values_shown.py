@@ -68,13 +68,14 @@ def test_a_line_separator_between_the_words_of_a_condition_is_shown_by_its_code_
 def test_a_value_of_a_closed_field_and_a_list_entry_are_shown_escaped(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("fraud.yaml", "transaction.type == 'DRAWDOWN' and transaction.amount >= 10000 CNY",
                         r"transaction.type == 'DRAW\nDOWN' and transaction.amount >= 10000 CNY")
-    bundle_copy.write("lists/mule_counterparties.txt", "CP-MULE-0001\nCP-MULE\t0002\n")
+    # an escape character (a tab is reported at the list's line instead: see test_list_limits.py)
+    bundle_copy.write("lists/mule_counterparties.txt", "CP-MULE-0001\nCP-MULE\x1b0002\n")
     vocabulary, entry = check_bundle(bundle_copy.dir)
     assert (vocabulary.rule_id, vocabulary.message) == \
         ("FRD-003", r"'transaction.type' is never 'DRAW\nDOWN' (did you mean 'DRAWDOWN'?)")
     assert (entry.rule_id, entry.message) == (
         "FRD-006", r"lists/mule_counterparties.txt has an entry that 'transaction.counterparty_id' can never be "
-        r"('CP-MULE\t0002'): ids are at most 64 characters, without spaces at either end")
+        r"('CP-MULE\x1b0002'): ids are at most 64 characters, without spaces at either end")
     assert all(len(p.headline().splitlines()) == 1 for p in (vocabulary, entry))
 
 

@@ -403,3 +403,62 @@ def test_a_scorecard_bin_or_limit_cap_no_case_fires_is_named_at_its_line(tmp_pat
         f"{rules}/scorecard.yaml:{bin_line}: rule SC-REPAY/5: warning: no test case fires this rule",
         f"{rules}/limits.yaml:{cap_line}: rule LIM-HUGE: warning: no test case fires this rule",
     ]
+
+
+@pytest.mark.parametrize(("amount", "said", "example"), [
+    ("300000,00 CNY", "'300000,00 CNY' has a comma that is not a thousands separator", "300000.00 CNY"),
+    ("1,5 CNY", "'1,5 CNY' has a comma that is not a thousands separator", "1.5 CNY"),
+    ("3,00,000 CNY", "'3,00,000 CNY' has a comma that is not a thousands separator", "300000.50 CNY"),
+    ("1,0,0,0 CNY", "'1,0,0,0 CNY' has a comma that is not a thousands separator", "300000.50 CNY"),
+])
+def test_a_case_amount_with_a_decimal_comma_is_refused_rather_than_read_a_hundred_times_too_large(
+    tmp_path: Path, amount: str, said: str, example: str
+) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: income with a decimal comma\n"
+        "    call: GrantLimit\n"
+        f"    applicant: {{annual_income: '{amount}'}}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'income with a decimal comma': applicant.annual_income (line 4): "
+            f"{said}\n    fix: write the decimal point as '.', e.g. {example}; a comma may only separate thousands, in"
+            " groups of three digits, as in 300,000.50 CNY [R003]") in report
+
+
+def test_a_case_amount_with_commas_between_thousands_is_read_as_written(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: income with thousands separators\n"
+        "    call: GrantLimit\n"
+        "    applicant: {annual_income: '300,000.00 CNY'}\n"
+        "    expect: {limit: 100000 CNY}\n"
+    ))
+    code, report = rules_test(rules)
+    assert (code, "FAIL" in report) == (0, False), report
+    assert f"ok   {rules}/tests/extra.yaml:2: income with thousands separators\n" in report
+
+
+def test_expectations_no_run_could_meet_are_told_why_instead_of_failing_as_mismatches(tmp_path: Path) -> None:
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: inverted score range\n"
+        "    call: GrantLimit\n"
+        "    expect: {score: {min: 700, max: 600}}\n"
+        "  - name: a fraud rule expected from GrantLimit\n"
+        "    call: GrantLimit\n"
+        "    expect: {fires: [SC-REPAY/1, FRD-001]}\n"
+        "  - name: an eligibility rule expected from FlagTransaction\n"
+        "    call: FlagTransaction\n"
+        "    expect: {fires: [ELG-001]}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'inverted score range': expect.score (line 4): min 700 is above "
+            "max 600: no score is in this range\n    fix: write the lower score as min: {min: 600, max: 700} [R006]"
+            ) in report
+    assert (f"FAIL {rules}/tests/extra.yaml:5: case 'a fraud rule expected from GrantLimit': expect.fires item 2 "
+            "(line 7): FRD-001 is a fraud rule, which GrantLimit never runs\n    fix: use call: AuthorizeDrawdown or "
+            "FlagTransaction, or expect a rule GrantLimit runs [R702]") in report
+    assert (f"FAIL {rules}/tests/extra.yaml:8: case 'an eligibility rule expected from FlagTransaction': expect.fires "
+            "item 1 (line 10): ELG-001 is an eligibility rule, which FlagTransaction never runs\n    fix: use call: "
+            "GrantLimit, or expect a rule FlagTransaction runs [R702]") in report

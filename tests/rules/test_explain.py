@@ -234,3 +234,40 @@ def test_a_pipe_given_as_the_input_is_refused_at_once_not_waited_on(
     assert out.splitlines() == [f"{case_file}: cannot explain this input: cannot be read: this is not an ordinary "
                                 "file: it is a device, a pipe or a socket (fix: give an ordinary file: check its name "
                                 "and where it is)"]
+
+
+@pytest.mark.parametrize("written", ["01234567", "0x1F", "1_000", "10:20:30", "+42"])
+def test_an_unquoted_id_is_read_as_written_never_as_an_octal_hex_or_base_60_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str
+) -> None:
+    case_file = tmp_path / "case.yaml"
+    case_file.write_text("call: FlagTransaction\n"
+                         f"transaction: {{type: PAYMENT, amount: 10 CNY, counterparty_id: {written}}}\n")
+    code, out = explain_file(case_file, capsys)
+    assert code == 0
+    assert (f"  FRD-006    no: transaction.counterparty_id in lists.mule_counterparties (transaction.counterparty_id"
+            f" = '{written}')") in out
+
+
+def test_an_age_with_a_leading_zero_is_read_in_decimal_as_the_rule_files_read_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_file = tmp_path / "case.yaml"
+    case_file.write_text("call: GrantLimit\napplicant: {age: 017, verified_contacts: 010}\n")
+    code, out = explain_file(case_file, capsys)
+    assert code == 0
+    assert "  ELG-001    MATCHED" in out  # 17, under 18; YAML 1.1 alone reads 017 as 15
+    assert "  SC-SOCIAL    SC-SOCIAL/3: 30 of 40 points" in out  # 10 contacts; as octal, 8 would fall into bin 2
+
+
+def test_an_age_in_hex_or_as_a_time_is_refused_saying_which_digits_to_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_file = tmp_path / "case.yaml"
+    case_file.write_text("call: GrantLimit\napplicant: {age: 0x1F}\n")
+    code, out = explain_file(case_file, capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        f"{case_file}:2: cannot explain this input: applicant.age: must be a whole number from 0 to 130, not '0x1F' "
+        "(fix: write the number with the digits 0-9 only: hex (0x1F), binary (0b101) and times (10:20) are not "
+        "read)"]
