@@ -440,7 +440,7 @@ def _run_rule_tests(directory: Path, out: TextIO) -> int:
         total = len(bundle.all_rule_ids())
     finally:
         bundle.close()
-    for found in file_problems:
+    for found in [*bundle.warnings, *file_problems]:  # a warning first: a file the bundle ignores, say
         print(found.format(), file=out)
     for outcome in report.outcomes:
         for found in outcome.problems:

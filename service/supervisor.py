@@ -87,6 +87,7 @@ class ActiveBundle:
     snapshot: Path
     version: str
     digest: str
+    warnings: list[str] = field(default_factory=list)  # what checking it warned of, for GetRulesStatus
 
 
 @dataclass
@@ -94,6 +95,7 @@ class PendingStart(Backoff):
     """Workers still to be started: on a checked snapshot, or on none (no valid bundle: ledger reads only)."""
 
     snapshot: Path | None
+    warnings: list[str] = field(default_factory=list)  # what checking the snapshot warned of, logged when it serves
 
 
 class WorkersNotStarted(Exception):
@@ -355,8 +357,9 @@ class Supervisor:
     def _activate_or_reject(self, *, first: bool) -> None:
         """Validate a snapshot of the rules in a separate process; serve it only if valid and its tests pass."""
         snapshot, verdict = self._snapshot()
+        warnings: list[str] = []
         if verdict is None:
-            verdict = self._validate(snapshot)
+            verdict = self._validate(snapshot, warnings)
         if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
             shutil.rmtree(snapshot, ignore_errors=True)
             return
@@ -367,7 +370,7 @@ class Supervisor:
             return
         self.rejected = None
         self._write_status()
-        self._serve(snapshot)
+        self._serve(snapshot, warnings)
 
     def _refuse(self, verdict: list[str], snapshot: Path) -> None:
         """Record and log why the rules in `snapshot` are refused, and forget the snapshot."""
@@ -378,13 +381,13 @@ class Supervisor:
         shutil.rmtree(snapshot, ignore_errors=True)
         self._write_status()
 
-    def _serve(self, snapshot: Path | None) -> None:
+    def _serve(self, snapshot: Path | None, warnings: list[str] | None = None) -> None:
         """Replace the serving workers by a fresh set on `snapshot` (None: no valid bundle). Workers that cannot
         start (the database does not answer, say) do not make the bundle forgotten: it waits in `pending`,
         and the watch tries again, sooner at first, until they start or a newer bundle takes its place."""
         if self.pending is not None and self.pending.snapshot is not None:
             shutil.rmtree(self.pending.snapshot, ignore_errors=True)
-        self.pending = PendingStart(snapshot)
+        self.pending = PendingStart(snapshot, warnings or [])
         self._start_pending()
 
     def _start_pending(self) -> None:
@@ -420,7 +423,7 @@ class Supervisor:
         old_workers, previous = self.workers, self.active
         self.workers = started
         if pending.snapshot is not None:
-            self.active = ActiveBundle(pending.snapshot, version, digest)
+            self.active = ActiveBundle(pending.snapshot, version, digest, pending.warnings)
             self.checking_since = None  # judged: it serves
             self._write_status()
         self._stop_workers(old_workers, retiring=True)
@@ -428,10 +431,13 @@ class Supervisor:
             shutil.rmtree(previous.snapshot, ignore_errors=True)
         if self.active is not None and self.active is not previous:
             log.info("rules.activated", version=version, digest=digest, first=previous is None)
+            if pending.warnings:  # served all the same: a file the bundle ignores may hold the edit meant to serve
+                log.warning("rules.warnings", version=version, warnings=pending.warnings)
 
-    def _validate(self, snapshot: Path) -> list[str] | None:
-        """None when the bundle is valid and its own test cases pass; else what is wrong, in words, never an
-        empty list. Gives up at once when the supervisor is asked to stop."""
+    def _validate(self, snapshot: Path, warnings: list[str]) -> list[str] | None:
+        """None when the bundle is valid and its own test cases pass, with what the check warned of added to
+        `warnings`; else what is wrong, in words, never an empty list. Gives up at once when the supervisor is asked
+        to stop."""
         validator = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
             stdout=subprocess.PIPE,
@@ -453,6 +459,9 @@ class Supervisor:
                     return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"]
         code = validator.returncode
         if code == 0:
+            said = problem_entries(stdout)
+            warnings += bounded([entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in said],
+                                self.settings.rules_dir)
             return None
         if code < 0:
             return [f"the rule engine crashed while validating the bundle ({signal.Signals(-code).name})"]
@@ -468,7 +477,8 @@ class Supervisor:
         """The rules status the workers answer GetRulesStatus from. A status that cannot be written (a full disk,
         the state directory removed) is logged; the workers then answer the last one written."""
         status = {
-            "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest},
+            "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest,
+                                                        "warnings": self.active.warnings},
             "rejected": self.rejected,
             "checking_since": self.checking_since,
         }

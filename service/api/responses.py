@@ -149,7 +149,8 @@ def repayment_response(result: RepaymentResult) -> pb.RecordRepaymentResponse:
 
 def rules_status_response(status: RulesStatus) -> pb.GetRulesStatusResponse:
     out = pb.GetRulesStatusResponse(
-        last_edit_rejected=bool(status.rejected_problems), rejected_problems=list(status.rejected_problems)
+        last_edit_rejected=bool(status.rejected_problems), rejected_problems=list(status.rejected_problems),
+        active_warnings=list(status.active_warnings),
     )
     if status.active_version is not None:
         out.active.CopyFrom(pb.RuleBundleInfo(version=status.active_version, digest=status.active_digest or ""))

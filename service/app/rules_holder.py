@@ -53,28 +53,33 @@ class RulesHolder:
 
 @dataclass(frozen=True)
 class RulesStatus:
-    """What operators see: the serving bundle and the last refused edit."""
+    """What operators see: the serving bundle, what checking it warned of, and the last refused edit."""
 
     active_version: str | None
     active_digest: str | None
     rejected_problems: tuple[str, ...] = ()
     rejected_at: datetime | None = None
     checking_since: datetime | None = None  # an edit noticed and not yet judged
+    active_warnings: tuple[str, ...] = ()
 
 
 def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
     """The holder's active bundle; the refused edit as the supervisor recorded it (or the holder's own)."""
     version: str | None = None
     digest: str | None = None
+    warnings: tuple[str, ...] = ()
     try:
         bundle = holder.current()
         version, digest = bundle.version, bundle.digest
+        warnings = tuple(p.format() for p in bundle.warnings)
     except NoRuleBundle:
         pass
     problems: tuple[str, ...] = ()
     rejected_at = checking_since = None
     if status_file is not None and status_file.exists():
         written = json.loads(status_file.read_text() or "{}")
+        # as the supervisor recorded them: naming the rule directory, not the checked copy this process loaded
+        warnings = tuple((written.get("active") or {}).get("warnings", ()))
         recorded = written.get("rejected") or {}
         problems = tuple(recorded.get("problems", ()))
         if "at" in recorded:
@@ -83,4 +88,4 @@ def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
             checking_since = datetime.fromtimestamp(written["checking_since"], UTC)
     elif holder.rejected is not None:
         problems = tuple(p.format() for p in holder.rejected.problems)
-    return RulesStatus(version, digest, problems, rejected_at, checking_since)
+    return RulesStatus(version, digest, problems, rejected_at, checking_since, warnings)

@@ -206,6 +206,30 @@ def test_a_bundle_whose_own_tests_fail_is_refused_and_the_last_good_one_serves(
     assert server.stop() == 0
 
 
+def test_an_edit_saved_under_a_name_the_bundle_ignores_serves_with_a_warning_naming_the_file(
+    server: ServerProcess, rules: Path
+) -> None:
+    """Notepad saves eligibility.yaml as eligibility.yaml.txt: the new version serves the old eligibility rules, so
+    the status and the log say which file was ignored, not only `rules check`."""
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    assert list(status(rules_stub).active_warnings) == []
+    edited = (rules / "eligibility.yaml").read_text().replace("applicant.age > 65", "applicant.age > 60")
+    (rules / "eligibility.yaml.txt").write_text(edited)
+    set_version(rules, "notepad-edit")
+    wait_for(lambda: status(rules_stub).active.version == "notepad-edit", "the edit to serve")
+
+    [warning] = status(rules_stub).active_warnings
+    assert warning.startswith(f"{rules / 'eligibility.yaml.txt'}: warning: this file is ignored: the bundle reads "
+                              "eligibility.yaml, not eligibility.yaml.txt")
+
+    def logged() -> list[tuple[object, object]]:  # once the workers it replaces have drained
+        entries = server.logs()
+        return [(entry["version"], entry["warnings"]) for entry in entries if entry.get("event") == "rules.warnings"]
+
+    wait_for(logged, "the warning to be logged")
+    assert logged() == [("notepad-edit", [warning])]
+
+
 def test_rules_changed_under_the_serving_version_are_refused_until_the_version_changes(
     server: ServerProcess, rules: Path
 ) -> None:

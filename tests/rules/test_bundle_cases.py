@@ -34,6 +34,19 @@ def test_every_rule_of_the_starter_bundle_is_covered_by_a_case(bundle: RuleBundl
     assert report.uncovered == []
 
 
+def test_the_cases_of_a_bundle_with_a_warning_pass_after_the_warning_is_printed(tmp_path: Path) -> None:
+    """The server checks an edit with `rules test` and serves it when it passes: the warning (a file the bundle
+    ignores, which may hold the edit meant to serve) must be in what it reads, as it is in `rules check`."""
+    rules = tmp_path / "rules"
+    _copy(RULES, rules)
+    (rules / "fraud.yaml.txt").write_text((rules / "fraud.yaml").read_text())
+    out = io.StringIO()
+    assert run_rule_tests(rules, out) == 0
+    first = out.getvalue().splitlines()[0]
+    assert first == f"{rules / 'fraud.yaml.txt'}: warning: this file is ignored: the bundle reads fraud.yaml, not " \
+        "fraud.yaml.txt"
+
+
 def test_a_failing_case_is_reported_with_the_rules_that_fired(tmp_path: Path) -> None:
     broken = tmp_path / "rules"
     _copy(RULES, broken)

@@ -352,15 +352,17 @@ class RuleBundleInfo(_message.Message):
     def __init__(self, version: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
 
 class GetRulesStatusResponse(_message.Message):
-    __slots__ = ("active", "last_edit_rejected", "rejected_problems", "rejected_at", "checking_since")
+    __slots__ = ("active", "last_edit_rejected", "rejected_problems", "rejected_at", "checking_since", "active_warnings")
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     LAST_EDIT_REJECTED_FIELD_NUMBER: _ClassVar[int]
     REJECTED_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     REJECTED_AT_FIELD_NUMBER: _ClassVar[int]
     CHECKING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_WARNINGS_FIELD_NUMBER: _ClassVar[int]
     active: RuleBundleInfo
     last_edit_rejected: bool
     rejected_problems: _containers.RepeatedScalarFieldContainer[str]
     rejected_at: _timestamp_pb2.Timestamp
     checking_since: _timestamp_pb2.Timestamp
-    def __init__(self, active: _Optional[_Union[RuleBundleInfo, _Mapping]] = ..., last_edit_rejected: _Optional[bool] = ..., rejected_problems: _Optional[_Iterable[str]] = ..., rejected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checking_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    active_warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, active: _Optional[_Union[RuleBundleInfo, _Mapping]] = ..., last_edit_rejected: _Optional[bool] = ..., rejected_problems: _Optional[_Iterable[str]] = ..., rejected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checking_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active_warnings: _Optional[_Iterable[str]] = ...) -> None: ...
