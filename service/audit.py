@@ -1,13 +1,15 @@
-"""`decisiond decisions list|show`: the decision record, read back for an auditor."""
+"""`decisiond decisions list|show|export`: the decision record, read back for an auditor."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TextIO
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.app.ports import DecisionRecord, Store
@@ -29,11 +31,55 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def list_decisions(store: Store, out: TextIO, *, user_id: str | None, since: datetime | None, limit: int) -> int:
+def parse_until(text: str) -> datetime:
+    """The end of a period, exclusive, written as --since is: a date-time is that moment; a date alone ends with its
+    day (UTC), so that `--since 2026-11-01 --until 2026-11-30` is the whole of November."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return parse_since(text)
+    try:
+        return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    except OverflowError:  # 9999-12-31: the end of time
+        return datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which decisions an auditor asks for; every filter given must hold. `user_id` is the raw id, hashed as the
+    service hashes it before the ledger sees it; `until` is exclusive."""
+
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    request_id: str | None = None
+    drawdown_id: str | None = None
+
+    @property
+    def looks_up(self) -> bool:
+        """Whether an id names the decisions (a handful), rather than a user or a period."""
+        return self.request_id is not None or self.drawdown_id is not None
+
+
+def list_decisions(
+    store: Store,
+    out: TextIO,
+    *,
+    user_id: str | None,
+    since: datetime | None,
+    limit: int,
+    until: datetime | None = None,
+    request_id: str | None = None,
+    drawdown_id: str | None = None,
+) -> int:
     """One line per decision, newest first; at most `limit`, and then a line that says older ones match too (an
     auditor must not take the newest `limit` for all of them)."""
-    user_key = Pseudonyms(store.pseudonym_key()).user_key(user_id) if user_id else None
-    records = store.list_decisions(user_key=user_key, since=since, limit=limit + 1)
+    filters = Filters(user_id, since, until, request_id, drawdown_id)
+    user_key = _user_key(store, filters)
+    if filters.looks_up:
+        records = _looked_up(store, filters, user_key)[::-1][: limit + 1]
+    else:
+        records = store.list_decisions(user_key=user_key, since=since, until=until, limit=limit + 1)
     more = len(records) > limit
     for record in records[:limit]:
         print(
@@ -49,11 +95,68 @@ def list_decisions(store: Store, out: TextIO, *, user_id: str | None, since: dat
     return 0
 
 
-def show_decision(store: Store, out: TextIO, decision_id: str) -> int:
-    """Everything recorded about one decision, as JSON."""
-    record = store.get_decision(decision_id)
+def export_decisions(store: Store, out: TextIO, filters: Filters) -> int:
+    """Every matching decision in full (what `show` prints), one JSON object a line, oldest first; returns how many.
+    Read a page at a time: a person's whole file or a year of the ledger takes no more memory than a page."""
+    # Not ASCII-only where the stream takes any character: a name in a rule's reason stays readable.
+    ascii_only = (getattr(out, "encoding", None) or "").lower().replace("-", "") != "utf8"
+    exported = 0
+    for record in _exported(store, filters):
+        out.write(json.dumps(describe(record), ensure_ascii=ascii_only) + "\n")
+        exported += 1
+    return exported
+
+
+def _exported(store: Store, filters: Filters) -> Iterator[DecisionRecord]:
+    user_key = _user_key(store, filters)
+    if filters.looks_up:
+        return iter(_looked_up(store, filters, user_key))
+    return store.iter_decisions(user_key=user_key, since=filters.since, until=filters.until)
+
+
+def _user_key(store: Store, filters: Filters) -> str | None:
+    return Pseudonyms(store.pseudonym_key()).user_key(filters.user_id) if filters.user_id else None
+
+
+def _looked_up(store: Store, filters: Filters, user_key: str | None) -> list[DecisionRecord]:
+    """The decisions a request_id or a drawdown_id names, oldest first, that the other filters let through too."""
+    found: list[DecisionRecord] = []
+    if filters.request_id is not None:
+        record = store.find_decision(filters.request_id)
+        found = [] if record is None else [record]
+    if filters.drawdown_id is not None:
+        linked = [r for r in store.drawdown_decisions(filters.drawdown_id) if _names_drawdown(r, filters.drawdown_id)]
+        found = linked if filters.request_id is None else [r for r in found if r in linked]
+    return [
+        record
+        for record in found
+        if (user_key is None or record.user_key == user_key)
+        and (filters.since is None or record.decided_at >= filters.since)
+        and (filters.until is None or record.decided_at < filters.until)
+    ]
+
+
+def _names_drawdown(record: DecisionRecord, drawdown_id: str) -> bool:
+    """Whether the record is of this drawdown: a repayment the store checked; an approval's answer names it."""
+    if record.rpc != "AuthorizeDrawdown":
+        return True
+    try:
+        return pb.AuthorizeDrawdownResponse.FromString(record.response).drawdown_id == drawdown_id
+    except DecodeError:  # not an answer this release can read: the ledger's link stands
+        return True
+
+
+def show_decision(store: Store, out: TextIO, decision_id: str | None, *, request_id: str | None = None) -> int:
+    """Everything recorded about one decision, named by its decision_id or its request_id, as JSON."""
+    if request_id is not None:
+        record = store.find_decision(request_id)
+        missing = f"no decision for request_id {request_id}"
+    else:
+        assert decision_id is not None, "a decision_id or a request_id"
+        record = store.get_decision(decision_id)
+        missing = f"no decision {decision_id}"
     if record is None:
-        print(f"no decision {decision_id}", file=out)
+        print(missing, file=out)
         return 1
     print(json.dumps(describe(record), indent=2, ensure_ascii=False), file=out)
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -17,6 +19,7 @@ from service.logs import configure_logging
 
 if TYPE_CHECKING:
     from service.app.ports import Store
+    from service.audit import Filters
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,12 +56,26 @@ def _parser() -> argparse.ArgumentParser:
         dest="decisions_command", required=True
     )
     listing = decisions.add_parser("list", help="decisions, newest first")
-    listing.add_argument("--user", help="only this user's decisions (the raw id; it is hashed like the service does)")
-    listing.add_argument("--since", help="only decisions at or after this ISO date or time (UTC if no zone)")
-    listing.add_argument("--limit", type=int, default=100)
-    show = decisions.add_parser("show", help="one decision in full")
-    show.add_argument("decision_id")
-    for sub in (listing, show, export):
+    listing.add_argument("--limit", type=int, default=100, help="at most this many, the newest (default 100)")
+    show = decisions.add_parser("show", help="one decision in full, by its decision id or its --request-id")
+    show.add_argument("decision_id", nargs="?", help="the decision's id (dec_...)")
+    show.add_argument("--request-id", help="the request_id the caller sent with the call")
+    dump = decisions.add_parser(
+        "export", help="decisions in full (what show prints), oldest first, one JSON object a line, for a regulator"
+    )
+    dump.add_argument("--output", "-o", type=Path, help="the file to write (a new one; default: standard output)")
+    dump.add_argument("--overwrite", action="store_true", help="replace the --output file if it exists")
+    for sub in (listing, dump):
+        sub.add_argument("--user", help="only this user's decisions (the raw id; it is hashed like the service does)")
+        sub.add_argument("--since", help="only decisions at or after this ISO date or time (UTC if no zone)")
+        sub.add_argument(
+            "--until", help="only decisions before this ISO date or time (UTC if no zone; a date alone: to its end)"
+        )
+        sub.add_argument("--request-id", help="only the decision of this request_id (the caller's id for the call)")
+        sub.add_argument(
+            "--drawdown-id", help="only the decisions of this drawdown: the one that made it and its repayments"
+        )
+    for sub in (listing, show, dump, export):
         sub.add_argument(
             "--database", help="database URL (env DECISIOND_DATABASE, default sqlite:///./var/decisions.db)"
         )
@@ -128,24 +145,106 @@ def _serve_with_the_database_in_the_environment(args: argparse.Namespace) -> NoR
 
 def _decisions(args: argparse.Namespace) -> int:
     from service.audit import list_decisions, show_decision
+    from service.domain.errors import StoreUnavailable
 
     try:
-        since = _since(args.since) if getattr(args, "since", None) is not None else None
+        filters = _filters(args)
         if getattr(args, "limit", 1) not in range(1, MAX_LISTED + 1):
             raise SettingsError(f"--limit must be a whole number from 1 to {MAX_LISTED}")
+        if args.decisions_command == "show" and (args.decision_id is None) == (args.request_id is None):
+            raise SettingsError("give the decision's id (dec_...) or --request-id ID, one of them")
+        if args.decisions_command == "export":
+            _require_export_target(args, filters)
     except SettingsError as error:
         print(f"decisiond: {error}", file=sys.stderr)
         return 2
     opened = _open_ledger(args.database, "the decisions")
     if opened is None:
         return 2
-    store, _ = opened
+    store, database = opened
     try:
         if args.decisions_command == "list":
-            return list_decisions(store, sys.stdout, user_id=args.user, since=since, limit=args.limit)
-        return show_decision(store, sys.stdout, args.decision_id)
+            return list_decisions(
+                store, sys.stdout, user_id=filters.user_id, since=filters.since, until=filters.until,
+                request_id=filters.request_id, drawdown_id=filters.drawdown_id, limit=args.limit,
+            )
+        if args.decisions_command == "export":
+            return _export_decisions(store, filters, args.output, overwrite=args.overwrite)
+        return show_decision(store, sys.stdout, args.decision_id, request_id=args.request_id)
+    except StoreUnavailable as error:  # the database went away after it opened
+        print(f"decisiond: cannot read the decisions in {database}: {error}", file=sys.stderr)
+        return 2
     finally:
         store.close()
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    """The decisions asked for, from the options list and export share; SettingsError naming a bad option."""
+    from service.audit import Filters, parse_since, parse_until
+
+    since = _moment("--since", args.since, parse_since) if getattr(args, "since", None) is not None else None
+    until = _moment("--until", args.until, parse_until) if getattr(args, "until", None) is not None else None
+    if since is not None and until is not None and until <= since:
+        raise SettingsError(f"--until {args.until} is not after --since {args.since}: no decision could match"
+                            " (--until is the end of the period, --since its start)")
+    for option in ("--user", "--request-id", "--drawdown-id"):
+        value = getattr(args, option[2:].replace("-", "_"), None)
+        if value is not None and not value.strip():  # --user "": it would list everyone's
+            raise SettingsError(f"{option} is empty: give the id")
+    return Filters(
+        user_id=getattr(args, "user", None),
+        since=since,
+        until=until,
+        request_id=getattr(args, "request_id", None),
+        drawdown_id=getattr(args, "drawdown_id", None),
+    )
+
+
+def _require_export_target(args: argparse.Namespace, filters: Filters) -> None:
+    """An export names whose or which period's decisions it holds, and does not replace a file unless told to."""
+    from service.audit import Filters
+
+    if filters == Filters():
+        raise SettingsError("say which decisions to export: --user ID (a person's file), --since and --until (a"
+                            " period), --request-id or --drawdown-id; --since 1970-01-01 exports the whole ledger")
+    output: Path | None = args.output
+    if output is None:
+        return
+    if output.is_dir():
+        raise SettingsError(f"--output {output} is a folder: name a file in it")
+    if os.path.lexists(output) and not args.overwrite:
+        raise SettingsError(f"--output {output} exists: give --overwrite to replace it, or name a new file")
+    if not output.parent.is_dir():
+        raise SettingsError(f"--output {output}: there is no folder {output.parent}")
+
+
+def _export_decisions(store: Store, filters: Filters, output: Path | None, *, overwrite: bool) -> int:
+    """The export to standard output, or to a file that appears only once written whole (private to its owner: it
+    holds personal data), next to which nothing is left if the export fails."""
+    from service.audit import export_decisions
+
+    if output is None:
+        exported = export_decisions(store, sys.stdout, filters)
+        print(f"decisiond: exported {exported} decision{'' if exported == 1 else 's'}", file=sys.stderr)
+        return 0
+    handle, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    try:
+        with open(handle, "w", encoding="utf-8", newline="\n") as out:
+            exported = export_decisions(store, out, filters)
+            out.flush()
+            os.fsync(out.fileno())
+        _put_in_place(Path(partial), output, overwrite=overwrite)
+    except FileExistsError:
+        os.unlink(partial)
+        print(f"decisiond: --output {output} was made while exporting: give --overwrite to replace it",
+              file=sys.stderr)
+        return 2
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+    print(f"decisiond: exported {exported} decision{'' if exported == 1 else 's'} to {output}", file=sys.stderr)
+    return 0
 
 
 def _export_rules(args: argparse.Namespace) -> int:
@@ -192,13 +291,28 @@ def _open_ledger(database: str | None, what: str) -> tuple[Store, str] | None:
 MAX_LISTED = 100_000
 
 
-def _since(text: str) -> datetime:
-    from service.audit import parse_since
-
+def _put_in_place(partial: Path, output: Path, *, overwrite: bool) -> None:
+    """`partial` renamed `output`; without `overwrite`, FileExistsError rather than replace a file made meanwhile."""
+    if overwrite:
+        os.replace(partial, output)
+        return
     try:
-        return parse_since(text)
+        os.link(partial, output)  # atomic, and never replaces
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(output):
+            raise FileExistsError(output) from None
+        os.replace(partial, output)
+        return
+    os.unlink(partial)
+
+
+def _moment(option: str, text: str, parse: Callable[[str], datetime]) -> datetime:
+    try:
+        return parse(text)
     except ValueError:
-        raise SettingsError(f"--since {text!r} is not a date or time: write e.g. 2026-11-01 or "
+        raise SettingsError(f"{option} {text!r} is not a date or time: write e.g. 2026-11-01 or "
                             "2026-11-01T08:00:00+08:00 (UTC when no zone is given)") from None
 
 

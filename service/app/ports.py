@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,10 +139,28 @@ class Store(Protocol):
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None: ...
 
+    def find_decision(self, request_id: str) -> DecisionRecord | None:
+        """The decision recorded for this request_id, if any (for an auditor: a complaint quotes it)."""
+
     def list_decisions(
-        self, *, user_key: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        user_key: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        until: datetime | None = None,
     ) -> list[DecisionRecord]:
-        """Decisions newest first."""
+        """Decisions newest first; with `since`, those at or after it; with `until`, those before it."""
+
+    def iter_decisions(
+        self, *, user_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[DecisionRecord]:
+        """Every decision list_decisions would give for these filters, oldest first, read a page at a time (each in a
+        transaction of its own): memory stays bounded however many there are."""
+
+    def drawdown_decisions(self, drawdown_id: str) -> list[DecisionRecord]:
+        """The decisions the ledger links to this drawdown, oldest first: the AuthorizeDrawdown that created it and
+        the RecordRepayment of each repayment against it; none for a drawdown it does not know."""
 
     def close(self) -> None: ...
 

@@ -9,10 +9,11 @@ its amount, so concurrent transactions can never overdraw or over-repay whatever
 
 from __future__ import annotations
 
+import json
 import secrets
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,23 @@ DECISION_COLUMNS = (
     "decision_id, rpc, request_id, request_digest, user_key, request_json, response, outcome,"
     " ruleset_version, ruleset_digest, decided_at, latency_us"
 )
+
+# The decisions the ledger links to a drawdown: the AuthorizeDrawdown that created it and the RecordRepayment of each
+# repayment against it. Neither table names the decision, but each records its user and the decision's own time
+# (created_at, repaid_at: the decision's decided_at), and a user's calls are timed one after another: so each is
+# found by its user and time in the index on decisions (user_key, decided_at, decision_id), after the drawdown's
+# primary key and the index on repayments (drawdown_id). No index is added for it.
+_LINKED_COLUMNS = ", ".join(f"d.{column.strip()}" for column in DECISION_COLUMNS.split(","))
+_DRAWDOWN_DECISIONS = (
+    f"SELECT {_LINKED_COLUMNS} FROM drawdowns w JOIN decisions d"
+    " ON d.user_key = w.user_key AND d.decided_at = w.created_at AND d.rpc = 'AuthorizeDrawdown'"
+    " WHERE w.drawdown_id = %(drawdown_id)s"
+    f" UNION ALL SELECT {_LINKED_COLUMNS} FROM repayments r JOIN decisions d"
+    " ON d.user_key = r.user_key AND d.decided_at = r.repaid_at AND d.rpc = 'RecordRepayment'"
+    " WHERE r.drawdown_id = %(drawdown_id)s"
+)
+# How many decisions an export reads at a time, each page in a transaction of its own.
+DECISIONS_PAGE = 500
 
 
 # Stored text -> enum member by dict: calling the enum costs more than the rest of a row's decoding.
@@ -156,18 +174,14 @@ class SqlUnitOfWork(ABC):
         )
         return None if row is None else self._decision(row)
 
-    def list_decisions(self, *, user_key: str | None, since: datetime | None, limit: int) -> list[DecisionRecord]:
-        """Decisions newest first, optionally one user's and from a time on."""
+    def list_decisions(
+        self, *, user_key: str | None, since: datetime | None, limit: int, until: datetime | None = None
+    ) -> list[DecisionRecord]:
+        """Decisions newest first, optionally one user's, from a time on (`since`) and before another (`until`)."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
-        conditions = []
-        params: dict[str, object] = {"limit": limit}
-        if user_key is not None:
-            conditions.append("user_key = %(user_key)s")
-            params["user_key"] = user_key
-        if since is not None:
-            conditions.append("decided_at >= %(since)s")
-            params["since"] = self.codec.time(since)
+        conditions, params = self._decision_filters(user_key, since, until)
+        params["limit"] = limit
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self.fetch_all(
             f"SELECT {DECISION_COLUMNS} FROM decisions{where}"
@@ -175,6 +189,55 @@ class SqlUnitOfWork(ABC):
             params,
         )
         return [self._decision(row) for row in rows]
+
+    def decisions_page(
+        self,
+        *,
+        user_key: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[DecisionRecord]:
+        """At most `limit` decisions oldest first, filtered as list_decisions, that come after `after` (the
+        decided_at and decision_id of the previous page's last): one page of an export, read from the index in
+        its order whatever the ledger's size."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        conditions, params = self._decision_filters(user_key, since, until)
+        params["limit"] = limit
+        if after is not None:
+            conditions.append("(decided_at, decision_id) > (%(after_at)s, %(after_id)s)")
+            params["after_at"], params["after_id"] = self.codec.time(after[0]), after[1]
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self.fetch_all(
+            f"SELECT {DECISION_COLUMNS} FROM decisions{where} ORDER BY decided_at, decision_id LIMIT %(limit)s",
+            params,
+        )
+        return [self._decision(row) for row in rows]
+
+    def drawdown_decisions(self, drawdown_id: str) -> list[DecisionRecord]:
+        """The decisions the ledger links to this drawdown, oldest first: the AuthorizeDrawdown that created it and
+        the RecordRepayment of each repayment against it (none for an id the ledger does not know)."""
+        records = [self._decision(row) for row in self.fetch_all(_DRAWDOWN_DECISIONS, {"drawdown_id": drawdown_id})]
+        linked = [record for record in records if record.rpc != "RecordRepayment" or _repays(record, drawdown_id)]
+        return sorted(linked, key=lambda record: (record.decided_at, record.decision_id))
+
+    def _decision_filters(
+        self, user_key: str | None, since: datetime | None, until: datetime | None
+    ) -> tuple[list[str], dict[str, object]]:
+        conditions = []
+        params: dict[str, object] = {}
+        if user_key is not None:
+            conditions.append("user_key = %(user_key)s")
+            params["user_key"] = user_key
+        if since is not None:
+            conditions.append("decided_at >= %(since)s")
+            params["since"] = self.codec.time(since)
+        if until is not None:
+            conditions.append("decided_at < %(until)s")
+            params["until"] = self.codec.time(until)
+        return conditions, params
 
     # -- credit lines and drawdowns --------------------------------------------------------------
 
@@ -530,6 +593,32 @@ class SqlUnitOfWork(ABC):
             decided_at=self.codec.read_time(row[10]),
             latency_us=row[11],
         )
+
+
+def _repays(record: DecisionRecord, drawdown_id: str) -> bool:
+    """Whether a RecordRepayment's record names this drawdown (its user's calls are timed apart, so it always does:
+    checked all the same, since a clock set back could time two calls alike)."""
+    try:
+        request = json.loads(record.request_json)
+    except ValueError:
+        return False
+    return isinstance(request, dict) and request.get("drawdown_id") == drawdown_id
+
+
+def decisions_in_pages(
+    read_page: Callable[[tuple[datetime, str] | None, int], list[DecisionRecord]]
+) -> Iterator[DecisionRecord]:
+    """Every decision the pages hold, in their order: `read_page(after, page)` reads at most `page` decisions after
+    the one `after` names (None: from the first), each page in a transaction of its own, so that a long export holds
+    no transaction, snapshot or connection while its reader writes, and never more than a page in memory."""
+    page = DECISIONS_PAGE
+    after: tuple[datetime, str] | None = None
+    while True:
+        records = read_page(after, page)
+        yield from records
+        if len(records) < page:
+            return
+        after = (records[-1].decided_at, records[-1].decision_id)
 
 
 # -- a bundle's files as the ledger keeps them ---------------------------------------------------------------------
