@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -98,12 +99,18 @@ class DecisionApp:
                     reads: frozenset[str]) -> dict[str, object]:
         """For the record of an account event's decision, the facts its rules read besides those every record
         keeps, and only when they read them: a line's days past due and rate, the city, the IP (as a keyed hash),
-        and which of the values the record keeps only as keyed hashes were on the lists the rules look in."""
+        the features of the user's history (by their names in the rules: `features.drawdowns_last_hour`), and which
+        of the values the record keeps only as keyed hashes were on the lists the rules look in. So the record
+        alone says why a velocity rule referred a call, without the history being worked through again."""
         seen: dict[str, object] = {}
         for field, key in RECORDED_WHEN_READ:
             if field in reads and field in facts:
                 value = facts[field]
                 seen[key] = decimal_text(value) if isinstance(value, Decimal) else value
+        for field in _features_among(reads):
+            if field in facts:
+                value = facts[field]
+                seen[field] = decimal_text(value) if isinstance(value, Decimal) else value
         if "channel.ip" in reads:
             seen["ip"] = self._pseudonyms.identifier("ip", str(facts.get("channel.ip", "")))
         if listed := bundle.lists_holding(kinds, facts):
@@ -432,6 +439,12 @@ def _what_the_rules_saw(record: HistoryEvent, line: CreditLine | None) -> dict[s
         "line_outstanding": line.outstanding_principal,
         "line_residence_country": line.residence_country,
     }
+
+
+@functools.cache
+def _features_among(reads: frozenset[str]) -> tuple[str, ...]:
+    """The history features among the fields a bundle's rules read, in name order (once per bundle and rule sets)."""
+    return tuple(sorted(field for field in reads if field.startswith("features.")))
 
 
 # Facts the record keeps only when a rule read them (RuleBundle.reads), by the key it keeps them under.

@@ -59,6 +59,22 @@ def test_a_transfer_to_a_listed_counterparty_is_recorded_as_listed_though_the_re
     assert "listed" not in fine
 
 
+def test_the_record_of_a_velocity_review_holds_the_history_feature_that_referred_it(deployment: Deployment) -> None:
+    """"Why was I referred?" from the record alone: the features of the history the rules read, as they read them,
+    not only the events an auditor would have to work through again."""
+    client = deployment.clients[0]
+    user = f"velocity-{uuid.uuid4().hex[:8]}"
+    open_line(client, user)
+    answers = [client.decisions.AuthorizeDrawdown(drawdown_of(user, 100_000), timeout=RPC_TIMEOUT) for _ in range(4)]
+    assert [a.outcome for a in answers] == [pb.OUTCOME_APPROVE] * 3 + [pb.OUTCOME_REVIEW]
+    assert [f.code for f in answers[-1].fraud_flags] == ["VELOCITY_HOURLY"]
+    records = {r.decision_id: json.loads(r.request_json) for r in deployment.ledger().decisions_of(user)}
+    first, fourth = records[answers[0].meta.decision_id], records[answers[-1].meta.decision_id]
+    assert (first["features.drawdowns_last_hour"], fourth["features.drawdowns_last_hour"]) == (0, 3)
+    assert fourth["features.device_seen_before"] is True
+    assert "features.drawdown_amount_last_hour" not in fourth  # no rule of the bundle reads it
+
+
 def without_replay_mark(answer: Message) -> Message:
     copy = type(answer)()
     copy.CopyFrom(answer)
