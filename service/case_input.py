@@ -104,12 +104,13 @@ _YAML_BOOL_HINT = "YAML reads yes, no, on, off, true and false as a yes/no value
 _ATTRIBUTE_HINTS = {
     FieldType.INT: "bundle.yaml declares this attribute as a whole number (int): write one such as 12",
     FieldType.DECIMAL: "bundle.yaml declares this attribute as a number (decimal): write one such as 0.25",
-    FieldType.MONEY: "bundle.yaml declares this attribute as money: write a whole number of fen (1 CNY = 100 fen)",
+    FieldType.MONEY: "bundle.yaml declares this attribute as money: write it with its currency, e.g. 6000 CNY",
     FieldType.BOOL: "bundle.yaml declares this attribute as yes/no (bool): write true or false",
     FieldType.STR: "bundle.yaml declares this attribute as text (str): write it in quotes, e.g. 'SE'",
 }
 
-AttributeCheck = Callable[[FieldPath, str, object], "CaseIssue | None"]  # where, name, value -> what is wrong
+# where, name, value as the case writes it -> the value as a request sends it (money in fen), or what is wrong
+AttributeCheck = Callable[[FieldPath, str, object], "tuple[object, CaseIssue | None]"]
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,22 @@ def attribute_check(bundle: RuleBundle) -> AttributeCheck:
     """How `bundle` judges one applicant attribute of a case: of its declared kind, as it judges a request's
     (RuleBundle.check_attributes); and, unlike a request's, declared. A request may send an attribute before the
     rules use it, but a case's misspelt one would be decided on the attribute's default: passing, or failing, for
-    a reason the case does not show."""
+    a reason the case does not show. Money is written as every amount of a case is, with its currency (a request
+    sends fen), so a bare number is refused as the other amounts refuse it."""
     declared = tuple(bundle.attributes)
 
-    def check(path: FieldPath, name: str, value: object) -> CaseIssue | None:
+    def check(path: FieldPath, name: str, value: object) -> tuple[object, CaseIssue | None]:
         kind = bundle.attributes.get(name)
         if kind is None:
-            return _undeclared_attribute(path, name, declared)
+            return value, _undeclared_attribute(path, name, declared)
+        if kind is FieldType.MONEY and value is not None:
+            try:
+                value = parse_amount(value)
+            except AmountError as bad:
+                return value, CaseIssue(path, str(bad), bad.hint, P.WRONG_SHAPE)
+        return value, refusal(path, name, kind, value)
+
+    def refusal(path: FieldPath, name: str, kind: FieldType, value: object) -> CaseIssue | None:
         try:
             bundle.check_attributes({name: value})
         except InvalidRequest as refused:
@@ -506,7 +516,7 @@ class _Reader:
                 continue
             if isinstance(value, WrittenInt):
                 value = int(value)  # bundle.yaml declares no attribute an id: its value counts, read in decimal
-            refused = self._check_attribute(where, name, value)
+            value, refused = self._check_attribute(where, name, value)
             if refused is not None:
                 self.issues.append(refused)
                 continue

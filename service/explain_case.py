@@ -13,15 +13,18 @@ from typing import Any, TextIO, cast
 import structlog
 
 from service.app.pseudonyms import Pseudonyms
+from service.app.rules import combined_outcome
+from service.app.scoring import LimitDerivation, offer_limit, score_applicant
 from service.app.usecases import DecisionApp
 from service.case_input import CaseInput, attribute_check, case_shape_issues, read_case_input
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
 from service.domain.errors import InvalidRequest
+from service.domain.limits import apr
 from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
-from service.engine.model import BinMatch, FiredRule
+from service.engine.model import BinMatch, FiredRule, Outcome
 from service.engine.problems import RuleProblem, problem
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
@@ -41,14 +44,17 @@ class _Recorder:
     def __init__(self, bundle: RuleBundle) -> None:
         self._bundle = bundle
         self.asked: dict[RuleSetKind, Mapping[str, object]] = {}
+        self.fired: dict[RuleSetKind, list[FiredRule]] = {}
         self.bins: list[BinMatch] = []
+        self.limit_steps: LimitDerivation | None = None  # how the limit was worked out, when limits were reached
 
     def current(self) -> RuleBundle:
         return cast(RuleBundle, self)
 
     def evaluate(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
         self.asked[kind] = dict(facts)
-        return self._bundle.evaluate(kind, facts)
+        self.fired[kind] = self._bundle.evaluate(kind, facts)
+        return self.fired[kind]
 
     def score_bins(self, facts: Mapping[str, object]) -> list[BinMatch]:
         self.bins = self._bundle.score_bins(facts)
@@ -111,6 +117,10 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
             result = _run(recorder, data)
         except InvalidRequest as refused:
             raise CaseRefused(request_issues(refused)) from None
+        eligibility = recorder.fired.get(RuleSetKind.ELIGIBILITY)
+        if data.call == "GrantLimit" and eligibility is not None and combined_outcome(eligibility) is Outcome.APPROVE:
+            # Worked out again by the service's own functions, on the same applicant: the same steps, the same limit.
+            recorder.limit_steps = offer_limit(bundle, score_applicant(bundle, data.applicant)).derivation
     except CaseRefused as refused:
         return [_input_problem(shown, issue, located.lines, base) for issue in refused.issues]
     return recorder, data.call, result
@@ -149,18 +159,7 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
         label = "fraud flags" if hasattr(result, "reasons") else "flags"
         print(f"  {label} {', '.join(flags) or '(none)'}", file=out)
     if recorder.bins or call in {"ScoreUser", "GrantLimit"}:
-        print("\nscorecard (the first matching bin of each characteristic counts)", file=out)
-        matched = {m.characteristic_id: m for m in recorder.bins}
-        for characteristic in bundle.scorecard.characteristics:
-            match = matched.get(characteristic.characteristic_id)
-            if match is None:
-                print(f"  {characteristic.characteristic_id:<12} no bin matched: 0 points", file=out)
-            else:
-                print(
-                    f"  {characteristic.characteristic_id:<12} {match.bin_rule_id}: {match.points} of "
-                    f"{characteristic.best_points} points ({characteristic.description})",
-                    file=out,
-                )
+        _print_scorecard(out, bundle, recorder.bins, getattr(result, "score", None))
     for kind, facts in recorder.asked.items():
         print(f"\n{TITLES[kind]}", file=out)
         for trace in bundle.explain(kind, facts):
@@ -170,5 +169,79 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
                 print(f"  {trace.rule_id:<10} no: {'; '.join(trace.failed)}", file=out)
     if call == "GrantLimit" and "ELIGIBILITY" not in {k.name for k in recorder.asked}:
         print("\n(eligibility and limits were not reached)", file=out)
+    elif call == "GrantLimit" and recorder.limit_steps is None:
+        print("\n(limits were not reached: the eligibility rules did not approve)", file=out)
+    if recorder.limit_steps is not None:
+        _print_limits(out, bundle, recorder.limit_steps)
     if hasattr(result, "credit_limit"):
         print(f"\nlimit granted: {format_fen_as_yuan(result.credit_limit)} CNY", file=out)
+
+
+def _print_scorecard(out: TextIO, bundle: RuleBundle, bins: list[BinMatch], score: int | None) -> None:
+    """The base points and each characteristic's points, then their sum as the score (and its clamping to the
+    score range), so that the figures printed add up to the score the call answers."""
+    card = bundle.scorecard
+    print("\nscorecard (the first matching bin of each characteristic counts)", file=out)
+    print(f"  base points {card.base_points}", file=out)
+    matched: dict[str, BinMatch] = {}
+    for found in bins:
+        matched.setdefault(found.characteristic_id, found)  # the first match counts, as in the score
+    terms = [card.base_points]
+    for characteristic in card.characteristics:
+        match = matched.get(characteristic.characteristic_id)
+        if match is None:
+            print(f"  {characteristic.characteristic_id:<12} no bin matched: 0 points", file=out)
+            terms.append(0)
+        else:
+            print(
+                f"  {characteristic.characteristic_id:<12} {match.bin_rule_id}: {match.points} of "
+                f"{characteristic.best_points} points ({characteristic.description})",
+                file=out,
+            )
+            terms.append(match.points)
+    if score is None:
+        return
+    total, addition = sum(terms), " + ".join(str(t) for t in terms)
+    if total == score:
+        print(f"  score {score} = {addition}", file=out)
+    else:
+        edge = "lowest" if score == card.min_score else "highest"
+        print(f"  score {score}: {addition} = {total}, clamped to {score}, the {edge} score "
+              f"({card.min_score} to {card.max_score})", file=out)
+
+
+def _cny(fen: int) -> str:
+    return f"{format_fen_as_yuan(fen)} CNY"
+
+
+def _print_limits(out: TextIO, bundle: RuleBundle, derivation: LimitDerivation) -> None:
+    """The band's base limit, every cap (binding or not), the rounding and the minimum: how the limit came out."""
+    spec, band, offer = bundle.limits, derivation.band, derivation.offer
+    print(f"\nlimits (band {band}: the lowest of the base limit and the caps, rounded down; declined below the "
+          "minimum)", file=out)
+    if offer is None:
+        attached = ", with the scorecard's reasons" if spec.no_offer_with_score_reasons else ""
+        print(f"  no credit is offered in band {band}: declined {spec.no_offer_reason}{attached}", file=out)
+        return
+    if not derivation.rate_within_apr_cap:
+        annual = apr(offer.daily_rate, spec.days_per_year)
+        print(f"  daily rate {offer.daily_rate} x {spec.days_per_year} days = APR {annual}, above the APR cap "
+              f"{spec.apr_cap}: declined RATE_ABOVE_APR_CAP", file=out)
+        return
+    decision = derivation.decision
+    assert decision is not None  # worked out whenever the rate is within the APR cap
+    width = max([len("minimum limit"), *(len(cap.rule_id) for cap in derivation.caps)])
+    print(f"  {'base limit':<{width}} {_cny(offer.base_limit)}", file=out)
+    for cap in derivation.caps:
+        binding = any(cap is bound for bound in decision.binding_caps)
+        said = f"binding, reason {cap.reason_code}" if binding else "not binding"
+        print(f"  {cap.rule_id:<{width}} {_cny(cap.amount)}, {said}", file=out)
+    print(f"  {'rounded down':<{width}} {_cny(decision.lowest)} to a multiple of {_cny(spec.rounding)}: "
+          f"{_cny(decision.amount)}", file=out)
+    if decision.offered:
+        print(f"  {'minimum limit':<{width}} {_cny(spec.minimum_limit)}: reached, granted {_cny(decision.amount)} at "
+              f"a daily rate of {offer.daily_rate} (APR {apr(offer.daily_rate, spec.days_per_year)})", file=out)
+    else:
+        attached = ", with the scorecard's reasons" if spec.below_minimum_with_score_reasons else ""
+        print(f"  {'minimum limit':<{width}} {_cny(spec.minimum_limit)}: {_cny(decision.amount)} is below it, declined "
+              f"{spec.minimum_limit_reason}{attached}", file=out)

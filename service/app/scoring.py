@@ -9,11 +9,11 @@ from service.app.commands import ApplicantInput
 from service.app.facts import Facts, applicant_facts, score_facts
 from service.app.results import ReasonView
 from service.app.rules import decisive_first
-from service.domain.limits import apr, final_limit, within_apr_cap
+from service.domain.limits import LimitDecision, apr, final_limit, within_apr_cap
 from service.domain.scorecard import compute_score
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
-from service.engine.model import FiredRule, Outcome
+from service.engine.model import BandOffer, CapValue, FiredRule, Outcome
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ def score_applicant(bundle: RuleBundle, applicant: ApplicantInput) -> Scored:
 
 
 @dataclass(frozen=True)
+class LimitDerivation:
+    """How a limit was worked out, step by step, for `rules explain`; the service answers none of it."""
+
+    band: str
+    offer: BandOffer | None  # None: no credit is offered in the band
+    rate_within_apr_cap: bool = True  # False: the band's rate is above the APR cap, and nothing was capped
+    caps: tuple[CapValue, ...] = ()  # every cap for this applicant, in bundle order
+    decision: LimitDecision[CapValue] | None = None  # the lowest of base and caps, rounded, against the minimum
+
+
+@dataclass(frozen=True)
 class LimitOffer:
     outcome: Outcome
     credit_limit: int
@@ -50,6 +61,7 @@ class LimitOffer:
     apr: Decimal | None
     reasons: tuple[ReasonView, ...]
     rules_fired: tuple[str, ...]
+    derivation: LimitDerivation
 
 
 def eligibility_reasons(fired: list[FiredRule], scored: Scored) -> list[ReasonView]:
@@ -92,19 +104,31 @@ def offer_limit(bundle: RuleBundle, scored: Scored) -> LimitOffer:
     offer = spec.offers.get(scored.band)
     if offer is None:
         reason = bundle_reason(bundle, spec.no_offer_reason, f"no credit is offered in score band {scored.band}")
-        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
+        reasons = _with_score_reasons((reason,), scored, attach=spec.no_offer_with_score_reasons)
+        return LimitOffer(Outcome.DECLINE, 0, None, None, reasons, (), LimitDerivation(scored.band, None))
     if not within_apr_cap(offer.daily_rate, days_per_year=spec.days_per_year, apr_cap=spec.apr_cap):
         reason = service_reason(bundle, "RATE_ABOVE_APR_CAP")
-        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), ())
+        derivation = LimitDerivation(scored.band, offer, rate_within_apr_cap=False)
+        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason,), (), derivation)
     caps = bundle.caps(scored.facts)
     decision = final_limit(offer.base_limit, caps, rounding=spec.rounding, minimum=spec.minimum_limit)
+    derivation = LimitDerivation(scored.band, offer, caps=tuple(caps), decision=decision)
     binding = tuple(ReasonView(c.reason_code, c.rule_id, c.message) for c in decision.binding_caps)
     fired = tuple(c.rule_id for c in decision.binding_caps)
     if not decision.offered:
         reason = bundle_reason(bundle, spec.minimum_limit_reason, "the limit is below the minimum credit line")
-        return LimitOffer(Outcome.DECLINE, 0, None, None, (reason, *binding), fired)  # the decline, then why so low
+        # the decline, then why so low: the caps that bound, then (if limits.yaml asks) why the band's base is low
+        reasons = _with_score_reasons((reason, *binding), scored, attach=spec.below_minimum_with_score_reasons)
+        return LimitOffer(Outcome.DECLINE, 0, None, None, reasons, fired, derivation)
     annual = apr(offer.daily_rate, spec.days_per_year)
-    return LimitOffer(Outcome.APPROVE, decision.amount, offer.daily_rate, annual, binding, fired)
+    return LimitOffer(Outcome.APPROVE, decision.amount, offer.daily_rate, annual, binding, fired, derivation)
+
+
+def _with_score_reasons(reasons: tuple[ReasonView, ...], scored: Scored, *, attach: bool) -> tuple[ReasonView, ...]:
+    """A limits decline's reasons, followed by the scorecard's if limits.yaml attaches them to it."""
+    if not attach:
+        return reasons
+    return (*reasons, *(r for r in scored.reasons if r not in reasons))
 
 
 def eligibility(bundle: RuleBundle, scored: Scored) -> list[FiredRule]:

@@ -23,6 +23,7 @@ class LimitDecision(Generic[CapT]):
     amount: int  # fen: the lowest of base and caps, rounded down to the rounding unit
     binding_caps: tuple[CapT, ...]  # the caps that lowered the limit below the base, in the order given
     offered: bool  # False when amount is below the minimum: the caller declines and grants nothing
+    lowest: int  # fen: the lowest of base and caps, before rounding down
 
 
 def final_limit(base_limit: int, caps: Sequence[CapT], *, rounding: int, minimum: int) -> LimitDecision[CapT]:
@@ -39,7 +40,7 @@ def final_limit(base_limit: int, caps: Sequence[CapT], *, rounding: int, minimum
     lowest = min([base_limit, *(cap.amount for cap in caps)])
     binding = tuple(cap for cap in caps if cap.amount == lowest) if lowest < base_limit else ()
     amount = lowest - lowest % rounding
-    return LimitDecision(amount=amount, binding_caps=binding, offered=amount >= minimum)
+    return LimitDecision(amount=amount, binding_caps=binding, offered=amount >= minimum, lowest=lowest)
 
 
 _EXACT = Context(prec=60)  # an explicit context (cheaper than a localcontext() per call): ...

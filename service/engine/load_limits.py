@@ -6,6 +6,8 @@
     minimum_limit: 1000 CNY        # a smaller final limit declines ...
     below_minimum_reason: LIMIT_BELOW_MINIMUM     # ... with this reason
     no_offer_reason: NO_OFFER_FOR_BAND            # reason when the applicant's band has no offer
+    no_offer_attach_score_reasons: true           # optional (false): add the scorecard's reasons to that decline
+    below_minimum_attach_score_reasons: false     # optional (false): the same for the below-minimum decline
     offers:                        # by score band; bands without an offer are not lent to
       A: {base_limit: 200000 CNY, daily_rate: 0.0002}
     caps:                          # each an amount of money; the final limit is the lowest of base and caps
@@ -36,6 +38,7 @@ from service.engine.yamlsrc import FileReader, SourceFile, compose
 MAX_CAPS = 50
 _REQUIRED = ("apr_cap", "days_per_year", "rounding", "minimum_limit", "below_minimum_reason", "no_offer_reason",
              "offers", "caps")
+_ATTACH = ("no_offer_attach_score_reasons", "below_minimum_attach_score_reasons")  # as eligibility's option
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
     root = compose(src, ctx.problems)
     if root is None:
         return None
-    top = reader.mapping(root, "the limits file", _REQUIRED, ("description",))
+    top = reader.mapping(root, "the limits file", _REQUIRED, ("description", *_ATTACH))
     if top is None or any(k not in top for k in _REQUIRED):
         return None
     apr_cap = reader.decimal(top["apr_cap"], "apr_cap")
@@ -71,6 +74,8 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
     minimum = money(reader, top["minimum_limit"], "minimum_limit", ctx.currency)
     below_reason = ctx.reason(reader, top["below_minimum_reason"], None)
     no_offer_reason = ctx.reason(reader, top["no_offer_reason"], None)
+    no_offer_attach, below_minimum_attach = (reader.boolean(top[key], key) if key in top else False
+                                             for key in _ATTACH)
     if apr_cap is not None and not Decimal(0) < apr_cap <= Decimal(1):
         reader.report(P.INVALID_VALUE, top["apr_cap"], "apr_cap must be above 0 and at most 1 (100 %)",
                       "write it as a decimal, e.g. 0.24 for 24 %")
@@ -90,7 +95,9 @@ def read_limits(src: SourceFile, ctx: LoadContext) -> Limits | None:
         return None
     assert apr_cap is not None and days is not None and rounding is not None and minimum is not None
     assert below_reason is not None and no_offer_reason is not None and offers is not None and caps is not None
-    spec = LimitsSpec(offers, rounding, minimum, apr_cap, days, below_reason, no_offer_reason)
+    assert no_offer_attach is not None and below_minimum_attach is not None
+    spec = LimitsSpec(offers, rounding, minimum, apr_cap, days, below_reason, no_offer_reason, no_offer_attach,
+                      below_minimum_attach)
     return Limits(spec, tuple(caps))
 
 

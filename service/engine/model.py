@@ -95,3 +95,5 @@ class LimitsSpec:
     days_per_year: int  # APR = daily rate x days_per_year
     minimum_limit_reason: str = "LIMIT_BELOW_MINIMUM"  # reason code when the final limit < minimum_limit
     no_offer_reason: str = "NO_OFFER_FOR_BAND"  # reason code when the applicant's band has no offer
+    no_offer_with_score_reasons: bool = False  # attach the scorecard's adverse reasons to the no-offer decline
+    below_minimum_with_score_reasons: bool = False  # ... and to the below-minimum decline

@@ -534,3 +534,37 @@ def test_a_yaml_error_above_the_first_rule_names_none(bundle_copy: BundleCopy) -
     bundle_copy.replace("fraud.yaml", "rules:\n", "\tnotes: tabbed\nrules:\n")
     problem = the_error(bundle_copy.dir)
     assert (problem.code, problem.rule_id) == ("R001", None)
+
+
+@pytest.mark.parametrize("key", ["no_offer_attach_score_reasons", "below_minimum_attach_score_reasons"])
+def test_attaching_the_scorecard_reasons_to_a_limits_decline_must_be_true_or_false(
+    bundle_copy: BundleCopy, key: str
+) -> None:
+    bundle_copy.replace("limits.yaml", "no_offer_reason: NO_OFFER_FOR_BAND\n",
+                        f"no_offer_reason: NO_OFFER_FOR_BAND\n{key}: yes\n")
+    problem = the_error(bundle_copy.dir)
+    line = bundle_copy.line_of("limits.yaml", key)
+    assert problem.headline() == f"rules/limits.yaml:{line}:{len(key) + 3}: {key} must be true or false, not 'yes'"
+    assert problem.code == "R003"
+
+
+def test_a_misspelt_option_to_attach_the_scorecard_reasons_to_a_limits_decline_names_the_right_one(
+    bundle_copy: BundleCopy
+) -> None:
+    bundle_copy.replace("limits.yaml", "no_offer_reason: NO_OFFER_FOR_BAND\n",
+                        "no_offer_reason: NO_OFFER_FOR_BAND\nno_offer_attach_score_reason: true\n")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.message) == ("R005", "unknown key 'no_offer_attach_score_reason' in the limits file "
+                                                       "(did you mean 'no_offer_attach_score_reasons'?)")
+
+
+def test_limits_declines_carry_no_scorecard_reasons_unless_limits_yaml_attaches_them(bundle_copy: BundleCopy) -> None:
+    bundle = load_bundle(bundle_copy.dir)
+    assert (bundle.limits.no_offer_with_score_reasons, bundle.limits.below_minimum_with_score_reasons) == (False, False)
+    bundle.close()
+    bundle_copy.replace("limits.yaml", "no_offer_reason: NO_OFFER_FOR_BAND\n",
+                        "no_offer_reason: NO_OFFER_FOR_BAND\nno_offer_attach_score_reasons: true\n"
+                        "below_minimum_attach_score_reasons: false\n")
+    bundle = load_bundle(bundle_copy.dir)
+    assert (bundle.limits.no_offer_with_score_reasons, bundle.limits.below_minimum_with_score_reasons) == (True, False)
+    bundle.close()

@@ -87,6 +87,50 @@ def test_rules_check_reports_a_case_it_cannot_run_at_the_case_not_as_a_checker_f
     assert_plain_words(report)
 
 
+def bundle_with_a_money_attribute(tmp_path: Path, cases: str) -> Path:
+    """bundle_with_cases, with a money attribute monthly_debt that declines above 5000 CNY (ELG-004)."""
+    rules = bundle_with_cases(tmp_path, cases)
+    bundle = rules / "bundle.yaml"
+    bundle.write_text(bundle.read_text().replace("\nattributes:\n", "\nattributes:\n  monthly_debt:\n    type: money\n"
+                                                 "    default: 0 CNY\n    description: Monthly debt elsewhere\n", 1))
+    eligibility = rules / "eligibility.yaml"
+    eligibility.write_text(eligibility.read_text().replace(
+        "when: score.value < 600", "when: score.value < 600 or applicant.attributes.monthly_debt > 5000 CNY"))
+    return rules
+
+
+def test_a_money_attribute_is_written_with_its_currency_like_every_amount_of_a_case(tmp_path: Path) -> None:
+    rules = bundle_with_a_money_attribute(tmp_path, (
+        "  - name: a debt above 5000 CNY declines\n"
+        "    call: GrantLimit\n"
+        "    applicant: {attributes: {monthly_debt: 5000.01 CNY}}\n"
+        "    expect: {outcome: DECLINE, fires: [ELG-004]}\n"
+        "  - name: a debt of 5000 CNY does not\n"
+        "    call: GrantLimit\n"
+        "    applicant: {attributes: {monthly_debt: '5,000.00 CNY'}}\n"
+        "    expect: {outcome: APPROVE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 0
+    assert f"ok   {rules}/tests/extra.yaml:2: a debt above 5000 CNY declines\n" in report
+    assert f"ok   {rules}/tests/extra.yaml:6: a debt of 5000 CNY does not\n" in report
+
+
+def test_a_money_attribute_given_as_a_bare_number_is_refused_as_any_bare_amount_is(tmp_path: Path) -> None:
+    rules = bundle_with_a_money_attribute(tmp_path, (
+        "  - name: a debt copied from a decision record\n"
+        "    call: GrantLimit\n"
+        "    applicant: {attributes: {monthly_debt: 600000}}\n"
+        "    expect: {outcome: DECLINE}\n"
+    ))
+    code, report = rules_test(rules)
+    assert code == 1
+    assert (f"FAIL {rules}/tests/extra.yaml:2: case 'a debt copied from a decision record': applicant.attributes."
+            "monthly_debt (line 4): an amount is written with its currency, not 600000\n    fix: write 6000.00 CNY if "
+            "600000 is in fen, as decision records keep amounts, or 600000 CNY if it is in yuan") in report
+    assert_plain_words(report)
+
+
 def test_a_misspelt_attribute_fails_its_case_with_the_declared_name_instead_of_taking_the_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

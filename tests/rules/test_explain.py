@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
 import service.explain_case
 from service.cli import main
+from service.engine.bundle import RuleBundle
 
 RULES = str(Path(__file__).resolve().parents[2] / "rules")
 
@@ -111,6 +116,212 @@ def test_explains_the_scorecard_bins_and_eligibility_of_a_grant(
     assert "SC-SOCIAL/2: 15 of 40 points" in out
     assert "  ELG-001    MATCHED" in out
     assert "  ELG-004    no: score.value < 600" in out
+
+
+def test_the_scorecard_points_printed_add_up_to_the_score_with_the_base_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "ScoreUser", "applicant": {}}, capsys)
+    assert code == 0
+    assert out.splitlines()[1] == "  score 770; reasons LOW_CONSUMPTION, FEW_VERIFIED_CONTACTS"
+    scorecard = out.split("scorecard (the first matching bin of each characteristic counts)\n", 1)[1].splitlines()
+    assert scorecard[0] == "  base points 320"
+    assert [line.split(":")[1].split(" of ")[0] for line in scorecard[1:7]] == [
+        " 150", " 70", " 90", " 60", " 50", " 30"]
+    assert scorecard[7] == "  score 770 = 320 + 150 + 70 + 90 + 60 + 50 + 30"
+
+
+def test_a_score_below_the_score_range_is_shown_clamped_to_the_lowest_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poor = {"max_days_overdue_24m": 100, "monthly_spend_avg": "100 CNY", "financial_assets": "0 CNY",
+            "credit_inquiries_6m": 20, "account_age_months": 0, "verified_contacts": 0}
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": poor}, capsys)
+    assert code == 0
+    assert "  base points 320\n" in out
+    assert "  score 350: 320 + 0 + 10 + 0 + 0 + 0 + 0 = 330, clamped to 350, the lowest score (350 to 950)\n" in out
+
+
+def test_a_score_above_the_score_range_is_shown_clamped_to_the_highest_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    scorecard = rules / "scorecard.yaml"
+    scorecard.write_text(scorecard.read_text().replace("base_points: 320", "base_points: 500"))
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "ScoreUser", "applicant": {"monthly_spend_avg": "9000 CNY"}}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[1] == "  score 950; reasons FEW_VERIFIED_CONTACTS"
+    assert "  base points 500\n" in out
+    assert ("  score 950: 500 + 150 + 80 + 90 + 60 + 50 + 30 = 960, clamped to 950, the highest score (350 to 950)\n"
+            in out)
+
+
+def test_a_limit_below_the_minimum_is_explained_from_the_base_limit_through_each_cap_to_the_minimum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {"annual_income": "2000 CNY"}}, capsys)
+    assert code == 0
+    assert out.splitlines()[1] == "  outcome DECLINE; score 770; reasons LIMIT_BELOW_MINIMUM, CAPPED_BY_INCOME"
+    assert out.split("\nlimits ", 1)[1].splitlines() == [
+        "(band A: the lowest of the base limit and the caps, rounded down; declined below the minimum)",
+        "  base limit     300000.00 CNY",
+        "  LIM-INCOME     666.66 CNY, binding, reason CAPPED_BY_INCOME",
+        "  LIM-REGULATION 200000.00 CNY, not binding",
+        "  rounded down   666.66 CNY to a multiple of 100.00 CNY: 600.00 CNY",
+        "  minimum limit  1000.00 CNY: 600.00 CNY is below it, declined LIMIT_BELOW_MINIMUM",
+        "",
+        "limit granted: 0.00 CNY",
+    ]
+
+
+def test_a_granted_limit_is_explained_with_the_caps_that_did_not_bind_and_the_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    band_c = {"max_days_overdue_24m": 5, "financial_assets": "500 CNY"}
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": band_c}, capsys)
+    assert code == 0
+    assert out.split("\nlimits ", 1)[1].splitlines()[1:] == [
+        "  base limit     30000.00 CNY",
+        "  LIM-INCOME     100000.00 CNY, not binding",
+        "  LIM-REGULATION 200000.00 CNY, not binding",
+        "  rounded down   30000.00 CNY to a multiple of 100.00 CNY: 30000.00 CNY",
+        "  minimum limit  1000.00 CNY: reached, granted 30000.00 CNY at a daily rate of 0.0004 (APR 0.1460)",
+        "",
+        "limit granted: 30000.00 CNY",
+    ]
+
+
+def band_d_declined_by_limits_alone(tmp_path: Path) -> Path:
+    """The bundled rules with ELG-004's cut-off lowered to 550: a band-D applicant passes eligibility."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    eligibility = rules / "eligibility.yaml"
+    eligibility.write_text(eligibility.read_text().replace("score.value < 600", "score.value < 550"))
+    return rules
+
+
+BAND_D = {"max_days_overdue_24m": 5, "financial_assets": "500 CNY", "credit_inquiries_6m": 3,
+          "account_age_months": 10, "verified_contacts": 5}  # score 555
+
+
+def test_a_band_without_an_offer_is_explained_as_declined_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = band_d_declined_by_limits_alone(tmp_path)
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": BAND_D}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.split("\nlimits ", 1)[1].splitlines()[1:] == [
+        "  no credit is offered in band D: declined NO_OFFER_FOR_BAND",
+        "",
+        "limit granted: 0.00 CNY",
+    ]
+
+
+def test_a_band_without_an_offer_carries_the_scorecard_reasons_when_limits_yaml_attaches_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = band_d_declined_by_limits_alone(tmp_path)
+    limits = rules / "limits.yaml"
+    limits.write_text(limits.read_text().replace("no_offer_reason: NO_OFFER_FOR_BAND\n",
+                                                 "no_offer_reason: NO_OFFER_FOR_BAND\n"
+                                                 "no_offer_attach_score_reasons: true\n"))
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": BAND_D}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[1] == ("  outcome DECLINE; score 555; reasons NO_OFFER_FOR_BAND, LOW_ASSETS, "
+                                   "DELINQUENCY_HISTORY, SHORT_ACCOUNT_HISTORY, FEW_VERIFIED_CONTACTS")
+    assert ("  no credit is offered in band D: declined NO_OFFER_FOR_BAND, with the scorecard's reasons\n") in out
+
+
+def test_a_band_without_an_offer_gives_its_reason_alone_unless_limits_yaml_attaches_the_scorecard_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = band_d_declined_by_limits_alone(tmp_path)
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": BAND_D}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[1] == "  outcome DECLINE; score 555; reasons NO_OFFER_FOR_BAND"
+
+
+def test_a_limit_below_the_minimum_carries_the_scorecard_reasons_after_the_caps_when_limits_yaml_attaches_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    limits = rules / "limits.yaml"
+    limits.write_text(limits.read_text().replace("below_minimum_reason: LIMIT_BELOW_MINIMUM\n",
+                                                 "below_minimum_reason: LIMIT_BELOW_MINIMUM\n"
+                                                 "below_minimum_attach_score_reasons: true\n"))
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": {"annual_income": "2000 CNY"}}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[1] == ("  outcome DECLINE; score 770; reasons LIMIT_BELOW_MINIMUM, CAPPED_BY_INCOME, "
+                                   "LOW_CONSUMPTION, FEW_VERIFIED_CONTACTS")
+    assert ("  minimum limit  1000.00 CNY: 600.00 CNY is below it, declined LIMIT_BELOW_MINIMUM, with the "
+            "scorecard's reasons\n") in out
+
+
+def test_a_band_whose_rate_is_above_the_apr_cap_is_explained_as_declined_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = service.explain_case.load_bundle_or_report
+
+    def with_a_lower_apr_cap(directory: Path, out: TextIO) -> RuleBundle | None:
+        bundle = load(directory, out)
+        assert bundle is not None
+        bundle.limits = replace(bundle.limits, apr_cap=Decimal("0.05"))  # as if the checker had let 0.073 through
+        return bundle
+
+    monkeypatch.setattr(service.explain_case, "load_bundle_or_report", with_a_lower_apr_cap)
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {}}, capsys)
+    assert code == 0
+    assert out.splitlines()[1] == "  outcome DECLINE; score 770; reasons RATE_ABOVE_APR_CAP"
+    assert out.split("\nlimits ", 1)[1].splitlines()[1:] == [
+        "  daily rate 0.0002 x 365 days = APR 0.0730, above the APR cap 0.05: declined RATE_ABOVE_APR_CAP",
+        "",
+        "limit granted: 0.00 CNY",
+    ]
+
+
+def test_a_grant_the_eligibility_rules_decline_says_the_limits_were_not_reached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {"age": 17}}, capsys)
+    assert code == 0
+    assert "\n(limits were not reached: the eligibility rules did not approve)\n" in out
+    assert "\nlimits (" not in out
+
+
+def test_a_money_attribute_is_explained_from_the_amount_written_with_its_currency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    bundle = rules / "bundle.yaml"
+    bundle.write_text(bundle.read_text().replace("\nattributes:\n", "\nattributes:\n  monthly_debt:\n    type: money\n"
+                                                 "    default: 0 CNY\n    description: Monthly debt elsewhere\n", 1))
+    eligibility = rules / "eligibility.yaml"
+    eligibility.write_text(eligibility.read_text().replace(
+        "when: score.value < 600", "when: score.value < 600 or applicant.attributes.monthly_debt > 5000 CNY"))
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": {"attributes": {"monthly_debt": "4000 CNY"}}}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert ("  ELG-004    no: score.value < 600 (score.value = 770); applicant.attributes.monthly_debt > 5000 CNY "
+            "(applicant.attributes.monthly_debt = 4000.00 CNY)\n") in out
 
 
 def test_a_bad_input_gets_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,11 @@ def test_caps_tied_at_the_lowest_amount_all_bind_in_the_order_given() -> None:
     assert decision.binding_caps == (first, second)
 
 
+def test_the_decision_keeps_the_lowest_amount_it_rounded_down_from() -> None:
+    decision = final_limit(200_000 * CNY, [REGULATION, INCOME], rounding=100 * CNY, minimum=1_000 * CNY)
+    assert (decision.lowest, decision.amount) == (66_666_67, 66_600 * CNY)
+
+
 def test_rounding_applies_to_the_base_limit_too() -> None:
     assert final_limit(12_345_67, [], rounding=100 * CNY, minimum=0).amount == 12_300 * CNY
 
