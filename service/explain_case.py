@@ -26,6 +26,7 @@ from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
 from service.engine.model import BinMatch, FiredRule, Outcome
 from service.engine.problems import RuleProblem, problem
+from service.recorded_facts import RecordedFacts, is_recorded_key, recorded_facts
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
 
@@ -41,8 +42,9 @@ TITLES = {
 class _Recorder:
     """Stands in for the bundle during the call, remembering the facts each rule set was asked about."""
 
-    def __init__(self, bundle: RuleBundle) -> None:
+    def __init__(self, bundle: RuleBundle, recorded: RecordedFacts) -> None:
         self._bundle = bundle
+        self._recorded = recorded  # what a decision record gave: seen in place of what the input would give
         self.asked: dict[RuleSetKind, Mapping[str, object]] = {}
         self.fired: dict[RuleSetKind, list[FiredRule]] = {}
         self.bins: list[BinMatch] = []
@@ -52,6 +54,7 @@ class _Recorder:
         return cast(RuleBundle, self)
 
     def evaluate(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
+        facts = self._recorded.applied(facts, self._bundle)
         self.asked[kind] = dict(facts)
         self.fired[kind] = self._bundle.evaluate(kind, facts)
         return self.fired[kind]
@@ -108,11 +111,15 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
                             line=line_of(located.lines, ("cases",)), hint="copy the one case into a file of its own")]
         spec, base = spec["cases"][0], ("cases", 0)
     try:
-        issues = case_shape_issues(spec, for_test=False)
+        recorded, issues = RecordedFacts(), []
+        if isinstance(spec, dict):  # a record's features and list memberships, given as they are recorded
+            recorded, issues = recorded_facts(spec, spec.get("call"), bundle)
+            spec = {key: value for key, value in spec.items() if not is_recorded_key(key)}
+        issues += case_shape_issues(spec, for_test=False)
         if issues or not isinstance(spec, dict):
             raise CaseRefused(issues)
         data = read_case_input(spec, attribute_check(bundle))
-        recorder = _Recorder(bundle)
+        recorder = _Recorder(bundle, recorded)
         try:
             result = _run(recorder, data)
         except InvalidRequest as refused:

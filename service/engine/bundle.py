@@ -134,6 +134,11 @@ class RuleBundle:
     def lists_holding(self, kinds: tuple[RuleSetKind, ...], facts: Mapping[str, object]) -> list[str]:
         """Of the `field in lists.NAME` tests the rule sets `kinds` make, those that hold for these facts, as
         written: for the decision record, which keeps a listed value only as its keyed hash."""
+        return [f"{name} in lists.{listed}" for name, listed in self.list_tests(kinds)
+                if facts.get(name) in self._lists.get(listed, frozenset())]
+
+    def list_tests(self, kinds: tuple[RuleSetKind, ...]) -> tuple[tuple[str, str], ...]:
+        """The (field, list name) of every `field in lists.NAME` test the rule sets `kinds` make."""
         tests = self._list_tests.get(kinds)
         if tests is None:  # not asked for before
             found: dict[tuple[str, str], None] = {}
@@ -144,8 +149,11 @@ class RuleBundle:
                     found[node.subject.name, node.list_ref.name] = None
                 stack.extend(children(node))
             tests = self._list_tests[kinds] = tuple(sorted(found))
-        return [f"{name} in lists.{listed}" for name, listed in tests
-                if facts.get(name) in self._lists.get(listed, frozenset())]
+        return tests
+
+    def list_members(self, name: str) -> frozenset[str]:
+        """The values of lists/NAME.txt (none for a list the bundle does not have)."""
+        return self._lists.get(name, frozenset())
 
     def all_rule_ids(self) -> list[str]:
         """Every id that can appear among the rules fired: scorecard bins, eligibility rules, limit caps,

@@ -1,0 +1,136 @@
+"""What a decision record keeps of the facts its rules saw besides the request, given back to `rules explain`.
+
+A drawdown's or an account event's record keeps the features of the user's history its rules read
+(`"features.drawdowns_last_hour": 3`) and which of the values it keeps only as keyed hashes were on the lists they
+look in (`"listed": ["transaction.counterparty_id in lists.mule_counterparties"]`). Copied into an explain input as
+they are (an amount written with its currency, as every amount of a case is), they are what the rules see in place of
+what the input's history and values would give: so a decision is explained from its record alone, its history not
+worked through again, and a counterparty the record keeps as a hash is taken as the listed one it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from service.case_input import AmountError, parse_amount, shown
+from service.case_yaml import CaseIssue
+from service.engine import problems as P
+from service.engine.bundle import RuleBundle
+from service.engine.catalogue import FEATURE_FIELDS, FieldType, RuleSetKind
+from service.engine.typecheck import suggest
+
+LISTED = "listed"
+FEATURE_PREFIX = "features."
+RULE_SETS = {  # the calls whose records keep them, and the rule sets those calls evaluate
+    "AuthorizeDrawdown": (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD),
+    "FlagTransaction": (RuleSetKind.FRAUD,),
+}
+_FEATURE_TYPES = {f.name: f.type for f in FEATURE_FIELDS}
+_LIST_TEST = re.compile(r"(\S+) in lists\.(\S+)")
+
+
+@dataclass(frozen=True)
+class RecordedFacts:
+    """Features and list memberships an explain input gives, checked against the bundle."""
+
+    features: dict[str, object] = field(default_factory=dict)  # by field name, `features.drawdowns_last_hour`
+    listed: tuple[tuple[str, str], ...] = ()  # (field, list name): the field's value was on the list
+
+    def applied(self, facts: Mapping[str, object], bundle: RuleBundle) -> dict[str, object]:
+        """`facts` as the rules are to see them: the given features in place of those worked out, and each listed
+        field holding a value of its list (any one: the rules only ask whether it is on the list)."""
+        seen = {**facts, **self.features}
+        for name, list_name in self.listed:
+            if members := bundle.list_members(list_name):
+                seen[name] = min(members)
+        return seen
+
+
+def is_recorded_key(key: object) -> bool:
+    return isinstance(key, str) and (key == LISTED or key.startswith(FEATURE_PREFIX))
+
+
+def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle) -> tuple[RecordedFacts,
+                                                                                             list[CaseIssue]]:
+    """The recorded facts an explain input gives (top-level `features.*` keys and `listed`), and what is wrong with
+    them."""
+    given = {key: value for key, value in spec.items() if is_recorded_key(key)}
+    if not given:
+        return RecordedFacts(), []
+    kinds = RULE_SETS.get(str(call))
+    if kinds is None:
+        return RecordedFacts(), [CaseIssue((key,), f"only a drawdown's or an account event's record keeps it, not a "
+                                           f"{call}'s", "remove it, or use call: AuthorizeDrawdown or FlagTransaction",
+                                           P.UNKNOWN_KEY) for key in given]
+    issues: list[CaseIssue] = []
+    features: dict[str, object] = {}
+    for key, value in given.items():
+        if key == LISTED:
+            continue
+        kind = _FEATURE_TYPES.get(key)
+        if kind is None:
+            close = suggest(key, list(_FEATURE_TYPES))
+            issues.append(CaseIssue((key,), f"no feature is named {key}", f"did you mean {close}?" if close else
+                                    "copy the features.* entries of the decision record as they are", P.UNKNOWN_KEY))
+            continue
+        try:
+            features[key] = _feature_value(kind, value)
+        except _Refused as bad:
+            issues.append(CaseIssue((key,), bad.message, bad.hint, P.WRONG_SHAPE))
+    listed, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds))
+    return RecordedFacts(features, listed), issues + listed_issues
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def _feature_value(kind: FieldType, value: object) -> object:
+    """The value as the rules see it, written as the record gives it (an amount with its currency)."""
+    if kind is FieldType.MONEY:
+        try:
+            return parse_amount(value)
+        except AmountError as bad:
+            raise _Refused(str(bad), bad.hint) from None
+    if kind is FieldType.BOOL and isinstance(value, bool):
+        return value
+    if kind is FieldType.INT and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    if kind is FieldType.DECIMAL and isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if number.is_finite() and number >= 0:
+            return number
+    raise _Refused(f"must be {_WORDS[kind]}, not {shown(value)}", "write it as the record gives it")
+
+
+_WORDS = {FieldType.INT: "a whole number of 0 or more", FieldType.BOOL: "true or false",
+          FieldType.DECIMAL: "a number of 0 or more", FieldType.MONEY: "an amount"}
+
+
+def _listed(value: object, tests: tuple[tuple[str, str], ...]) -> tuple[tuple[tuple[str, str], ...],
+                                                                         list[CaseIssue]]:
+    if value is None:
+        return (), []
+    written = [f"{name} in lists.{list_name}" for name, list_name in tests]
+    hint = f"copy the record's listed entries as they are: {', '.join(written)}" if written else \
+        "remove it: no rule of this call looks in a list"
+    if not isinstance(value, list):
+        return (), [CaseIssue((LISTED,), f"must be a list, not {shown(value)}", hint, P.WRONG_SHAPE)]
+    listed: list[tuple[str, str]] = []
+    issues: list[CaseIssue] = []
+    for index, entry in enumerate(value):
+        match = _LIST_TEST.fullmatch(entry) if isinstance(entry, str) else None
+        if match is None or (match[1], match[2]) not in tests:
+            issues.append(CaseIssue((LISTED, index), f"{shown(entry)} is no list test the rules of this call make",
+                                    hint, P.INVALID_VALUE))
+            continue
+        listed.append((match[1], match[2]))
+    return tuple(listed), issues
