@@ -111,7 +111,7 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
                             line=line_of(located.lines, ("cases",)), hint="copy the one case into a file of its own")]
         spec, base = spec["cases"][0], ("cases", 0)
     try:
-        recorded, issues = RecordedFacts(), []
+        recorded, issues = RecordedFacts(), list[CaseIssue]()
         if isinstance(spec, dict):  # a record's features and list memberships, given as they are recorded
             recorded, issues = recorded_facts(spec, spec.get("call"), bundle)
             spec = {key: value for key, value in spec.items() if not is_recorded_key(key)}

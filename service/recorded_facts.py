@@ -129,7 +129,8 @@ def _listed(value: object, tests: tuple[tuple[str, str], ...]) -> tuple[tuple[tu
     for index, entry in enumerate(value):
         match = _LIST_TEST.fullmatch(entry) if isinstance(entry, str) else None
         if match is None or (match[1], match[2]) not in tests:
-            issues.append(CaseIssue((LISTED, index), f"{shown(entry)} is no list test the rules of this call make",
+            written_as = f"'{entry}'" if isinstance(entry, str) and len(entry) <= 120 else shown(entry)  # whole
+            issues.append(CaseIssue((LISTED, index), f"{written_as} is no list test the rules of this call make",
                                     hint, P.INVALID_VALUE))
             continue
         listed.append((match[1], match[2]))

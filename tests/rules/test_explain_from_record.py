@@ -47,7 +47,7 @@ def test_a_mule_decline_is_explained_from_the_list_its_record_says_the_hashed_co
      "not '3'"),
     ({"features.transfer_out_last_hour": 300_000}, "features.transfer_out_last_hour: an amount is written with its "
      "currency, not 300000"),
-    ({"listed": ["transaction.device_id in lists.mule_counterparties"]}, "listed[0]: 'transaction.device_id in "
+    ({"listed": ["transaction.device_id in lists.mule_counterparties"]}, "listed item 1: 'transaction.device_id in "
      "lists.mule_counterparties' is no list test the rules of this call make (fix: copy the record's listed entries "
      "as they are: transaction.counterparty_id in lists.mule_counterparties)"),
 ])
