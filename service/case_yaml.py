@@ -107,9 +107,11 @@ def field_label(path: FieldPath) -> str:
     return text
 
 
-def read_yaml(path: Path, shown: str, problems: list[RuleProblem]) -> Node | None:
-    """The file's root node, or None with a problem (R001, R002, R501) saying in plain words what is wrong."""
-    kind, data = read_entry(path, MAX_TEST_FILE_BYTES)  # never hangs on a device or a pipe, never reads without bound
+def read_yaml(path: Path, shown: str, problems: list[RuleProblem], within: Path | None = None) -> Node | None:
+    """The file's root node, or None with a problem (R001, R002, R501) saying in plain words what is wrong; a test
+    file of a bundle is read only if it is in the bundle's folder (`within`)."""
+    # never hangs on a device or a pipe, never reads without bound
+    kind, data = read_entry(path, MAX_TEST_FILE_BYTES, within)
     if kind is not EntryKind.FILE:
         problems.append(problem(P.MISSING_FILE, shown, f"cannot be read: {not_a_file(kind)}",
                                 hint="give an ordinary file: check its name and where it is"))

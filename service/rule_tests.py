@@ -118,7 +118,7 @@ def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
     events = 0  # history events of the cases read so far
     for path in sorted((directory / "tests").glob("*.yaml")):
         shown = str(path)
-        root = read_yaml(path, shown, problems)
+        root = read_yaml(path, shown, problems, within=directory)
         if root is None:
             continue
         items = _case_nodes(root)

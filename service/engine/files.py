@@ -61,6 +61,9 @@ class EntryKind(Enum):
     LINK_LOOP = "link loop"
     BROKEN_LINK = "broken link"
     UNREADABLE = "unreadable"  # the service may not look at it or read it (permissions, I/O error)
+    # a link (or a name under a linked folder) that leads out of the bundle directory: never read, since the service
+    # may read what the person editing the rules may not (a private key, /etc/shadow), and the checker quotes files
+    OUTSIDE = "outside"
 
 
 _NOUN = {
@@ -70,6 +73,7 @@ _NOUN = {
     EntryKind.LINK_LOOP: "a link that leads round in a loop",
     EntryKind.BROKEN_LINK: "a link to something that does not exist",
     EntryKind.UNREADABLE: "something the service cannot read",
+    EntryKind.OUTSIDE: "a link to something outside the rule folder",
 }
 _NOT_A_FILE = {  # what is said of a file the bundle must read that is something else
     EntryKind.FOLDER: "this is a folder, not a file",
@@ -77,6 +81,7 @@ _NOT_A_FILE = {  # what is said of a file the bundle must read that is something
     EntryKind.LINK_LOOP: "this is a link that leads round in a loop, not a file",
     EntryKind.BROKEN_LINK: "this is a link to a file that does not exist",
     EntryKind.UNREADABLE: "this file cannot be read",
+    EntryKind.OUTSIDE: "this is a link to something outside the rule folder, which the service does not read",
 }
 
 
@@ -138,15 +143,25 @@ def display_path(directory: Path, rel: str) -> str:
     return str(directory / rel)
 
 
-def entry_kind(path: Path) -> EntryKind:
-    """What `path` is, following links, without opening it."""
+def entry_kind(path: Path, within: Path | None = None) -> EntryKind:
+    """What `path` is, following links, without opening it; OUTSIDE when it leads out of the folder `within`."""
     try:
         mode = os.stat(path).st_mode
     except OSError as err:
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             return EntryKind.BROKEN_LINK if os.path.islink(path) else EntryKind.MISSING
         return EntryKind.LINK_LOOP if err.errno == errno.ELOOP else EntryKind.UNREADABLE
-    return _kind_of_mode(mode)
+    kind = _kind_of_mode(mode)
+    if kind is not EntryKind.SPECIAL and within is not None and not _inside(os.path.realpath(path), within):
+        return EntryKind.OUTSIDE  # a file or folder that could be read or listed; a device is never opened anyway
+    return kind
+
+
+def _inside(real: str, folder: Path) -> bool:
+    """Whether the resolved path `real` is the folder or in it (links resolved on both sides: a bundle kept as a
+    Kubernetes ConfigMap, whose files are links into a folder of the same volume, stays inside)."""
+    root = os.path.realpath(folder)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _kind_of_mode(mode: int) -> EntryKind:
@@ -160,20 +175,24 @@ def not_a_file(kind: EntryKind) -> str:
     return "this file does not exist" if kind is EntryKind.MISSING else _NOT_A_FILE[kind]
 
 
-def read_entry(path: Path, limit: int) -> tuple[EntryKind, bytes]:
-    """(FILE, at most limit + 1 bytes) for an ordinary file; (what it is instead, b"") for anything else.
+def read_entry(path: Path, limit: int, within: Path | None = None) -> tuple[EntryKind, bytes]:
+    """(FILE, at most limit + 1 bytes) for an ordinary file; (what it is instead, b"") for anything else, OUTSIDE
+    for a file that is not in the folder `within`.
 
     Anything that is not an ordinary file is never opened; the file is opened without waiting (a pipe swapped
-    in after the look is refused, not waited on) and checked again once open."""
-    kind = entry_kind(path)
+    in after the look is refused, not waited on) and checked again once open, where it is too: a link swapped in
+    after the look is not followed out of the folder."""
+    kind = entry_kind(path, within)
     if kind is not EntryKind.FILE:
         return kind, b""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        now = entry_kind(path)  # replaced since the look, or not ours to read
+        now = entry_kind(path, within)  # replaced since the look, or not ours to read
         return (EntryKind.UNREADABLE if now is EntryKind.FILE else now), b""
     try:
+        if within is not None and not _inside(os.readlink(f"/proc/self/fd/{fd}"), within):
+            return EntryKind.OUTSIDE, b""
         kind = _kind_of_mode(os.fstat(fd).st_mode)
         if kind is not EntryKind.FILE:
             return kind, b""
@@ -193,12 +212,12 @@ def bundle_entries(directory: Path) -> list[Entry]:
     """Every entry of the bundle directory that the checker reads or reports on, with what it is: the six
     required files, other top-level *.yaml/*.yml files, lists/ and every visible entry in it, tests/ and its
     *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
-    entries = [Entry(name, entry_kind(directory / name), Role.REQUIRED) for name in REQUIRED_FILES]
+    entries = [Entry(name, entry_kind(directory / name, directory), Role.REQUIRED) for name in REQUIRED_FILES]
     for name in _names(directory) or []:
         if looks_like_yaml(name) and name not in REQUIRED_FILES:
-            entries.append(Entry(name, entry_kind(directory / name), Role.IGNORED))
+            entries.append(Entry(name, entry_kind(directory / name, directory), Role.IGNORED))
     for folder in (LISTS_DIR, TESTS_DIR):
-        kind = entry_kind(directory / folder)
+        kind = entry_kind(directory / folder, directory)
         names = _names(directory / folder) if kind is EntryKind.FOLDER else []
         if names is None:
             kind = EntryKind.UNREADABLE  # a folder the service may not list is as good as unreadable
@@ -208,11 +227,12 @@ def bundle_entries(directory: Path) -> list[Entry]:
             rel = f"{folder}/{name}"
             if folder == LISTS_DIR and not name.startswith("."):
                 readable = name.endswith(".txt") and LIST_NAME_RE.fullmatch(name.removesuffix(".txt"))
-                entries.append(Entry(rel, entry_kind(directory / rel), Role.LIST if readable else Role.IGNORED))
+                entries.append(Entry(rel, entry_kind(directory / rel, directory),
+                                     Role.LIST if readable else Role.IGNORED))
             elif folder == TESTS_DIR and fnmatch(name, TEST_FILES):
-                entries.append(Entry(rel, entry_kind(directory / rel), Role.TEST))
+                entries.append(Entry(rel, entry_kind(directory / rel, directory), Role.TEST))
             elif folder == TESTS_DIR and not name.startswith("."):
-                kind = entry_kind(directory / rel)  # test cases the runner would silently skip: said so
+                kind = entry_kind(directory / rel, directory)  # test cases the runner would silently skip: said so
                 if kind is EntryKind.FOLDER or looks_like_yaml(name):
                     entries.append(Entry(rel, kind, Role.IGNORED))
     return entries
@@ -353,7 +373,7 @@ def _meant_yaml_name(name: str) -> str:
 
 def _read(directory: Path, entry: Entry, plain_files: set[str], problems: list[RuleProblem]) -> SourceFile | None:
     shown = display_path(directory, entry.rel)
-    kind, data = read_entry(directory / entry.rel, entry.limit)
+    kind, data = read_entry(directory / entry.rel, entry.limit, directory)
     if kind is EntryKind.MISSING:
         if entry.role is Role.REQUIRED:
             alt = entry.rel.removesuffix(".yaml") + ".yml"
@@ -401,6 +421,8 @@ def _fix_for(entry: Entry, shown: str, kind: EntryKind) -> str:
         return "check the file's permissions: the service must be able to read it"
     what = {Role.REQUIRED: f"the {entry.rel} file of the bundle", Role.LIST: "the list (a text file)",
             Role.TEST: "the test cases (a YAML file)"}[entry.role]
+    if kind is EntryKind.OUTSIDE:
+        return f"put {what} itself in the rule folder in place of the link: the service reads nothing outside it"
     if kind is EntryKind.FOLDER:
         return f"remove the folder {shown} and save {what} in its place; see docs/rules.md"
     return f"replace {shown} with {what}: an ordinary file, or a link to one; see docs/rules.md"
@@ -416,15 +438,16 @@ def copy_bundle(source: Path, target: Path) -> None:
     without anything of the original being opened: a pipe for a device, pipe or socket; a link to itself for
     a link loop; a link to a name that never exists in a copy for a broken link; and, for what cannot be read,
     a link whose target name is longer than any file system allows (which no user, not even root, can
-    follow). Nothing in the copy points outside it. When `source` is not a directory, nothing is created, so
-    the checker says of the copy what it says of the source: the directory does not exist."""
+    follow); and, for a link out of the bundle, a link to / (which the checker sees leading out, and never reads).
+    When `source` is not a directory, nothing is created, so the checker says of the copy what it says of the source:
+    the directory does not exist."""
     if not source.is_dir():
         return
     target.mkdir()
     for entry in bundle_entries(source):
         kind, data = entry.kind, b""
         if kind is EntryKind.FILE and entry.limit:
-            kind, data = read_entry(source / entry.rel, entry.limit)
+            kind, data = read_entry(source / entry.rel, entry.limit, source)
         path = target / entry.rel
         if kind is EntryKind.FILE:
             path.write_bytes(data)
@@ -438,3 +461,5 @@ def copy_bundle(source: Path, target: Path) -> None:
             os.symlink(".no-such-file/in-a-bundle-copy", path)
         elif kind is EntryKind.UNREADABLE:
             os.symlink("unreadable-" + "x" * 300, path)
+        elif kind is EntryKind.OUTSIDE:
+            os.symlink("/", path)  # out of the copy, as the original leads out of the bundle: never read

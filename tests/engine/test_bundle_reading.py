@@ -111,10 +111,49 @@ def test_a_rule_file_linked_to_nothing_says_so(bundle_copy: BundleCopy) -> None:
     assert (problem.file, problem.message) == ("rules/limits.yaml", "this is a link to a file that does not exist")
 
 
-def test_a_rule_file_linked_to_an_ordinary_file_is_read_through_the_link(bundle_copy: BundleCopy) -> None:
-    bundle_copy.path("fraud.yaml").rename(bundle_copy.base / "shared-fraud.yaml")
-    os.symlink("../shared-fraud.yaml", bundle_copy.path("fraud.yaml"))
+def test_a_rule_file_linked_to_a_file_in_the_rule_folder_is_read_through_the_link(bundle_copy: BundleCopy) -> None:
+    """As a Kubernetes ConfigMap mounts it: each file a link into a hidden folder of the same volume."""
+    data = bundle_copy.path("..2026_12_07")
+    data.mkdir()
+    bundle_copy.path("fraud.yaml").rename(data / "fraud.yaml")
+    os.symlink("..2026_12_07/fraud.yaml", bundle_copy.path("fraud.yaml"))
     assert problems_of(bundle_copy.dir) == []
+
+
+SECRET = "root:$6$salt$hash-of-a-password:19000:0:99999:7:::"
+
+
+@pytest.mark.parametrize("name", ["scorecard.yaml", "lists/extra.txt", "tests/extra.yaml"])
+def test_a_file_linked_from_outside_the_rule_folder_is_refused_and_never_read(
+    bundle_copy: BundleCopy, name: str
+) -> None:
+    """The service may read what the person editing the rules may not (a private key, /etc/shadow), and the checker
+    quotes what it reads in its messages, which GetRulesStatus and the log pass on."""
+    private = bundle_copy.base / "private.txt"
+    private.write_text(SECRET + "\n")
+    private.chmod(0o600)
+    bundle_copy.path("tests").mkdir(exist_ok=True)
+    if bundle_copy.path(name).exists():
+        bundle_copy.path(name).unlink()
+    os.symlink(private, bundle_copy.path(name))
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.is_error) == ("R002", f"rules/{name}", True)
+    assert problem.message == "this is a link to something outside the rule folder, which the service does not read"
+    assert problem.hint.startswith("put the ") and problem.hint.endswith(
+        " itself in the rule folder in place of the link: the service reads nothing outside it")
+    assert read_entry(bundle_copy.path(name), 1000, bundle_copy.dir) == (EntryKind.OUTSIDE, b"")
+
+
+def test_a_lists_folder_linked_from_outside_the_rule_folder_is_not_listed(bundle_copy: BundleCopy) -> None:
+    outside = bundle_copy.base / "elsewhere"
+    outside.mkdir()
+    (outside / "extra.txt").write_text(SECRET + "\n")
+    shutil.rmtree(bundle_copy.path("lists"))
+    os.symlink(outside, bundle_copy.path("lists"))
+    said = [p.format() for p in problems_of(bundle_copy.dir)]
+    assert any("rules/lists: warning: this should be a folder but is a link to something outside the rule folder"
+               in line for line in said), said
+    assert not any(SECRET in line for line in said)
 
 
 def test_an_oversized_list_is_refused_and_only_the_limit_plus_one_byte_is_read(
@@ -198,6 +237,9 @@ def damage(directory: Path, how: str) -> None:
             os.symlink("/dev/zero", directory / "old.yaml")
         case "unlistable lists folder":
             os.symlink("z" * 300, lists)
+        case "rule file linked from outside":
+            (directory / "limits.yaml").rename(directory.parent / "limits.yaml")
+            os.symlink((directory.parent / "limits.yaml").resolve(), directory / "limits.yaml")
 
 
 DAMAGES = [
@@ -205,7 +247,7 @@ DAMAGES = [
     "list that is a link loop", "pipe in lists", "folder for a rule file", "pipe for a rule file",
     "broken link for a rule file", "unreadable rule file", "oversized list", "oversized test file",
     "rule file saved as .yml", "lists is a pipe", "stray yaml linked to /dev/zero", "unlistable lists folder",
-    "nothing wrong",
+    "rule file linked from outside", "nothing wrong",
 ]
 
 
