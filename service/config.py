@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from service.affinity import MODES
 from service.storage.factory import check_database_url
@@ -113,10 +113,17 @@ def load_settings(
 
 
 def redact_password(url: str) -> str:
-    """The URL with any password (before the host, or a password= parameter) replaced by ***, fit to print."""
-    password = urlsplit(url).password
-    if password is not None:  # its first occurrence is the one in the user part: nothing can come before it
-        url = url.replace(f":{password}@", ":***@", 1)
+    """The URL with any password (before the host, or a password= parameter) replaced by ***, fit to print.
+
+    The user part is found as libpq finds it, not as a web URL's: everything up to the first '@' before the first
+    '/' after '://', so a password holding '#' or '?' (which urlsplit takes for a fragment or a query, finding no
+    password at all) is hidden whole."""
+    scheme, sep, rest = url.partition("://")
+    head = rest.split("/", 1)[0]
+    user_part, at, _ = head.partition("@")
+    user, colon, _ = user_part.partition(":")
+    if sep and at and colon:
+        url = f"{scheme}{sep}{user}:***@{rest[len(user_part) + 1:]}"
     base, mark, query = url.partition("?")
     pieces = query.split("&") if mark else []
     hidden = [f"{piece.partition('=')[0]}=***" if unquote(piece.partition("=")[0]) == "password" else piece

@@ -43,6 +43,17 @@ def test_a_password_in_the_database_url_is_never_printed() -> None:
     assert redact_password("sqlite:///./var/decisions.db") == "sqlite:///./var/decisions.db"
 
 
+@pytest.mark.parametrize("password", ["5432#Zz", "2024?Secret", "a#b?c", "p:w", "%40t"])
+def test_a_password_is_hidden_whatever_it_holds_that_a_web_url_would_read_otherwise(password: str) -> None:
+    """libpq takes everything up to the first '@' before the first '/' as the user part: a password that starts
+    with digits and holds '#' or '?' connects, though urllib finds no password in such a URL (then shown in `ps`
+    and in the start line)."""
+    for url in (f"postgresql://app:{password}@db:5432/x?sslmode=disable", f"postgresql://app:{password}@db"):
+        hidden = redact_password(url)
+        assert password not in hidden
+        assert hidden.startswith("postgresql://app:***@db")
+
+
 def test_the_longest_batch_wait_is_set_in_microseconds_and_a_bad_one_names_the_setting() -> None:
     assert load_settings(environ={}).batch_wait_seconds == 0.0025
     assert load_settings(environ={"DECISIOND_BATCH_WAIT_US": "0"}).batch_wait_seconds == 0.0
