@@ -112,6 +112,12 @@ def _run(args: argparse.Namespace, *, own_process: bool = False) -> int:
             return 2
         if own_process and args.database is not None and redact_password(args.database) != args.database:
             _serve_with_the_database_in_the_environment(args)
+        from service.storage.factory import lasting_problem
+
+        if (problem := lasting_problem(settings.database_url)) is not None:
+            print(f"decisiond: the ledger {redact_password(settings.database_url)} cannot be used: {problem}",
+                  file=sys.stderr)
+            return 2
         return supervise(settings)  # which sets up its own logging
     if args.command == "decisions":
         return _decisions(args)

@@ -16,6 +16,36 @@ _SQLITE_OPTIONS = frozenset({"timeout"})
 _POSTGRES_OPTIONS = frozenset({"timeout", "pool_size"})
 
 
+def lasting_problem(url: str) -> str | None:
+    """For `serve` before it starts its workers: why a SQLite ledger cannot be used however long the server waits (a
+    file that is not a database, a folder that cannot be made, a schema newer than this release), or None: it can
+    be, or may be once what holds it passes (a lock another process holds, a full disk). A server retrying the
+    workers for ever would never tell its own supervisor (systemd, Kubernetes) that it cannot start; PostgreSQL is
+    not looked at here: a database server that is not up yet is waited for."""
+    target = _target(url, None, None)
+    if not isinstance(target, _SqliteTarget):
+        return None
+    import errno
+    import sqlite3
+
+    from service.domain.errors import StoreUnavailable
+    from service.storage.migrations import MigrationError
+
+    passing = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
+    try:
+        open_store(url).close()
+    except MigrationError as error:
+        return str(error)
+    except StoreUnavailable as error:
+        cause = error.__cause__
+        if isinstance(cause, sqlite3.Error) and (getattr(cause, "sqlite_errorcode", 0) or 0) & 0xFF in passing:
+            return None
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return None
+        return str(error)
+    return None
+
+
 def open_store(
     url: str, *, timeout: float | None = None, pool_size: int | None = None, read_only: bool = False
 ) -> Store:
