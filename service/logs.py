@@ -35,6 +35,10 @@ def configure_logging(level: str = "info", stream: TextIO = sys.stderr, *, batch
         logger_factory=structlog.WriteLoggerFactory(cast(TextIO, BatchedLines(stream)) if batched else stream),
         cache_logger_on_first_use=True,
     )
+    # The PostgreSQL pool warns of every failed reconnection (about 3 plain-text lines a second a worker for as long as
+    # the database is away), which buried the service's own `health.database_unavailable` line, saying when and why,
+    # among them; its errors still reach the log.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 def utc_timestamp(_logger: object, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

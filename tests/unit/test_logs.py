@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -55,3 +56,16 @@ def test_an_exception_is_logged_as_its_traceback_text() -> None:
         structlog.get_logger("test").exception("failed")
     line = json.loads(stream.getvalue())
     assert line["level"] == "error" and "ValueError: bad thing" in line["exception"]
+
+
+def test_the_database_pools_reconnection_warnings_stay_out_of_the_log_and_its_errors_do_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """During an outage the pool warned of every failed reconnection, three plain-text lines a second a worker."""
+    configure_logging("info", io.StringIO())
+    pool = logging.getLogger("psycopg.pool")
+    pool.warning("error connecting in 'decisiond': connection failed")
+    pool.error("the pool cannot work")
+    assert [record.getMessage() for record in caplog.records if record.name == "psycopg.pool"] == [
+        "the pool cannot work"
+    ]
