@@ -47,6 +47,7 @@ MAX_LIST_FILE_BYTES = 8 << 20
 MAX_LISTS_BYTES = 32 << 20
 LISTS_FIX = "remove lists no rule uses and shorten the others; ask the service team if the policy needs more"
 MAX_TEST_FILE_BYTES = MAX_FILE_BYTES
+MAX_FOLDER_ENTRIES = 1_000  # names in the bundle's folder, lists/ or tests/; a bundle needs a few dozen
 LIST_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _READ_CHUNK = 1 << 16
 
@@ -64,6 +65,9 @@ class EntryKind(Enum):
     # a link (or a name under a linked folder) that leads out of the bundle directory: never read, since the service
     # may read what the person editing the rules may not (a private key, /etc/shadow), and the checker quotes files
     OUTSIDE = "outside"
+    # a folder of the bundle holding more than MAX_FOLDER_ENTRIES names: not listed further, since the server looks
+    # at every entry twice a second for edits (60,000 files in tests/ kept a supervisor busy on a quarter of a core)
+    CROWDED = "crowded"
 
 
 _NOUN = {
@@ -74,6 +78,7 @@ _NOUN = {
     EntryKind.BROKEN_LINK: "a link to something that does not exist",
     EntryKind.UNREADABLE: "something the service cannot read",
     EntryKind.OUTSIDE: "a link to something outside the rule folder",
+    EntryKind.CROWDED: f"a folder of more than {MAX_FOLDER_ENTRIES:,} entries",
 }
 _NOT_A_FILE = {  # what is said of a file the bundle must read that is something else
     EntryKind.FOLDER: "this is a folder, not a file",
@@ -213,7 +218,10 @@ def bundle_entries(directory: Path) -> list[Entry]:
     required files, other top-level *.yaml/*.yml files, lists/ and every visible entry in it, tests/ and its
     *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
     entries = [Entry(name, entry_kind(directory / name, directory), Role.REQUIRED) for name in REQUIRED_FILES]
-    for name in _names(directory) or []:
+    top = _names(directory)
+    if top is _CROWDED:
+        entries.append(Entry("", EntryKind.CROWDED, Role.FOLDER))
+    for name in top or []:
         if looks_like_yaml(name) and name not in REQUIRED_FILES:
             entries.append(Entry(name, entry_kind(directory / name, directory), Role.IGNORED))
     for folder in (LISTS_DIR, TESTS_DIR):
@@ -221,6 +229,8 @@ def bundle_entries(directory: Path) -> list[Entry]:
         names = _names(directory / folder) if kind is EntryKind.FOLDER else []
         if names is None:
             kind = EntryKind.UNREADABLE  # a folder the service may not list is as good as unreadable
+        elif names is _CROWDED:
+            kind = EntryKind.CROWDED
         if kind is not EntryKind.MISSING:
             entries.append(Entry(folder, kind, Role.FOLDER))
         for name in names or []:
@@ -244,12 +254,22 @@ def looks_like_yaml(name: str) -> bool:
     return name.lower().removesuffix(NOTEPAD_SUFFIX).endswith((".yaml", ".yml"))
 
 
+_CROWDED: list[str] = []  # what _names gives for a folder of more than MAX_FOLDER_ENTRIES names
+
+
 def _names(folder: Path) -> list[str] | None:
-    """The sorted names in a folder; None when it cannot be listed."""
+    """The sorted names in a folder; None when it cannot be listed; _CROWDED (empty) when it holds more than
+    MAX_FOLDER_ENTRIES, found without listing the rest."""
+    names: list[str] = []
     try:
-        return sorted(os.listdir(folder))
+        with os.scandir(folder) as found:
+            for entry in found:
+                names.append(entry.name)
+                if len(names) > MAX_FOLDER_ENTRIES:
+                    return _CROWDED
     except OSError:
         return None
+    return sorted(names)
 
 
 def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFiles | None:
@@ -273,6 +293,11 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
         shown = display_path(directory, entry.rel)
         if lists_too_large and entry.rel in held:
             bundle.unread_lists[Path(entry.rel).stem] = entry.rel
+        elif entry.role is Role.FOLDER and entry.kind is EntryKind.CROWDED:
+            problems.append(problem(P.TOO_LARGE, shown if entry.rel else str(directory),
+                                    f"this folder holds more than {MAX_FOLDER_ENTRIES:,} entries; the service looks "
+                                    "at no more", hint="keep in it only what the bundle reads (see docs/rules.md), "
+                                    "and move the rest elsewhere"))
         elif entry.role is Role.FOLDER:
             if entry.kind is not EntryKind.FOLDER:
                 problems.append(problem(P.UNEXPECTED_FILE, shown,
@@ -453,6 +478,10 @@ def copy_bundle(source: Path, target: Path) -> None:
             path.write_bytes(data)
         elif kind is EntryKind.FOLDER:
             path.mkdir()
+        elif kind is EntryKind.CROWDED:  # as crowded, with names the bundle ignores
+            path.mkdir(exist_ok=True)  # the bundle's own folder (rel "") is made already
+            for number in range(MAX_FOLDER_ENTRIES + 1):
+                (path / f".crowd-{number:04d}").touch()
         elif kind is EntryKind.SPECIAL:
             os.mkfifo(path)
         elif kind is EntryKind.LINK_LOOP:

@@ -19,8 +19,10 @@ import pytest
 from service.engine.bundle import check_bundle
 from service.engine.files import (
     MAX_FILE_BYTES,
+    MAX_FOLDER_ENTRIES,
     MAX_LIST_FILE_BYTES,
     EntryKind,
+    bundle_entries,
     copy_bundle,
     read_bundle_files,
     read_entry,
@@ -144,6 +146,21 @@ def test_a_file_linked_from_outside_the_rule_folder_is_refused_and_never_read(
     assert read_entry(bundle_copy.path(name), 1000, bundle_copy.dir) == (EntryKind.OUTSIDE, b"")
 
 
+@pytest.mark.parametrize("folder", ["tests", "lists", "."])
+def test_a_folder_of_thousands_of_entries_is_refused_without_looking_at_each(rules: Path, folder: str) -> None:
+    """The server looks at every entry of the bundle twice a second for edits: 60,000 files in tests/ kept its
+    supervisor busy on a quarter of a core for as long as they stayed."""
+    crowded = rules / folder
+    for number in range(5 * MAX_FOLDER_ENTRIES):
+        (crowded / f"n{number}.md").touch()
+    entries = bundle_entries(rules)
+    assert len(entries) < 50  # the crowded folder's entries are neither listed nor looked at
+    problem = problems_of(rules)[0]  # a crowded lists/ leaves the lists unread: the rules using them are told too
+    assert (problem.code, problem.file, problem.is_error) == ("R501", str(rules / folder).removesuffix("/."), True)
+    assert problem.message == f"this folder holds more than {MAX_FOLDER_ENTRIES:,} entries; the service looks at " \
+        "no more"
+
+
 def test_a_lists_folder_linked_from_outside_the_rule_folder_is_not_listed(bundle_copy: BundleCopy) -> None:
     outside = bundle_copy.base / "elsewhere"
     outside.mkdir()
@@ -237,6 +254,9 @@ def damage(directory: Path, how: str) -> None:
             os.symlink("/dev/zero", directory / "old.yaml")
         case "unlistable lists folder":
             os.symlink("z" * 300, lists)
+        case "crowded tests folder":
+            for number in range(MAX_FOLDER_ENTRIES + 1):
+                (tests / f"note-{number}.txt").touch()
         case "rule file linked from outside":
             (directory / "limits.yaml").rename(directory.parent / "limits.yaml")
             os.symlink((directory.parent / "limits.yaml").resolve(), directory / "limits.yaml")
@@ -247,7 +267,7 @@ DAMAGES = [
     "list that is a link loop", "pipe in lists", "folder for a rule file", "pipe for a rule file",
     "broken link for a rule file", "unreadable rule file", "oversized list", "oversized test file",
     "rule file saved as .yml", "lists is a pipe", "stray yaml linked to /dev/zero", "unlistable lists folder",
-    "rule file linked from outside", "nothing wrong",
+    "rule file linked from outside", "crowded tests folder", "nothing wrong",
 ]
 
 
