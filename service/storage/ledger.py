@@ -13,7 +13,8 @@ import json
 import secrets
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -605,20 +606,51 @@ def _repays(record: DecisionRecord, drawdown_id: str) -> bool:
     return isinstance(request, dict) and request.get("drawdown_id") == drawdown_id
 
 
-def decisions_in_pages(
-    read_page: Callable[[tuple[datetime, str] | None, int], list[DecisionRecord]]
-) -> Iterator[DecisionRecord]:
-    """Every decision the pages hold, in their order: `read_page(after, page)` reads at most `page` decisions after
-    the one `after` names (None: from the first), each page in a transaction of its own, so that a long export holds
-    no transaction, snapshot or connection while its reader writes, and never more than a page in memory."""
-    page = DECISIONS_PAGE
-    after: tuple[datetime, str] | None = None
-    while True:
-        records = read_page(after, page)
-        yield from records
-        if len(records) < page:
-            return
-        after = (records[-1].decided_at, records[-1].decision_id)
+class DecisionReads(ABC):
+    """The decision record read back for an auditor, the same on every store: each read in a transaction of the
+    store's own (`_transaction`)."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[SqlUnitOfWork]: ...
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        with self._transaction() as uow:
+            return uow.get_decision(decision_id)
+
+    def find_decision(self, request_id: str) -> DecisionRecord | None:
+        with self._transaction() as uow:
+            return uow.find_decision(request_id)
+
+    def list_decisions(
+        self,
+        *,
+        user_key: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        until: datetime | None = None,
+    ) -> list[DecisionRecord]:
+        with self._transaction() as uow:
+            return uow.list_decisions(user_key=user_key, since=since, limit=limit, until=until)
+
+    def iter_decisions(
+        self, *, user_key: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[DecisionRecord]:
+        """Every decision the filters let through, oldest first, DECISIONS_PAGE at a time, each page in a transaction
+        of its own: a long export holds no transaction, snapshot or connection while its reader writes, and never
+        more than a page in memory."""
+        after: tuple[datetime, str] | None = None
+        while True:
+            with self._transaction() as uow:
+                records = uow.decisions_page(user_key=user_key, since=since, until=until, after=after,
+                                             limit=DECISIONS_PAGE)
+            yield from records
+            if len(records) < DECISIONS_PAGE:
+                return
+            after = (records[-1].decided_at, records[-1].decision_id)
+
+    def drawdown_decisions(self, drawdown_id: str) -> list[DecisionRecord]:
+        with self._transaction() as uow:
+            return uow.drawdown_decisions(drawdown_id)
 
 
 # -- a bundle's files as the ledger keeps them ---------------------------------------------------------------------

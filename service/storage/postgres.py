@@ -33,11 +33,11 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from service import cooperative
-from service.app.ports import DecisionRecord, UnitOfWork
+from service.app.ports import UnitOfWork
 from service.domain.errors import LockHeldElsewhere, StoreUnavailable
 from service.domain.model import Installment
 from service.storage.codec import Codec, require_aware, require_finite, schedule_from_json, schedule_to_json
-from service.storage.ledger import Params, Row, SqlUnitOfWork, decisions_in_pages
+from service.storage.ledger import DecisionReads, Params, Row, SqlUnitOfWork
 from service.storage.migrations import MigrationError, load_migrations, pending_migrations, require_current
 
 RV = TypeVar("RV")
@@ -154,7 +154,7 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         self._connection.execute(sql)
 
 
-class PostgresStore:
+class PostgresStore(DecisionReads):
     """The Store on one PostgreSQL schema (the first existing one on the connection's search_path)."""
 
     waits_on_network = True
@@ -190,38 +190,6 @@ class PostgresStore:
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
-
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        with self._transaction() as uow:
-            return uow.get_decision(decision_id)
-
-    def find_decision(self, request_id: str) -> DecisionRecord | None:
-        with self._transaction() as uow:
-            return uow.find_decision(request_id)
-
-    def list_decisions(
-        self,
-        *,
-        user_key: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        until: datetime | None = None,
-    ) -> list[DecisionRecord]:
-        with self._transaction() as uow:
-            return uow.list_decisions(user_key=user_key, since=since, limit=limit, until=until)
-
-    def iter_decisions(
-        self, *, user_key: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[DecisionRecord]:
-        def read_page(after: tuple[datetime, str] | None, page: int) -> list[DecisionRecord]:
-            with self._transaction() as uow:
-                return uow.decisions_page(user_key=user_key, since=since, until=until, after=after, limit=page)
-
-        return decisions_in_pages(read_page)
-
-    def drawdown_decisions(self, drawdown_id: str) -> list[DecisionRecord]:
-        with self._transaction() as uow:
-            return uow.drawdown_decisions(drawdown_id)
 
     def close(self) -> None:
         self._pool.close()

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from service import cooperative
-from service.app.ports import DecisionRecord, UnitOfWork
+from service.app.ports import UnitOfWork
 from service.domain.errors import StoreUnavailable
 from service.domain.model import CreditLine, Installment
 from service.os_errors import reason_of
@@ -38,7 +38,7 @@ from service.storage.codec import (
     schedule_to_json,
     to_epoch_micros,
 )
-from service.storage.ledger import Params, Row, SqlUnitOfWork, decisions_in_pages
+from service.storage.ledger import DecisionReads, Params, Row, SqlUnitOfWork
 from service.storage.migrations import load_migrations, pending_migrations, require_current, sqlite_statements
 from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
 from service.storage.sqlite_group import CommitGroup, HeldWrite, run_writes
@@ -214,7 +214,7 @@ def _make_private(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))  # an empty file is a new database
 
 
-class SqliteStore:
+class SqliteStore(DecisionReads):
     """The Store on one SQLite database file (or one in-memory database)."""
 
     waits_on_network = False
@@ -303,38 +303,6 @@ class SqliteStore:
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
-
-    def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        with self._transaction() as uow:
-            return uow.get_decision(decision_id)
-
-    def find_decision(self, request_id: str) -> DecisionRecord | None:
-        with self._transaction() as uow:
-            return uow.find_decision(request_id)
-
-    def list_decisions(
-        self,
-        *,
-        user_key: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        until: datetime | None = None,
-    ) -> list[DecisionRecord]:
-        with self._transaction() as uow:
-            return uow.list_decisions(user_key=user_key, since=since, limit=limit, until=until)
-
-    def iter_decisions(
-        self, *, user_key: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[DecisionRecord]:
-        def read_page(after: tuple[datetime, str] | None, page: int) -> list[DecisionRecord]:
-            with self._transaction() as uow:
-                return uow.decisions_page(user_key=user_key, since=since, until=until, after=after, limit=page)
-
-        return decisions_in_pages(read_page)
-
-    def drawdown_decisions(self, drawdown_id: str) -> list[DecisionRecord]:
-        with self._transaction() as uow:
-            return uow.drawdown_decisions(drawdown_id)
 
     def close(self) -> None:
         if self._checkpoints is not None:
