@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -180,8 +181,19 @@ def _decisions(args: argparse.Namespace) -> int:
     except StoreUnavailable as error:  # the database went away after it opened
         print(f"decisiond: cannot read the decisions in {database}: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the output cannot take it (a full disk, a closed pipe): never a traceback, never 1
+        _stop_writing_to_stdout()
+        print(f"decisiond: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return 2
     finally:
         store.close()
+
+
+def _stop_writing_to_stdout() -> None:
+    """Standard output sent to nowhere from now on: what it still holds would fail again when Python flushes it at
+    exit (a second message, and exit status 120)."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -218,6 +230,9 @@ def _require_export_target(args: argparse.Namespace, filters: Filters) -> None:
         return
     if output.is_dir():
         raise SettingsError(f"--output {output} is a folder: name a file in it")
+    if os.path.lexists(output) and not stat.S_ISREG(os.lstat(output).st_mode):
+        # --overwrite replaces an earlier export, never a device, a pipe or a link (/dev/full was replaced so)
+        raise SettingsError(f"--output {output} is not an ordinary file (a device, a pipe or a link): name a new file")
     if os.path.lexists(output) and not args.overwrite:
         raise SettingsError(f"--output {output} exists: give --overwrite to replace it, or name a new file")
     if not output.parent.is_dir():

@@ -26,7 +26,7 @@ from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
 from service.engine.model import BinMatch, FiredRule, Outcome
 from service.engine.problems import RuleProblem, problem
-from service.recorded_facts import RecordedFacts, is_recorded_key, recorded_facts
+from service.recorded_facts import RULE_SETS, RecordedFacts, is_recorded_key, recorded_facts
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
 
@@ -44,7 +44,7 @@ class _Recorder:
 
     def __init__(self, bundle: RuleBundle, recorded: RecordedFacts) -> None:
         self._bundle = bundle
-        self._recorded = recorded  # what a decision record gave: seen in place of what the input would give
+        self.recorded = recorded  # what a decision record gave: seen in place of what the input would give
         self.asked: dict[RuleSetKind, Mapping[str, object]] = {}
         self.fired: dict[RuleSetKind, list[FiredRule]] = {}
         self.bins: list[BinMatch] = []
@@ -54,7 +54,7 @@ class _Recorder:
         return cast(RuleBundle, self)
 
     def evaluate(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
-        facts = self._recorded.applied(facts, self._bundle)
+        facts = self.recorded.applied(facts, self._bundle)
         self.asked[kind] = dict(facts)
         self.fired[kind] = self._bundle.evaluate(kind, facts)
         return self.fired[kind]
@@ -174,6 +174,9 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
                 print(f"  {trace.rule_id:<10} MATCHED", file=out)
             else:
                 print(f"  {trace.rule_id:<10} no: {'; '.join(trace.failed)}", file=out)
+    if call in RULE_SETS and not recorder.recorded.given:
+        print("\n(the features were worked out from the input's history; to explain a decision from its record, give"
+              " the record's device, features.* and listed entries: docs/rules.md)", file=out)
     if call == "GrantLimit" and "ELIGIBILITY" not in {k.name for k in recorder.asked}:
         print("\n(eligibility and limits were not reached)", file=out)
     elif call == "GrantLimit" and recorder.limit_steps is None:

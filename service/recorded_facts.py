@@ -1,8 +1,9 @@
 """What a decision record keeps of the facts its rules saw besides the request, given back to `rules explain`.
 
-A drawdown's or an account event's record keeps the features of the user's history its rules read
-(`"features.drawdowns_last_hour": 3`) and which of the values it keeps only as keyed hashes were on the lists they
-look in (`"listed": ["transaction.counterparty_id in lists.mule_counterparties"]`). Copied into an explain input as
+A drawdown's or an account event's record keeps the device as a keyed hash (`"device": "05a6..."`, empty when the
+call named none), the features of the user's history its rules read (`"features.drawdowns_last_hour": 3`) and which
+of the values it keeps only as keyed hashes were on the lists they look in
+(`"listed": ["transaction.counterparty_id in lists.mule_counterparties"]`). Copied into an explain input as
 they are (an amount written with its currency, as every amount of a case is), they are what the rules see in place of
 what the input's history and values would give: so a decision is explained from its record alone, its history not
 worked through again, and a counterparty the record keeps as a hash is taken as the listed one it was.
@@ -23,6 +24,7 @@ from service.engine.catalogue import FEATURE_FIELDS, FieldType, RuleSetKind
 from service.engine.typecheck import suggest
 
 LISTED = "listed"
+DEVICE = "device"  # the record's device, a keyed hash: stands for the channel's device_id
 FEATURE_PREFIX = "features."
 RULE_SETS = {  # the calls whose records keep them, and the rule sets those calls evaluate
     "AuthorizeDrawdown": (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD),
@@ -38,11 +40,18 @@ class RecordedFacts:
 
     features: dict[str, object] = field(default_factory=dict)  # by field name, `features.drawdowns_last_hour`
     listed: tuple[tuple[str, str], ...] = ()  # (field, list name): the field's value was on the list
+    device: str | None = None  # the record's device (empty: the call named none)
+
+    @property
+    def given(self) -> bool:
+        return bool(self.features or self.listed) or self.device is not None
 
     def applied(self, facts: Mapping[str, object], bundle: RuleBundle) -> dict[str, object]:
         """`facts` as the rules are to see them: the given features in place of those worked out, and each listed
         field holding a value of its list (any one: the rules only ask whether it is on the list)."""
         seen = {**facts, **self.features}
+        if self.device is not None:
+            seen["channel.device_id"] = self.device
         for name, list_name in self.listed:
             if members := bundle.list_members(list_name):
                 seen[name] = min(members)
@@ -50,7 +59,7 @@ class RecordedFacts:
 
 
 def is_recorded_key(key: object) -> bool:
-    return isinstance(key, str) and (key == LISTED or key.startswith(FEATURE_PREFIX))
+    return isinstance(key, str) and (key in (LISTED, DEVICE) or key.startswith(FEATURE_PREFIX))
 
 
 def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle) -> tuple[RecordedFacts,
@@ -67,8 +76,13 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
                                            P.UNKNOWN_KEY) for key in given]
     issues: list[CaseIssue] = []
     features: dict[str, object] = {}
+    device = given.get(DEVICE)
+    if device is not None and not isinstance(device, str):
+        issues.append(CaseIssue((DEVICE,), f"must be the record's device as it is, text, not {shown(device)}",
+                                "copy the record's device entry as it is", P.WRONG_SHAPE))
+        device = None
     for key, value in given.items():
-        if key == LISTED:
+        if key in (LISTED, DEVICE):
             continue
         kind = _FEATURE_TYPES.get(key)
         if kind is None:
@@ -81,7 +95,7 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
         except _Refused as bad:
             issues.append(CaseIssue((key,), bad.message, bad.hint, P.WRONG_SHAPE))
     listed, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds))
-    return RecordedFacts(features, listed), issues + listed_issues
+    return RecordedFacts(features, listed, device), issues + listed_issues
 
 
 class _Refused(Exception):
@@ -101,9 +115,9 @@ def _feature_value(kind: FieldType, value: object) -> object:
         return value
     if kind is FieldType.INT and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return int(value)
-    if kind is FieldType.DECIMAL and isinstance(value, str | int) and not isinstance(value, bool):
+    if kind is FieldType.DECIMAL and isinstance(value, str | int | float) and not isinstance(value, bool):
         try:
-            number = Decimal(str(value))
+            number = Decimal(repr(value) if isinstance(value, float) else str(value))  # 0.95, not its binary value
         except InvalidOperation:
             number = Decimal("NaN")
         if number.is_finite() and number >= 0:

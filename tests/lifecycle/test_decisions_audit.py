@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +111,35 @@ def test_an_export_does_not_overwrite_a_file_unless_told_to(
     assert target.read_text() == "the regulator's earlier copy\n"
     assert run(capsys, *export, "--overwrite")[0] == 0
     assert len(target.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("kind", ["pipe", "link"])
+def test_an_export_never_replaces_what_is_not_an_ordinary_file_even_when_told_to_overwrite(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Run as root, `--output /dev/full --overwrite` replaced the machine's device with a file of personal data."""
+    target = tmp_path / "out"
+    if kind == "pipe":
+        os.mkfifo(target)
+    else:
+        (tmp_path / "elsewhere.jsonl").write_text("kept\n")
+        os.symlink(tmp_path / "elsewhere.jsonl", target)
+
+    code, _, err = run(capsys, "decisions", "export", "--user", PERSON, "--output", str(target), "--overwrite",
+                       "--database", ledger.url)
+
+    assert code == 2
+    assert err == f"decisiond: --output {target} is not an ordinary file (a device, a pipe or a link): name a new " \
+        "file\n"
+    assert (stat.S_ISFIFO(os.lstat(target).st_mode) if kind == "pipe" else target.is_symlink())
+
+
+def test_output_that_cannot_be_written_is_said_in_one_line_with_exit_status_2_never_1(ledger: Ledger) -> None:
+    """A full disk under standard output: `show`'s exit status 1 means no such decision, as a script would read it."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "service.cli", "decisions", "list", "--database", ledger.url],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (2, "decisiond: cannot write the output: No space left on device\n")
 
 
 def test_an_export_to_standard_output_takes_the_filters_of_list(

@@ -70,3 +70,39 @@ def test_a_grant_refuses_recorded_features_which_only_account_events_have(
     code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {}, "features.drawdowns_last_hour": 3}, capsys)
     assert code == 1
     assert "only a drawdown's or an account event's record keeps it, not a GrantLimit's" in out
+
+
+def test_a_decimal_feature_is_taken_as_the_record_writes_it_a_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {
+        "call": "FlagTransaction",
+        "credit_line": {},
+        "transaction": {"type": "TRANSFER_OUT", "amount": "3000 CNY", "channel": {"device_id": "05a6"}},
+        "features.transfer_out_ratio_last_hour": 0.95,
+        "features.counterparty_new_last_24h": True,
+    }, capsys)
+    assert code == 0
+    assert "outcome REVIEW" in out and "  FRD-005    MATCHED" in out
+
+
+def test_the_records_device_stands_for_the_channels_device_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record keeps the device as a keyed hash; without it, a new device's drawdown read as one naming none."""
+    drawdown = {"call": "AuthorizeDrawdown", "credit_line": {"credit_limit": "20000 CNY"},
+                "drawdown": {"amount": "12000 CNY"}, "features.device_seen_before": False}
+    code, out = explain(tmp_path, {**drawdown, "device": "05a6c13098cd7ee629dc8b8902584287"}, capsys)
+    assert code == 0
+    assert "  fraud flags NEW_DEVICE (rule FRD-003, severity MEDIUM)" in out
+    code, out = explain(tmp_path, {**drawdown, "device": ""}, capsys)  # the call named no device
+    assert "  fraud flags NO_DEVICE (rule FRD-007, severity MEDIUM)" in out
+
+
+def test_an_explanation_from_a_history_says_a_records_entries_can_stand_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "FlagTransaction", "credit_line": {},
+                                   "transaction": {"type": "LOGIN"}}, capsys)
+    assert code == 0
+    assert "(the features were worked out from the input's history; to explain a decision from its record" in out
