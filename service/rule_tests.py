@@ -116,7 +116,7 @@ def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
     cases: list[RuleCase] = []
     problems: list[RuleProblem] = []
     events = 0  # history events of the cases read so far
-    for path in sorted((directory / "tests").glob("*.yaml")):
+    for path in sorted(p for p in (directory / "tests").glob("*.yaml") if not p.name.startswith(".")):
         shown = str(path)
         root = read_yaml(path, shown, problems, within=directory)
         if root is None:

@@ -239,7 +239,8 @@ def bundle_entries(directory: Path) -> list[Entry]:
                 readable = name.endswith(".txt") and LIST_NAME_RE.fullmatch(name.removesuffix(".txt"))
                 entries.append(Entry(rel, entry_kind(directory / rel, directory),
                                      Role.LIST if readable else Role.IGNORED))
-            elif folder == TESTS_DIR and fnmatch(name, TEST_FILES):
+            elif folder == TESTS_DIR and fnmatch(name, TEST_FILES) and not name.startswith("."):
+                # hidden names are tools' own (an editor's lock link .#fraud.yaml, a Mac's ._fraud.yaml), as in lists/
                 entries.append(Entry(rel, entry_kind(directory / rel, directory), Role.TEST))
             elif folder == TESTS_DIR and not name.startswith("."):
                 kind = entry_kind(directory / rel, directory)  # test cases the runner would silently skip: said so

@@ -4,6 +4,7 @@ and a copy of the bundle (what the server checks and serves) gets exactly the sa
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from service.engine.files import (
     read_entry,
 )
 from service.engine.problems import RuleProblem
+from service.rule_tests import run_rule_tests
 from tests.engine.conftest import ROOT, RULES, BundleCopy
 
 T = TypeVar("T")
@@ -144,6 +146,15 @@ def test_a_file_linked_from_outside_the_rule_folder_is_refused_and_never_read(
     assert problem.hint.startswith("put the ") and problem.hint.endswith(
         " itself in the rule folder in place of the link: the service reads nothing outside it")
     assert read_entry(bundle_copy.path(name), 1000, bundle_copy.dir) == (EntryKind.OUTSIDE, b"")
+
+
+def test_hidden_files_tools_leave_in_tests_are_not_test_files(rules: Path) -> None:
+    """An editor's lock link to nowhere while a file has unsaved changes, a Mac's AppleDouble file on a share: a
+    running server refused an edit for them."""
+    os.symlink("root@host.1234:1700000000", rules / "tests" / ".#fraud.yaml")
+    (rules / "tests" / "._fraud.yaml").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    assert problems_of(rules) == []
+    assert run_rule_tests(rules, io.StringIO()) == 0
 
 
 @pytest.mark.parametrize("folder", ["tests", "lists", "."])
