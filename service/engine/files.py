@@ -352,8 +352,10 @@ def _ignored(entry: Entry, shown: str, plain_files: set[str], problems: list[Rul
             problems.append(problem(P.BAD_LIST, shown, f"'{name.removesuffix('.txt')}' is not a valid list name",
                                     hint="use lower-case letters, digits and _, starting with a letter"))
         elif entry.kind is EntryKind.FILE:
+            lower = name.lower()  # NEW_MULES.TXT: the name it needs, not "end in .txt", which it seems to
+            rename = f"rename it to {lower}" if lower.endswith(".txt") else "rename it to end in .txt"
             problems.append(problem(P.UNEXPECTED_FILE, shown, "this file is ignored: lists are files named NAME.txt",
-                                    hint="rename it to end in .txt if it is a list"))
+                                    hint=f"{rename} if it is a list"))
         elif entry.kind is not EntryKind.MISSING:
             problems.append(problem(P.UNEXPECTED_FILE, shown, f"this is {_NOUN[entry.kind]}, not a list; it is ignored",
                                     hint="lists are files named NAME.txt directly in lists/; remove it if it is"

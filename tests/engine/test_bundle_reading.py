@@ -148,6 +148,13 @@ def test_a_file_linked_from_outside_the_rule_folder_is_refused_and_never_read(
     assert read_entry(bundle_copy.path(name), 1000, bundle_copy.dir) == (EntryKind.OUTSIDE, b"")
 
 
+def test_a_list_saved_in_capitals_is_told_the_name_it_needs(bundle_copy: BundleCopy) -> None:
+    (bundle_copy.path("lists") / "NEW_MULES.TXT").write_text("CP-1\n")
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.message) == ("W002", "this file is ignored: lists are files named NAME.txt")
+    assert problem.hint == "rename it to new_mules.txt if it is a list"
+
+
 def test_hidden_files_tools_leave_in_tests_are_not_test_files(rules: Path) -> None:
     """An editor's lock link to nowhere while a file has unsaved changes, a Mac's AppleDouble file on a share: a
     running server refused an edit for them."""
