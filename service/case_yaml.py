@@ -167,10 +167,14 @@ def _build(node: Node, path: FieldPath, lines: dict[FieldPath, int]) -> object:
     if isinstance(node, MappingNode):
         _plain_tag(node, path, _TAG + "map")
         mapping: dict[str, object] = {}
+        previous: tuple[str, Node] | None = None
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise _refused(key_node, path, "a key must be a plain name, not a list or mapping",
                                "write 'name: value'")
+            if node.flow_style and previous is not None:
+                _refuse_an_amount_cut_at_its_comma(previous, key_node, value_node, path)
+            previous = (key_node.value, value_node)
             key = key_node.value
             if key in mapping:
                 raise _refused(key_node, (*path, key), "is given twice", "keep one of them: only one value can count")
@@ -181,6 +185,28 @@ def _build(node: Node, path: FieldPath, lines: dict[FieldPath, int]) -> object:
         return [_build(item, (*path, index), lines) for index, item in enumerate(node.value)]
     assert isinstance(node, ScalarNode)
     return _scalar(node, path)
+
+
+_AMOUNT_TAIL = re.compile(r"\d+(?:\.\d+)?(?:\s+[A-Za-z]+)?")
+_THOUSANDS_AMOUNT = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\s+[A-Za-z]+)?")
+
+
+def _refuse_an_amount_cut_at_its_comma(previous: tuple[str, Node], key_node: ScalarNode, value_node: Node,
+                                       path: FieldPath) -> None:
+    """In `{annual_income: 300000,00 CNY}` the comma ends the entry: YAML reads annual_income: 300000 and a key
+    '00 CNY' with no value, which would be refused as an unknown field, with a fix for the wrong amount."""
+    name, number = previous
+    cut = isinstance(number, ScalarNode) and number.tag in (_TAG + "int", _TAG + "float") and not number.style
+    empty = isinstance(value_node, ScalarNode) and value_node.tag == _TAG + "null" and not value_node.value
+    if cut and empty and not key_node.style and _AMOUNT_TAIL.fullmatch(key_node.value):
+        written = f"{number.value},{key_node.value}"
+        if _THOUSANDS_AMOUNT.fullmatch(written):
+            said, hint = "", f"write the amount in quotes: '{written}'"
+        else:  # a decimal comma, as Excel and Word write amounts in many locales
+            said = "; it has a comma that is not a thousands separator"
+            hint = f"write the decimal point as '.': {number.value}.{key_node.value}"
+        raise _refused(key_node, (*path, name), f"'{written}' is cut at its comma: inside {{ }} a comma ends the entry"
+                       f"{said}", hint)
 
 
 def _scalar(node: ScalarNode, path: FieldPath) -> object:
