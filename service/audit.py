@@ -61,25 +61,14 @@ class Filters:
         return self.request_id is not None or self.drawdown_id is not None
 
 
-def list_decisions(
-    store: Store,
-    out: TextIO,
-    *,
-    user_id: str | None,
-    since: datetime | None,
-    limit: int,
-    until: datetime | None = None,
-    request_id: str | None = None,
-    drawdown_id: str | None = None,
-) -> int:
+def list_decisions(store: Store, out: TextIO, filters: Filters, *, limit: int) -> int:
     """One line per decision, newest first; at most `limit`, and then a line that says older ones match too (an
     auditor must not take the newest `limit` for all of them)."""
-    filters = Filters(user_id, since, until, request_id, drawdown_id)
     user_key = _user_key(store, filters)
     if filters.looks_up:
         records = _looked_up(store, filters, user_key)[::-1][: limit + 1]
     else:
-        records = store.list_decisions(user_key=user_key, since=since, until=until, limit=limit + 1)
+        records = store.list_decisions(user_key=user_key, since=filters.since, until=filters.until, limit=limit + 1)
     more = len(records) > limit
     for record in records[:limit]:
         print(

@@ -171,10 +171,7 @@ def _decisions(args: argparse.Namespace) -> int:
     store, database = opened
     try:
         if args.decisions_command == "list":
-            return list_decisions(
-                store, sys.stdout, user_id=filters.user_id, since=filters.since, until=filters.until,
-                request_id=filters.request_id, drawdown_id=filters.drawdown_id, limit=args.limit,
-            )
+            return list_decisions(store, sys.stdout, filters, limit=args.limit)
         if args.decisions_command == "export":
             return _export_decisions(store, filters, args.output, overwrite=args.overwrite)
         return show_decision(store, sys.stdout, args.decision_id, request_id=args.request_id)

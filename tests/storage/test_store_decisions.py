@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from service.app.ports import Store
-from service.audit import list_decisions
+from service.audit import Filters, list_decisions
 from service.domain.errors import DuplicateRequest
 from tests.storage.conftest import raw_connection
 from tests.storage.records import T0, USER, a_decision, a_drawdown, a_line, minutes
@@ -130,7 +130,7 @@ def test_an_auditors_listing_says_when_older_decisions_match_than_it_lists(
             uow.save_decision(record)
     out = io.StringIO()
 
-    assert list_decisions(store, out, user_id=None, since=None, limit=limit) == 0
+    assert list_decisions(store, out, Filters(), limit=limit) == 0
 
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines[:limit]] == [r.decision_id for r in mine[::-1][:limit]]
