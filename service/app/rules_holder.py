@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,27 +66,24 @@ class RulesStatus:
 
 def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
     """The holder's active bundle; the refused edit as the supervisor recorded it (or the holder's own)."""
-    version: str | None = None
-    digest: str | None = None
-    warnings: tuple[str, ...] = ()
-    try:
+    bundle: RuleBundle | None = None
+    with suppress(NoRuleBundle):
         bundle = holder.current()
-        version, digest = bundle.version, bundle.digest
-        warnings = tuple(p.format() for p in bundle.warnings)
-    except NoRuleBundle:
-        pass
+    version, digest = (None, None) if bundle is None else (bundle.version, bundle.digest)
     problems: tuple[str, ...] = ()
     rejected_at = checking_since = None
     if status_file is not None and status_file.exists():
         written = json.loads(status_file.read_text() or "{}")
         # as the supervisor recorded them: naming the rule directory, not the checked copy this process loaded
-        warnings = tuple((written.get("active") or {}).get("warnings", ()))
+        warnings: tuple[str, ...] = tuple((written.get("active") or {}).get("warnings", ()))
         recorded = written.get("rejected") or {}
         problems = tuple(recorded.get("problems", ()))
         if "at" in recorded:
             rejected_at = datetime.fromtimestamp(recorded["at"], UTC)
         if written.get("checking_since") is not None:
             checking_since = datetime.fromtimestamp(written["checking_since"], UTC)
-    elif holder.rejected is not None:
-        problems = tuple(p.format() for p in holder.rejected.problems)
+    else:
+        warnings = () if bundle is None else tuple(p.format() for p in bundle.warnings)
+        if holder.rejected is not None:
+            problems = tuple(p.format() for p in holder.rejected.problems)
     return RulesStatus(version, digest, problems, rejected_at, checking_since, warnings)
