@@ -148,8 +148,9 @@ def display_path(directory: Path, rel: str) -> str:
     return str(directory / rel)
 
 
-def entry_kind(path: Path, within: Path | None = None) -> EntryKind:
-    """What `path` is, following links, without opening it; OUTSIDE when it leads out of the folder `within`."""
+def entry_kind(path: Path, within: str | None = None) -> EntryKind:
+    """What `path` is, following links, without opening it; OUTSIDE when it leads out of the folder `within` (its
+    resolved path, os.path.realpath: resolved once for all of a folder's entries)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as err:
@@ -162,10 +163,9 @@ def entry_kind(path: Path, within: Path | None = None) -> EntryKind:
     return kind
 
 
-def _inside(real: str, folder: Path) -> bool:
-    """Whether the resolved path `real` is the folder or in it (links resolved on both sides: a bundle kept as a
-    Kubernetes ConfigMap, whose files are links into a folder of the same volume, stays inside)."""
-    root = os.path.realpath(folder)
+def _inside(real: str, root: str) -> bool:
+    """Whether the resolved path `real` is the resolved folder `root` or in it (links resolved on both sides: a bundle
+    kept as a Kubernetes ConfigMap, whose files are links into a folder of the same volume, stays inside)."""
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -187,16 +187,17 @@ def read_entry(path: Path, limit: int, within: Path | None = None) -> tuple[Entr
     Anything that is not an ordinary file is never opened; the file is opened without waiting (a pipe swapped
     in after the look is refused, not waited on) and checked again once open, where it is too: a link swapped in
     after the look is not followed out of the folder."""
-    kind = entry_kind(path, within)
+    root = None if within is None else os.path.realpath(within)
+    kind = entry_kind(path, root)
     if kind is not EntryKind.FILE:
         return kind, b""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        now = entry_kind(path, within)  # replaced since the look, or not ours to read
+        now = entry_kind(path, root)  # replaced since the look, or not ours to read
         return (EntryKind.UNREADABLE if now is EntryKind.FILE else now), b""
     try:
-        if within is not None and not _inside(os.readlink(f"/proc/self/fd/{fd}"), within):
+        if root is not None and not _inside(os.readlink(f"/proc/self/fd/{fd}"), root):
             return EntryKind.OUTSIDE, b""
         kind = _kind_of_mode(os.fstat(fd).st_mode)
         if kind is not EntryKind.FILE:
@@ -217,15 +218,16 @@ def bundle_entries(directory: Path) -> list[Entry]:
     """Every entry of the bundle directory that the checker reads or reports on, with what it is: the six
     required files, other top-level *.yaml/*.yml files, lists/ and every visible entry in it, tests/ and its
     *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
-    entries = [Entry(name, entry_kind(directory / name, directory), Role.REQUIRED) for name in REQUIRED_FILES]
+    root = os.path.realpath(directory)  # once: every entry is judged against the same folder
+    entries = [Entry(name, entry_kind(directory / name, root), Role.REQUIRED) for name in REQUIRED_FILES]
     top = _names(directory)
     if top is _CROWDED:
         entries.append(Entry("", EntryKind.CROWDED, Role.FOLDER))
     for name in top or []:
         if looks_like_yaml(name) and name not in REQUIRED_FILES:
-            entries.append(Entry(name, entry_kind(directory / name, directory), Role.IGNORED))
+            entries.append(Entry(name, entry_kind(directory / name, root), Role.IGNORED))
     for folder in (LISTS_DIR, TESTS_DIR):
-        kind = entry_kind(directory / folder, directory)
+        kind = entry_kind(directory / folder, root)
         names = _names(directory / folder) if kind is EntryKind.FOLDER else []
         if names is None:
             kind = EntryKind.UNREADABLE  # a folder the service may not list is as good as unreadable
@@ -237,13 +239,12 @@ def bundle_entries(directory: Path) -> list[Entry]:
             rel = f"{folder}/{name}"
             if folder == LISTS_DIR and not name.startswith("."):
                 readable = name.endswith(".txt") and LIST_NAME_RE.fullmatch(name.removesuffix(".txt"))
-                entries.append(Entry(rel, entry_kind(directory / rel, directory),
-                                     Role.LIST if readable else Role.IGNORED))
+                entries.append(Entry(rel, entry_kind(directory / rel, root), Role.LIST if readable else Role.IGNORED))
             elif folder == TESTS_DIR and fnmatch(name, TEST_FILES) and not name.startswith("."):
                 # hidden names are tools' own (an editor's lock link .#fraud.yaml, a Mac's ._fraud.yaml), as in lists/
-                entries.append(Entry(rel, entry_kind(directory / rel, directory), Role.TEST))
+                entries.append(Entry(rel, entry_kind(directory / rel, root), Role.TEST))
             elif folder == TESTS_DIR and not name.startswith("."):
-                kind = entry_kind(directory / rel, directory)  # test cases the runner would silently skip: said so
+                kind = entry_kind(directory / rel, root)  # test cases the runner would silently skip: said so
                 if kind is EntryKind.FOLDER or looks_like_yaml(name):
                     entries.append(Entry(rel, kind, Role.IGNORED))
     return entries
