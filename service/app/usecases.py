@@ -103,14 +103,10 @@ class DecisionApp:
         of the values the record keeps only as keyed hashes were on the lists the rules look in. So the record
         alone says why a velocity rule referred a call, without the history being worked through again."""
         seen: dict[str, object] = {}
-        for field, key in RECORDED_WHEN_READ:
-            if field in reads and field in facts:
-                value = facts[field]
-                seen[key] = decimal_text(value) if isinstance(value, Decimal) else value
-        for field in _features_among(reads):
+        for field, key in _recorded_when_read(reads):
             if field in facts:
                 value = facts[field]
-                seen[field] = decimal_text(value) if isinstance(value, Decimal) else value
+                seen[key] = decimal_text(value) if isinstance(value, Decimal) else value
         if "channel.ip" in reads:
             seen["ip"] = self._pseudonyms.identifier("ip", str(facts.get("channel.ip", "")))
         if listed := bundle.lists_holding(kinds, facts):
@@ -442,9 +438,11 @@ def _what_the_rules_saw(record: HistoryEvent, line: CreditLine | None) -> dict[s
 
 
 @functools.cache
-def _features_among(reads: frozenset[str]) -> tuple[str, ...]:
-    """The history features among the fields a bundle's rules read, in name order (once per bundle and rule sets)."""
-    return tuple(sorted(field for field in reads if field.startswith("features.")))
+def _recorded_when_read(reads: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """Of the fields a bundle's rules read, those a record keeps, each with the key it keeps it under:
+    RECORDED_WHEN_READ's, and the history features under their own names (worked out once per bundle and rule sets)."""
+    kept = [(field, key) for field, key in RECORDED_WHEN_READ if field in reads]
+    return (*kept, *((field, field) for field in sorted(reads) if field.startswith("features.")))
 
 
 # Facts the record keeps only when a rule read them (RuleBundle.reads), by the key it keeps them under.
