@@ -90,13 +90,18 @@ def test_rules_check_reports_a_case_it_cannot_run_at_the_case_not_as_a_checker_f
 def bundle_with_a_money_attribute(tmp_path: Path, cases: str) -> Path:
     """bundle_with_cases, with a money attribute monthly_debt that declines above 5000 CNY (ELG-004)."""
     rules = bundle_with_cases(tmp_path, cases)
+    add_a_money_attribute(rules)
+    return rules
+
+
+def add_a_money_attribute(rules: Path) -> None:
+    """Declare a money attribute monthly_debt in the bundle at `rules`, which declines above 5000 CNY (ELG-004)."""
     bundle = rules / "bundle.yaml"
     bundle.write_text(bundle.read_text().replace("\nattributes:\n", "\nattributes:\n  monthly_debt:\n    type: money\n"
                                                  "    default: 0 CNY\n    description: Monthly debt elsewhere\n", 1))
     eligibility = rules / "eligibility.yaml"
     eligibility.write_text(eligibility.read_text().replace(
         "when: score.value < 600", "when: score.value < 600 or applicant.attributes.monthly_debt > 5000 CNY"))
-    return rules
 
 
 def test_a_money_attribute_is_written_with_its_currency_like_every_amount_of_a_case(tmp_path: Path) -> None:

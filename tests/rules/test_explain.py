@@ -15,6 +15,7 @@ import pytest
 import service.explain_case
 from service.cli import main
 from service.engine.bundle import RuleBundle
+from tests.rules.test_case_problems import add_a_money_attribute
 
 RULES = str(Path(__file__).resolve().parents[2] / "rules")
 
@@ -309,12 +310,7 @@ def test_a_money_attribute_is_explained_from_the_amount_written_with_its_currenc
 ) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules)
-    bundle = rules / "bundle.yaml"
-    bundle.write_text(bundle.read_text().replace("\nattributes:\n", "\nattributes:\n  monthly_debt:\n    type: money\n"
-                                                 "    default: 0 CNY\n    description: Monthly debt elsewhere\n", 1))
-    eligibility = rules / "eligibility.yaml"
-    eligibility.write_text(eligibility.read_text().replace(
-        "when: score.value < 600", "when: score.value < 600 or applicant.attributes.monthly_debt > 5000 CNY"))
+    add_a_money_attribute(rules)
     case_file = tmp_path / "case.json"
     case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": {"attributes": {"monthly_debt": "4000 CNY"}}}))
     code = main(["rules", "explain", str(rules), "--input", str(case_file)])
