@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from service.app.commands import ApplicantInput, ChannelInput
 from service.app.scoring import SERVICE_REASONS
+from service.app.usecases import DRAWDOWN_RULES, FRAUD_RULES
 from service.case_yaml import NON_DECIMAL_NUMBER, CaseIssue, CaseRefused, FieldPath, WrittenInt
 from service.domain.errors import InvalidRequest
 from service.domain.model import EventType, LineStatus, RepaymentMethod
@@ -231,8 +232,8 @@ class Expectable:
 CALL_RULE_SETS = {
     "ScoreUser": (RuleSetKind.SCORECARD,),
     "GrantLimit": (RuleSetKind.SCORECARD, RuleSetKind.ELIGIBILITY, RuleSetKind.LIMITS),
-    "AuthorizeDrawdown": (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD),
-    "FlagTransaction": (RuleSetKind.FRAUD,),
+    "AuthorizeDrawdown": DRAWDOWN_RULES,
+    "FlagTransaction": FRAUD_RULES,
 }
 _RULE_SET_WORDS = {RuleSetKind.SCORECARD: "a scorecard bin", RuleSetKind.ELIGIBILITY: "an eligibility rule",
                    RuleSetKind.LIMITS: "a limit cap", RuleSetKind.DRAWDOWN: "a drawdown rule",

@@ -26,7 +26,7 @@ from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
 from service.engine.model import BinMatch, FiredRule, Outcome
 from service.engine.problems import RuleProblem, problem
-from service.recorded_facts import RULE_SETS, RecordedFacts, is_recorded_key, recorded_facts
+from service.recorded_facts import RECORDING_CALLS, RecordedFacts, is_recorded_key, recorded_facts
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
 
@@ -174,7 +174,7 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
                 print(f"  {trace.rule_id:<10} MATCHED", file=out)
             else:
                 print(f"  {trace.rule_id:<10} no: {'; '.join(trace.failed)}", file=out)
-    if call in RULE_SETS and not recorder.recorded.given:
+    if call in RECORDING_CALLS and not recorder.recorded.given:
         print("\n(the features were worked out from the input's history; to explain a decision from its record, give"
               " the record's device, features.* and listed entries: docs/rules.md)", file=out)
     if call == "GrantLimit" and "ELIGIBILITY" not in {k.name for k in recorder.asked}:

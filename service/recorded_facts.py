@@ -16,20 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from service.case_input import AmountError, parse_amount, shown
+from service.case_input import CALL_RULE_SETS, AmountError, parse_amount, shown
 from service.case_yaml import CaseIssue
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
-from service.engine.catalogue import FEATURE_FIELDS, FieldType, RuleSetKind
+from service.engine.catalogue import FEATURE_FIELDS, FieldType
 from service.engine.typecheck import suggest
 
 LISTED = "listed"
 DEVICE = "device"  # the record's device, a keyed hash: stands for the channel's device_id
 FEATURE_PREFIX = "features."
-RULE_SETS = {  # the calls whose records keep them, and the rule sets those calls evaluate
-    "AuthorizeDrawdown": (RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD),
-    "FlagTransaction": (RuleSetKind.FRAUD,),
-}
+RECORDING_CALLS = ("AuthorizeDrawdown", "FlagTransaction")  # the calls whose records keep them
 _FEATURE_TYPES = {f.name: f.type for f in FEATURE_FIELDS}
 _LIST_TEST = re.compile(r"(\S+) in lists\.(\S+)")
 
@@ -69,8 +66,7 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
     given = {key: value for key, value in spec.items() if is_recorded_key(key)}
     if not given:
         return RecordedFacts(), []
-    kinds = RULE_SETS.get(str(call))
-    if kinds is None:
+    if call not in RECORDING_CALLS:
         return RecordedFacts(), [CaseIssue((key,), f"only a drawdown's or an account event's record keeps it, not a "
                                            f"{call}'s", "remove it, or use call: AuthorizeDrawdown or FlagTransaction",
                                            P.UNKNOWN_KEY) for key in given]
@@ -94,7 +90,7 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
             features[key] = _feature_value(kind, value)
         except _Refused as bad:
             issues.append(CaseIssue((key,), bad.message, bad.hint, P.WRONG_SHAPE))
-    listed, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds))
+    listed, listed_issues = _listed(given.get(LISTED), bundle.list_tests(CALL_RULE_SETS[str(call)]))
     return RecordedFacts(features, listed, device), issues + listed_issues
 
 
