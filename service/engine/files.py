@@ -349,9 +349,15 @@ def _lists_too_large(directory: Path, files: int, total: int) -> RuleProblem:
 def _ignored(entry: Entry, shown: str, plain_files: set[str], problems: list[RuleProblem]) -> None:
     name = Path(entry.rel).name
     if entry.rel.startswith(f"{LISTS_DIR}/"):
-        if name.endswith(".txt"):
-            problems.append(problem(P.BAD_LIST, shown, f"'{name.removesuffix('.txt')}' is not a valid list name",
-                                    hint="use lower-case letters, digits and _, starting with a letter"))
+        if name.endswith(".txt") and entry.kind is EntryKind.FILE:
+            # README.txt, "x - Copy.txt": no rule can name it, so it cannot change a decision; a rule meaning it
+            # is told the list it names does not exist (R106)
+            meant = _meant_list_name(name.removesuffix(".txt"))
+            rename = f"rename it to {meant}.txt" if meant else "rename it"
+            problems.append(problem(P.UNEXPECTED_FILE, shown, f"this file is ignored: '{name.removesuffix('.txt')}'"
+                                    " is not a valid list name", hint=f"{rename} if it is a list (list names are "
+                                    "lower-case letters, digits and _, starting with a letter); otherwise move it "
+                                    "out of lists/"))
         elif entry.kind is EntryKind.FILE:
             lower = name.lower()  # NEW_MULES.TXT: the name it needs, not "end in .txt", which it seems to
             rename = f"rename it to {lower}" if lower.endswith(".txt") else "rename it to end in .txt"
@@ -389,6 +395,14 @@ def _ignored(entry: Entry, shown: str, plain_files: set[str], problems: list[Rul
         problems.append(problem(P.UNEXPECTED_FILE, shown,
                                 f"this is {_NOUN[entry.kind]}, not part of the bundle format, and is ignored",
                                 hint=hint))
+
+
+def _meant_list_name(stem: str) -> str | None:
+    """The valid list name closest to a list file's invalid one ('Mule list - Copy' -> mule_list_copy), if any."""
+    meant = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")
+    if meant and not meant[0].isalpha():
+        meant = "list_" + meant
+    return meant[:64] if meant and LIST_NAME_RE.fullmatch(meant[:64]) else None
 
 
 def _meant_yaml_name(name: str) -> str:

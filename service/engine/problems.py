@@ -59,7 +59,7 @@ BIN_GAP = _e("R202", "the bins of a scorecard characteristic leave values withou
 BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores without a band")
 APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
 UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
-BAD_LIST = _e("R401", "a list file is badly named, or has an entry that is too long or a line holding a tab")
+BAD_LIST = _e("R401", "a list file has an entry that is too long or a line holding a tab")
 TOO_LARGE = _e("R501", "the bundle, a file, a list, all lists together or a condition is larger than the service "
                        "accepts")
 ENGINE_REFUSED = _e("R502", "the rule engine refused the compiled rules (report this to the service team)")

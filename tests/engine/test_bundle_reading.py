@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import pytest
 
-from service.engine.bundle import check_bundle
+from service.engine.bundle import check_bundle, load_bundle
 from service.engine.files import (
     MAX_FILE_BYTES,
     MAX_FOLDER_ENTRIES,
@@ -153,6 +153,26 @@ def test_a_list_saved_in_capitals_is_told_the_name_it_needs(bundle_copy: BundleC
     problem = the_problem(bundle_copy.dir)
     assert (problem.code, problem.message) == ("W002", "this file is ignored: lists are files named NAME.txt")
     assert problem.hint == "rename it to new_mules.txt if it is a list"
+
+
+def test_a_text_file_in_lists_that_no_rule_can_name_is_a_warning_and_a_rule_meaning_it_is_told(
+    bundle_copy: BundleCopy,
+) -> None:
+    """A README.txt or an Explorer copy ("x - Copy.txt") in lists/ refused the whole bundle, though no rule can
+    name it; a rule meaning a list saved under such a name is still refused, as the list it names does not exist."""
+    (bundle_copy.path("lists") / "README.txt").write_text("who keeps these lists\n")
+    (bundle_copy.path("lists") / "mule_counterparties - Copy.txt").write_text("CP-1\n")
+    problems = problems_of(bundle_copy.dir)
+    assert [(p.code, p.file, p.is_error) for p in problems] == [
+        ("W002", "rules/lists/README.txt", False), ("W002", "rules/lists/mule_counterparties - Copy.txt", False)]
+    assert problems[0].message == "this file is ignored: 'README' is not a valid list name"
+    assert problems[1].hint == ("rename it to mule_counterparties_copy.txt if it is a list (list names are lower-case"
+                                " letters, digits and _, starting with a letter); otherwise move it out of lists/")
+    load_bundle(bundle_copy.dir)  # served, with the warnings
+
+    bundle_copy.path("lists/mule_counterparties.txt").rename(bundle_copy.path("lists/Mule_Counterparties.txt"))
+    codes = sorted((p.code, p.is_error) for p in problems_of(bundle_copy.dir))
+    assert ("R106", True) in codes and ("W002", False) in codes
 
 
 def test_hidden_files_tools_leave_in_tests_are_not_test_files(rules: Path) -> None:

@@ -115,5 +115,6 @@ def test_a_value_shortened_in_the_message_is_offered_whole_in_the_fix(bundle_cop
 
 def test_a_file_name_with_a_line_break_is_shown_escaped_in_the_headline(bundle_copy: BundleCopy) -> None:
     bundle_copy.write("lists/mule\nlist.txt", "CP-1\n")
-    problem = the_error(bundle_copy.dir)
-    assert problem.headline() == r"rules/lists/mule\nlist.txt: 'mule\nlist' is not a valid list name"
+    (problem,) = check_bundle(bundle_copy.dir)
+    assert problem.headline() == (
+        r"rules/lists/mule\nlist.txt: warning: this file is ignored: 'mule\nlist' is not a valid list name")
