@@ -53,6 +53,7 @@ class LoadContext:
     currency: str = "CNY"
     reasons: dict[str, str] = field(default_factory=dict)
     lists: dict[str, frozenset[str]] = field(default_factory=dict)
+    lists_unlisted: bool = False  # lists/ could not be looked into (reported): which lists exist is not known
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     band_names: tuple[str, ...] = ()
     ids: dict[str, str] = field(default_factory=dict)  # id -> where it was first defined
@@ -111,7 +112,7 @@ class LoadContext:
             else:
                 unavailable[attr.name] = f"{_KIND_LABEL[kind]} rules can read {readable}, not applicant attributes"
         names = tuple(a.name[len(ATTRIBUTES_PREFIX):] for a in self.attributes.values())
-        return Scope(f"{_KIND_LABEL[kind]} rules", fields, self.lists, unavailable, names)
+        return Scope(f"{_KIND_LABEL[kind]} rules", fields, self.lists, unavailable, names, self.lists_unlisted)
 
     def expression(self, reader: FileReader, node: Node | None, scope: Scope, rule_id: str | None,
                    what: str, expected: tuple[FieldType, ...]) -> tuple[Expr, FieldType] | None:

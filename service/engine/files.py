@@ -124,6 +124,9 @@ class BundleFiles:
     # lists whose file exists but cannot be read as a list (not UTF-8, too large; reported), by list name: a rule
     # using one is not told to create it
     unreadable_lists: set[str] = field(default_factory=set)
+    # lists/ itself could not be looked into (more than MAX_FOLDER_ENTRIES entries, or not readable; reported): no
+    # rule using a list is told to create it
+    lists_unlisted: bool = False
 
     def digest(self) -> str:
         """sha256 hex over the files read, in sorted path order (see the module doc)."""
@@ -293,6 +296,8 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
         problems.append(_lists_too_large(directory, len(held), sum(held.values())))
     for entry in entries:
         shown = display_path(directory, entry.rel)
+        if entry.rel == LISTS_DIR and entry.kind in (EntryKind.CROWDED, EntryKind.UNREADABLE):
+            bundle.lists_unlisted = True
         if lists_too_large and entry.rel in held:
             bundle.unread_lists[Path(entry.rel).stem] = entry.rel
         elif entry.role is Role.FOLDER and entry.kind is EntryKind.CROWDED:

@@ -86,6 +86,7 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
     if BUNDLE_FILE in files.files:
         header, reasons_known = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
     ctx.lists = _read_lists(files, problems)
+    ctx.lists_unlisted = files.lists_unlisted
     score_range = header.score_range if header else (350, 950)
     scorecard = _if_present(files, "scorecard.yaml", lambda src: read_scorecard(src, ctx, score_range))
     rule_files: dict[RuleSetKind, RuleFile] = {}

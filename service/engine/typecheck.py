@@ -83,6 +83,7 @@ class Scope:
     lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)  # field -> where it can be used instead
     attributes: tuple[str, ...] = ()  # declared attribute names, for suggestions
+    lists_unlisted: bool = False  # lists/ could not be looked into (reported): a list not in `lists` may exist
 
 
 def describe(t: FieldType) -> str:
@@ -259,7 +260,7 @@ class _Checker:
         st = self.check(node.subject)
         if node.list_ref is not None:
             name = node.list_ref.name
-            if name not in self.scope.lists:
+            if name not in self.scope.lists and not self.scope.lists_unlisted:
                 close = suggest(name, list(self.scope.lists))
                 extra = f" (did you mean 'lists.{close}'?)" if close else ""
                 self.issue(P.UNKNOWN_LIST, node.list_ref.span.start, f"unknown list 'lists.{name}'{extra}",
