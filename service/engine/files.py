@@ -223,22 +223,20 @@ def bundle_entries(directory: Path) -> list[Entry]:
     *.yaml entries. Folders are listed one level deep, never recursively, and links are never followed into."""
     root = os.path.realpath(directory)  # once: every entry is judged against the same folder
     entries = [Entry(name, entry_kind(directory / name, root), Role.REQUIRED) for name in REQUIRED_FILES]
-    top = _names(directory)
-    if top is _CROWDED:
+    top_kind, top = _listing(directory)
+    if top_kind is EntryKind.CROWDED:
         entries.append(Entry("", EntryKind.CROWDED, Role.FOLDER))
-    for name in top or []:
+    for name in top:
         if looks_like_yaml(name) and name not in REQUIRED_FILES:
             entries.append(Entry(name, entry_kind(directory / name, root), Role.IGNORED))
     for folder in (LISTS_DIR, TESTS_DIR):
         kind = entry_kind(directory / folder, root)
-        names = _names(directory / folder) if kind is EntryKind.FOLDER else []
-        if names is None:
-            kind = EntryKind.UNREADABLE  # a folder the service may not list is as good as unreadable
-        elif names is _CROWDED:
-            kind = EntryKind.CROWDED
+        names: list[str] = []
+        if kind is EntryKind.FOLDER:
+            kind, names = _listing(directory / folder)
         if kind is not EntryKind.MISSING:
             entries.append(Entry(folder, kind, Role.FOLDER))
-        for name in names or []:
+        for name in names:
             rel = f"{folder}/{name}"
             if folder == LISTS_DIR and not name.startswith("."):
                 readable = name.endswith(".txt") and LIST_NAME_RE.fullmatch(name.removesuffix(".txt"))
@@ -259,22 +257,20 @@ def looks_like_yaml(name: str) -> bool:
     return name.lower().removesuffix(NOTEPAD_SUFFIX).endswith((".yaml", ".yml"))
 
 
-_CROWDED: list[str] = []  # what _names gives for a folder of more than MAX_FOLDER_ENTRIES names
-
-
-def _names(folder: Path) -> list[str] | None:
-    """The sorted names in a folder; None when it cannot be listed; _CROWDED (empty) when it holds more than
-    MAX_FOLDER_ENTRIES, found without listing the rest."""
+def _listing(folder: Path) -> tuple[EntryKind, list[str]]:
+    """A folder's sorted names (FOLDER); no names when it cannot be listed (UNREADABLE: a folder the service may
+    not list is as good as unreadable) or holds more than MAX_FOLDER_ENTRIES (CROWDED, found without listing the
+    rest)."""
     names: list[str] = []
     try:
         with os.scandir(folder) as found:
             for entry in found:
                 names.append(entry.name)
                 if len(names) > MAX_FOLDER_ENTRIES:
-                    return _CROWDED
+                    return EntryKind.CROWDED, []
     except OSError:
-        return None
-    return sorted(names)
+        return EntryKind.UNREADABLE, []
+    return EntryKind.FOLDER, sorted(names)
 
 
 def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFiles | None:
