@@ -359,7 +359,7 @@ class Supervisor:
         snapshot, verdict = self._snapshot()
         warnings: list[str] = []
         if verdict is None:
-            verdict = self._validate(snapshot, warnings)
+            verdict, warnings = self._validate(snapshot)
         if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
             shutil.rmtree(snapshot, ignore_errors=True)
             return
@@ -434,10 +434,9 @@ class Supervisor:
             if pending.warnings:  # served all the same: a file the bundle ignores may hold the edit meant to serve
                 log.warning("rules.warnings", version=version, warnings=pending.warnings)
 
-    def _validate(self, snapshot: Path, warnings: list[str]) -> list[str] | None:
-        """None when the bundle is valid and its own test cases pass, with what the check warned of added to
-        `warnings`; else what is wrong, in words, never an empty list. Gives up at once when the supervisor is asked
-        to stop."""
+    def _validate(self, snapshot: Path) -> tuple[list[str] | None, list[str]]:
+        """What is wrong with the bundle, in words, never an empty list; or None when it is valid and its own test
+        cases pass, with what the check warned of. Gives up at once when the supervisor is asked to stop."""
         validator = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
             stdout=subprocess.PIPE,
@@ -455,23 +454,22 @@ class Supervisor:
                     validator.kill()
                     validator.communicate()
                     if self._stop.is_set():
-                        return ["validating the bundle was cut short: the service is shutting down"]
-                    return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"]
+                        return ["validating the bundle was cut short: the service is shutting down"], []
+                    return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"], []
         code = validator.returncode
         if code == 0:
             said = problem_entries(stdout)
-            warnings += bounded([entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in said],
-                                self.settings.rules_dir)
-            return None
+            return None, bounded([entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in said],
+                                 self.settings.rules_dir)
         if code < 0:
-            return [f"the rule engine crashed while validating the bundle ({signal.Signals(-code).name})"]
+            return [f"the rule engine crashed while validating the bundle ({signal.Signals(-code).name})"], []
         found = problem_entries(stdout)
         if not found:  # it failed without naming a problem on stdout (a crash of the checker itself): say so
             last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
             found = [f"validating the bundle failed unexpectedly (exit status {code})"
                      + (f": {last}" if last else ", with no message")
                      + "; the bundle is refused (report this to the service team)"]
-        return [entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in found]
+        return [entry.replace(str(snapshot), str(self.settings.rules_dir)) for entry in found], []
 
     def _write_status(self) -> None:
         """The rules status the workers answer GetRulesStatus from. A status that cannot be written (a full disk,

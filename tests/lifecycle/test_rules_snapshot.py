@@ -102,9 +102,9 @@ def test_a_validator_that_fails_without_naming_a_problem_still_gives_a_reason(
     supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, reason: str
 ) -> None:
     fake_validator(tmp_path, monkeypatch, script)
-    assert supervisor._validate(tmp_path / "snapshot", []) == [
+    assert supervisor._validate(tmp_path / "snapshot") == ([
         f"validating the bundle failed unexpectedly {reason}; the bundle is refused (report this to the service team)"
-    ]
+    ], [])
 
 
 def test_validation_stops_at_once_when_the_supervisor_is_asked_to_stop(
@@ -113,7 +113,7 @@ def test_validation_stops_at_once_when_the_supervisor_is_asked_to_stop(
     fake_validator(tmp_path, monkeypatch, "exec sleep 60\n")
     supervisor._stop.set()
     started = time.monotonic()
-    verdict = supervisor._validate(tmp_path / "snapshot", [])
+    verdict, _ = supervisor._validate(tmp_path / "snapshot")
     assert time.monotonic() - started < 5
     assert verdict == ["validating the bundle was cut short: the service is shutting down"]
 
@@ -158,10 +158,11 @@ def test_the_server_judges_a_damaged_directory_exactly_as_rules_check_does(
     status, report = check_lines(rules)
     snapshot, failure = supervisor._snapshot()
     assert failure is None
-    verdict = supervisor._validate(snapshot, [])
+    verdict, warnings = supervisor._validate(snapshot)
     if status == 0:
         assert verdict is None, "rules check accepts it, so the server serves it"
         assert report[0].startswith(f"{rules}/lists/loop: warning:")
+        assert warnings == one_problem_a_line(report), "served with the warnings rules check prints"
     else:
         assert verdict is not None
         assert verdict == one_problem_a_line(report), "the problems rules check prints, one a line, nothing else"
