@@ -9,10 +9,14 @@ from typing import Generic, Protocol, TypeVar
 
 
 class Cap(Protocol):
-    """A cap evaluated for one applicant, e.g. a third of annual income: anything with an `amount` in fen."""
+    """A cap evaluated for one applicant, e.g. a third of annual income: its `amount` in whole fen (rounded down)
+    and its `exact` value in fen before rounding, on which whether it binds is judged."""
 
     @property
     def amount(self) -> int: ...
+
+    @property
+    def exact(self) -> Decimal: ...
 
 
 CapT = TypeVar("CapT", bound=Cap)
@@ -30,15 +34,18 @@ def final_limit(base_limit: int, caps: Sequence[CapT], *, rounding: int, minimum
     """The limit to grant: min(base_limit, caps), rounded DOWN to a multiple of `rounding` fen.
 
     A cap binds when it is strictly below the base and is the lowest cap; caps tied at that lowest amount
-    all bind (each reason is true). A cap equal to the base does not bind. The limit is offered when it is
-    at least `minimum` fen. Raises ValueError for negative amounts or a rounding unit below 1 fen.
+    all bind (each reason is true). A cap equal to the base does not bind. Whether a cap binds is judged on its
+    exact value, so that a cap rounded down to the fen does not tie with one it is above (a third of 600,000.01
+    CNY is not the 200,000 CNY of a regulation cap, though both are 200,000.00 CNY to the fen). The limit is
+    offered when it is at least `minimum` fen. Raises ValueError for negative amounts or a rounding unit below 1 fen.
     """
     if rounding < 1:
         raise ValueError(f"rounding must be at least 1 fen, got {rounding}")
     if base_limit < 0 or minimum < 0 or any(cap.amount < 0 for cap in caps):
         raise ValueError("limits, caps and the minimum must not be negative")
     lowest = min([base_limit, *(cap.amount for cap in caps)])
-    binding = tuple(cap for cap in caps if cap.amount == lowest) if lowest < base_limit else ()
+    lowest_exact = min([Decimal(base_limit), *(cap.exact for cap in caps)])
+    binding = tuple(cap for cap in caps if cap.exact == lowest_exact) if lowest_exact < base_limit else ()
     amount = lowest - lowest % rounding
     return LimitDecision(amount=amount, binding_caps=binding, offered=amount >= minimum, lowest=lowest)
 

@@ -189,10 +189,11 @@ class RuleBundle:
             try:
                 value = oracle.evaluate(cap.expr, normalized, self._lists)
                 assert isinstance(value, int | Decimal) and not isinstance(value, bool)
-                amount = max(0, int(Decimal(value).to_integral_value(rounding=ROUND_FLOOR)))
+                exact = max(Decimal(0), Decimal(value))
             except oracle.Incalculable:
-                amount = 0
-            out.append(CapValue(cap.cap_id, cap.reason_code, cap.message, amount))
+                exact = Decimal(0)
+            amount = int(exact.to_integral_value(rounding=ROUND_FLOOR))
+            out.append(CapValue(cap.cap_id, cap.reason_code, cap.message, amount, exact))
         return out
 
     def close(self) -> None:

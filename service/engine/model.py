@@ -83,7 +83,8 @@ class CapValue:
     rule_id: str
     reason_code: str
     message: str
-    amount: int  # fen
+    amount: int  # fen, rounded down, never negative
+    exact: Decimal  # fen, before rounding down, never negative: which caps bind is judged on it
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def test_caps_are_a_third_of_income_and_the_regulatory_ceiling(starter: RuleBund
     caps = starter.caps(F.eligible(applicant__annual_income=100_000_00))
     assert [(c.rule_id, c.reason_code, c.amount) for c in caps] == [
         ("LIM-INCOME", "CAPPED_BY_INCOME", 33_333_33), ("LIM-REGULATION", "CAPPED_BY_REGULATION", 200_000_00)]
+    assert 33_333_33 < caps[0].exact < 33_333_34  # a third, before rounding down: whether it binds is judged on it
 
 
 @pytest.mark.parametrize(("changes", "rule", "reason"), [
