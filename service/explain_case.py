@@ -20,7 +20,7 @@ from service.case_input import CaseInput, attribute_check, case_shape_issues, re
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
 from service.domain.errors import InvalidRequest
 from service.domain.limits import apr
-from service.domain.money import format_fen_as_yuan
+from service.domain.money import decimal_text, format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
 from service.engine.catalogue import RuleSetKind
@@ -234,7 +234,7 @@ def _print_limits(out: TextIO, bundle: RuleBundle, derivation: LimitDerivation) 
         print(f"  no credit is offered in band {band}: declined {spec.no_offer_reason}{attached}", file=out)
         return
     if not derivation.rate_within_apr_cap:
-        annual = apr(offer.daily_rate, spec.days_per_year)
+        annual = decimal_text(apr(offer.daily_rate, spec.days_per_year))  # as the answers write it
         print(f"  daily rate {offer.daily_rate} x {spec.days_per_year} days = APR {annual}, above the APR cap "
               f"{spec.apr_cap}: declined RATE_ABOVE_APR_CAP", file=out)
         return
@@ -245,12 +245,15 @@ def _print_limits(out: TextIO, bundle: RuleBundle, derivation: LimitDerivation) 
     for cap in derivation.caps:
         binding = any(cap is bound for bound in decision.binding_caps)
         said = f"binding, reason {cap.reason_code}" if binding else "not binding"
+        if not binding and cap.amount == decision.lowest < offer.base_limit:
+            said += " (it is above the lowest cap before rounding down to the fen)"
         print(f"  {cap.rule_id:<{width}} {_cny(cap.amount)}, {said}", file=out)
     print(f"  {'rounded down':<{width}} {_cny(decision.lowest)} to a multiple of {_cny(spec.rounding)}: "
           f"{_cny(decision.amount)}", file=out)
     if decision.offered:
+        annual = decimal_text(apr(offer.daily_rate, spec.days_per_year))
         print(f"  {'minimum limit':<{width}} {_cny(spec.minimum_limit)}: reached, granted {_cny(decision.amount)} at "
-              f"a daily rate of {offer.daily_rate} (APR {apr(offer.daily_rate, spec.days_per_year)})", file=out)
+              f"a daily rate of {offer.daily_rate} (APR {annual})", file=out)
     else:
         attached = ", with the scorecard's reasons" if spec.below_minimum_with_score_reasons else ""
         print(f"  {'minimum limit':<{width}} {_cny(spec.minimum_limit)}: {_cny(decision.amount)} is below it, declined "

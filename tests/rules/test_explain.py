@@ -190,9 +190,20 @@ def test_a_granted_limit_is_explained_with_the_caps_that_did_not_bind_and_the_ra
         "  LIM-INCOME     100000.00 CNY, not binding",
         "  LIM-REGULATION 200000.00 CNY, not binding",
         "  rounded down   30000.00 CNY to a multiple of 100.00 CNY: 30000.00 CNY",
-        "  minimum limit  1000.00 CNY: reached, granted 30000.00 CNY at a daily rate of 0.0004 (APR 0.1460)",
+        "  minimum limit  1000.00 CNY: reached, granted 30000.00 CNY at a daily rate of 0.0004 (APR 0.146)",
         "",
         "limit granted: 30000.00 CNY",
+    ]
+
+
+def test_a_cap_tied_with_the_lowest_only_to_the_fen_is_explained_as_not_binding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {"annual_income": "600000.01 CNY"}}, capsys)
+    assert code == 0
+    assert out.split("\nlimits ", 1)[1].splitlines()[2:4] == [
+        "  LIM-INCOME     200000.00 CNY, not binding (it is above the lowest cap before rounding down to the fen)",
+        "  LIM-REGULATION 200000.00 CNY, binding, reason CAPPED_BY_REGULATION",
     ]
 
 
@@ -290,7 +301,7 @@ def test_a_band_whose_rate_is_above_the_apr_cap_is_explained_as_declined_for_it(
     assert code == 0
     assert out.splitlines()[1] == "  outcome DECLINE; score 770; reasons RATE_ABOVE_APR_CAP"
     assert out.split("\nlimits ", 1)[1].splitlines()[1:] == [
-        "  daily rate 0.0002 x 365 days = APR 0.0730, above the APR cap 0.05: declined RATE_ABOVE_APR_CAP",
+        "  daily rate 0.0002 x 365 days = APR 0.073, above the APR cap 0.05: declined RATE_ABOVE_APR_CAP",
         "",
         "limit granted: 0.00 CNY",
     ]
