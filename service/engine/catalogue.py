@@ -153,7 +153,8 @@ LINE_FIELDS = (
     Field("line.outstanding_principal", M, "principal drawn and not yet repaid"),
     Field("line.available_limit", M, "credit limit minus outstanding principal, before this request"),
     Field("line.daily_interest_rate", D, "the line's daily interest rate"),
-    Field("line.days_past_due", I, "days the oldest unpaid instalment is past its due date; 0 if none"),
+    Field("line.days_past_due", I, "days the oldest instalment whose principal is not fully repaid (repayments "
+          "pay the oldest first; interest is settled outside the ledger) is past its due date; 0 if none"),
     Field("line.residence_country", S, "the residence country recorded when the limit was granted",
           carries=_COUNTRY),
 )
