@@ -2,8 +2,10 @@
 
 grpc_health's servicer keeps every Watch stream open until the server is stopped, so a draining server waited its
 whole grace period (10 s) for streams that never end by themselves, and a reload or a shutdown with a client
-watching took that much longer. Here `end_watches` ends them at once (the client's health checking then watches
-again, on a connection to a worker that serves)."""
+watching took that much longer. Here `end_watches` ends them at once, with UNAVAILABLE, the status that tells a
+client to watch again (gRPC's client-side health checking does so on any end, on a connection to a worker that
+serves): ended with OK, a Node.js watcher told NOT_SERVING by a worker without rules took the stream as finished
+and was never told SERVING by the workers that replaced it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, importable by name for typing
+
+
+WATCH_ENDED = "this worker is retiring (a rule reload or a shutdown): watch again"
 
 
 class DrainableHealth(HealthServicer):  # type: ignore[misc]  # grpc_health has no types
@@ -35,6 +40,7 @@ class DrainableHealth(HealthServicer):  # type: ignore[misc]  # grpc_health has 
                         await context.write(health_pb2.HealthCheckResponse(status=status))
                     last_status = status
                     await condition.wait()
+            await context.abort(grpc.StatusCode.UNAVAILABLE, WATCH_ENDED)
         finally:
             self._watcher_count_by_service[request.service] -= 1
             if self._watcher_count_by_service[request.service] == 0:
@@ -53,7 +59,7 @@ class DrainableHealth(HealthServicer):  # type: ignore[misc]  # grpc_health has 
         )
 
     async def end_watches(self) -> None:
-        """End every Watch stream now (each with status OK), and any opened from now on at once."""
+        """End every Watch stream now (each with UNAVAILABLE), and any opened from now on at once."""
         self._watches_ended = True
         for condition in list(self._server_watchers.values()):
             async with condition:

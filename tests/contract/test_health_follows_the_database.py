@@ -193,8 +193,12 @@ def test_a_draining_server_stays_not_serving_when_its_database_answers_again(
             assert rpc_error(lambda: get_line(channel, new_user())).code() == grpc.StatusCode.UNAVAILABLE
             database.start()
             open_line(pb_grpc.DecisionServiceStub(channel), new_user())  # the database answers again
-            # The stream ends when the lame duck does (a check has found the database answering by then).
-            assert [answer.status for answer in server_health] == []
+            # The stream ends when the lame duck does (a check has found the database answering by then), with
+            # nothing more said than to watch again.
+            said: list[int] = []
+            with pytest.raises(grpc.RpcError) as ended:
+                said.extend(answer.status for answer in server_health)
+            assert (said, ended.value.code()) == ([], grpc.StatusCode.UNAVAILABLE)
     finally:
         if stopping.ident is None:
             stopping.start()

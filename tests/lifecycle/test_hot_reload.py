@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
+from service.api.health import WATCH_ENDED
 from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import ROOT, ServerProcess, start_server, workers_of
 
@@ -330,7 +331,10 @@ def test_health_stays_serving_through_reloads_and_a_watch_does_not_hold_them_up(
         stop.set()
         checker.join()
     assert len(seen) > 20 and set(seen) == {health_pb2.HealthCheckResponse.SERVING}
-    assert [answer.status for answer in watch] == []  # its worker retired: the stream ended, nothing else said
+    with pytest.raises(grpc.RpcError) as ended:  # its worker retired: the stream ended, nothing else said ...
+        next(watch)
+    assert (ended.value.code(), ended.value.details()) == (grpc.StatusCode.UNAVAILABLE, WATCH_ENDED)  # ... but to
+    # watch again: a client that took an OK end for the last word would keep the last status it was told
     watch_channel.close()
     with grpc.insecure_channel(server.address) as channel:  # a Watch on the workers serving now, then SIGTERM
         watch = health_pb2_grpc.HealthStub(channel).Watch(
@@ -340,4 +344,7 @@ def test_health_stays_serving_through_reloads_and_a_watch_does_not_hold_them_up(
         assert server.stop() == 0
         # the lame duck and the connections' age, about 3.5 s; held for the drain's 10 s grace before
         assert time.monotonic() - asked < 8
-        assert [answer.status for answer in watch] == [health_pb2.HealthCheckResponse.NOT_SERVING]
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as ended:
+            next(watch)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
