@@ -15,7 +15,6 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer  # grpc_health.v1.health.aio, importable by name for typing
 
-
 WATCH_ENDED = "this worker is retiring (a rule reload or a shutdown): watch again"
 
 
