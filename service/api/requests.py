@@ -46,6 +46,7 @@ _METHODS = {
     pb.REPAYMENT_METHOD_EQUAL_PRINCIPAL: RepaymentMethod.EQUAL_PRINCIPAL,
     pb.REPAYMENT_METHOD_BULLET: RepaymentMethod.BULLET,
 }
+_METHOD_NAMES = ", ".join(pb.RepaymentMethod.Name(method) for method in _METHODS)  # as the contract spells them
 _EVENT_TYPES = {
     pb.TRANSACTION_TYPE_LOGIN: EventType.LOGIN,
     pb.TRANSACTION_TYPE_PASSWORD_CHANGE: EventType.PASSWORD_CHANGE,
@@ -55,6 +56,7 @@ _EVENT_TYPES = {
     pb.TRANSACTION_TYPE_REPAYMENT: EventType.REPAYMENT,
     pb.TRANSACTION_TYPE_PAYMENT: EventType.PAYMENT,
 }
+_EVENT_TYPE_NAMES = ", ".join(pb.TransactionType.Name(event_type) for event_type in _EVENT_TYPES)
 _MONEY_MOVING_EVENTS = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
 
 
@@ -234,7 +236,7 @@ def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
     check = _Checker()
     method = _METHODS.get(request.repayment_method)
     if method is None:
-        check.fail("repayment_method", "must be EQUAL_INSTALLMENT, EQUAL_PRINCIPAL or BULLET")
+        check.fail("repayment_method", f"must be one of {_METHOD_NAMES}")
     purpose = request.purpose
     if not purpose:
         check.fail("purpose", "is required, e.g. CONSUMPTION")
@@ -262,7 +264,7 @@ def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> Tr
     t = request.transaction
     event_type = _EVENT_TYPES.get(t.type)
     if event_type is None:
-        check.fail("transaction.type", "must be a known transaction type, not UNSPECIFIED")
+        check.fail("transaction.type", f"must be one of {_EVENT_TYPE_NAMES}")
     moves_money = event_type in _MONEY_MOVING_EVENTS
     occurred_at: datetime | None = None
     if t.HasField("occurred_at"):

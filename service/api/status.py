@@ -42,7 +42,9 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 break
             bad.field_violations.append(violation)
         summary = _summary(error.violations, len(bad.field_violations))
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", "INVALID_REQUEST", bad)
+        counts = {"violations": str(len(error.violations)), "violations_listed": str(len(bad.field_violations))}
+        return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", "INVALID_REQUEST", bad,
+                       metadata=counts)
     if isinstance(error, UndecodableRequest):
         return _status(code_pb2.INVALID_ARGUMENT, str(error), "UNDECODABLE_REQUEST")
     if isinstance(error, NotFoundError):
@@ -138,10 +140,13 @@ def logged_field(field: str) -> str:
     return ATTRIBUTES + "*" if field.startswith(ATTRIBUTES) else field
 
 
-def _status(code: int, message: str, reason: str, *details: Message) -> status_pb2.Status:
-    """The status with its details, and last (after those a client may read first) the ErrorInfo naming `reason`."""
+def _status(
+    code: int, message: str, reason: str, *details: Message, metadata: dict[str, str] | None = None
+) -> status_pb2.Status:
+    """The status with its details, and last (after those a client may read first) the ErrorInfo naming `reason`,
+    with `metadata` (for INVALID_REQUEST: how many bad fields there are, and how many the BadRequest lists)."""
     packed = []
-    for detail in (*details, error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)):
+    for detail in (*details, error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)):
         holder = any_pb2.Any()
         holder.Pack(detail)
         packed.append(holder)

@@ -45,13 +45,32 @@ def bad_fields(error: grpc.RpcError) -> list[str]:
     return fields
 
 
-def error_reason(error: grpc.RpcError) -> tuple[str, str]:
-    """The (domain, reason) of an error's google.rpc.ErrorInfo, which the service puts last in its details."""
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """An error's google.rpc.ErrorInfo, which the service puts last in its details."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     assert status is not None, "no rich status attached"
     info = error_details_pb2.ErrorInfo()
     assert status.details[-1].Unpack(info), status.details
+    return info
+
+
+def error_reason(error: grpc.RpcError) -> tuple[str, str]:
+    """The (domain, reason) of an error's google.rpc.ErrorInfo."""
+    info = error_info(error)
     return info.domain, info.reason
+
+
+def violations(error: grpc.RpcError) -> dict[str, str]:
+    """What the google.rpc.BadRequest detail of an error says of each field it names."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "no rich status attached"
+    said: dict[str, str] = {}
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            said.update((v.field, v.description) for v in bad.field_violations)
+    return said
 
 
 def open_line(

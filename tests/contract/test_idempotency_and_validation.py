@@ -17,7 +17,7 @@ from service.api.server import MAX_REQUEST_BYTES
 from service.bootstrap import start_service
 from service.config import Settings
 from tests.contract.conftest import ROOT
-from tests.contract.helpers import bad_fields, error_reason, new_user, open_line, rpc_error
+from tests.contract.helpers import bad_fields, error_info, error_reason, new_user, open_line, rpc_error, violations
 from tests.support.builders import cny, drawdown, request_id, strong_applicant
 
 
@@ -328,6 +328,23 @@ def test_a_call_with_more_bad_fields_than_a_reply_can_hold_is_still_invalid_argu
         assert 20 <= len(listed) < 64
         said = error.details() or ""
         assert f"and 61 more, of which the BadRequest details list the first {len(listed) - 3}" in said
+        assert dict(error_info(error).metadata) == {"violations": "64", "violations_listed": str(len(listed))}
+
+
+def test_an_enum_refused_is_told_the_values_it_may_take_as_the_contract_spells_them(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """'must be EQUAL_INSTALLMENT, ...': a client that wrote that in proto3 JSON was refused by its own library (the
+    contract's name is REPAYMENT_METHOD_EQUAL_INSTALLMENT), or sent 0 and was refused again."""
+    method = violations(rpc_error(lambda: decisions.AuthorizeDrawdown(drawdown("u1", 100, repayment_method=42))))
+    offered = method["repayment_method"].removeprefix("must be one of ").split(", ")
+    assert offered == [v.name for v in pb.RepaymentMethod.DESCRIPTOR.values if v.number]
+    unspecified = pb.FlagTransactionRequest(request_id=request_id(), transaction=pb.Transaction(transaction_id="t",
+                                                                                                 user_id="u"))
+    kind = violations(rpc_error(lambda: decisions.FlagTransaction(unspecified)))
+    offered = kind["transaction.type"].removeprefix("must be one of ").split(", ")
+    assert offered == [v.name for v in pb.TransactionType.DESCRIPTOR.values if v.number]
+    assert error_info(rpc_error(lambda: decisions.FlagTransaction(unspecified))).metadata["violations"] == "1"
 
 
 def test_bad_ledger_calls_are_invalid_argument(ledger: pb_grpc.CreditLineServiceStub) -> None:
