@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -35,6 +34,7 @@ from service.domain.request_limits import (  # a request's ranges: a case descri
     MAX_TERM_MONTHS,
     MAX_TEXT_LENGTH,
     PURPOSE_CODE,
+    canonical_ip,
 )
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
@@ -616,13 +616,14 @@ class _Reader:
     def channel(self, owner: dict[str, object], owner_path: FieldPath) -> ChannelInput:
         path = (*owner_path, "channel")
         given = self.mapping_value(owner.get("channel"), path, _CHANNEL_KEYS)
-        ip = self.text(given, "ip", path, MAX_TEXT_LENGTH, "")
-        if ip and not _is_ip_address(ip):
-            self.fail((*path, "ip"), f"{shown(ip)} is not an IP address", "write an IPv4 or IPv6 address such as "
-                      "203.0.113.7, or leave it out")
+        written = self.text(given, "ip", path, MAX_TEXT_LENGTH, "")
+        ip = canonical_ip(written) if written else ""
+        if ip is None:
+            self.fail((*path, "ip"), f"{shown(written)} is not an IP address", "write an IPv4 or IPv6 address such "
+                      "as 203.0.113.7, or leave it out")
         return ChannelInput(
             device_id=self.text(given, "device_id", path, MAX_ID_LENGTH, ""),
-            ip=ip,
+            ip=ip or "",
             country=self.country(given, "country", path, "CN"),
             city=self.text(given, "city", path, MAX_TEXT_LENGTH, ""),
         )
@@ -770,14 +771,3 @@ def _number_hint(value: object) -> str:
     if isinstance(value, str):
         return "write the number without quotes, units or an exponent"
     return "write a number"
-
-
-def _is_ip_address(text: str) -> bool:
-    """A dotted IPv4 or an IPv6 address, as api/requests.py accepts them."""
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-        except (OSError, ValueError):
-            continue
-        return True
-    return False

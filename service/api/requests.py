@@ -3,7 +3,6 @@ nothing runs until the whole request is valid."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from service.domain.request_limits import (
     MAX_TERM_MONTHS,
     MAX_TEXT_LENGTH,
     PURPOSE_CODE,
+    canonical_ip,
 )
 
 CURRENCY = "CNY"
@@ -120,11 +120,12 @@ class _Checker:
         if not owner.HasField("channel"):
             return ChannelInput()
         ch = owner.channel
-        if ch.ip and not _is_ip_address(ch.ip):
+        ip = canonical_ip(ch.ip) if ch.ip else ""
+        if ip is None:
             self.fail(f"{field}.ip", "must be an IPv4 or IPv6 address, or empty")
         return ChannelInput(
             device_id=self.identifier(ch.device_id, f"{field}.device_id", required=False),
-            ip=ch.ip,
+            ip=ip or "",
             country=self.country(ch.country, f"{field}.country"),
             city=self.text(ch.city, f"{field}.city"),
         )
@@ -191,17 +192,6 @@ class _Checker:
             country=self.country(a.country, "applicant.country"),
             attributes=self.attributes(a.attributes, "applicant.attributes"),
         )
-
-
-def _is_ip_address(text: str) -> bool:
-    """A dotted IPv4 or an IPv6 address (the C parser: ipaddress takes microseconds per address)."""
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-        except (OSError, ValueError):  # ValueError: an embedded NUL
-            continue
-        return True
-    return False
 
 
 # What the serving bundle finds wrong with declared attributes (RuleBundle.check_attributes, as violations).

@@ -12,6 +12,7 @@ rule checker refuses a text value a field can never take and judges "never" and 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -24,6 +25,7 @@ from service.domain.request_limits import (
     MAX_TERM_MONTHS,
     MAX_TEXT_LENGTH,
     PURPOSE_CODE,
+    canonical_ip,
 )
 
 
@@ -54,11 +56,15 @@ class TextForm:
     pattern: re.Pattern[str] | None = None  # a non-empty value matches it whole
     empty: bool = True  # whether the field may be empty
     trimmed: bool = False  # without spaces (or other blanks) at either end
+    # the one form requests carry a value in (None: not a value at all), for a field the service rewrites so
+    canonical: Callable[[str], str | None] | None = None
 
     def takes(self, text: str) -> bool:
         """Whether a request can carry this text in the field."""
         if not text:
             return self.empty
+        if self.canonical is not None:
+            return self.canonical(text) == text
         if len(text) > self.max_length or not text.isprintable():
             return False
         if self.trimmed and text != text.strip():
@@ -112,6 +118,11 @@ def _text(noun: str) -> Carried:
 
 
 
+_IP_ADDRESS = Carried(TextForm(
+    "an IP address as requests carry it",
+    "requests carry one address, in its shortest standard form (203.0.113.7, 2001:db8::1), or nothing",
+    "write one address, e.g. '203.0.113.7' or '2001:db8::1': a rule cannot match a range such as 10.0.0.0/8, or a "
+    "host name", 39, canonical=canonical_ip))
 _AMOUNT = Carried(low=0, high=MAX_FEN)  # an amount a request gives: never negative
 _POSITIVE_AMOUNT = Carried(low=1, high=MAX_FEN)
 
@@ -161,7 +172,9 @@ LINE_FIELDS = (
 
 CHANNEL_FIELDS = (
     Field("channel.device_id", S, "device the request came from", carries=_id("a device id")),
-    Field("channel.ip", S, "IP address the request came from"),
+    Field("channel.ip", S, "IP address the request came from, in the one form the service gives every address: IPv4 "
+          "dotted (203.0.113.7), IPv6 compressed in lower case (2001:db8::1), an IPv4 address within IPv6 "
+          "(::ffff:203.0.113.7) as IPv4; empty if unknown", carries=_IP_ADDRESS),
     Field("channel.country", S, "country the request came from, ISO 3166 alpha-2; empty if unknown",
           carries=_COUNTRY),
     Field("channel.city", S, "city the request came from; empty if unknown", carries=_text("a city")),

@@ -340,6 +340,9 @@ def form_hint(form: TextForm, text: str) -> str:
     something is left. An empty value is never offered: it means "none", not what the rule was written for."""
     if not text:
         return "requests always carry one: compare with a value they can carry, or remove the comparison"
+    if form.canonical is not None:  # an address written another way: the form requests carry it in
+        meant = form.canonical(text.strip())
+        return f"write '{meant}', the form requests carry it in" if meant else form.hint
     if form.pattern is None:
         return _free_text_hint(form, text)
     for candidate in (text.strip(), text.strip().upper(), "_".join(text.upper().split())):
