@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+import structlog
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from structlog.testing import capture_logs
 
+from service.api import status as status_table
 from service.api.runners import TooManyCalls
 from service.api.status import to_status
 from service.domain.errors import NoRuleBundle, StoreUnavailable, UnknownCreditLine, UnknownDrawdown
 
 
-def test_a_call_answered_unavailable_for_the_store_tells_the_operator_why() -> None:
+def test_a_call_answered_unavailable_for_the_store_tells_the_operator_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a logger not yet used: the module's own may have been cached, on first use, by a test that configured logging
+    # (the CLI's main does), and then writes past capture_logs
+    monkeypatch.setattr(status_table, "log", structlog.get_logger())
     with capture_logs() as logs:
         status = to_status(StoreUnavailable("timed out waiting for the SQLite write lock"))
 
