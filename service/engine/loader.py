@@ -23,6 +23,7 @@ from typing import TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from service.engine import problems as P
+from service.engine.answer_size import answers_too_large, largest_answers
 from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, FieldType, RuleSetKind
 from service.engine.context import CODE_RE, AttributeSpec, LoadContext
 from service.engine.files import BUNDLE_FILE, LISTS_DIR, LISTS_FIX, BundleFiles, display_path, read_bundle_files
@@ -106,6 +107,7 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
     if scorecard is not None and limits is not None and all(kind in rule_files for kind in DECISION_KINDS):
         used_lists = _lists_used(scorecard, limits, rule_files)
         _warn_of_unused_lists(files, ctx.lists, used_lists, problems)
+        problems += answers_too_large(largest_answers(files.directory, ctx.reasons, scorecard, limits, rule_files))
     if any(p.is_error for p in problems) or header is None or scorecard is None or limits is None \
             or used_lists is None:
         return None, problems
