@@ -78,9 +78,11 @@ def to_status(error: BaseException) -> status_pb2.Status:
         return _status(code_pb2.FAILED_PRECONDITION, "repayment exceeds outstanding principal", "OVER_REPAYMENT",
                        failure)
     if isinstance(error, StoreUnavailable):
-        # The caller learns only that it may retry; the operator needs the reason (it names no person or user).
+        # The caller learns only that it may retry, with the same request_id (a connection lost at COMMIT may leave
+        # the call applied); the operator needs the reason (it names no person or user).
         log.warning("store.unavailable", reason=str(error))
-        return _status(code_pb2.UNAVAILABLE, "the ledger database is busy or unavailable; retry later",
+        return _status(code_pb2.UNAVAILABLE,
+                       "the ledger database is busy or unavailable; retry with the same request_id",
                        "LEDGER_UNAVAILABLE")
     if isinstance(error, TooManyCalls):
         retry = error_details_pb2.RetryInfo()

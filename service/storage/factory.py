@@ -10,6 +10,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from service.app.ports import Store
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
+# The longest store timeout, an hour: past any wait a caller would sit through, and far within what is derived from
+# it. PostgreSQL's idle_in_transaction_session_timeout (twice it) and SQLite's busy timeout are ints of milliseconds,
+# at most 2,147,483,647: past that every pooled connection failed its settings, so `serve` never started and never
+# said why, and SQLite silently waited for no lock at all.
+MAX_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POOL_SIZE = 16
 
 _SQLITE_OPTIONS = frozenset({"timeout"})
@@ -55,7 +60,7 @@ def open_store(
     - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
     - ``postgresql://user@host:5432/dbname`` (or ``postgres://``), with any libpq parameters in the query
 
-    ``timeout`` (seconds, default 3) bounds how long a call waits for the database before it fails with
+    ``timeout`` (seconds, default 3, at most 3600) bounds how long a call waits for the database before it fails with
     StoreUnavailable: the SQLite write lock and busy timeout, or the PostgreSQL connect timeout, the wait for a
     pooled connection and each wait for the database's answer (its statement_timeout too). ``pool_size`` (default
     16, PostgreSQL only) is how many transactions a serving process runs at once (its calls beyond that wait their
@@ -182,8 +187,8 @@ def _timeout(from_url: str | None, argument: float | None) -> float:
 
 
 def _positive_seconds(value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {value}")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_SECONDS):
+        raise ValueError(f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS:g}, got {value}")
     return value
 
 

@@ -72,6 +72,18 @@ def test_sqlite_runs_in_wal_mode_with_normal_sync_foreign_keys_and_a_busy_timeou
     assert settings == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 1500}
 
 
+def test_the_longest_timeout_an_hour_is_taken_whole_as_the_sqlite_busy_timeout(tmp_path: Path) -> None:
+    """Past about 24.8 days, sqlite3 wraps the busy timeout's milliseconds to 0: a lock would not be waited for."""
+    store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}?timeout=3600")
+
+    with store.unit_of_work() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        busy_timeout = uow.fetch_one("PRAGMA busy_timeout", {})[0]  # type: ignore[index]
+    store.close()
+
+    assert busy_timeout == 3_600_000
+
+
 def test_a_repayment_of_a_drawdown_that_does_not_exist_is_rejected_by_the_foreign_key(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), store.unit_of_work() as uow:
@@ -92,6 +104,24 @@ def test_a_postgres_url_may_use_either_scheme_and_carry_store_options_beside_lib
     store.close()
 
 
+def test_the_longest_timeout_an_hour_fits_every_postgres_setting_derived_from_it(postgres_url: str) -> None:
+    """Twice a timeout of 1,100,000 s overflowed idle_in_transaction_session_timeout's int of milliseconds: every
+    pooled connection then failed its settings, and `serve` hung without a word."""
+    store = open_store(postgres_url + "&timeout=3600")
+
+    with store.unit_of_work() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        settings = dict(uow.fetch_all(
+            "SELECT name, setting FROM pg_settings WHERE name IN"
+            " ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')", {}
+        ))
+    store.close()
+
+    assert settings == {
+        "statement_timeout": "3600000", "lock_timeout": "2880000", "idle_in_transaction_session_timeout": "7200000"
+    }
+
+
 @pytest.mark.parametrize(
     ("url", "complaint"),
     [
@@ -102,6 +132,9 @@ def test_a_postgres_url_may_use_either_scheme_and_carry_store_options_beside_lib
         ("sqlite:///ledger.db?journal=off", "unknown SQLite URL option 'journal'"),
         ("sqlite:///ledger.db?timeout=soon", "timeout='soon' must be a number of seconds"),
         ("sqlite:///ledger.db?timeout=0", "timeout must be a positive number"),
+        ("sqlite:///ledger.db?timeout=nan", "timeout must be a positive number"),
+        ("sqlite:///ledger.db?timeout=3600.5", "positive number of seconds, at most 3600, got 3600.5"),
+        ("postgresql://localhost/test?timeout=1100000", "at most 3600, got 1100000.0"),
         ("postgresql://localhost/test?pool_size=0", "pool_size must be from 1 to 1000"),
         ("postgresql://localhost/test?pool_size=many", "pool_size='many' must be a whole number"),
         ("postgresql://localhost/test?sslmode=sometimes&x=1", "malformed PostgreSQL URL"),

@@ -96,6 +96,8 @@ def test_connection_spread_is_auto_unless_set_and_a_bad_mode_names_the_setting_a
         ("sqlite:///x.db?foo=1", "unknown SQLite URL option 'foo'"),
         ("postgresql://u@localhost:notaport/db", "the port in the PostgreSQL URL must be a number"),
         ("postgresql://u@localhost/db?pool_size=0", "pool_size must be from 1 to 1000"),
+        # Twice it in milliseconds overflowed PostgreSQL's idle_in_transaction_session_timeout: serve hung silently.
+        ("postgresql://u@localhost/db?timeout=1100000", "timeout must be a positive number of seconds, at most 3600"),
     ],
 )
 def test_a_database_url_that_cannot_be_used_is_refused_before_anything_starts(url: str, said: str) -> None:

@@ -21,7 +21,8 @@ def test_a_call_answered_unavailable_for_the_store_tells_the_operator_why(monkey
         status = to_status(StoreUnavailable("timed out waiting for the SQLite write lock"))
 
     assert status.code == code_pb2.UNAVAILABLE
-    assert status.message == "the ledger database is busy or unavailable; retry later"  # the caller: it may retry
+    # the caller: it may retry, with the same request_id (a call whose COMMIT lost its connection may have been applied)
+    assert status.message == "the ledger database is busy or unavailable; retry with the same request_id"
     assert logs == [
         {"event": "store.unavailable", "log_level": "warning", "reason": "timed out waiting for the SQLite write lock"}
     ]

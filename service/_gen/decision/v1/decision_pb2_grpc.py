@@ -30,6 +30,9 @@ class DecisionServiceStub:
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
     Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
     the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
+    A call answered DEADLINE_EXCEEDED or CANCELLED, or UNAVAILABLE with ErrorInfo reason LEDGER_UNAVAILABLE (its
+    connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
+    request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
     (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
     most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
@@ -68,6 +71,9 @@ class DecisionServiceServicer:
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
     Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
     the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
+    A call answered DEADLINE_EXCEEDED or CANCELLED, or UNAVAILABLE with ErrorInfo reason LEDGER_UNAVAILABLE (its
+    connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
+    request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
     (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
     most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
@@ -139,6 +145,9 @@ class DecisionService:
     and flags suspicious account activity. Business outcomes (decline, review) are answers, not errors.
     Every request that decides or mutates carries a request_id, its idempotency key: a retry with the same one gets
     the stored answer. It is kept as sent and shown to auditors: make it opaque (a UUID), never personal data.
+    A call answered DEADLINE_EXCEEDED or CANCELLED, or UNAVAILABLE with ErrorInfo reason LEDGER_UNAVAILABLE (its
+    connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
+    request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
     (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
     most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
