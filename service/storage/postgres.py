@@ -13,6 +13,10 @@ for the database's answer by the store's timeout; all end in StoreUnavailable. A
 dropped (restart, failover, ``pg_terminate_backend``) is found out by the ``BEGIN`` that starts every unit of work,
 before the caller has done anything, and the next connection is tried; the pool replaces dropped connections by
 itself, so the store recovers without a restart when the database returns.
+
+Every new connection is also checked to reach the ledger the store opened (its pseudonym secret, `_ledger_problem`):
+a database dropped and created again, or restored from another ledger, under a running replica is then unavailable
+to it, as a database that does not answer is, until it holds that ledger again or the replica is restarted.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
+import structlog
 from psycopg.abc import PQGen
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
@@ -41,6 +46,8 @@ from service.storage.ledger import DecisionReads, Params, Row, SqlUnitOfWork
 from service.storage.migrations import MigrationError, load_migrations, pending_migrations, require_current
 
 RV = TypeVar("RV")
+
+log = structlog.get_logger("decisiond.storage")
 
 # A call on the event loop asks the pool for a connection with the shortest wait the pool accepts (it refuses 0
 # and counts from before its own checks), and lets the loop run between asks, from 2 ms up to 50 ms apart.
@@ -166,6 +173,7 @@ class PostgresStore(DecisionReads):
         # Migrated on a connection of its own before the pool opens: a database that cannot be reached is then
         # reported with the driver's reason at once, not as a pool timeout after warnings of the pool's retries.
         self._pseudonym_key = _migrate(conninfo, read_only=read_only)
+        self._ledger_problem: str | None = None  # what the last new connection found instead of the ledger (logged)
         self._slots = cooperative.Slots(pool_size)  # for the calls on the event loop, one per connection
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo,
@@ -174,7 +182,7 @@ class PostgresStore(DecisionReads):
             min_size=min(2, pool_size),
             max_size=pool_size,
             open=False,
-            configure=lambda connection: _configure(connection, answer_within=timeout),
+            configure=self._configure_connection,
             timeout=timeout,
             # Stop retrying a failed connection well within one request's wait: the pool then grows again
             # on demand, so the first request after the database returns is served instead of waiting
@@ -183,6 +191,25 @@ class PostgresStore(DecisionReads):
             name="decisiond",
         )
         self._pool.open(wait=False)
+
+    def _configure_connection(self, connection: Connection) -> None:
+        """A new pooled connection's session settings, and the check that it reaches the ledger this store opened.
+        A replica that kept the secret of a ledger the database no longer holds gave one person two credit lines
+        (their id hashed with each secret), each drawn to its limit; with the ledger's tables gone (dropped, or a
+        restore under way), every call failed INTERNAL while health said SERVING. Refused here, the connection never
+        reaches the pool: calls fail UNAVAILABLE and health reports NOT_SERVING, as when the database is away."""
+        _configure(connection, answer_within=self._timeout)
+        problem = _ledger_problem(connection, self._pseudonym_key)
+        if problem is None:
+            if self._ledger_problem is not None:
+                self._ledger_problem = None
+                log.info("store.ledger_found_again")
+            return
+        if problem != self._ledger_problem:  # once for each, not at every attempt of the pool's
+            self._ledger_problem = problem
+            log.error("store.ledger_replaced", reason=problem)
+        connection.close()  # the pool would leave it open
+        raise psycopg.OperationalError(problem)
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A READ COMMITTED transaction on a pooled connection."""
@@ -344,6 +371,20 @@ def _configure(connection: Connection, *, answer_within: float | None = None) ->
         connection.execute(f"SET lock_timeout = {_ms(answer_within * LOCK_WAIT_SHARE)}")
         idle_for = answer_within * IDLE_IN_TRANSACTION_TIMES
         connection.execute(f"SET idle_in_transaction_session_timeout = {_ms(idle_for)}")
+
+
+def _ledger_problem(connection: Connection, key: bytes) -> str | None:
+    """Why the database the connection reaches does not hold the ledger whose pseudonym secret is `key`; None if it
+    does."""
+    try:
+        row = connection.execute("SELECT secret FROM pseudonym_secret WHERE singleton = 1").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return ("the database holds no ledger (its tables are missing: was it dropped and created again, or is a "
+                "restore under way?); calls fail until it holds this server's ledger again")
+    if row is None or bytes(row[0]) != key:
+        return ("the database holds another ledger than the one this server opened (its pseudonym secret differs: "
+                "it was replaced); restart the server to serve the new ledger")
+    return None
 
 
 def _ms(seconds: float) -> int:

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from service.app.ports import Store
 from service.domain.errors import DatabaseBusy, LockHeldElsewhere, StoreUnavailable
@@ -84,6 +86,46 @@ def test_the_pool_recovers_when_the_server_terminates_its_connections(
         assert line_is_readable(store)
         assert time.monotonic() - started < 1
     store.close()
+
+
+def test_a_store_whose_database_was_replaced_under_it_writes_nothing_there_until_its_ledger_is_back(
+    postgres_url: str, postgres_admin_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database dropped and created again (a rebuild, a restore) under a running replica, and another replica
+    migrating it: the first kept hashing user ids with the old secret, so one person got a credit line through each
+    replica and drew each to its limit; while the tables were missing, its every call failed INTERNAL."""
+    monkeypatch.setattr(postgres, "log", structlog.get_logger())  # a logger capture_logs sees (see test_status.py)
+    store = open_store(postgres_url, timeout=1, pool_size=2)
+    schema = parse_qs(urlsplit(postgres_url).query)["application_name"][0]
+    save_a_line(store)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_kept"')  # the ledger, put aside
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    terminate_connections(postgres_url, postgres_admin_url)
+    try:
+        with capture_logs() as logs:
+            with pytest.raises(StoreUnavailable):  # no tables: unavailable, as a database away is
+                save_a_line(store)
+            replacement = open_store(postgres_url)  # another replica migrates: a new ledger, a new secret
+            with pytest.raises(StoreUnavailable):
+                save_a_line(store)
+            assert line_is_readable(replacement) is False
+            replacement.close()
+            with psycopg.connect(postgres_admin_url, autocommit=True) as admin:  # the ledger restored
+                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                admin.execute(f'ALTER SCHEMA "{schema}_kept" RENAME TO "{schema}"')
+            terminate_connections(postgres_url, postgres_admin_url)
+            assert line_is_readable(store)  # its own ledger again: served without a restart
+        said = [(line["event"], line.get("reason", "").split(" (")[0]) for line in logs]
+        assert said == [  # once for each, not at every attempt of the pool's
+            ("store.ledger_replaced", "the database holds no ledger"),
+            ("store.ledger_replaced", "the database holds another ledger than the one this server opened"),
+            ("store.ledger_found_again", ""),
+        ], said
+    finally:
+        store.close()
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}_kept" CASCADE')
 
 
 def test_a_connection_lost_inside_a_unit_of_work_fails_that_one_only(
