@@ -216,7 +216,8 @@ def _applicant_request(
     request_id = check.identifier(request.request_id, "request_id")
     applicant = check.applicant(request)
     if check.violations and applicant is not None and refused_attributes is not None:
-        check.violations += refused_attributes(applicant.attributes)
+        named = {violation.field for violation in check.violations}  # once each, with the request's own limit
+        check.violations += [v for v in refused_attributes(applicant.attributes) if v.field not in named]
     check.done()
     assert applicant is not None
     return request_id, applicant

@@ -347,6 +347,16 @@ def test_an_enum_refused_is_told_the_values_it_may_take_as_the_contract_spells_t
     assert error_info(rpc_error(lambda: decisions.FlagTransaction(unspecified))).metadata["violations"] == "1"
 
 
+def test_a_declared_attribute_refused_by_the_request_and_by_the_bundle_is_named_once(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """Too long for any request, and not a whole number as bundle.yaml declares it: it was named twice, once with
+    each limit."""
+    error = rpc_error(lambda: decisions.GrantLimit(_applicant(attributes={"employment_months": "x" * 1025})))
+    assert bad_fields(error) == ["applicant.attributes.employment_months"]
+    assert violations(error) == {"applicant.attributes.employment_months": "must be at most 256 characters"}
+
+
 def test_bad_ledger_calls_are_invalid_argument(ledger: pb_grpc.CreditLineServiceStub) -> None:
     error = rpc_error(lambda: ledger.GetCreditLine(pb.GetCreditLineRequest()))
     assert bad_fields(error) == ["user_id"]
