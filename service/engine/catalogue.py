@@ -5,7 +5,8 @@ int for INT, Decimal for DECIMAL, int fen for MONEY, bool for BOOL, str for STR.
 `applicant.attributes.<name>` fields are declared per bundle in bundle.yaml, not here.
 
 A field filled from a request also says what the request can carry in it (`carries`): the codes, lengths and
-ranges the service holds every request (and every rule-test case) to, from service/domain/request_limits.py. The
+ranges the service holds every request (and every rule-test case) to, from service/domain/request_limits.py. A field
+the service works out says the range it gives it (a score within the bundle's range, a count never negative). The
 rule checker refuses a text value a field can never take and judges "never" and "always" over these ranges.
 """
 
@@ -80,6 +81,7 @@ class Carried:
     text: TextForm | None = None
     low: int | None = None
     high: int | None = None
+    worked_out: bool = False  # the service works the value out (a score, a count, a sum); no request carries it
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ _IP_ADDRESS = Carried(TextForm(
     "requests carry one address, in its shortest standard form (203.0.113.7, 2001:db8::1), or nothing",
     "write one address, e.g. '203.0.113.7' or '2001:db8::1': a rule cannot match a range such as 10.0.0.0/8, or a "
     "host name", 39, canonical=canonical_ip))
+_NEVER_NEGATIVE = Carried(low=0, worked_out=True)  # a count or a sum of amounts the service works out
+SCORE_RANGE = (350, 950)  # a bundle's score range unless bundle.yaml gives another
 _AMOUNT = Carried(low=0, high=MAX_FEN)  # an amount a request gives: never negative
 _POSITIVE_AMOUNT = Carried(low=1, high=MAX_FEN)
 
@@ -154,18 +158,21 @@ APPLICANT_FIELDS = (
 )
 
 SCORE_FIELDS = (
-    Field("score.value", I, "the scorecard's score, 350..950"),
+    Field("score.value", I, "the scorecard's score, within bundle.yaml's `score` range (350..950 in the bundled rules)",
+          carries=Carried(low=SCORE_RANGE[0], high=SCORE_RANGE[1], worked_out=True)),
     Field("score.band", S, f"the score band, {_BANDS_NOTE}"),
 )
 
 LINE_FIELDS = (
     Field("line.status", S, "credit line status; NONE when the user has no line", _STATUSES),
-    Field("line.credit_limit", M, "the line's credit limit"),
-    Field("line.outstanding_principal", M, "principal drawn and not yet repaid"),
-    Field("line.available_limit", M, "credit limit minus outstanding principal, before this request"),
+    Field("line.credit_limit", M, "the line's credit limit", carries=_NEVER_NEGATIVE),
+    Field("line.outstanding_principal", M, "principal drawn and not yet repaid", carries=_NEVER_NEGATIVE),
+    Field("line.available_limit", M, "credit limit minus outstanding principal, before this request; never negative",
+          carries=_NEVER_NEGATIVE),
     Field("line.daily_interest_rate", D, "the line's daily interest rate"),
     Field("line.days_past_due", I, "days the oldest instalment whose principal is not fully repaid (repayments "
-          "pay the oldest first; interest is settled outside the ledger) is past its due date; 0 if none"),
+          "pay the oldest first; interest is settled outside the ledger) is past its due date; 0 if none",
+          carries=_NEVER_NEGATIVE),
     Field("line.residence_country", S, "the residence country recorded when the limit was granted",
           carries=_COUNTRY),
 )
@@ -208,8 +215,10 @@ TRANSACTION_FIELDS = (
 )
 
 FEATURE_FIELDS = (
-    Field("features.drawdowns_last_hour", I, "approved drawdowns in the hour before this event"),
-    Field("features.drawdown_amount_last_hour", M, "sum of approved drawdowns in the hour before this event"),
+    Field("features.drawdowns_last_hour", I, "approved drawdowns in the hour before this event",
+          carries=_NEVER_NEGATIVE),
+    Field("features.drawdown_amount_last_hour", M, "sum of approved drawdowns in the hour before this event",
+          carries=_NEVER_NEGATIVE),
     Field("features.credential_changed_last_24h", B, "a password or phone change in the 24 hours before this event"),
     Field("features.device_seen_before", B, "this device appears in the user's earlier history"),
     Field(
@@ -217,7 +226,8 @@ FEATURE_FIELDS = (
         B,
         "the counterparty first appeared in the user's history less than 24 hours ago (or appears now)",
     ),
-    Field("features.transfer_out_last_hour", M, "transfers out in the last hour, this one included"),
+    Field("features.transfer_out_last_hour", M, "transfers out in the last hour, this one included",
+          carries=_NEVER_NEGATIVE),
     Field(
         "features.transfer_out_ratio_last_hour",
         D,

@@ -12,6 +12,8 @@ from service.engine.catalogue import (
     ATTRIBUTES_PREFIX,
     FIELDS,
     NAMESPACES_BY_RULESET,
+    SCORE_RANGE,
+    Carried,
     FieldType,
     RuleSetKind,
     fields_for,
@@ -54,6 +56,7 @@ class LoadContext:
     reasons: dict[str, str] = field(default_factory=dict)
     lists: dict[str, frozenset[str]] = field(default_factory=dict)
     lists_unlisted: bool = False  # lists/ could not be looked into (reported): which lists exist is not known
+    score_range: tuple[int, int] = SCORE_RANGE  # bundle.yaml's: score.value is always within it
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     band_names: tuple[str, ...] = ()
     ids: dict[str, str] = field(default_factory=dict)  # id -> where it was first defined
@@ -94,8 +97,10 @@ class LoadContext:
     def scope(self, kind: RuleSetKind) -> Scope:
         """The fields, lists and attributes rules of this kind may reference."""
         spaces = NAMESPACES_BY_RULESET[kind]
+        score = Carried(low=self.score_range[0], high=self.score_range[1], worked_out=True)
         fields = {
-            name: FieldSpec(name, f.type, self.band_names if name == "score.band" else f.allowed_values)
+            name: FieldSpec(name, f.type, self.band_names if name == "score.band" else f.allowed_values,
+                            score if name == "score.value" else None)
             for name, f in fields_for(kind).items()
         }
         unavailable: dict[str, str] = {}

@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from service.engine import problems as P
 from service.engine.answer_size import answers_too_large, largest_answers
-from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, FieldType, RuleSetKind
+from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, SCORE_RANGE, FieldType, RuleSetKind
 from service.engine.context import CODE_RE, AttributeSpec, LoadContext
 from service.engine.files import BUNDLE_FILE, LISTS_DIR, LISTS_FIX, BundleFiles, display_path, read_bundle_files
 from service.engine.load_limits import Limits, money, read_limits
@@ -88,7 +88,8 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
         header, reasons_known = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
     ctx.lists = _read_lists(files, problems)
     ctx.lists_unlisted = files.lists_unlisted
-    score_range = header.score_range if header else (350, 950)
+    score_range = header.score_range if header else SCORE_RANGE
+    ctx.score_range = score_range
     scorecard = _if_present(files, "scorecard.yaml", lambda src: read_scorecard(src, ctx, score_range))
     rule_files: dict[RuleSetKind, RuleFile] = {}
     limits: Limits | None = None

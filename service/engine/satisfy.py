@@ -101,7 +101,8 @@ def never_matches(cond: Cond, sources: Sequence[Source]) -> bool:
 
 
 CONTRADICTION_HINT = "check the bounds and values: no value passes them all, as in 'x > 5 and x < 3'"
-RANGE_HINT = "write bounds inside the range a request carries (docs/rules.md gives them), or remove the rule"
+RANGE_HINT = ("write bounds inside the range a request carries, or the service gives the field (docs/rules.md gives "
+              "them), or remove the rule")
 
 
 def why_never(cond: Cond, sources: Sequence[Source]) -> tuple[str, str] | None:
@@ -134,7 +135,9 @@ def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, s
                 return f"its tests of {name} contradict each other", CONTRADICTION_HINT
             return f"no value of {name} passes its test", CONTRADICTION_HINT
         if not _key_satisfiable(tests, *possible(source)):
-            return f"a request carries {name} {_carried_text(source)}", RANGE_HINT
+            assert source.spec is not None  # only a field's carried range narrows its bounds
+            said = f"{name} is" if source.spec.carries.worked_out else f"a request carries {name}"
+            return f"{said} {_carried_text(source)}", RANGE_HINT
     return None
 
 

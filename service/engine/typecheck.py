@@ -50,10 +50,13 @@ class FieldSpec:
     name: str
     type: FieldType
     allowed_values: tuple[str, ...] = ()  # closed vocabulary of a STR field; empty = any text
+    bounds: Carried | None = None  # what the field holds under this bundle, where that is the bundle's (a score)
 
     @property
     def carries(self) -> Carried:
         """What a request can carry in the field, from the catalogue (anything of its type for other fields)."""
+        if self.bounds is not None:
+            return self.bounds
         known = FIELDS.get(self.name)
         return known.carries if known is not None and known.type is self.type else _ANYTHING
 

@@ -152,6 +152,38 @@ def test_a_rule_outside_the_range_requests_carry_is_told_the_range(bundle_copy: 
     assert problem.hint.startswith("write bounds inside the range a request carries")
 
 
+@pytest.mark.parametrize(("name", "when", "then", "said"), [
+    # a cut-off from another scoring scale: the scorecard's scores are within bundle.yaml's range, 350 to 950
+    ("eligibility.yaml", "score.value >= 2000", ELIGIBILITY_THEN, "R108: score.value is only from 350 to 950"),
+    ("eligibility.yaml", "score.value < 350", ELIGIBILITY_THEN, "R108: score.value is only from 350 to 950"),
+    ("eligibility.yaml", "score.value >= 350", ELIGIBILITY_THEN, "W001: this rule matches every request"),
+    ("fraud.yaml", "features.drawdowns_last_hour < 0", FRAUD_THEN, "R108: features.drawdowns_last_hour is only 0 "
+     "or more"),
+    ("drawdown.yaml", "line.credit_limit < 0 CNY or line.days_past_due < 0", DRAWDOWN_THEN,
+     "R108: line.credit_limit is only 0.00 CNY or more; line.days_past_due is only 0 or more"),
+    ("fraud.yaml", "features.transfer_out_last_hour >= 0 CNY", FRAUD_THEN, "W001: this rule matches every request"),
+])
+def test_the_range_of_a_value_the_service_works_out_is_known_too(bundle_copy: BundleCopy, name: str, when: str,
+                                                                 then: str, said: str) -> None:
+    """A score outside the bundle's range, a negative count or sum: accepted silently, the rule never (or always)
+    matching."""
+    add_rule(bundle_copy, name, "XXX-007", when, then)
+    problem = only(bundle_copy)
+    assert f"{problem.code}: {problem.message.removeprefix('this rule can never match: ')}" == said
+
+
+def test_a_score_range_bundle_yaml_widens_is_the_range_the_checker_knows(bundle_copy: BundleCopy) -> None:
+    bundle = bundle_copy.path("bundle.yaml")
+    widened = bundle.read_text().replace("score:\n  min: 350\n  max: 950\n", "score:\n  min: 350\n  max: 1000\n")
+    bundle.write_text(widened)
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-007", "score.value >= 960", ELIGIBILITY_THEN)
+    assert [p for p in check_bundle(bundle_copy.dir) if p.is_error] == []
+    add_rule(bundle_copy, "eligibility.yaml", "ELG-008", "score.value > 1000", ELIGIBILITY_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.message) == ("R108",
+                                               "this rule can never match: score.value is only from 350 to 1000")
+
+
 def test_a_drawdown_rule_outside_the_range_requests_carry_never_matches(bundle_copy: BundleCopy) -> None:
     add_rule(bundle_copy, "drawdown.yaml", "DRW-007", "drawdown.term_months > 360 or drawdown.amount <= 0 CNY",
              DRAWDOWN_THEN)
@@ -180,7 +212,7 @@ def test_a_rule_the_range_requests_carry_always_satisfies_gets_a_warning(bundle_
     "applicant.age <= 0",
     "applicant.active_spend_months == 12",
     "applicant.age > 129.5",
-    "score.value >= 2000",  # the scorecard decides the scores, not a request
+    "score.value >= 950",
 ])
 def test_a_rule_at_the_edge_of_the_range_is_accepted(bundle_copy: BundleCopy, when: str) -> None:
     add_rule(bundle_copy, "eligibility.yaml", "ELG-007", when, ELIGIBILITY_THEN)
