@@ -17,23 +17,33 @@ from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.events import CollectionEndEvent, CollectionStartEvent, MappingStartEvent, NodeEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine import problems as P
 from service.engine.files import (
     MAX_TEST_FILE_BYTES,
+    MAX_TESTS_BYTES,
+    TESTS_FIX,
     UTF16_FIX,
     UTF16_SAID,
     EntryKind,
     not_a_file,
     read_entry,
     saved_as_utf16,
+    tests_too_large,
 )
 from service.engine.problems import ProblemCode, RuleProblem, line_col, problem
 from service.engine.yamlsrc import SourceFile, compose
 
 MAX_DEPTH = 12  # a case needs four levels (case, drawdown, channel, value)
 MAX_NUMBER_CHARS = 30  # far more digits than any value a case can take
+# The cases of all the test files of a bundle together. The runner decides about 800 a second, and the server runs
+# them before it serves an edit: this keeps them to seconds. Counted from the parser's events before a file's cases are
+# built, so that a file of 262,000 empty cases (`cases: [{}, {}, ...]`, 1 MiB) is refused in a fraction of a second.
+MAX_TEST_CASES = 10_000
+# libyaml's parser, where PyYAML has it, counts the cases of a file some 20 times faster than the file is read
+_EVENT_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FieldPath = tuple[str | int, ...]  # ("history", 0, "minutes_ago"): keys, and list positions from 0
 
@@ -107,9 +117,80 @@ def field_label(path: FieldPath) -> str:
     return text
 
 
-def read_yaml(path: Path, shown: str, problems: list[RuleProblem], within: Path | None = None) -> Node | None:
+@dataclass
+class CaseBudget:
+    """What the test files of a bundle may still hold, charged as each file is read (MAX_TESTS_BYTES and
+    MAX_TEST_CASES in all); `spent` once a file went over, which is then not read, nor are the files after it."""
+
+    folder: str  # tests/ as the user names it
+    files: int = 0  # read so far
+    bytes_read: int = 0
+    cases: int = 0
+    spent: bool = False
+
+    def charge(self, shown: str, data: bytes, text: str, problems: list[RuleProblem]) -> bool:
+        """Whether the file (its bytes, and the cases of its text) still fits; when not, a problem says so."""
+        self.files += 1
+        self.bytes_read += len(data)
+        if self.bytes_read > MAX_TESTS_BYTES:  # they grew since their sizes were judged, or were never judged
+            problems.append(tests_too_large(self.folder, self.files, self.bytes_read))
+            self.spent = True
+            return False
+        counted, over_at = count_cases(text, MAX_TEST_CASES - self.cases)
+        self.cases += counted
+        if over_at is not None:
+            problems.append(problem(P.TOO_LARGE, shown, f"with this case the test files hold more than "
+                                    f"{MAX_TEST_CASES:,} cases; the service accepts at most {MAX_TEST_CASES:,} in "
+                                    "all: the cases of this file and of the files after it were not run",
+                                    line=over_at, hint=TESTS_FIX))
+            self.spent = True
+            return False
+        return True
+
+
+def count_cases(text: str, room: int) -> tuple[int, int | None]:
+    """The cases under the top-level `cases:` of a YAML text, counted from its parse events without building them:
+    how many (at most `room`), and the line of the first case beyond `room` (None when they fit). A text the parser
+    refuses is counted up to where it fails: reading it says what is wrong."""
+    counted = 0
+    # the open collections: whether each is the cases' list, and for a mapping whether its next node is a key
+    open_ones: list[tuple[bool, list[bool]]] = []
+    cases_next = False  # the root mapping's key just read is `cases`
+    loader = _EVENT_LOADER(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, CollectionEndEvent):
+                open_ones.pop()
+                continue
+            if not isinstance(event, NodeEvent):
+                continue
+            is_key = False
+            if open_ones:
+                in_cases, key_next = open_ones[-1]
+                if key_next:  # a mapping: keys and values alternate
+                    is_key = key_next[0]
+                    key_next[0] = not key_next[0]
+                if in_cases:
+                    if counted == room:
+                        return counted, event.start_mark.line + 1 if event.start_mark else 1
+                    counted += 1
+            is_cases = cases_next and len(open_ones) == 1 and not is_key
+            cases_next = len(open_ones) == 1 and is_key and isinstance(event, ScalarEvent) and event.value == "cases"
+            if isinstance(event, CollectionStartEvent):
+                open_ones.append((is_cases, [True] if isinstance(event, MappingStartEvent) else []))
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    return counted, None
+
+
+def read_yaml(path: Path, shown: str, problems: list[RuleProblem], within: Path | None = None,
+              budget: CaseBudget | None = None) -> Node | None:
     """The file's root node, or None with a problem (R001, R002, R501) saying in plain words what is wrong; a test
-    file of a bundle is read only if it is in the bundle's folder (`within`)."""
+    file of a bundle is read only if it is in the bundle's folder (`within`), and only if it fits what is left of
+    the `budget` of all the test files."""
     # never hangs on a device or a pipe, never reads without bound
     kind, data = read_entry(path, MAX_TEST_FILE_BYTES, within)
     if kind is not EntryKind.FILE:
@@ -138,6 +219,8 @@ def read_yaml(path: Path, shown: str, problems: list[RuleProblem], within: Path 
         problems.append(problem(P.YAML_SYNTAX, shown,
                                 f"the file holds a control character (U+{ord(control.group()):04X}) that YAML does "
                                 "not allow", line=line, col=col, hint="remove it: the file must be plain text"))
+        return None
+    if budget is not None and not budget.charge(shown, data, text, problems):
         return None
     found: list[RuleProblem] = []
     root = compose(SourceFile(shown, shown, data, text), found)

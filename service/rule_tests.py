@@ -9,6 +9,7 @@ a case that cannot be run fails on its own and the others still run.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,9 @@ from service.app.pseudonyms import Pseudonyms
 from service.app.usecases import DecisionApp
 from service.case_input import (
     MAX_BUNDLE_HISTORY_EVENTS,
+    AttributeCheck,
     CaseInput,
+    Expectable,
     attribute_check,
     case_shape_issues,
     expectable,
@@ -32,7 +35,16 @@ from service.case_input import (
     read_case_input,
     unknown_expectations,
 )
-from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
+from service.case_yaml import (
+    CaseBudget,
+    CaseIssue,
+    CaseRefused,
+    FieldPath,
+    build,
+    field_label,
+    line_of,
+    read_yaml,
+)
 from service.domain.errors import InvalidRequest, StoreUnavailable
 from service.domain.model import CreditLine, Drawdown, HistoryEvent, Installment, LineStatus, RepaymentMethod
 from service.domain.money import format_fen_as_yuan
@@ -43,6 +55,10 @@ from service.engine.problems import RuleProblem, problem
 from service.storage import open_store
 
 CASE_TIME = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # every case is decided at this moment
+# The problems the cases of one test file may have before the rest of it is set aside: a file with more is not what
+# its author meant (a list of empty cases, a paste gone wrong), and reporting every one of 262,000 broken cases took
+# `rules check` seconds and hundreds of MB for nothing a reader could use.
+MAX_PROBLEMS_PER_TEST_FILE = 100
 NOT_RUN_HINT = "report this to the service team, with the case; the other cases were run"
 
 log = structlog.get_logger("decisiond.rule_tests")
@@ -112,13 +128,18 @@ def load_cases(directory: Path) -> list[RuleCase]:
 def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
     """Every case in DIR/tests/*.yaml (those that cannot be run as written carry their `problems`), and the
     problems of the test files that cannot be read at all. Reading stops at the case whose history takes the
-    cases over MAX_BUNDLE_HISTORY_EVENTS events: it carries that problem and the cases after it are left out."""
+    cases over MAX_BUNDLE_HISTORY_EVENTS events: it carries that problem and the cases after it are left out; and at
+    the file that takes the test files over MAX_TESTS_BYTES or MAX_TEST_CASES, which is not read. The cases of one
+    file carry at most MAX_PROBLEMS_PER_TEST_FILE problems: the cases after them are left out, and a problem says so."""
     cases: list[RuleCase] = []
     problems: list[RuleProblem] = []
     events = 0  # history events of the cases read so far
+    budget = CaseBudget(str(directory / "tests"))
     for path in sorted(p for p in (directory / "tests").glob("*.yaml") if not p.name.startswith(".")):
         shown = str(path)
-        root = read_yaml(path, shown, problems, within=directory)
+        root = read_yaml(path, shown, problems, within=directory, budget=budget)
+        if budget.spent:
+            break
         if root is None:
             continue
         items = _case_nodes(root)
@@ -128,14 +149,29 @@ def read_cases(directory: Path) -> tuple[list[RuleCase], list[RuleProblem]]:
                                     hint="start the file with 'cases:' and each case with '- name: ...' "
                                     "(see docs/rules.md, Rule tests)"))
             continue
+        found = 0  # problems of this file's cases
         for node in items:
             case = _read_case(shown, node)
             events += _history_length(case.spec)
             if events > MAX_BUNDLE_HISTORY_EVENTS:  # read no further: reading and running them takes too long
                 cases.append(_over_history_bound(case, events))
                 return cases, problems
+            if found + len(case.problems) > MAX_PROBLEMS_PER_TEST_FILE:
+                if kept := case.problems[:MAX_PROBLEMS_PER_TEST_FILE - found]:  # a case with problems is never run
+                    cases.append(replace(case, problems=kept))
+                problems.append(_too_many_problems(case, "read"))
+                break
+            found += len(case.problems)
             cases.append(case)
     return cases, problems
+
+
+def _too_many_problems(case: RuleCase, done: str) -> RuleProblem:
+    """R501 at the case whose problems take its file over MAX_PROBLEMS_PER_TEST_FILE: the cases after it were not
+    `done` (read, run)."""
+    return problem(P.TOO_LARGE, case.file, f"the cases of this file have more than {MAX_PROBLEMS_PER_TEST_FILE} "
+                   f"problems by this one; the cases after it were not {done}", line=case.line,
+                   hint="fix the problems above (is this file the test cases you meant?), then check again")
 
 
 def _history_length(spec: dict[str, Any]) -> int:
@@ -172,8 +208,23 @@ def _read_case(file: str, node: Node) -> RuleCase:
     spec = located.data if isinstance(located.data, dict) else {}
     given_name = spec.get("name")
     name = given_name if isinstance(given_name, str) else ""
-    issues = case_shape_issues(located.data, for_test=True)
+    issues = case_shape_issues(located.data, for_test=True) + _overlong_expectations(spec)
     return RuleCase(file, line, name, spec, located.lines, tuple(_problems(file, line, name, issues, located.lines)))
+
+
+# The codes or rules one expectation of a case may list: far more than any decision gives. Each is looked up, and a
+# name the bundle lacks is told its nearest one, which for 350,000 of them took a minute.
+MAX_EXPECTED = 1_000
+
+
+def _overlong_expectations(spec: dict[str, Any]) -> list[CaseIssue]:
+    expect = spec.get("expect")
+    if not isinstance(expect, dict):
+        return []
+    return [CaseIssue(("expect", key), f"lists {len(listed):,} items, more than the {MAX_EXPECTED:,} a case may expect",
+                      "list only the rules or codes this case shows", P.TOO_LARGE)
+            for key in ("reasons", "flags", "fires") if isinstance(listed := expect.get(key), list)
+            and len(listed) > MAX_EXPECTED]
 
 
 def _peek_name(node: Node) -> str:
@@ -217,25 +268,45 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
         try:
             app = DecisionApp(store, _OneBundle(bundle), FixedClock())
             pseudonyms = Pseudonyms(store.pseudonym_key())
+            found: Counter[str] = Counter()  # problems of each file's cases so far
             for number, case in enumerate(cases):
-                if case.problems:
-                    report.outcomes.append(CaseOutcome(case, [], (), list(case.problems)))
+                if found[case.file] > MAX_PROBLEMS_PER_TEST_FILE:  # the rest of the file is set aside
                     continue
-                unknown = unknown_expectations(case.spec["expect"], known, str(case.spec["call"]))
-                try:
-                    data = read_case_input(case.spec, check_attribute)
-                except CaseRefused as refused:
-                    report.outcomes.append(_not_run(case, [*refused.issues, *unknown]))
-                    continue
-                if unknown:
-                    report.outcomes.append(_not_run(case, unknown))
-                    continue
-                report.outcomes.append(_run_case(app, store, pseudonyms, case, data, f"case-{number}"))
+                outcome = _outcome(app, store, pseudonyms, case, f"case-{number}", check_attribute, known)
+                report.outcomes.append(_within_file_cap(outcome, found))
         finally:
             store.close()
     fired = {rule for outcome in report.outcomes for rule in outcome.fired}
     report.uncovered = [rule for rule in bundle.all_rule_ids() if rule not in fired]
     return report
+
+
+def _outcome(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: RuleCase, user_id: str,
+             check_attribute: AttributeCheck, known: Expectable) -> CaseOutcome:
+    """The case run, or why it cannot be."""
+    if case.problems:
+        return CaseOutcome(case, [], (), list(case.problems))
+    unknown = unknown_expectations(case.spec["expect"], known, str(case.spec["call"]))
+    try:
+        data = read_case_input(case.spec, check_attribute)
+    except CaseRefused as refused:
+        return _not_run(case, [*refused.issues, *unknown])
+    if unknown:
+        return _not_run(case, unknown)
+    return _run_case(app, store, pseudonyms, case, data, user_id)
+
+
+def _within_file_cap(outcome: CaseOutcome, found: Counter[str]) -> CaseOutcome:
+    """The outcome with at most what is left of its file's MAX_PROBLEMS_PER_TEST_FILE problems; the case that goes
+    over ends with a problem saying that the cases after it are not run. Counts the problems in `found`."""
+    file = outcome.case.file
+    room = MAX_PROBLEMS_PER_TEST_FILE - found[file]
+    found[file] += len(outcome.problems)
+    if found[file] <= MAX_PROBLEMS_PER_TEST_FILE:
+        return outcome
+    found[file] = MAX_PROBLEMS_PER_TEST_FILE + 1
+    problems = [*outcome.problems[:room], _too_many_problems(outcome.case, "run")]
+    return replace(outcome, problems=problems)
 
 
 def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: RuleCase, data: CaseInput,

@@ -114,6 +114,10 @@ class BundleRefused(Exception):
         self.problems = problems
 
 
+class RulesChanged(Exception):
+    """The rule directory changed while a snapshot of it was validated: a verdict would be on rules no longer there."""
+
+
 class CannotListen(Exception):
     """The listen address cannot be had: in use, not an address of this machine, or a name that does not resolve."""
 
@@ -324,10 +328,12 @@ class Supervisor:
                 self._reload.clear()
                 self.checking_since = time.time()
                 self._write_status()  # GetRulesStatus tells an edit being checked from one not seen yet
-                time.sleep(WATCH_INTERVAL)  # let an editor finish writing
-                seen = fingerprint(self.settings.rules_dir)
                 try:
-                    self._activate_or_reject(first=False)
+                    superseded = True
+                    while superseded and not self._stop.is_set():  # until the rules as they now are are judged
+                        time.sleep(WATCH_INTERVAL)  # let an editor finish writing
+                        seen = fingerprint(self.settings.rules_dir)
+                        superseded = self._activate_or_reject(first=False)
                 finally:
                     self.checking_since = None
                     self._write_status()
@@ -354,23 +360,37 @@ class Supervisor:
                             f" refused: check the space and permissions of {self.state_dir.parent}, then reload"]
         return target, None
 
-    def _activate_or_reject(self, *, first: bool) -> None:
-        """Validate a snapshot of the rules in a separate process; serve it only if valid and its tests pass."""
+    def _activate_or_reject(self, *, first: bool) -> bool:
+        """Validate a snapshot of the rules in a separate process; serve it only if valid and its tests pass.
+
+        For an edit (not `first`): True, with nothing judged, when the rules change again before the verdict (the
+        validation is stopped at once): the newer rules are to be validated instead, and no verdict is recorded on
+        rules no longer there (a refusal the officer had already fixed used to stay in GetRulesStatus)."""
+        before = None if first else fingerprint(self.settings.rules_dir)
         snapshot, verdict = self._snapshot()
         warnings: list[str] = []
+        changed = False
         if verdict is None:
-            verdict, warnings = self._validate(snapshot)
+            try:
+                verdict, warnings = self._validate(snapshot, before)
+            except RulesChanged:
+                changed = True
+        if changed or (before is not None and fingerprint(self.settings.rules_dir) != before):
+            shutil.rmtree(snapshot, ignore_errors=True)
+            log.info("rules.changed_while_checked", directory=str(self.settings.rules_dir))
+            return True
         if self._stop.is_set():  # shutting down: neither serve nor record a verdict that was cut short
             shutil.rmtree(snapshot, ignore_errors=True)
-            return
+            return False
         if verdict is not None:
             self._refuse(verdict, snapshot)
             if first:
                 self._serve(None)  # serve ledger reads; decisions answer UNAVAILABLE until a fix
-            return
+            return False
         self.rejected = None
         self._write_status()
         self._serve(snapshot, warnings)
+        return False
 
     def _refuse(self, verdict: list[str], snapshot: Path) -> None:
         """Record and log why the rules in `snapshot` are refused, and forget the snapshot."""
@@ -434,9 +454,10 @@ class Supervisor:
             if pending.warnings:  # served all the same: a file the bundle ignores may hold the edit meant to serve
                 log.warning("rules.warnings", version=version, warnings=pending.warnings)
 
-    def _validate(self, snapshot: Path) -> tuple[list[str] | None, list[str]]:
+    def _validate(self, snapshot: Path, unchanged: Fingerprint | None = None) -> tuple[list[str] | None, list[str]]:
         """What is wrong with the bundle, in words, never an empty list; or None when it is valid and its own test
-        cases pass, with what the check warned of. Gives up at once when the supervisor is asked to stop."""
+        cases pass, with what the check warned of. Gives up at once when the supervisor is asked to stop, and raises
+        RulesChanged as soon as the rule directory's fingerprint is no longer `unchanged` (when given)."""
         validator = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "rules", "test", str(snapshot)],
             stdout=subprocess.PIPE,
@@ -450,12 +471,19 @@ class Supervisor:
                 stdout, stderr = validator.communicate(timeout=WATCH_INTERVAL)
                 break
             except subprocess.TimeoutExpired:
-                if self._stop.is_set() or time.monotonic() > deadline:
+                changed = unchanged is not None and fingerprint(self.settings.rules_dir) != unchanged
+                if self._stop.is_set() or changed or time.monotonic() > deadline:
                     validator.kill()
                     validator.communicate()
                     if self._stop.is_set():
                         return ["validating the bundle was cut short: the service is shutting down"], []
-                    return [f"validating the bundle took longer than {VALIDATION_TIMEOUT:.0f} s"], []
+                    if changed:
+                        raise RulesChanged from None
+                    directory = self.settings.rules_dir
+                    return [f"{directory}: checking the bundle and running its test cases took longer than "
+                            f"{VALIDATION_TIMEOUT:.0f} s; the edit is refused -- fix: run `decisiond rules test "
+                            f"{directory}` to see how long it takes, and keep fewer, smaller test cases in "
+                            f"{directory / 'tests'} [R501]"], []
         code = validator.returncode
         if code == 0:
             said = problem_entries(stdout)

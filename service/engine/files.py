@@ -47,6 +47,13 @@ MAX_LIST_FILE_BYTES = 8 << 20
 MAX_LISTS_BYTES = 32 << 20
 LISTS_FIX = "remove lists no rule uses and shorten the others; ask the service team if the policy needs more"
 MAX_TEST_FILE_BYTES = MAX_FILE_BYTES
+# All test files together, judged from their sizes before any is read. The service runs every case before it serves an
+# edit, and reads test YAML at about 0.2 MB a second (a MiB of `{}, {}, ...` took 15 s): 2 MiB is some 5,000 cases of
+# a few hundred bytes, read in seconds; the bundled tests/ holds 16 KB. Before it, five test files of 1 MiB made
+# `rules check` take 146 s and 1.8 GB, and the server's check of an edit ran into its 120 s timeout.
+MAX_TESTS_BYTES = 2 << 20
+TESTS_FIX = ("keep a case or two for each rule and remove the rest (a case needs only the values its rules look at): "
+             "the service runs every case before it serves an edit")
 MAX_FOLDER_ENTRIES = 1_000  # names in the bundle's folder, lists/ or tests/; a bundle needs a few dozen
 LIST_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _READ_CHUNK = 1 << 16
@@ -290,12 +297,19 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
     lists_too_large = sum(held.values()) > MAX_LISTS_BYTES
     if lists_too_large:
         problems.append(_lists_too_large(directory, len(held), sum(held.values())))
+    tests = _file_sizes(directory, entries, Role.TEST)
+    if sum(tests.values()) > MAX_TESTS_BYTES:  # none of them is read: the runner would not read them either
+        problems.append(tests_too_large(display_path(directory, TESTS_DIR), len(tests), sum(tests.values())))
+    else:
+        tests = {}
     for entry in entries:
         shown = display_path(directory, entry.rel)
         if entry.rel == LISTS_DIR and entry.kind in (EntryKind.CROWDED, EntryKind.UNREADABLE):
             bundle.lists_unlisted = True
         if lists_too_large and entry.rel in held:
             bundle.unread_lists[Path(entry.rel).stem] = entry.rel
+        elif entry.rel in tests:
+            continue
         elif entry.role is Role.FOLDER and entry.kind is EntryKind.CROWDED:
             problems.append(problem(P.TOO_LARGE, shown if entry.rel else str(directory),
                                     f"this folder holds more than {MAX_FOLDER_ENTRIES:,} entries; the service looks "
@@ -328,16 +342,28 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
 def _list_sizes(directory: Path, entries: list[Entry]) -> dict[str, int]:
     """The size of each list file that is within its own limit (a larger one is refused alone, and never read
     whole), by its path inside the bundle: what reading the lists would hold."""
+    return _file_sizes(directory, entries, Role.LIST)
+
+
+def _file_sizes(directory: Path, entries: list[Entry], role: Role) -> dict[str, int]:
+    """The size of each ordinary file of `role` that is within its own limit, by its path inside the bundle."""
     sizes: dict[str, int] = {}
     for entry in entries:
-        if entry.role is Role.LIST and entry.kind is EntryKind.FILE:
+        if entry.role is role and entry.kind is EntryKind.FILE:
             try:
                 size = os.stat(directory / entry.rel).st_size
             except OSError:
                 continue  # reading it says what became of it
-            if size <= MAX_LIST_FILE_BYTES:
+            if size <= entry.limit:
                 sizes[entry.rel] = size
     return sizes
+
+
+def tests_too_large(shown: str, files: int, total: int) -> RuleProblem:
+    """R501 naming tests/ (as `shown`): its `files` test files hold `total` bytes, more than MAX_TESTS_BYTES."""
+    return problem(P.TOO_LARGE, shown, f"the {files} test files hold {total:,} bytes together; the service accepts at "
+                   f"most {MAX_TESTS_BYTES:,} bytes ({MAX_TESTS_BYTES >> 20} MiB) of test cases in all, and read none "
+                   "of them", hint=TESTS_FIX)
 
 
 def _lists_too_large(directory: Path, files: int, total: int) -> RuleProblem:
@@ -483,17 +509,25 @@ def copy_bundle(source: Path, target: Path) -> None:
     a link loop; a link to a name that never exists in a copy for a broken link; and, for what cannot be read,
     a link whose target name is longer than any file system allows (which no user, not even root, can
     follow); and, for a link out of the bundle, a link to / (which the checker sees leading out, and never reads).
+    Test files larger than MAX_TESTS_BYTES together, which the checker refuses from their sizes, are copied as
+    empty (sparse) files of their sizes.
     When `source` is not a directory, nothing is created, so the checker says of the copy what it says of the source:
     the directory does not exist."""
     if not source.is_dir():
         return
     target.mkdir()
-    for entry in bundle_entries(source):
+    entries = bundle_entries(source)
+    tests = _file_sizes(source, entries, Role.TEST)
+    unread = tests if sum(tests.values()) > MAX_TESTS_BYTES else {}  # the checker reads none of them, only their sizes
+    for entry in entries:
         kind, data = entry.kind, b""
-        if kind is EntryKind.FILE and entry.limit:
+        if kind is EntryKind.FILE and entry.limit and entry.rel not in unread:
             kind, data = read_entry(source / entry.rel, entry.limit, source)
         path = target / entry.rel
-        if kind is EntryKind.FILE:
+        if entry.rel in unread:
+            with open(path, "wb") as copy:  # of the same size, holding nothing (sparse)
+                copy.truncate(unread[entry.rel])
+        elif kind is EntryKind.FILE:
             path.write_bytes(data)
         elif kind is EntryKind.FOLDER:
             path.mkdir()

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from service.engine.check import run_check
 from service.engine.files import MAX_FILE_BYTES, MAX_LIST_FILE_BYTES
-from service.supervisor import Supervisor, fingerprint, remove_stale_state
+from service.supervisor import RulesChanged, Supervisor, fingerprint, remove_stale_state
 from tests.lifecycle.conftest import fake_validator
 from tests.support.server_process import ROOT
 
@@ -231,3 +231,57 @@ def test_state_a_killed_supervisor_left_is_removed_and_a_running_ones_is_kept(tm
     finally:
         os.close(held)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["decisiond-fresh", "decisiond-running"]
+
+
+def test_a_validation_is_stopped_at_once_when_the_rules_change_again(
+    supervisor: Supervisor, rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fix saved while an edit is checked no longer waits for that check to end (up to its 120 s timeout)."""
+    fake_validator(tmp_path, monkeypatch, "exec sleep 60\n")
+    seen = fingerprint(rules)
+    (rules / "tests" / "extra.yaml").write_text("cases: []\n")
+    started = time.monotonic()
+    with pytest.raises(RulesChanged):
+        supervisor._validate(tmp_path / "snapshot", seen)
+    assert time.monotonic() - started < 5
+
+
+def test_an_edit_changed_again_while_it_is_checked_is_not_judged_and_the_newer_rules_are(
+    supervisor: Supervisor, rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The explorer's edit (five test files of 1 MiB) was refused 95 s after it had been undone, and GetRulesStatus
+    then gave that refusal, naming no file, while the folder held the rules that served."""
+    monkeypatch.setattr(supervisor, "_serve", lambda snapshot, warnings=None: None)
+    fake_validator(tmp_path, monkeypatch, f"touch '{rules}/tests/fraud.yaml'\nexec sleep 60\n")  # saved meanwhile
+    started = time.monotonic()
+    assert supervisor._activate_or_reject(first=False) is True
+    assert time.monotonic() - started < 5
+    assert supervisor.rejected is None
+    assert sorted(path.name for path in supervisor.state_dir.iterdir() if path.name.startswith("bundle-")) == []
+
+
+@pytest.mark.parametrize("files", [1, 5])
+def test_the_server_refuses_test_files_of_empty_cases_in_seconds_naming_the_file_or_folder(
+    supervisor: Supervisor, rules: Path, files: int
+) -> None:
+    empty_cases = "cases: [" + "{}, " * (((1 << 20) - 64 - 20) // 4) + "]\n"  # 1 MiB, as the explorer's
+    for number in range(files):
+        (rules / "tests" / f"big{number}.yaml").write_text(empty_cases)
+    snapshot, failure = supervisor._snapshot()
+    assert failure is None
+    started = time.monotonic()
+    verdict, _ = supervisor._validate(snapshot)
+    assert time.monotonic() - started < 30, "was the 120 s timeout"
+    named = f"{rules}/tests/big0.yaml:1: with this case" if files == 1 else f"{rules}/tests: the {files + 4} test files"
+    assert verdict is not None and len(verdict) == 1 and verdict[0].startswith(named), verdict
+    assert verdict[0].endswith("[R501]")
+
+
+def test_test_files_too_large_together_are_snapshot_as_their_sizes_only(supervisor: Supervisor, rules: Path) -> None:
+    """Up to 1,000 test files of 1 MiB each were copied whole, only for the checker to refuse them from their sizes."""
+    for number in range(5):
+        (rules / "tests" / f"big{number}.yaml").write_text("cases: []\n" + "#" * (MAX_FILE_BYTES - 20) + "\n")
+    snapshot, failure = supervisor._snapshot()
+    assert failure is None
+    assert (snapshot / "tests" / "big0.yaml").read_bytes() == bytes(MAX_FILE_BYTES - 9)  # its size, none of its text
+    assert check_lines(snapshot)[1] == [line.replace(str(rules), str(snapshot)) for line in check_lines(rules)[1]]
