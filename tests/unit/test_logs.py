@@ -5,19 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
 
 from service.logs import configure_logging
-
-
-@pytest.fixture(autouse=True)
-def _structlog_as_it_was() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()  # the other tests' loggers write where they wrote before
 
 
 def _logged(call: str, **values: object) -> dict[str, object]:
