@@ -12,7 +12,7 @@ from service.engine import problems as P
 from service.engine.bundle import RuleBundle
 from service.engine.errors import BundleInvalid
 from service.engine.files import BUNDLE_FILE, digest_of, display_path, read_bundle_files
-from service.engine.loader import version_names_other_rules
+from service.engine.loader import file_differences, version_names_other_rules
 from service.engine.problems import RuleProblem, problem
 
 
@@ -28,8 +28,11 @@ def ledger_vouch(store: Store, clock: Clock) -> Callable[[RuleBundle], None]:
         with store.unit_of_work() as uow:
             named = uow.name_rule_version(bundle.version, bundle.digest, clock.now(), files)
         if named.digest != bundle.digest:
+            with store.unit_of_work() as uow:
+                served = uow.bundle_files(named.digest)  # None for rules served before the ledger kept them
+            differences = [] if served is None else file_differences(served, files or _files_of(bundle))
             raise BundleInvalid([version_names_other_rules(
-                bundle.directory, bundle.version, bundle.digest, named.digest, named.first_served_at
+                bundle.directory, bundle.version, bundle.digest, named.digest, named.first_served_at, differences
             )])
 
     return vouch

@@ -14,7 +14,7 @@ bundle.yaml:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,18 +161,51 @@ def _field_for_list(entries: frozenset[str]) -> str:
 
 
 def version_names_other_rules(
-    directory: Path, version: str, digest: str, named_digest: str, first_served_at: datetime
+    directory: Path, version: str, digest: str, named_digest: str, first_served_at: datetime,
+    differences: Sequence[FileDifference] = (),
 ) -> RuleProblem:
-    """R014: the ledger records `version` for other rules (`named_digest`, first served then) than these (`digest`)."""
+    """R014: the ledger records `version` for other rules (`named_digest`, first served then) than these (`digest`),
+    which differ from them in the files `differences` names (when the ledger keeps the rules served)."""
+    said = [f"{d.name} (only in its line endings: CRLF, as Windows editors save, where the rules served have LF)"
+            if d.line_endings_only else d.name for d in differences]
+    where = f": in {', '.join(said)}" if said else ""
+    fix = (f"give bundle.yaml a new version, e.g. {next_version(version)}, so that every decision names the rules"
+           " that made it")
+    if differences and all(d.line_endings_only for d in differences):  # saved again, not changed
+        names = " and ".join(d.name for d in differences)
+        hint = f"save {names} again with LF line endings (your editor's 'Unix (LF)' setting), or {fix}"
+    else:
+        hint = f"{fix} (or put back the rules served as '{version}')"
     return problem(
         P.VERSION_UNCHANGED,
         str(directory / BUNDLE_FILE),
         f"the rules changed but their version did not: the ledger records '{version}' as the version of other"
         f" rules (digest {named_digest[:12]}, first served {first_served_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC),"
-        f" and these rules (digest {digest[:12]}) differ",
-        hint=f"give bundle.yaml a new version, e.g. {next_version(version)}, so that every decision names the rules"
-        f" that made it (or put back the rules served as '{version}')",
+        f" and these rules (digest {digest[:12]}) differ{where}",
+        hint=hint,
     )
+
+
+@dataclass(frozen=True)
+class FileDifference:
+    """A file of the bundle that differs from the rules the ledger served under the same version."""
+
+    name: str  # inside the bundle, e.g. eligibility.yaml, lists/mules.txt
+    line_endings_only: bool = False  # the same text, but with CRLF (or CR) line endings where the other has LF
+
+
+def file_differences(served: Mapping[str, bytes], these: Mapping[str, bytes]) -> list[FileDifference]:
+    """The files in which `these` rules differ from those `served` (added, removed or changed), in name order."""
+    def unix(data: bytes) -> bytes:
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    found = []
+    for name in sorted(served.keys() | these.keys()):
+        before, now = served.get(name), these.get(name)
+        if before != now:
+            same_text = before is not None and now is not None and unix(before) == unix(now)
+            found.append(FileDifference(name, line_endings_only=same_text))
+    return found
 
 
 def next_version(version: str) -> str:

@@ -65,7 +65,7 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
         assert re.fullmatch(
             rf"{rules / 'bundle.yaml'}: the rules changed but their version did not: the ledger records"
             rf" '{STARTER_VERSION}' as the version of other rules \(digest {served.ruleset_digest[:12]}, first served"
-            r" \d{4}-\d\d-\d\d \d\d:\d\d UTC\), and these rules \(digest [0-9a-f]{12}\) differ\n"
+            r" \d{4}-\d\d-\d\d \d\d:\d\d UTC\), and these rules \(digest [0-9a-f]{12}\) differ: in eligibility\.yaml\n"
             r"    fix: give bundle.yaml a new version, e\.g\. 2026\.12-2, so that every decision names the rules that"
             rf" made it \(or put back the rules served as '{STARTER_VERSION}'\) \[R014\]",
             problem,
@@ -84,6 +84,27 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
     with serving(rules, database_url) as channel:
         again = score(channel).meta
     assert (again.ruleset_version, again.ruleset_digest) == (STARTER_VERSION, served.ruleset_digest)
+
+
+def test_rules_saved_again_with_windows_line_endings_are_told_so_and_how_to_put_them_back(
+    rules: Path, tmp_path: Path
+) -> None:
+    """Opened in a Windows editor and saved, no rule changed: refused as 'the rules changed', naming no file."""
+    database_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with serving(rules, database_url) as channel:
+        score(channel)
+    eligibility = rules / "eligibility.yaml"
+    eligibility.write_bytes(eligibility.read_bytes().replace(b"\n", b"\r\n"))
+    with serving(rules, database_url) as channel:
+        [problem] = status(pb_grpc.RulesServiceStub(channel)).rejected_problems
+    message, fix = problem.split("\n    fix: ")
+    assert message.endswith(" differ: in eligibility.yaml (only in its line endings: CRLF, as Windows editors save,"
+                            " where the rules served have LF)")
+    assert fix.startswith("save eligibility.yaml again with LF line endings (your editor's 'Unix (LF)' setting), or"
+                          " give bundle.yaml a new version, e.g. 2026.12-2")
+    eligibility.write_bytes(eligibility.read_bytes().replace(b"\r\n", b"\n"))
+    with serving(rules, database_url) as channel:
+        assert score(channel).meta.ruleset_version == STARTER_VERSION
 
 
 @pytest.fixture(autouse=True)
