@@ -56,6 +56,7 @@ EXPECTATIONS_BY_CALL = {
     "AuthorizeDrawdown": ("outcome", "reasons", "flags", "fires"),
     "FlagTransaction": ("outcome", "risk_level", "flags", "fires"),
 }
+_ANY_EXPECTATION = frozenset(key for keys in EXPECTATIONS_BY_CALL.values() for key in keys)
 OUTCOMES = ("APPROVE", "DECLINE", "REVIEW")
 RISK_LEVELS = ("NONE", "LOW", "MEDIUM", "HIGH")
 
@@ -392,12 +393,21 @@ def _expect_issues(expect: object, call: str, *, required: bool) -> list[CaseIss
             return []
         return [CaseIssue(("expect",), "must state at least one expectation, e.g. {outcome: APPROVE}",
                           f"{call} can be expected to give: {', '.join(allowed)}", P.MISSING_KEY)]
-    extra = [key for key in expect if key not in allowed]
-    if extra:
-        return [CaseIssue((), f"{call} cannot be expected to give {', '.join(map(str, extra))}; it gives "
-                          f"{', '.join(allowed)}", "remove the expectation, or change 'call:'", P.UNKNOWN_KEY)]
     issues: list[CaseIssue] = []
 
+    for key in expect:
+        if key not in _ANY_EXPECTATION:  # a typo ('reason' for 'reasons'), not another call's expectation
+            close = suggest(key, allowed) if isinstance(key, str) else None
+            issues.append(CaseIssue(("expect", key), "is not an expectation" + (f" (did you mean '{close}'?)"
+                                    if close else f"; {call} can be expected to give: {', '.join(allowed)}"),
+                                    f"write '{close}'" if close else "write one of them, or remove it",
+                                    P.UNKNOWN_KEY))
+    extra = [key for key in expect if key not in allowed and key in _ANY_EXPECTATION]
+    if extra:
+        issues.append(CaseIssue((), f"{call} cannot be expected to give {', '.join(map(str, extra))}; it gives "
+                                f"{', '.join(allowed)}", "remove the expectation, or change 'call:'", P.UNKNOWN_KEY))
+    if issues:
+        return issues
     def fail(key: str, message: str, hint: str, code: P.ProblemCode = P.INVALID_VALUE) -> None:
         issues.append(CaseIssue(("expect", key), message, hint, code))
 

@@ -457,7 +457,8 @@ def _compare(expect: dict[str, Any], result: Any) -> list[str]:
         wanted = expect["score"]
         low, high = (wanted.get("min", 350), wanted.get("max", 950)) if isinstance(wanted, dict) else (wanted, wanted)
         if score is None or not low <= score <= high:
-            failures.append(f"score: expected {low}..{high}, got {score}")
+            expected = low if low == high else f"{low}..{high}"  # `score: 610` is one number, not a range
+            failures.append(f"score: expected {expected}, got {score}")
     if "limit" in expect:
         limit = getattr(result, "credit_limit", None)
         check("limit", f"{format_fen_as_yuan(parse_amount(expect['limit']))} CNY",

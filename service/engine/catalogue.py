@@ -59,6 +59,9 @@ class TextForm:
     trimmed: bool = False  # without spaces (or other blanks) at either end
     # the one form requests carry a value in (None: not a value at all), for a field the service rewrites so
     canonical: Callable[[str], str | None] | None = None
+    # a slip people make writing a value that `canonical` does not mend: what is wrong with the text ("has leading
+    # zeros, which requests never carry") and the value most likely meant (None if none is), or None for no such slip
+    slip: Callable[[str], tuple[str, str | None] | None] | None = None
 
     def takes(self, text: str) -> bool:
         """Whether a request can carry this text in the field."""
@@ -120,11 +123,22 @@ def _text(noun: str) -> Carried:
 
 
 
+_DOTTED_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
+
+
+def _ip_with_leading_zeros(text: str) -> tuple[str, str | None] | None:
+    """010.1.1.1, as some firewall exports print an address: the address without the zeros, if it is one."""
+    if not _DOTTED_DIGITS.fullmatch(text) or not any(len(part) > 1 and part[0] == "0" for part in text.split(".")):
+        return None
+    plain = ".".join(str(int(part)) for part in text.split("."))
+    return "has leading zeros, which requests never carry", plain if canonical_ip(plain) == plain else None
+
+
 _IP_ADDRESS = Carried(TextForm(
     "an IP address as requests carry it",
     "requests carry one address, in its shortest standard form (203.0.113.7, 2001:db8::1), or nothing",
     "write one address, e.g. '203.0.113.7' or '2001:db8::1': a rule cannot match a range such as 10.0.0.0/8, or a "
-    "host name", 39, canonical=canonical_ip))
+    "host name", 39, canonical=canonical_ip, slip=_ip_with_leading_zeros))
 _NEVER_NEGATIVE = Carried(low=0, worked_out=True)  # a count or a sum of amounts the service works out
 SCORE_RANGE = (350, 950)  # a bundle's score range unless bundle.yaml gives another
 _AMOUNT = Carried(low=0, high=MAX_FEN)  # an amount a request gives: never negative

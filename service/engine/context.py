@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from yaml.nodes import Node, ScalarNode
@@ -28,6 +29,30 @@ from service.engine.yamlsrc import FileReader
 ID_RE = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*")
 CODE_RE = re.compile(r"[A-Z][A-Z0-9_]*")
 MAX_ID = 40
+
+def _invalid_id(value: str) -> tuple[str, str]:
+    """What is wrong with an id that is not valid, and the fix: a character that is not plain ASCII is named (Word
+    types an en dash for '-', an input method a full-width letter), with the id written plainly when that is valid."""
+    odd = next((c for c in value if not c.isascii()), None)
+    if odd is None:
+        return f"'{value}' is not a valid id", "use capitals, digits and dashes, e.g. FRD-007"
+    code = f"U+{ord(odd):04X}" + (f" {unicodedata.name(odd)}" if unicodedata.name(odd, "") else "")
+    if _is_dash(odd):
+        said = f"'{odd}' ({code}) is not a plain dash"
+    elif unicodedata.category(odd)[0] in "CZ":
+        said = f"it holds the invisible character {code}"
+    else:
+        said = f"'{odd}' ({code}) is not a plain (ASCII) character"
+    plain = "".join("-" if _is_dash(c) else "" if unicodedata.category(c)[0] in "CZ"
+                    else unicodedata.normalize("NFKC", c) for c in value)
+    fix = f"write {plain}" if ID_RE.fullmatch(plain) else "use capitals, digits and dashes, e.g. FRD-007"
+    return f"'{value}' is not a valid id: {said}", fix
+
+
+def _is_dash(ch: str) -> bool:
+    """A dash or minus sign other than '-': Word's en dash for ' - ', the em dash, the minus sign."""
+    return ch != "-" and (unicodedata.category(ch) == "Pd" or ch == "\u2212")
+
 
 _KIND_LABEL = {
     RuleSetKind.SCORECARD: "scorecard",
@@ -56,6 +81,7 @@ class LoadContext:
     reasons: dict[str, str] = field(default_factory=dict)
     lists: dict[str, frozenset[str]] = field(default_factory=dict)
     lists_unlisted: bool = False  # lists/ could not be looked into (reported): which lists exist is not known
+    list_texts: dict[str, str] = field(default_factory=dict)  # each list file's text, by list name: for its lines
     score_range: tuple[int, int] = SCORE_RANGE  # bundle.yaml's: score.value is always within it
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     band_names: tuple[str, ...] = ()
@@ -68,8 +94,7 @@ class LoadContext:
         if value is None:
             return None
         if not ID_RE.fullmatch(value):
-            reader.report(P.INVALID_VALUE, node, f"'{value}' is not a valid id",
-                          "use capitals, digits and dashes, e.g. FRD-007")
+            reader.report(P.INVALID_VALUE, node, *_invalid_id(value))
             return None
         line, _ = reader.where(node)
         here = f"{reader.src.display}:{line}"
@@ -117,7 +142,8 @@ class LoadContext:
             else:
                 unavailable[attr.name] = f"{_KIND_LABEL[kind]} rules can read {readable}, not applicant attributes"
         names = tuple(a.name[len(ATTRIBUTES_PREFIX):] for a in self.attributes.values())
-        return Scope(f"{_KIND_LABEL[kind]} rules", fields, self.lists, unavailable, names, self.lists_unlisted)
+        return Scope(f"{_KIND_LABEL[kind]} rules", fields, self.lists, unavailable, names, self.lists_unlisted,
+                     self.list_texts)
 
     def expression(self, reader: FileReader, node: Node | None, scope: Scope, rule_id: str | None,
                    what: str, expected: tuple[FieldType, ...]) -> tuple[Expr, FieldType] | None:

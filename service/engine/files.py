@@ -128,8 +128,8 @@ class BundleFiles:
     # lists left unread because all list files together are larger than MAX_LISTS_BYTES (reported), by list name:
     # their path inside the bundle
     unread_lists: dict[str, str] = field(default_factory=dict)
-    # lists whose file exists but cannot be read as a list (not UTF-8, too large; reported), by list name: a rule
-    # using one is not told to create it
+    # lists whose file exists but cannot be used as a list (not UTF-8, too large, a link out of the folder, a folder;
+    # reported), by list name: a rule using one is not told to create it
     unreadable_lists: set[str] = field(default_factory=set)
     # lists/ itself could not be looked into (more than MAX_FOLDER_ENTRIES entries, or not readable; reported): no
     # rule using a list is told to create it
@@ -324,8 +324,9 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
             _ignored(entry, shown, plain_files, problems)
         else:
             src = _read(directory, entry, plain_files, problems)
-            if src is None and entry.role is Role.LIST and entry.kind is EntryKind.FILE:
-                # it exists, and why it cannot be read is reported: a rule using it is not told to create it
+            if src is None and entry.role is Role.LIST and entry.kind is not EntryKind.MISSING:
+                # it exists (a file, or a link out of the folder, a folder, a pipe...), and why it cannot be used is
+                # reported: a rule using it is not told to create it
                 bundle.unreadable_lists.add(Path(entry.rel).stem)
             if src is not None and entry.role is Role.REQUIRED:
                 bundle.files[entry.rel] = src

@@ -34,6 +34,7 @@ from service.engine.typecheck import Scope, suggest
 from service.engine.yamlsrc import FileReader, SourceFile, compose
 
 MAX_RULES_PER_FILE = 2000
+MAX_RULE_MESSAGE = 500  # characters of a rule's `message:` (docs/rules.md, How rules run)
 E = TypeVar("E", Outcome, Severity)
 
 
@@ -146,7 +147,7 @@ def _read_then(reader: FileReader, node: Node | None, kind: RuleSetKind, ctx: Lo
         reason = ctx.reason(reader, then["reason"], rule_id) if "reason" in then else flag
     else:
         reason = ctx.reason(reader, then["reason"], rule_id) if "reason" in then else None
-    message = reader.text(then["message"], "the message", rule_id) if "message" in then else None
+    message = reader.text(then["message"], "the message", rule_id, MAX_RULE_MESSAGE) if "message" in then else None
     attach = False
     if "attach_score_reasons" in then:
         attach = bool(reader.boolean(then["attach_score_reasons"], "attach_score_reasons", rule_id))

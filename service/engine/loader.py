@@ -14,7 +14,7 @@ bundle.yaml:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ MAX_LIST_ENTRIES = 100_000
 # lists rules use, by every serving process (files.MAX_LISTS_BYTES bounds what the checker reads).
 MAX_ALL_LIST_ENTRIES = 400_000
 MAX_LIST_ENTRY = 128
+MAX_REASON_MESSAGE = 300  # characters of a reason's message in bundle.yaml (docs/rules.md, How rules run)
 SUPPORTED_CURRENCIES = ("CNY",)
 DECISION_KINDS = (RuleSetKind.ELIGIBILITY, RuleSetKind.DRAWDOWN, RuleSetKind.FRAUD)
 T = TypeVar("T")
@@ -88,6 +89,7 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
         header, reasons_known = _read_bundle_yaml(files.files[BUNDLE_FILE], ctx)
     ctx.lists = _read_lists(files, problems)
     ctx.lists_unlisted = files.lists_unlisted
+    ctx.list_texts = {name: src.text for name, src in files.lists.items()}
     score_range = header.score_range if header else SCORE_RANGE
     ctx.score_range = score_range
     scorecard = _if_present(files, "scorecard.yaml", lambda src: read_scorecard(src, ctx, score_range))
@@ -314,7 +316,7 @@ def _read_reasons(reader: FileReader, node: Node) -> dict[str, str] | None:
             reader.report(P.INVALID_VALUE, key_node, f"'{code}' is not a valid reason code",
                           "use capitals, digits and _, e.g. LOW_SCORE")
             continue
-        message = reader.text(value, f"the message of {code}", max_len=300)
+        message = reader.text(value, f"the message of {code}", max_len=MAX_REASON_MESSAGE)
         # Declared even when its message is refused (which fails the bundle): else every rule giving the code
         # would be reported as giving an unknown one too.
         reasons[code] = message if message is not None else ""
@@ -412,7 +414,7 @@ def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, fr
     for name, src in files.lists.items():
         entries: set[str] = set()
         for number, line in enumerate(src.text.splitlines(), start=1):
-            entry = _LIST_COMMENT.sub("", line).strip()
+            entry = _list_entry(line)
             if not entry:
                 continue
             if "\t" in entry:  # a spreadsheet row pasted whole: its cells end up in one entry that never matches
@@ -432,6 +434,24 @@ def _read_lists(files: BundleFiles, problems: list[RuleProblem]) -> dict[str, fr
                                 f"the lists hold {total:,} entries together; the service accepts at most "
                                 f"{MAX_ALL_LIST_ENTRIES:,} in all", hint=LISTS_FIX))
     return lists
+
+
+def _list_entry(line: str) -> str:
+    """The value a line of a list file holds: the line without its comment and the blanks around it ('' for none)."""
+    return _LIST_COMMENT.sub("", line).strip()
+
+
+def list_entry_lines(text: str, entries: Collection[str]) -> dict[str, int]:
+    """The line of a list file's `text` on which each of `entries` is first written, read as _read_lists reads it."""
+    wanted = set(entries)
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = _list_entry(line)
+        if entry in wanted and entry not in found:
+            found[entry] = number
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def _tab_in_list(shown: str, number: int, line: str) -> RuleProblem:

@@ -2,7 +2,7 @@
 
 The parser's general advice for a word or number it did not expect is "join two conditions with 'and' or 'or'",
 which is wrong for these: the currency in lower case or before the amount, `is false`, a list named without
-`lists.` or by its file name, and a thousands separator. Each gets the form to write instead.
+`lists.` or by its file name, and a thousands separator (a comma, or a space). Each gets the form to write instead.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class TokenLike(Protocol):
     def text(self) -> str: ...
     @property
     def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 def hint_for_unexpected(tokens: Sequence[TokenLike], at: int, text: str, currency: str) -> str | None:
@@ -51,4 +53,26 @@ def hint_for_unexpected(tokens: Sequence[TokenLike], at: int, text: str, currenc
     if prev.kind == "number" and tok.text == "," and after is not None and after.kind == "number":
         whole = prev.text + after.text
         return f"write numbers without thousands separators: {whole} or {prev.text}_{after.text}"
+    if prev.kind == "number" and _THOUSANDS_LEAD.fullmatch(prev.text) and tok.kind == "number":
+        return _space_separated_number(tokens, at, text, currency)
     return None
+
+
+_THOUSANDS_LEAD = re.compile(r"[0-9]{1,3}")
+_THOUSANDS_GROUP = re.compile(r"[0-9]{3}(?:\.[0-9]+)?")
+
+
+def _space_separated_number(tokens: Sequence[TokenLike], at: int, text: str, currency: str) -> str | None:
+    """The fix for `10 000 CNY`, a number written with spaces between its groups of three digits (as Excel and
+    many locales print it), whose second group `tokens[at]` the parser did not expect; None when it is not one."""
+    groups = [tokens[at - 1].text]
+    index = at
+    while index < len(tokens) and tokens[index].kind == "number" and _THOUSANDS_GROUP.fullmatch(tokens[index].text) \
+            and not text[tokens[index - 1].end:tokens[index].start].strip() and "." not in groups[-1]:
+        groups.append(tokens[index].text)
+        index += 1
+    if len(groups) < 2:
+        return None
+    after = tokens[index] if index < len(tokens) else None
+    unit = f" {currency}" if after is not None and after.kind == "name" and after.text == currency else ""
+    return f"write numbers without spaces inside them: {''.join(groups)}{unit} or {'_'.join(groups)}{unit}"

@@ -11,6 +11,7 @@ import difflib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from service.engine import oracle
 from service.engine import problems as P
@@ -30,6 +31,7 @@ from service.engine.nodes import (
     field_refs,
     render,
 )
+from service.engine.parser import decimal_places
 from service.engine.problems import ExprIssue, escape_character, escaped
 
 NUMBERS = (FieldType.INT, FieldType.DECIMAL)
@@ -74,7 +76,9 @@ class FieldSpec:
 
 _ANYTHING = Carried()
 SHOWN_TEXT = 40  # a longer text value is shortened in messages
-MAX_SHOWN_ENTRIES = 3  # list entries named in one message
+# list entries named in one message, each with its line and fix: a handful of slips is named whole, while a list in
+# the wrong form throughout (a spreadsheet export) does not make a message of thousands of entries
+MAX_SHOWN_ENTRIES = 5
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Scope:
     unavailable: Mapping[str, str] = field(default_factory=dict)  # field -> where it can be used instead
     attributes: tuple[str, ...] = ()  # declared attribute names, for suggestions
     lists_unlisted: bool = False  # lists/ could not be looked into (reported): a list not in `lists` may exist
+    list_texts: Mapping[str, str] = field(default_factory=dict)  # each list file's text, by list name: for its lines
 
 
 def describe(t: FieldType) -> str:
@@ -222,7 +227,10 @@ class _Checker:
         if FieldType.MONEY in (lt, rt):
             other, other_node = (rt, right) if lt is FieldType.MONEY else (lt, left)
             if other in NUMBERS and isinstance(other_node, Literal):
-                hint = "write the amount with its currency, e.g. 10000 CNY"
+                number = other_node.value
+                as_written = isinstance(number, int) or (isinstance(number, Decimal) and decimal_places(number) <= 2)
+                hint = f"write {number} CNY: an amount is written with its currency" if as_written else \
+                    "write the amount with its currency, e.g. 10000 CNY"
             elif other is FieldType.DECIMAL:
                 hint = "a rate is not an amount: compare it with a rate, or multiply it by an amount first"
             elif other is FieldType.INT:
@@ -279,24 +287,40 @@ class _Checker:
                 self.vocabulary(node.subject, item)
 
     def list_entries(self, subject: FieldRef, ref: ListRef) -> None:
-        """A list entry the field can never take never matches: name the first few."""
+        """A list entry the field can never take never matches: name the first few, in the order of the file, each
+        with its line and the value to write there when the field has a form of it."""
         spec = self.scope.fields.get(subject.name)
         form = spec.text_form if spec is not None else None
         if form is None:
             return
-        from service.engine.loader import MAX_LIST_ENTRY  # here: the loader imports this module
+        from service.engine.loader import MAX_LIST_ENTRY, list_entry_lines  # here: the loader imports this module
 
         # an entry too long for any list is reported with the list (R401), not again with each rule using it
-        never = sorted(e for e in self.scope.lists[ref.name] if not form.takes(e) and len(e) <= MAX_LIST_ENTRY)
+        never = [e for e in self.scope.lists[ref.name] if not form.takes(e) and len(e) <= MAX_LIST_ENTRY]
         if not never:
             return
-        named = ", ".join(shown_text(e) for e in never[:MAX_SHOWN_ENTRIES])
-        more = f" and {len(never) - MAX_SHOWN_ENTRIES} more" if len(never) > MAX_SHOWN_ENTRIES else ""
+        path = f"lists/{ref.name}.txt"
+        lines = list_entry_lines(self.scope.list_texts.get(ref.name, ""), never)
+        never.sort(key=lambda e: (lines.get(e, 0), e))
+        shown = never[:MAX_SHOWN_ENTRIES]
+        named = ", ".join(shown_text(e) for e in shown)
+        more = len(never) - len(shown)
         entries = "an entry" if len(never) == 1 else f"{len(never)} entries"
+
+        def at(entry: str, said: str) -> str:
+            return f"{said} at {path}:{lines[entry]}" if entry in lines else said
+
+        meant = {e: written_as(form, e) for e in shown}
+        fixes = []
+        if writes := [at(e, f"'{m}'") for e, m in meant.items() if m is not None]:
+            fixes.append("write " + _and(writes))
+        if others := [at(e, shown_text(e)) for e, m in meant.items() if m is None]:
+            fixes.append("correct or remove " + _and(others))
+        if more:
+            fixes.append(f"and correct or remove the other {more} in {path}")
         self.issue(P.UNKNOWN_VALUE, ref.span.start,
-                   f"lists/{ref.name}.txt has {entries} that '{subject.name}' can never be ({named}{more}): "
-                   f"{form.rule}",
-                   f"correct or remove {'it' if len(never) == 1 else 'them'} in lists/{ref.name}.txt")
+                   f"{path} has {entries} that '{subject.name}' can never be ({named}"
+                   f"{f' and {more} more' if more else ''}): {form.rule}", "; ".join(fixes))
 
     def arith(self, node: Arith) -> FieldType | None:
         lt, rt = self.check(node.left), self.check(node.right)
@@ -345,13 +369,42 @@ def form_hint(form: TextForm, text: str) -> str:
         return "requests always carry one: compare with a value they can carry, or remove the comparison"
     if form.canonical is not None:  # an address written another way: the form requests carry it in
         meant = form.canonical(text.strip())
-        return f"write '{meant}', the form requests carry it in" if meant else form.hint
+        if meant:
+            return f"write '{meant}', the form requests carry it in"
+        slip = form.slip(text.strip()) if form.slip is not None else None
+        if slip is None:
+            return form.hint
+        said, meant = slip
+        if meant is None:
+            return f"{shown_text(text.strip())} {said}, and is no address without them either: {form.hint}"
+        return f"{shown_text(text.strip())} {said}: write '{meant}' if that is the address meant"
     if form.pattern is None:
         return _free_text_hint(form, text)
+    meant = written_as(form, text)
+    return f"write '{meant}'" if meant is not None else form.hint
+
+
+def written_as(form: TextForm, text: str) -> str | None:
+    """The value a request carries that `text` most likely means, when the field has a form of it: an address in
+    the form requests carry it in (or without its leading zeros), a code trimmed, in capitals, with _ between words.
+    None for free text and ids (the caller's own words) and for a text with no such form."""
+    if not text:
+        return None
+    if form.canonical is not None:
+        meant = form.canonical(text.strip())
+        slip = form.slip(text.strip()) if meant is None and form.slip is not None else None
+        return slip[1] if slip is not None else meant
+    if form.pattern is None:
+        return None
     for candidate in (text.strip(), text.strip().upper(), "_".join(text.upper().split())):
         if candidate and candidate != text and form.takes(candidate):
-            return f"write '{candidate}'"
-    return form.hint
+            return candidate
+    return None
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 MAX_NAMED_CHARACTERS = 3  # characters no request carries named in one hint

@@ -286,7 +286,9 @@ class FileReader:
             self.report(P.INVALID_VALUE, scalar, f"{what} is empty", "write a value", rule_id)
             return None
         if len(value) > max_len:
-            self.report(P.TOO_LARGE, scalar, f"{what} is longer than {max_len} characters", "shorten it", rule_id)
+            over = len(value) - max_len
+            self.report(P.TOO_LARGE, scalar, f"{what} is {len(value):,} characters; at most {max_len:,} are allowed",
+                        f"shorten it by {over:,} character{'s' if over > 1 else ''}", rule_id)
             return None
         hidden = next((c for c in value if c != "\n" and (c in _BIDI_CONTROLS or unicodedata.category(c) == "Cc")),
                       None)

@@ -88,5 +88,6 @@ def test_the_checker_refuses_an_address_in_a_form_no_request_carries_and_offers_
          "write one address, e.g. '203.0.113.7' or '2001:db8::1': a rule cannot match a range such as 10.0.0.0/8,"
          " or a host name"),
         ("R105", "lists/blocked_ips.txt has 2 entries that 'channel.ip' can never be ('::ffff:198.51.100.10', "
-         f"'localhost'): {carried}", "correct or remove them in lists/blocked_ips.txt"),
+         f"'localhost'): {carried}", "write '198.51.100.10' at lists/blocked_ips.txt:2; correct or remove "
+         "'localhost' at lists/blocked_ips.txt:3"),
     ]

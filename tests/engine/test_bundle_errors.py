@@ -115,6 +115,25 @@ def test_badly_formed_rule_id(bundle_copy: BundleCopy) -> None:
     assert (problem.code, problem.message) == ("R006", "'frd 2' is not a valid id")
 
 
+@pytest.mark.parametrize(("written", "fault", "hint"), [
+    ("FRD\u2013002", "'\u2013' (U+2013 EN DASH) is not a plain dash", "write FRD-002"),  # Word's dash for ' - '
+    ("FRD\u2014002", "'\u2014' (U+2014 EM DASH) is not a plain dash", "write FRD-002"),
+    ("FRD\uff0d002", "'\uff0d' (U+FF0D FULLWIDTH HYPHEN-MINUS) is not a plain dash", "write FRD-002"),
+    ("\uff26RD-002", "'\uff26' (U+FF26 FULLWIDTH LATIN CAPITAL LETTER F) is not a plain (ASCII) character",
+     "write FRD-002"),
+    ("FRD-002\u200b", "it holds the invisible character U+200B ZERO WIDTH SPACE", "write FRD-002"),
+    ("FRD-\u00e9", "'\u00e9' (U+00E9 LATIN SMALL LETTER E WITH ACUTE) is not a plain (ASCII) character",
+     "use capitals, digits and dashes, e.g. FRD-007"),
+])
+def test_a_rule_id_with_a_character_that_is_not_plain_ascii_names_it(
+    bundle_copy: BundleCopy, written: str, fault: str, hint: str
+) -> None:
+    """'FRD\u2013008' with Word's en dash was told "use capitals, digits and dashes": on screen it is just that."""
+    bundle_copy.replace("fraud.yaml", "id: FRD-002", f"id: {written}")
+    problem = the_error(bundle_copy.dir)
+    assert (problem.code, problem.message, problem.hint) == ("R006", f"'{written}' is not a valid id: {fault}", hint)
+
+
 def test_duplicate_rule_ids_across_files(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("fraud.yaml", "id: FRD-004", "id: ELG-004")
     problem = the_error(bundle_copy.dir)
@@ -184,7 +203,13 @@ def test_field_of_another_rule_set(bundle_copy: BundleCopy) -> None:
     ("applicant.age > 'x'", "cannot compare a whole number with text",
      "text can only be compared with text, written in quotes, e.g. 'DRAWDOWN'"),
     ("applicant.annual_income > 0.5", "cannot compare an amount of money with a decimal number (a rate or ratio)",
-     "write the amount with its currency, e.g. 10000 CNY"),
+     "write 0.5 CNY: an amount is written with its currency"),
+    ("applicant.annual_income >= 30000", "cannot compare an amount of money with a whole number",
+     "write 30000 CNY: an amount is written with its currency"),
+    ("30_000 <= applicant.annual_income", "cannot compare a whole number with an amount of money",
+     "write 30000 CNY: an amount is written with its currency"),
+    ("applicant.annual_income > 0.125", "cannot compare an amount of money with a decimal number (a rate or ratio)",
+     "write the amount with its currency, e.g. 10000 CNY"),  # 0.125 CNY is no amount: fen are the smallest
     ("applicant.credit_inquiries_6m > '10'", "cannot compare a whole number with text",
      "remove the quotes around the number"),
     ("applicant.real_name_verified > false", "a yes/no value cannot be compared with '>'",

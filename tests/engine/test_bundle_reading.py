@@ -148,6 +148,29 @@ def test_a_file_linked_from_outside_the_rule_folder_is_refused_and_never_read(
     assert read_entry(bundle_copy.path(name), 1000, bundle_copy.dir) == (EntryKind.OUTSIDE, b"")
 
 
+@pytest.mark.parametrize(("replacement", "said"), [
+    ("outside", "this is a link to something outside the rule folder, which the service does not read"),
+    ("folder", "this is a folder, not a file"),
+    ("pipe", "this is not an ordinary file: it is a device, a pipe or a socket"),
+])
+def test_a_list_a_rule_uses_that_cannot_be_used_is_not_said_to_be_missing(
+    bundle_copy: BundleCopy, replacement: str, said: str
+) -> None:
+    """The rule using it was also told "unknown list ... create the file lists/mule_counterparties.txt", a file that
+    is there (a list refused for not being UTF-8 never was)."""
+    used = bundle_copy.path("lists/mule_counterparties.txt")
+    used.unlink()
+    if replacement == "outside":
+        (bundle_copy.base / "mules.txt").write_text("CP-1\n")
+        os.symlink(bundle_copy.base / "mules.txt", used)
+    elif replacement == "folder":
+        used.mkdir()
+    else:
+        os.mkfifo(used)
+    problem = the_problem(bundle_copy.dir)
+    assert (problem.code, problem.file, problem.message) == ("R002", "rules/lists/mule_counterparties.txt", said)
+
+
 def test_a_list_saved_in_capitals_is_told_the_name_it_needs(bundle_copy: BundleCopy) -> None:
     (bundle_copy.path("lists") / "NEW_MULES.TXT").write_text("CP-1\n")
     problem = the_problem(bundle_copy.dir)

@@ -110,7 +110,57 @@ def test_list_entries_the_field_can_never_take_are_refused_at_the_rule(bundle_co
     assert problem.col == bundle_copy.col_of("fraud.yaml", "lists.mule_counterparties")
     assert problem.message.startswith("lists/mule_counterparties.txt has 2 entries that "
                                       "'transaction.counterparty_id' can never be ('XXXX")
-    assert problem.hint == "correct or remove them in lists/mule_counterparties.txt"
+    last = bundle_copy.line_of("lists/mule_counterparties.txt", "Y" * 70)
+    assert problem.hint == (f"correct or remove '{'X' * 40}...' (65 characters) at lists/mule_counterparties.txt:"
+                            f"{last - 1} and '{'Y' * 40}...' (70 characters) at lists/mule_counterparties.txt:{last}")
+
+
+IP_RULE = "channel.ip in lists.blocked_ips"
+CARRIED_IP = "requests carry one address, in its shortest standard form (203.0.113.7, 2001:db8::1), or nothing"
+
+
+def test_ip_list_entries_in_another_form_are_named_with_their_lines_and_the_form_to_write(
+    bundle_copy: BundleCopy,
+) -> None:
+    """The message named no line of the list, and its fix did not say what to write, though the same address in a
+    rule is told it; past three entries, "and N more" hid the rest."""
+    bundle_copy.write("lists/blocked_ips.txt", "# blocked by the fraud team\n203.0.113.7\n2001:DB8::1\n"
+                      "::ffff:192.0.2.1\n192.168.001.001\nlocalhost\n2001:0db8:0000:0000:0000:0000:0000:0002\n")
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", IP_RULE, FRAUD_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.rule_id, problem.file) == ("R105", "FRD-101", "rules/fraud.yaml")
+    assert problem.message == ("lists/blocked_ips.txt has 5 entries that 'channel.ip' can never be ('2001:DB8::1', "
+                               "'::ffff:192.0.2.1', '192.168.001.001', 'localhost', "
+                               f"'2001:0db8:0000:0000:0000:0000:0000:0002'): {CARRIED_IP}")
+    assert problem.hint == ("write '2001:db8::1' at lists/blocked_ips.txt:3, '192.0.2.1' at lists/blocked_ips.txt:4, "
+                            "'192.168.1.1' at lists/blocked_ips.txt:5 and '2001:db8::2' at lists/blocked_ips.txt:7; "
+                            "correct or remove 'localhost' at lists/blocked_ips.txt:6")
+
+
+def test_ip_list_entries_past_the_named_ones_are_counted(bundle_copy: BundleCopy) -> None:
+    bundle_copy.write("lists/blocked_ips.txt", "".join(f"10.0.{n}.0/24\n" for n in range(7)))
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", IP_RULE, FRAUD_THEN)
+    problem = only(bundle_copy)
+    assert problem.message.startswith("lists/blocked_ips.txt has 7 entries that 'channel.ip' can never be "
+                                      "('10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24', '10.0.4.0/24' "
+                                      "and 2 more): ")
+    assert problem.hint.endswith("'10.0.4.0/24' at lists/blocked_ips.txt:5; and correct or remove the other 2 in "
+                                 "lists/blocked_ips.txt")
+
+
+@pytest.mark.parametrize(("written", "hint"), [
+    ("010.1.1.1", "'010.1.1.1' has leading zeros, which requests never carry: write '10.1.1.1' if that is the "
+                  "address meant"),
+    ("192.168.001.300", "'192.168.001.300' has leading zeros, which requests never carry, and is no address without "
+                        "them either: write one address, e.g. '203.0.113.7' or '2001:db8::1': a rule cannot match a "
+                        "range such as 10.0.0.0/8, or a host name"),
+])
+def test_an_ip_with_leading_zeros_in_a_rule_is_told_so(bundle_copy: BundleCopy, written: str, hint: str) -> None:
+    """'010.1.1.1', as some firewall exports print an address, was given the fix about ranges and host names."""
+    add_rule(bundle_copy, "fraud.yaml", "FRD-101", f"channel.ip == '{written}'", FRAUD_THEN)
+    problem = only(bundle_copy)
+    assert (problem.code, problem.message, problem.hint) == (
+        "R105", f"'{written}' is never an IP address as requests carry it: {CARRIED_IP}", hint)
 
 
 def test_a_list_entry_of_the_longest_id_is_accepted(bundle_copy: BundleCopy) -> None:

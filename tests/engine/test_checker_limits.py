@@ -17,10 +17,12 @@ from service.engine.compiler import MAX_CONNECTORS, compile_rules
 from service.engine.condition import FALSE, TRUE, size
 from service.engine.condition import Test as EngineTest
 from service.engine.errors import BundleInvalid
+from service.engine.load_rules import MAX_RULE_MESSAGE
+from service.engine.loader import MAX_REASON_MESSAGE
 from service.engine.parser import MAX_CALCULATION_STEPS, MAX_EXPRESSION_CHARS, MAX_NESTING, parse_expression
 from service.engine.problems import ExprIssue, RuleProblem, problem
 from service.engine.typecheck import check_expression
-from tests.engine.conftest import BundleCopy, eligibility_fired_isolated
+from tests.engine.conftest import ROOT, BundleCopy, eligibility_fired_isolated
 from tests.engine.test_bundle_errors import the_error
 from tests.engine.test_compiler import checked, compile_many
 from tests.engine.test_expressions import SCOPE, issue
@@ -369,3 +371,35 @@ def test_an_attribute_with_an_empty_list_of_values_is_refused(bundle_copy: Bundl
          "the attribute applicant.attributes.segment lists no values")
     assert found.hint == "list the values it can take, e.g. values: [EMPLOYED, RETIRED], or remove 'values' to " \
         "allow any text"
+
+
+def test_a_reason_message_over_its_limit_is_told_its_length_and_by_how_much_to_shorten_it(
+    bundle_copy: BundleCopy,
+) -> None:
+    """The message said "longer than 300 characters -- fix: shorten it", which left the officer to count."""
+    long_text = ("Credit may not be used for securities. " * 10).strip()
+    bundle_copy.replace("bundle.yaml", "PROHIBITED_PURPOSE: Credit may not be used for securities, futures or home "
+                        "purchase", f"PROHIBITED_PURPOSE: {long_text}")
+    found = the_error(bundle_copy.dir)
+    assert (found.code, found.line, found.message, found.hint) == (
+        "R501", bundle_copy.line_of("bundle.yaml", "PROHIBITED_PURPOSE:"),
+        f"the message of PROHIBITED_PURPOSE is 389 characters; at most {MAX_REASON_MESSAGE} are allowed",
+        "shorten it by 89 characters")
+
+
+@pytest.mark.parametrize(("length", "hint"), [(MAX_RULE_MESSAGE + 1, "shorten it by 1 character"),
+                                              (MAX_RULE_MESSAGE + 112, "shorten it by 112 characters")])
+def test_a_rule_message_over_its_limit_is_told_its_length(bundle_copy: BundleCopy, length: int, hint: str) -> None:
+    bundle_copy.replace("drawdown.yaml", "then: {outcome: DECLINE, reason: BELOW_MINIMUM_DRAWDOWN}",
+                        f"then: {{outcome: DECLINE, reason: BELOW_MINIMUM_DRAWDOWN, message: {'x' * length}}}")
+    found = the_error(bundle_copy.dir)
+    assert (found.code, found.rule_id, found.message, found.hint) == (
+        "R501", "DRW-001", f"the message is {length} characters; at most {MAX_RULE_MESSAGE} are allowed", hint)
+    bundle_copy.replace("drawdown.yaml", "x" * length, "x" * MAX_RULE_MESSAGE)
+    assert [p for p in check_bundle(bundle_copy.dir) if p.is_error] == []
+
+
+def test_the_message_limits_are_documented_with_the_other_limits() -> None:
+    text = " ".join((ROOT / "docs" / "rules.md").read_text(encoding="utf-8").split())
+    assert f"{MAX_RULE_MESSAGE} characters per rule `message:` and {MAX_REASON_MESSAGE} per reason's message in " \
+        "`bundle.yaml`" in text

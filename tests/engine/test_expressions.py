@@ -250,6 +250,11 @@ AFTER_IN = "expected a list such as ['A', 'B'] or lists.NAME after 'in'"
     ("a.b is false", f"unexpected name 'is': {AND_OR}", "write not a.b (or a.b == false)"),
     ("a.b is true", f"unexpected name 'is': {AND_OR}", "write a.b on its own (or a.b == true)"),
     ("a.m < 1,000 CNY", f"unexpected ',': {AND_OR}", "write numbers without thousands separators: 1000 or 1_000"),
+    ("a.m >= 10 000 CNY", f"unexpected '000': {AND_OR}",
+     "write numbers without spaces inside them: 10000 CNY or 10_000 CNY"),
+    ("a.m >= 1 000 000.50 CNY and a.i > 0", f"unexpected '000': {AND_OR}",
+     "write numbers without spaces inside them: 1000000.50 CNY or 1_000_000.50 CNY"),
+    ("a.i > 12 345", f"unexpected '345': {AND_OR}", "write numbers without spaces inside them: 12345 or 12_345"),
 ])
 def test_common_slips_get_the_form_to_write_not_the_advice_to_join_conditions(
     text: str, message: str, hint: str

@@ -57,9 +57,21 @@ def test_a_failing_case_is_reported_with_the_rules_that_fired(tmp_path: Path) ->
     out = io.StringIO()
     assert run_rule_tests(broken, out) == 1
     report = out.getvalue()
-    assert "FAIL" in report and "score: expected 791..791, got 790" in report
+    assert "FAIL" in report and "score: expected 791, got 790" in report  # one number, as written: not 791..791
     assert "rules fired: SC-REPAY/1" in report
     assert "1 failed" in report
+
+
+def test_a_case_expecting_a_score_range_is_reported_with_the_range(tmp_path: Path) -> None:
+    broken = tmp_path / "rules"
+    _copy(RULES, broken)
+    case_file = broken / "tests" / "scorecard.yaml"
+    case_file.write_text(
+        case_file.read_text().replace("expect: {score: 790, band: A, reasons: []}", "expect: {score: {min: 800}}")
+    )
+    out = io.StringIO()
+    assert run_rule_tests(broken, out) == 1
+    assert "score: expected 800..950, got 790" in out.getvalue()
 
 
 def test_a_case_expecting_what_its_call_cannot_give_is_refused(tmp_path: Path) -> None:

@@ -404,6 +404,24 @@ def test_a_case_naming_a_rule_code_or_band_the_bundle_does_not_have_says_which_a
     assert code == 1 and said.count("[R702]") == 4
 
 
+def test_a_misspelt_expectation_is_told_the_one_meant_and_another_calls_expectation_the_call(tmp_path: Path) -> None:
+    """'reason:' for 'reasons:' was told "GrantLimit cannot be expected to give reason; ... change 'call:'"."""
+    rules = bundle_with_cases(tmp_path, (
+        "  - name: a typical applicant is approved\n"
+        "    call: GrantLimit\n"
+        "    expect: {outcome: APPROVE, reason: [], band: A}\n"
+    ))
+    out = io.StringIO()
+    assert run_check(rules, out, extra_checks=service.rule_tests.rule_case_problems) == 1
+    case = f"{rules}/tests/extra.yaml:2: case 'a typical applicant is approved'"
+    assert out.getvalue().splitlines()[:4] == [
+        f"{case}: expect.reason (line 4): is not an expectation (did you mean 'reasons'?)",
+        "    fix: write 'reasons' [R005]",
+        f"{case}: GrantLimit cannot be expected to give band; it gives outcome, score, limit, reasons, fires",
+        "    fix: remove the expectation, or change 'call:' [R005]",
+    ]
+
+
 def test_the_codes_the_service_gives_itself_can_be_expected_without_declaring_them(tmp_path: Path) -> None:
     rules = bundle_with_cases(tmp_path, (
         "  - name: no credit line\n"
