@@ -104,14 +104,16 @@ def dropped_lines_notice(count: int, reason: str) -> str:
 
 # gRPC's C core writes plain-text lines to stderr, glog style: "E1202 10:27:19.749105  378 file.cc:186] text".
 _GLOG_LEVELS = {ord("E"): "error", ord("W"): "warning", ord("I"): "info", ord("F"): "critical"}
-# Logged by the C core whenever a worker leaves the port on purpose (service/api/listener.py), at every reload
-# and every stop: expected, so not an error.
+# Written by the C core whenever a worker leaves the port on purpose (service/api/listener.py), at every reload
+# and every stop: expected, and it tells the operator nothing, while its "E" and "Failed" read as an error next to
+# a successful rules.activated. This line alone is left out of the log; every other line of the core is kept.
 _EXPECTED_ON_LEAVING_THE_PORT = b"Closing acceptor. Failed accept4: Invalid argument"
 
 
 def as_json_lines(lines: bytes, pid: int) -> bytes:
     """A worker's output as JSON lines: its own log lines as they are, anything else (gRPC's C core writes
-    plain text) as one JSON object a line naming the worker. `lines` ends with a newline."""
+    plain text) as one JSON object a line naming the worker, except the core's line on leaving the port (see
+    _EXPECTED_ON_LEAVING_THE_PORT), which is dropped. `lines` ends with a newline."""
     if lines[:1] == b"{" and lines.count(b"\n{") == lines.count(b"\n") - 1:
         return lines  # the usual case: every line is the worker's own JSON
     out = []
@@ -122,9 +124,10 @@ def as_json_lines(lines: bytes, pid: int) -> bytes:
         text = line.strip()
         if not text:
             continue
-        level = _GLOG_LEVELS.get(text[0], "warning") if text[1:2].isdigit() else "warning"
-        if _EXPECTED_ON_LEAVING_THE_PORT in text:
-            level = "info"
+        glog_line = text[1:2].isdigit()
+        if glog_line and text.partition(b"] ")[2] == _EXPECTED_ON_LEAVING_THE_PORT:
+            continue
+        level = _GLOG_LEVELS.get(text[0], "warning") if glog_line else "warning"
         record = {
             "event": "worker.output",
             "level": level,

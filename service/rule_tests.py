@@ -510,9 +510,12 @@ def _run_rule_tests(directory: Path, out: TextIO) -> int:
         cases, file_problems = read_cases(directory)
         report = run_cases(bundle, cases)
         total = len(bundle.all_rule_ids())
+        where = bundle.rule_places()
     finally:
         bundle.close()
-    for found in [*bundle.warnings, *file_problems]:  # a warning first: a file the bundle ignores, say
+    # W003 as `rules check` gives it: the server reads this output, and serves the bundle with these warnings
+    untested = [] if report.failed or file_problems else _untested(report, where)
+    for found in [*bundle.warnings, *untested, *file_problems]:  # a warning first: a file the bundle ignores, say
         print(found.format(), file=out)
     for outcome in report.outcomes:
         for found in outcome.problems:
@@ -568,6 +571,12 @@ def rule_case_problems(directory: Path) -> list[RuleProblem]:
     problems += [_failed(outcome) for outcome in report.outcomes if outcome.failures and not outcome.problems]
     if problems:  # which rules no case fires is not known while some cases cannot be run or fail
         return problems
+    return _untested(report, where)
+
+
+def _untested(report: Report, where: dict[str, tuple[str, int]]) -> list[RuleProblem]:
+    """W003 for each rule no case fires, at the rule (`where`: bundle.rule_places())."""
+    problems = []
     for rule_id in report.uncovered:
         file, line = where[rule_id]
         problems.append(problem(P.UNTESTED_RULE, file, "no test case fires this rule", line=line, rule_id=rule_id,

@@ -236,6 +236,7 @@ class Supervisor:
         self.active: ActiveBundle | None = None
         self.rejected: dict[str, object] | None = None
         self.checking_since: float | None = None  # when a change of the rules was noticed, until it is judged
+        self._judging: Fingerprint | None = None  # while edits are judged: the rules' fingerprint before the snapshot
         self.pending: PendingStart | None = None  # workers that could not start yet, tried again until they do
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -326,17 +327,39 @@ class Supervisor:
             current = fingerprint(self.settings.rules_dir)
             if current != seen or self._reload.is_set():
                 self._reload.clear()
-                self.checking_since = time.time()
-                self._write_status()  # GetRulesStatus tells an edit being checked from one not seen yet
-                try:
-                    superseded = True
-                    while superseded and not self._stop.is_set():  # until the rules as they now are are judged
-                        time.sleep(WATCH_INTERVAL)  # let an editor finish writing
-                        seen = fingerprint(self.settings.rules_dir)
-                        superseded = self._activate_or_reject(first=False)
-                finally:
-                    self.checking_since = None
-                    self._write_status()
+                seen = self._judge_edits(seen)
+
+    def _judge_edits(self, seen: Fingerprint) -> Fingerprint:
+        """Judge the rules until they are judged as they now are; their fingerprint before the last snapshot.
+
+        An edit saved while another is checked stops that check (see _activate_or_reject). One saved while the
+        workers an edit replaced drain (seconds) is noticed meanwhile, `checking_since` (see _notice_edit), and
+        judged as soon as they have stopped."""
+        try:
+            while not self._stop.is_set():
+                if self.checking_since is None:  # a new edit: not the one whose check an edit stopped
+                    self.checking_since = time.time()
+                    self._write_status()  # GetRulesStatus tells an edit being checked from one not seen yet
+                time.sleep(WATCH_INTERVAL)  # let an editor finish writing
+                seen = self._judging = fingerprint(self.settings.rules_dir)
+                superseded = self._activate_or_reject(first=False)
+                if not superseded and fingerprint(self.settings.rules_dir) == seen:
+                    break
+        finally:
+            self._judging = None
+            self.checking_since = None
+            self._write_status()
+        return seen
+
+    def _notice_edit(self) -> None:
+        """While edits are judged and workers stop (those an edit replaced drain for seconds): an edit saved since
+        the rules were taken to be judged, and not noticed yet, is noticed as the watch notices one, within
+        WATCH_INTERVAL; it is judged next (see _judge_edits)."""
+        if self._judging is None or self.checking_since is not None:
+            return
+        if fingerprint(self.settings.rules_dir) != self._judging:
+            self.checking_since = time.time()
+            self._write_status()
 
     # --- rule bundles ---------------------------------------------------------------------------------------
 
@@ -394,7 +417,7 @@ class Supervisor:
 
     def _refuse(self, verdict: list[str], snapshot: Path) -> None:
         """Record and log why the rules in `snapshot` are refused, and forget the snapshot."""
-        verdict = bounded(verdict, self.settings.rules_dir)
+        verdict = bounded(errors_first(verdict), self.settings.rules_dir)
         self.rejected = {"problems": verdict, "at": time.time()}
         self.checking_since = None  # judged: refused
         log.error("rules.rejected", directory=str(self.settings.rules_dir), problems=verdict)
@@ -682,11 +705,16 @@ class Supervisor:
                 worker.process.send_signal(signal.SIGUSR1 if retiring else signal.SIGTERM)
         deadline = time.monotonic() + self.settings.drain_seconds + 5
         for worker in workers:
-            try:
-                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
+            while True:
+                try:
+                    worker.process.wait(timeout=max(0.1, min(WATCH_INTERVAL, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        worker.process.kill()
+                        worker.process.wait()
+                        break
+                    self._notice_edit()  # the watch waits meanwhile: an edit saved now is not left unnoticed
 
 
 def _refused_problems(said: str) -> list[str]:
@@ -908,6 +936,18 @@ def _entry(block: list[str]) -> str | None:
     if details:
         head += ": " + "; ".join(details) + fired
     return one_line(head, fix)
+
+
+_WARNING_CODE = re.compile(r".*\[W\d{3}\]")
+
+
+def errors_first(problems: list[str]) -> list[str]:
+    """A refusal's problems as recorded: the errors that refused it, then the warnings (a file the bundle ignores,
+    say), each in its order. `rules test` prints the warnings first, and an officer took the first line of a refusal
+    (`lists/README.txt: warning: this file is ignored`) for its reason; cut to MOST_PROBLEMS_RECORDED, the errors
+    are kept. A warning is told by its code (`[W002]`), as it says `warning:` too."""
+    warnings = [entry for entry in problems if _WARNING_CODE.fullmatch(entry)]
+    return [entry for entry in problems if not _WARNING_CODE.fullmatch(entry)] + warnings
 
 
 def one_line(headline: str, fix: str) -> str:

@@ -277,6 +277,27 @@ def test_an_edit_being_checked_is_told_apart_from_one_not_seen_until_it_serves(
     assert server.stop() == 0
 
 
+def test_an_edit_saved_while_the_workers_of_the_last_switch_drain_is_noticed_within_a_second(
+    server: ServerProcess, rules: Path
+) -> None:
+    """The workers a switch replaces take about 3 s to drain. An edit saved meanwhile (the officer publishes a
+    version, sees it serve and saves the fix of a typo at once) went unnoticed until they had stopped: 3.7 s without
+    `checking_since`, as if the server had never seen it."""
+    rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
+    set_version(rules, "2026.12-2")
+    wait_for(lambda: status(rules_stub).active.version == "2026.12-2", "the first edit to serve")
+    set_version(rules, "2026.12-3")
+    saved = time.monotonic()
+    while not (now := status(rules_stub)).HasField("checking_since") and now.active.version != "2026.12-3":
+        assert time.monotonic() - saved < 1.5, "the edit is not noticed within a second and a half"
+        time.sleep(0.1)
+    activated = [entry["version"] for entry in server.logs() if entry.get("event") == "rules.activated"]
+    assert "2026.12-2" not in activated, "the workers before 2026.12-2 still drain (it is logged once they stopped)"
+    wait_for(lambda: (now := status(rules_stub)).active.version == "2026.12-3" and not now.HasField("checking_since"),
+             "the second edit to serve", timeout=60)
+    assert server.stop() == 0
+
+
 def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_without_sighup(
     server: ServerProcess, rules: Path
 ) -> None:

@@ -166,3 +166,39 @@ def test_a_long_problem_is_cut_in_its_middle_keeping_its_fix_and_code(tmp_path: 
     assert bounded(["short"] * MOST_PROBLEMS_RECORDED, tmp_path) == ["short"] * MOST_PROBLEMS_RECORDED
     assert bounded(["short"] * (MOST_PROBLEMS_RECORDED + 1), tmp_path)[-1] == \
         f"... and 1 more problem: run `decisiond rules check {tmp_path}` to see them all"
+
+
+README_WARNING = ("lists/README.txt: warning: this file is ignored: 'README' is not a valid list name -- fix: rename it"
+                  " to readme.txt if it is a list (list names are lower-case letters, digits and _, starting with a"
+                  " letter); otherwise move it out of lists/ [W002]")
+
+
+def test_a_refusal_gives_the_error_that_refused_the_edit_first_and_a_warning_after_it(
+    supervisor: Supervisor, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A README.txt in lists/ and a case that fails: before, the W002 warning came first and the error that refused
+    the edit last, and an officer read "the README.txt is why my edit was refused"."""
+    (rules / "lists" / "README.txt").write_text("Lists are owned by the fraud team.\n")
+    edit(rules / "eligibility.yaml", "applicant.age > 65", "applicant.age > 60")
+    recorded, logged = refuse(supervisor, monkeypatch)
+    assert logged == recorded
+    assert len(recorded) == 2, recorded
+    assert recorded[0].startswith(f"{rules}/tests/eligibility_and_limits.yaml:")
+    assert recorded[0].endswith("[R701]") and ": case 'a 65-year-old is eligible' does not get what it" in recorded[0]
+    assert recorded[1] == f"{rules}/{README_WARNING}"
+
+
+def test_a_refusal_cut_to_its_first_problems_keeps_the_errors_not_the_warnings(
+    supervisor: Supervisor, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (rules / "lists" / "README.txt").write_text("Lists are owned by the fraud team.\n")
+    text = (rules / "eligibility.yaml").read_text()
+    for k in range(MOST_PROBLEMS_RECORDED):
+        text += (f"\n  - id: ELG-{100 + k}\n    description: age rule {k}\n    when: applicant.agee > {k}\n"
+                 f"    then: {{outcome: REVIEW, reason: LOW_SCORE}}\n")
+    (rules / "eligibility.yaml").write_text(text)
+    recorded, logged = refuse(supervisor, monkeypatch)
+    assert logged == recorded
+    assert len(recorded) == MOST_PROBLEMS_RECORDED + 1
+    assert all("unknown field 'applicant.agee'" in entry and entry.endswith("[R102]") for entry in recorded[:-1])
+    assert recorded[-1] == f"... and 1 more problem: run `decisiond rules check {rules}` to see them all"

@@ -111,19 +111,33 @@ def test_a_workers_json_lines_are_forwarded_as_they_are() -> None:
 def test_plain_text_from_grpcs_core_becomes_json_naming_the_worker_and_the_level() -> None:
     lines = (
         b'{"event": "decision"}\n'
-        b"E1202 10:27:19.749105     378 posix_engine_listener.cc:186] Closing acceptor. Failed accept4: Invalid"
-        b" argument\n"
+        b"E1202 10:27:19.749105     378 chttp2_server.cc:1] Failed to accept: Too many open files\n"
         b"W1202 10:27:20.000001     378 chttp2_transport.cc:1] keepalive watchdog timeout\n"
         b"something else\n"
     )
     records = [json.loads(line) for line in as_json_lines(lines, pid=42).splitlines()]
     assert [(r["event"], r.get("level"), r.get("worker_pid")) for r in records] == [
         ("decision", None, None),
-        ("worker.output", "info", 42),  # a worker leaving the port on purpose: expected, not an error
+        ("worker.output", "error", 42),
         ("worker.output", "warning", 42),
         ("worker.output", "warning", 42),
     ]
+    assert records[1]["text"].endswith("chttp2_server.cc:1] Failed to accept: Too many open files")
     assert records[2]["text"].endswith("keepalive watchdog timeout")
+
+
+def test_the_cores_line_on_a_worker_leaving_the_port_on_purpose_is_left_out_of_the_log() -> None:
+    """Written at every reload and every stop: an "E...Failed" line next to a successful rules.activated read as an
+    error (before, it was kept as a worker.output record at level info). Only that line goes."""
+    leaving = b"E1207 11:46:51.200177   18844 posix_engine_listener.cc:186] Closing acceptor. Failed accept4: Invalid" \
+        b" argument\n"
+    other = b"E1207 11:46:51.200177   18844 posix_engine_listener.cc:186] Closing acceptor. Failed accept4: Bad file" \
+        b" descriptor\n"
+    assert as_json_lines(leaving, pid=42) == b""
+    records = [json.loads(line) for line in as_json_lines(b'{"event": "decision"}\n' + leaving + other, pid=42)
+               .splitlines()]
+    assert [(r["event"], r.get("level")) for r in records] == [("decision", None), ("worker.output", "error")]
+    assert records[1]["text"] == other.decode().strip()
 
 
 def test_a_pipe_nobody_reads_never_holds_up_the_thread_that_logs_and_the_lines_that_did_not_fit_are_counted() -> None:
