@@ -101,6 +101,7 @@ _AMOUNT = re.compile(r"([+-]?\d[\d,_]*(?:\.\d+)?)\s+([A-Za-z]+)")
 # comma as Excel and Word write it in many locales, would otherwise be read 100 or 10 times too large.
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"([+-]?\d+),(\d{1,2})")
+_RECORDED_RATE = re.compile(r"[01](?:\.\d{1,40})?")  # a rate as a decision record writes it: "0.0002"
 _YAML_BOOL_HINT = "YAML reads yes, no, on, off, true and false as a yes/no value: put the text in quotes, e.g. 'NO'"
 
 _ATTRIBUTE_HINTS = {
@@ -394,7 +395,6 @@ def _expect_issues(expect: object, call: str, *, required: bool) -> list[CaseIss
         return [CaseIssue(("expect",), "must state at least one expectation, e.g. {outcome: APPROVE}",
                           f"{call} can be expected to give: {', '.join(allowed)}", P.MISSING_KEY)]
     issues: list[CaseIssue] = []
-
     for key in expect:
         if key not in _ANY_EXPECTATION:  # a typo ('reason' for 'reasons'), not another call's expectation
             close = suggest(key, allowed) if isinstance(key, str) else None
@@ -408,6 +408,7 @@ def _expect_issues(expect: object, call: str, *, required: bool) -> list[CaseIss
                                 f"{', '.join(allowed)}", "remove the expectation, or change 'call:'", P.UNKNOWN_KEY))
     if issues:
         return issues
+
     def fail(key: str, message: str, hint: str, code: P.ProblemCode = P.INVALID_VALUE) -> None:
         issues.append(CaseIssue(("expect", key), message, hint, code))
 
@@ -555,8 +556,14 @@ class _Reader:
         )
 
     def rate(self, owner: Mapping[str, object], key: str, base: FieldPath) -> Decimal:
-        """A daily rate from 0 to 1 with at most DECIMAL_PLACES decimal places, as a bundle's rates are."""
-        rate = self.number(owner, key, base, Decimal(1), Decimal("0.0003"), "a daily rate from 0 to 1, e.g. 0.0003")
+        """A daily rate from 0 to 1 with at most DECIMAL_PLACES decimal places, as a bundle's rates are; also written
+        as a decision record keeps it, as text ("line_daily_interest_rate": "0.0002")."""
+        written = owner.get(key)
+        if isinstance(written, str) and _RECORDED_RATE.fullmatch(written) and Decimal(written) <= 1:
+            rate = Decimal(written)
+        else:
+            rate = self.number(owner, key, base, Decimal(1), Decimal("0.0003"),
+                               "a daily rate from 0 to 1, e.g. 0.0003")
         if decimal_places(rate) > DECIMAL_PLACES:
             self.fail((*base, key), f"has more than {DECIMAL_PLACES} decimal places, as no band's rate can",
                       f"round it to at most {DECIMAL_PLACES} decimal places, e.g. 0.000657534")

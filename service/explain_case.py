@@ -174,9 +174,13 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
                 print(f"  {trace.rule_id:<10} MATCHED", file=out)
             else:
                 print(f"  {trace.rule_id:<10} no: {'; '.join(trace.failed)}", file=out)
+    if recorder.recorded.taken_on_trust:
+        print("\n(the listed entries are taken from the decision record as the rules that decided it found them, not "
+              "checked against this folder's lists: a check under another bundle version must not rely on them)",
+              file=out)
     if call in RECORDING_CALLS and not recorder.recorded.given:
         print("\n(the features were worked out from the input's history; to explain a decision from its record, give"
-              " the record's device, features.* and listed entries: docs/rules.md)", file=out)
+              " the record's device, ip, features.* and listed entries: docs/rules.md)", file=out)
     if call == "GrantLimit" and "ELIGIBILITY" not in {k.name for k in recorder.asked}:
         print("\n(eligibility and limits were not reached)", file=out)
     elif call == "GrantLimit" and recorder.limit_steps is None:

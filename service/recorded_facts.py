@@ -1,34 +1,36 @@
 """What a decision record keeps of the facts its rules saw besides the request, given back to `rules explain`.
 
 A drawdown's or an account event's record keeps the device as a keyed hash (`"device": "05a6..."`, empty when the
-call named none), the features of the user's history its rules read (`"features.drawdowns_last_hour": 3`) and which
-of the values it keeps only as keyed hashes were on the lists they look in
-(`"listed": ["transaction.counterparty_id in lists.mule_counterparties"]`). Copied into an explain input as
-they are (an amount written with its currency, as every amount of a case is), they are what the rules see in place of
-what the input's history and values would give: so a decision is explained from its record alone, its history not
-worked through again, and a counterparty the record keeps as a hash is taken as the listed one it was.
+call named none; the IP too, `"ip"`, when a rule reads it), the features of the user's history its rules read
+(`"features.drawdowns_last_hour": 3`) and, of the values it keeps only as keyed hashes, which were on the lists they
+look in and which equalled a text they compare them with (`"listed": ["transaction.counterparty_id in
+lists.mule_counterparties", "channel.ip == '10.9.9.9'"]`). Copied into an explain input as they are (an amount written
+with its currency, as every amount of a case is), they are what the rules see in place of what the input's history
+and values would give: so a decision is explained from its record alone, its history not worked through again, and a
+counterparty the record keeps as a hash is taken as the listed one it was, an IP as the text it equalled.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from service.app.usecases import KEPT_AS_KEYED_HASH
 from service.case_input import CALL_RULE_SETS, AmountError, parse_amount, shown
 from service.case_yaml import CaseIssue
 from service.engine import problems as P
-from service.engine.bundle import RuleBundle
+from service.engine.bundle import RuleBundle, equality_written
 from service.engine.catalogue import FEATURE_FIELDS, FieldType
 from service.engine.typecheck import suggest
 
 LISTED = "listed"
 DEVICE = "device"  # the record's device, a keyed hash: stands for the channel's device_id
+IP = "ip"  # the record's IP, a keyed hash: stands for the channel's ip, which no IP address form would take
+_HASHES = {DEVICE: "channel.device_id", IP: "channel.ip"}
 FEATURE_PREFIX = "features."
 RECORDING_CALLS = ("AuthorizeDrawdown", "FlagTransaction")  # the calls whose records keep them
 _FEATURE_TYPES = {f.name: f.type for f in FEATURE_FIELDS}
-_LIST_TEST = re.compile(r"(\S+) in lists\.(\S+)")
 
 
 @dataclass(frozen=True)
@@ -38,25 +40,35 @@ class RecordedFacts:
     features: dict[str, object] = field(default_factory=dict)  # by field name, `features.drawdowns_last_hour`
     listed: tuple[tuple[str, str], ...] = ()  # (field, list name): the field's value was on the list
     device: str | None = None  # the record's device (empty: the call named none)
+    equal: tuple[tuple[str, str], ...] = ()  # (field, text): the field's value was this text the rules name
+    hashes: dict[str, str] = field(default_factory=dict)  # by field name: the record's keyed hash of its value
+    compared: dict[str, frozenset[str]] = field(default_factory=dict)  # by field: the texts the rules compare it with
 
     @property
     def given(self) -> bool:
-        return bool(self.features or self.listed) or self.device is not None
+        return bool(self.features or self.listed or self.equal or self.hashes) or self.device is not None
+
+    @property
+    def taken_on_trust(self) -> bool:
+        """Whether `listed` entries were given: facts of the bundle that decided, which no other bundle can check."""
+        return bool(self.listed or self.equal)
 
     def applied(self, facts: Mapping[str, object], bundle: RuleBundle) -> dict[str, object]:
-        """`facts` as the rules are to see them: the given features in place of those worked out, and each listed
-        field holding a value of its list (any one: the rules only ask whether it is on the list)."""
-        seen = {**facts, **self.features}
+        """`facts` as the rules are to see them: the given features in place of those worked out, each listed field
+        holding a value of its list (any one the rules compare it with no text: they only ask whether it is on the
+        list) and each field said to equal a text holding that text."""
+        seen = {**facts, **self.features, **self.hashes}
         if self.device is not None:
             seen["channel.device_id"] = self.device
         for name, list_name in self.listed:
             if members := bundle.list_members(list_name):
-                seen[name] = min(members)
+                seen[name] = min(members - self.compared.get(name, frozenset()) or members)
+        seen.update(self.equal)
         return seen
 
 
 def is_recorded_key(key: object) -> bool:
-    return isinstance(key, str) and (key in (LISTED, DEVICE) or key.startswith(FEATURE_PREFIX))
+    return isinstance(key, str) and (key in (LISTED, DEVICE, IP) or key.startswith(FEATURE_PREFIX))
 
 
 def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle) -> tuple[RecordedFacts,
@@ -72,13 +84,16 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
                                            P.UNKNOWN_KEY) for key in given]
     issues: list[CaseIssue] = []
     features: dict[str, object] = {}
-    device = given.get(DEVICE)
-    if device is not None and not isinstance(device, str):
-        issues.append(CaseIssue((DEVICE,), f"must be the record's device as it is, text, not {shown(device)}",
-                                "copy the record's device entry as it is", P.WRONG_SHAPE))
-        device = None
+    hashes: dict[str, str] = {}
+    for key, name in _HASHES.items():
+        if key in given and not isinstance(given[key], str):
+            issues.append(CaseIssue((key,), f"must be the record's {key} as it is, text, not {shown(given[key])}",
+                                    f"copy the record's {key} entry as it is", P.WRONG_SHAPE))
+        elif key in given:
+            hashes[name] = str(given[key])
+    device = hashes.pop("channel.device_id", None)
     for key, value in given.items():
-        if key in (LISTED, DEVICE):
+        if key in (LISTED, DEVICE, IP):
             continue
         kind = _FEATURE_TYPES.get(key)
         if kind is None:
@@ -90,8 +105,13 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
             features[key] = _feature_value(kind, value)
         except _Refused as bad:
             issues.append(CaseIssue((key,), bad.message, bad.hint, P.WRONG_SHAPE))
-    listed, listed_issues = _listed(given.get(LISTED), bundle.list_tests(CALL_RULE_SETS[str(call)]))
-    return RecordedFacts(features, listed, device), issues + listed_issues
+    kinds = CALL_RULE_SETS[str(call)]
+    texts = bundle.text_tests(kinds, KEPT_AS_KEYED_HASH)
+    listed, equal, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds), texts)
+    compared: dict[str, frozenset[str]] = {}
+    for name, text in texts:
+        compared[name] = compared.get(name, frozenset()) | {text}
+    return RecordedFacts(features, listed, device, equal, hashes, compared), issues + listed_issues
 
 
 class _Refused(Exception):
@@ -125,23 +145,38 @@ _WORDS = {FieldType.INT: "a whole number of 0 or more", FieldType.BOOL: "true or
           FieldType.DECIMAL: "a number of 0 or more", FieldType.MONEY: "an amount"}
 
 
-def _listed(value: object, tests: tuple[tuple[str, str], ...]) -> tuple[tuple[tuple[str, str], ...],
-                                                                         list[CaseIssue]]:
+def _listed(value: object, tests: tuple[tuple[str, str], ...], texts: tuple[tuple[str, str], ...]
+            ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], list[CaseIssue]]:
+    """The list memberships (`field in lists.NAME`) and the equalities (`field == 'text'`) a `listed` entry gives,
+    each one a test the call's rules make."""
     if value is None:
-        return (), []
-    written = [f"{name} in lists.{list_name}" for name, list_name in tests]
-    hint = f"copy the record's listed entries as they are: {', '.join(written)}" if written else \
-        "remove it: no rule of this call looks in a list"
+        return (), (), []
+    known = {f"{name} in lists.{list_name}": (False, name, list_name) for name, list_name in tests}
+    known |= {equality_written(name, text): (True, name, text) for name, text in texts}
+    hint = f"copy the record's listed entries as they are: {_some(list(known))}" if known else \
+        "remove it: no rule of this call looks in a list or compares a value the record keeps as a hash with a text"
     if not isinstance(value, list):
-        return (), [CaseIssue((LISTED,), f"must be a list, not {shown(value)}", hint, P.WRONG_SHAPE)]
+        return (), (), [CaseIssue((LISTED,), f"must be a list, not {shown(value)}", hint, P.WRONG_SHAPE)]
     listed: list[tuple[str, str]] = []
+    equal: list[tuple[str, str]] = []
     issues: list[CaseIssue] = []
     for index, entry in enumerate(value):
-        match = _LIST_TEST.fullmatch(entry) if isinstance(entry, str) else None
-        if match is None or (match[1], match[2]) not in tests:
-            written_as = f"'{entry}'" if isinstance(entry, str) and len(entry) <= 120 else shown(entry)  # whole
-            issues.append(CaseIssue((LISTED, index), f"{written_as} is no list test the rules of this call make",
+        test = known.get(entry) if isinstance(entry, str) else None
+        if test is None:
+            quote = '"' if isinstance(entry, str) and "'" in entry else "'"  # "channel.ip == '10.9.9.8'"
+            written_as = f"{quote}{entry}{quote}" if isinstance(entry, str) and len(entry) <= 120 else shown(entry)
+            what = "list test or text comparison" if texts else "list test"
+            issues.append(CaseIssue((LISTED, index), f"{written_as} is no {what} the rules of this call make",
                                     hint, P.INVALID_VALUE))
             continue
-        listed.append((match[1], match[2]))
-    return tuple(listed), issues
+        is_text, name, other = test
+        (equal if is_text else listed).append((name, other))
+    return tuple(listed), tuple(equal), issues
+
+
+_SHOWN_ENTRIES = 5  # a hint names at most this many entries
+
+
+def _some(entries: list[str]) -> str:
+    more = len(entries) - _SHOWN_ENTRIES
+    return ", ".join(entries[:_SHOWN_ENTRIES]) + (f" and {more} more" if more > 0 else "")

@@ -3,6 +3,7 @@ against the digest the ledger records for them, for an auditor to check and expl
 
 from __future__ import annotations
 
+import os
 from datetime import UTC
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +14,7 @@ from service.engine.problems import RuleProblem
 from service.os_errors import reason_of
 
 SHORTEST_DIGEST_PREFIX = 12  # as R014 and the logs show a digest
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600  # an export is readable by its owner alone
 
 
 def export_target_problem(target: Path) -> str | None:
@@ -131,9 +133,13 @@ def _is_bundle_path(path: str) -> bool:
 
 
 def _write(target: Path, files: dict[str, bytes]) -> None:
-    target.mkdir(parents=True, exist_ok=True)
+    """The files, readable by their owner alone, as a decisions export is: a list holds third parties' ids (a card
+    number), and a list entry removed from the rules stays in the bundles the ledger keeps."""
+    target.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    target.chmod(PRIVATE_FOLDER)  # also a new or empty folder given
     for path, data in sorted(files.items()):
         file = target / path
-        file.parent.mkdir(exist_ok=True)
-        with open(file, "xb") as written:  # never over something already there
+        file.parent.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+        # never over something already there
+        with os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb") as written:
             written.write(data)

@@ -99,9 +99,10 @@ class DecisionApp:
                     reads: frozenset[str]) -> dict[str, object]:
         """For the record of an account event's decision, the facts its rules read besides those every record
         keeps, and only when they read them: a line's days past due and rate, the city, the IP (as a keyed hash),
-        the features of the user's history (by their names in the rules: `features.drawdowns_last_hour`), and which
-        of the values the record keeps only as keyed hashes were on the lists the rules look in. So the record
-        alone says why a velocity rule referred a call, without the history being worked through again."""
+        the features of the user's history (by their names in the rules: `features.drawdowns_last_hour`), and of the
+        values the record keeps only as keyed hashes, which were on the lists the rules look in and which equalled
+        a text the rules compare them with (`channel.ip == '10.9.9.9'`). So the record alone says why a velocity
+        rule referred a call, without the history being worked through again, and why a rule naming an IP did."""
         seen: dict[str, object] = {}
         for field, key in _recorded_when_read(reads):
             if field in facts:
@@ -109,7 +110,7 @@ class DecisionApp:
                 seen[key] = decimal_text(value) if isinstance(value, Decimal) else value
         if "channel.ip" in reads:
             seen["ip"] = self._pseudonyms.identifier("ip", str(facts.get("channel.ip", "")))
-        if listed := bundle.lists_holding(kinds, facts):
+        if listed := bundle.lists_holding(kinds, facts) + bundle.texts_equalled(kinds, KEPT_AS_KEYED_HASH, facts):
             seen["listed"] = listed
         return seen
 
@@ -444,6 +445,10 @@ def _recorded_when_read(reads: frozenset[str]) -> tuple[tuple[str, str], ...]:
     kept = [(field, key) for field, key in RECORDED_WHEN_READ if field in reads]
     return (*kept, *((field, field) for field in sorted(reads) if field.startswith("features.")))
 
+
+# The facts a record keeps only as keyed hashes (`device`, `counterparty`, `ip`), empty when they were: a rule that
+# compares one with a text is explained by its `listed` entry `channel.ip == '10.9.9.9'`, kept when the value was it.
+KEPT_AS_KEYED_HASH = ("channel.device_id", "channel.ip", "transaction.counterparty_id")
 
 # Facts the record keeps only when a rule read them (RuleBundle.reads), by the key it keeps them under.
 RECORDED_WHEN_READ = (

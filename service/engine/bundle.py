@@ -29,7 +29,7 @@ from service.engine.facts import FactNormalizer, normalize_attribute
 from service.engine.load_rules import RuleSpec
 from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
-from service.engine.nodes import Expr, FieldRef, Member, children, field_refs
+from service.engine.nodes import Compare, Expr, FieldRef, Literal, Member, children, field_refs
 from service.engine.problems import RuleProblem, problem
 from service.engine.runtime import EngineRuleSet, reference_fired
 from service.engine.typecheck import FieldSpec
@@ -70,6 +70,8 @@ class RuleBundle:
         }
         self._reads: dict[tuple[RuleSetKind, ...], frozenset[str]] = {}  # reads(), by its arguments
         self._list_tests: dict[tuple[RuleSetKind, ...], tuple[tuple[str, str], ...]] = {}  # lists_holding()
+        self._text_tests: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}  # text_tests()
+        self._texts_by_field: dict[tuple[object, ...], tuple[tuple[str, frozenset[str]], ...]] = {}  # texts_equalled()
         self._bins = spec.scorecard.bins
         limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
         cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
@@ -149,6 +151,42 @@ class RuleBundle:
                     found[node.subject.name, node.list_ref.name] = None
                 stack.extend(children(node))
             tests = self._list_tests[kinds] = tuple(sorted(found))
+        return tests
+
+    def texts_equalled(self, kinds: tuple[RuleSetKind, ...], fields: tuple[str, ...],
+                       facts: Mapping[str, object]) -> list[str]:
+        """Of the texts the rule sets `kinds` compare `fields` with (text_tests), those these facts' values equal,
+        written `channel.ip == '10.9.9.9'`: for the decision record, which keeps those values only as keyed hashes."""
+        key = (*kinds, *fields)
+        by_field = self._texts_by_field.get(key)
+        if by_field is None:  # not asked for before: a set for each field, a long `in [...]` costs no more
+            texts: dict[str, set[str]] = {}
+            for name, text in self.text_tests(kinds, fields):
+                texts.setdefault(name, set()).add(text)
+            by_field = self._texts_by_field[key] = tuple((name, frozenset(t)) for name, t in texts.items())
+        return [equality_written(name, value) for name, texts_of in by_field
+                if isinstance(value := facts.get(name), str) and value in texts_of]
+
+    def text_tests(self, kinds: tuple[RuleSetKind, ...], fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The (field, text) of every comparison the rule sets `kinds` make of one of `fields` with text written in
+        the rules: `==`, `!=`, `in [...]`, `not in [...]`. Not with empty text: a keyed hash keeps it empty."""
+        key = (*kinds, *fields)
+        tests = self._text_tests.get(key)
+        if tests is None:  # not asked for before
+            found: set[tuple[str, str]] = set()
+            stack: list[Expr] = [rule.expr for kind in kinds for rule in self._decisions_for(kind).rules]
+            while stack:
+                node = stack.pop()
+                pairs: list[tuple[Expr, Expr]] = []
+                if isinstance(node, Compare) and node.op in ("==", "!="):
+                    pairs = [(node.left, node.right), (node.right, node.left)]
+                elif isinstance(node, Member) and node.items is not None:
+                    pairs = [(node.subject, item) for item in node.items]
+                found.update((side.name, text.value) for side, text in pairs if isinstance(side, FieldRef)
+                             and side.name in fields and isinstance(text, Literal) and isinstance(text.value, str)
+                             and text.value)
+                stack.extend(children(node))
+            tests = self._text_tests[key] = tuple(sorted(found))
         return tests
 
     def list_members(self, name: str) -> frozenset[str]:
@@ -238,6 +276,11 @@ class RuleBundle:
         if normalizer is None:
             normalizer = self._normalizers[id(fields)] = FactNormalizer(fields, self._defaults)
         return normalizer(facts)
+
+
+def equality_written(name: str, text: str) -> str:
+    """`channel.ip == '10.9.9.9'`: that the field's value was this text, written as the rules write the test."""
+    return f"{name} == {text!r}"
 
 
 def load_bundle(directory: Path) -> RuleBundle:

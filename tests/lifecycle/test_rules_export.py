@@ -7,6 +7,8 @@ folder that is not empty, a ledger it cannot read."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import grpc
@@ -216,6 +218,24 @@ def test_rules_are_exported_by_their_digest_or_its_first_characters_naming_every
     assert code == 1
     assert out.startswith("The ledger records no rules with digest 'ffff' (give at least its first 12 characters, or"
                           " all of it). The versions it records, oldest first:\n")
+
+
+def test_the_exported_rules_are_readable_by_their_owner_alone_as_a_decisions_export_is(
+    ledger: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list holds third parties' ids (the bundled mule list, a card number), kept in the archive for good."""
+    given_empty = tmp_path / "given"
+    given_empty.mkdir(mode=0o755)
+    before = os.umask(0o022)
+    try:
+        for folder in (tmp_path / "new" / "x", given_empty):
+            code, _, _ = run(capsys, "rules", "export", "--database", ledger, "--version", "2026.11-1", str(folder))
+            assert code == 0
+            modes = {path.relative_to(folder).as_posix(): oct(stat.S_IMODE(path.stat().st_mode))
+                     for path in (folder, *folder.rglob("*"))}
+            assert modes == {".": "0o700", "bundle.yaml": "0o600", "lists": "0o700", "lists/mules.txt": "0o600"}
+    finally:
+        os.umask(before)
 
 
 def test_a_folder_that_is_not_empty_is_refused_and_left_as_it_was(
