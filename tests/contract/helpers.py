@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from tests.support.builders import cny, request_id, strong_applicant
+
+M = TypeVar("M", bound=Message)
 
 
 def new_user() -> str:
@@ -32,17 +35,28 @@ def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
     raise AssertionError("the call succeeded but was expected to fail")
 
 
-def bad_fields(error: grpc.RpcError) -> list[str]:
-    """The field paths named by the google.rpc.BadRequest detail of an error."""
+def details_of(error: grpc.RpcError, kind: type[M]) -> list[M]:
+    """The details of an error's google.rpc.Status that are messages of `kind` (BadRequest, say), in order."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     assert status is not None, "no rich status attached"
-    fields: list[str] = []
+    found = []
     for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields.extend(v.field for v in bad.field_violations)
-    return fields
+        if detail.Is(kind.DESCRIPTOR):
+            message = kind()
+            detail.Unpack(message)
+            found.append(message)
+    return found
+
+
+def bad_fields(error: grpc.RpcError) -> list[str]:
+    """The field paths named by the google.rpc.BadRequest detail of an error."""
+    return [v.field for bad in details_of(error, error_details_pb2.BadRequest) for v in bad.field_violations]
+
+
+def violations(error: grpc.RpcError) -> dict[str, str]:
+    """What the google.rpc.BadRequest detail of an error says of each field it names."""
+    return {v.field: v.description
+            for bad in details_of(error, error_details_pb2.BadRequest) for v in bad.field_violations}
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
@@ -58,19 +72,6 @@ def error_reason(error: grpc.RpcError) -> tuple[str, str]:
     """The (domain, reason) of an error's google.rpc.ErrorInfo."""
     info = error_info(error)
     return info.domain, info.reason
-
-
-def violations(error: grpc.RpcError) -> dict[str, str]:
-    """What the google.rpc.BadRequest detail of an error says of each field it names."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "no rich status attached"
-    said: dict[str, str] = {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            said.update((v.field, v.description) for v in bad.field_violations)
-    return said
 
 
 def open_line(

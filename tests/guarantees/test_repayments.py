@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import grpc
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from service._gen.decision.v1 import decision_pb2 as pb
+from tests.contract.helpers import details_of
 from tests.guarantees.calls import (
     RPC_TIMEOUT,
     answers,
@@ -32,15 +32,8 @@ def refusal(call: grpc.Future) -> grpc.RpcError:
 
 
 def precondition_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "no rich status attached"
-    found = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
-            failure = error_details_pb2.PreconditionFailure()
-            detail.Unpack(failure)
-            found.extend((v.type, v.subject) for v in failure.violations)
-    return found
+    return [(v.type, v.subject) for failure in details_of(error, error_details_pb2.PreconditionFailure)
+            for v in failure.violations]
 
 
 def approved_drawdown(client: Client, user: str, fen: int) -> str:
