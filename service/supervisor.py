@@ -431,6 +431,7 @@ class Supervisor:
         if self.pending is not None and self.pending.snapshot is not None:
             shutil.rmtree(self.pending.snapshot, ignore_errors=True)
         self.pending = PendingStart(snapshot, warnings or [])
+        self._write_status()  # its warnings, for its workers to answer as soon as they serve
         self._start_pending()
 
     def _start_pending(self) -> None:
@@ -526,8 +527,10 @@ class Supervisor:
         """The rules status the workers answer GetRulesStatus from. A status that cannot be written (a full disk,
         the state directory removed) is logged; the workers then answer the last one written."""
         status = {
-            "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest,
-                                                        "warnings": self.active.warnings},
+            "active": None if self.active is None else {"version": self.active.version, "digest": self.active.digest},
+            # by the checked copy a worker serves: the workers of a new bundle answer before it is recorded as active
+            "warnings": {str(bundle.snapshot): bundle.warnings for bundle in (self.active, self.pending)
+                         if bundle is not None and bundle.snapshot is not None},
             "rejected": self.rejected,
             "checking_since": self.checking_since,
         }

@@ -74,8 +74,9 @@ def rules_status(holder: RulesHolder, status_file: Path | None) -> RulesStatus:
     rejected_at = checking_since = None
     if status_file is not None and status_file.exists():
         written = json.loads(status_file.read_text() or "{}")
-        # as the supervisor recorded them: naming the rule directory, not the checked copy this process loaded
-        warnings: tuple[str, ...] = tuple((written.get("active") or {}).get("warnings", ()))
+        # as the supervisor recorded them for the checked copy this process loaded: naming the rule directory
+        by_copy = written.get("warnings") or {}
+        warnings: tuple[str, ...] = () if bundle is None else tuple(by_copy.get(str(bundle.directory), ()))
         recorded = written.get("rejected") or {}
         problems = tuple(recorded.get("problems", ()))
         if "at" in recorded:

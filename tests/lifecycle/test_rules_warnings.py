@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from service.app.rules_holder import RulesHolder, RulesStatus, rules_status
 from service.engine.check import run_check
 from service.rule_tests import rule_case_problems
-from service.supervisor import Supervisor, problem_entries
+from service.supervisor import Supervisor, WorkersNotStarted, problem_entries
 
 UNTESTED_RULE = ("  - id: FRD-008\n    description: A login from the reserved test range\n"
                  "    when: transaction.type == 'LOGIN' and channel.ip == '203.0.113.7'\n"
@@ -61,3 +62,25 @@ def test_an_ignored_file_and_an_untested_rule_are_both_warned_of_in_the_order_ru
 
 def test_the_starter_bundle_serves_without_a_warning(supervisor: Supervisor, monkeypatch: pytest.MonkeyPatch) -> None:
     assert served_warnings(supervisor, monkeypatch) == []
+
+
+def test_the_workers_of_a_bundle_answer_its_warnings_before_it_is_recorded_as_active(
+    supervisor: Supervisor, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New workers answer GetRulesStatus with their bundle's version as soon as they serve, and the supervisor records
+    it as active only then: the status gave the new version with the old bundle's (no) warnings meanwhile."""
+    (rules / "lists" / "README.txt").write_text("Lists are owned by the fraud team.\n")
+    snapshot, _ = supervisor._snapshot()
+    started: list[RulesStatus] = []
+
+    def start_workers(on: Path) -> None:  # a worker, serving and asked before the supervisor hears it is ready
+        holder = RulesHolder(on)
+        holder.reload()
+        started.append(rules_status(holder, supervisor.status_file))
+        raise WorkersNotStarted("stopped here by the test")
+
+    monkeypatch.setattr(supervisor, "_start_workers", start_workers)
+    supervisor._serve(snapshot, rules_check(rules))
+    [status] = started
+    assert status.active_version == "2026.12-1"
+    assert list(status.active_warnings) == rules_check(rules) != []
