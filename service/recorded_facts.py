@@ -20,7 +20,7 @@ from service.app.usecases import KEPT_AS_KEYED_HASH
 from service.case_input import CALL_RULE_SETS, AmountError, parse_amount, shown
 from service.case_yaml import CaseIssue
 from service.engine import problems as P
-from service.engine.bundle import RuleBundle, equality_written
+from service.engine.bundle import RuleBundle, equality_written, membership_written
 from service.engine.catalogue import FEATURE_FIELDS, FieldType
 from service.engine.typecheck import suggest
 
@@ -108,9 +108,7 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
     kinds = CALL_RULE_SETS[str(call)]
     texts = bundle.text_tests(kinds, KEPT_AS_KEYED_HASH)
     listed, equal, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds), texts)
-    compared: dict[str, frozenset[str]] = {}
-    for name, text in texts:
-        compared[name] = compared.get(name, frozenset()) | {text}
+    compared = bundle.texts_compared(kinds, KEPT_AS_KEYED_HASH)
     return RecordedFacts(features, listed, device, equal, hashes, compared), issues + listed_issues
 
 
@@ -151,7 +149,7 @@ def _listed(value: object, tests: tuple[tuple[str, str], ...], texts: tuple[tupl
     each one a test the call's rules make."""
     if value is None:
         return (), (), []
-    known = {f"{name} in lists.{list_name}": (False, name, list_name) for name, list_name in tests}
+    known = {membership_written(name, list_name): (False, name, list_name) for name, list_name in tests}
     known |= {equality_written(name, text): (True, name, text) for name, text in texts}
     hint = f"copy the record's listed entries as they are: {_some(list(known))}" if known else \
         "remove it: no rule of this call looks in a list or compares a value the record keeps as a hash with a text"

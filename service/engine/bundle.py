@@ -12,7 +12,7 @@ anything reaches the engine. All methods are thread-safe.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -71,7 +71,7 @@ class RuleBundle:
         self._reads: dict[tuple[RuleSetKind, ...], frozenset[str]] = {}  # reads(), by its arguments
         self._list_tests: dict[tuple[RuleSetKind, ...], tuple[tuple[str, str], ...]] = {}  # lists_holding()
         self._text_tests: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}  # text_tests()
-        self._texts_by_field: dict[tuple[object, ...], tuple[tuple[str, frozenset[str]], ...]] = {}  # texts_equalled()
+        self._texts_compared: dict[tuple[object, ...], dict[str, frozenset[str]]] = {}  # texts_compared()
         self._bins = spec.scorecard.bins
         limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
         cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
@@ -136,20 +136,15 @@ class RuleBundle:
     def lists_holding(self, kinds: tuple[RuleSetKind, ...], facts: Mapping[str, object]) -> list[str]:
         """Of the `field in lists.NAME` tests the rule sets `kinds` make, those that hold for these facts, as
         written: for the decision record, which keeps a listed value only as its keyed hash."""
-        return [f"{name} in lists.{listed}" for name, listed in self.list_tests(kinds)
+        return [membership_written(name, listed) for name, listed in self.list_tests(kinds)
                 if facts.get(name) in self._lists.get(listed, frozenset())]
 
     def list_tests(self, kinds: tuple[RuleSetKind, ...]) -> tuple[tuple[str, str], ...]:
         """The (field, list name) of every `field in lists.NAME` test the rule sets `kinds` make."""
         tests = self._list_tests.get(kinds)
         if tests is None:  # not asked for before
-            found: dict[tuple[str, str], None] = {}
-            stack: list[Expr] = [rule.expr for kind in kinds for rule in self._decisions_for(kind).rules]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, Member) and node.list_ref is not None and isinstance(node.subject, FieldRef):
-                    found[node.subject.name, node.list_ref.name] = None
-                stack.extend(children(node))
+            found = {(node.subject.name, node.list_ref.name) for node in self._rule_nodes(kinds)
+                     if isinstance(node, Member) and node.list_ref is not None and isinstance(node.subject, FieldRef)}
             tests = self._list_tests[kinds] = tuple(sorted(found))
         return tests
 
@@ -157,15 +152,19 @@ class RuleBundle:
                        facts: Mapping[str, object]) -> list[str]:
         """Of the texts the rule sets `kinds` compare `fields` with (text_tests), those these facts' values equal,
         written `channel.ip == '10.9.9.9'`: for the decision record, which keeps those values only as keyed hashes."""
+        return [equality_written(name, value) for name, texts in self.texts_compared(kinds, fields).items()
+                if isinstance(value := facts.get(name), str) and value in texts]
+
+    def texts_compared(self, kinds: tuple[RuleSetKind, ...], fields: tuple[str, ...]) -> dict[str, frozenset[str]]:
+        """The texts of text_tests by field: a set for each, so that a long `in [...]` costs a look-up no more."""
         key = (*kinds, *fields)
-        by_field = self._texts_by_field.get(key)
-        if by_field is None:  # not asked for before: a set for each field, a long `in [...]` costs no more
+        by_field = self._texts_compared.get(key)
+        if by_field is None:  # not asked for before
             texts: dict[str, set[str]] = {}
             for name, text in self.text_tests(kinds, fields):
                 texts.setdefault(name, set()).add(text)
-            by_field = self._texts_by_field[key] = tuple((name, frozenset(t)) for name, t in texts.items())
-        return [equality_written(name, value) for name, texts_of in by_field
-                if isinstance(value := facts.get(name), str) and value in texts_of]
+            by_field = self._texts_compared[key] = {name: frozenset(t) for name, t in texts.items()}
+        return by_field
 
     def text_tests(self, kinds: tuple[RuleSetKind, ...], fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         """The (field, text) of every comparison the rule sets `kinds` make of one of `fields` with text written in
@@ -174,9 +173,7 @@ class RuleBundle:
         tests = self._text_tests.get(key)
         if tests is None:  # not asked for before
             found: set[tuple[str, str]] = set()
-            stack: list[Expr] = [rule.expr for kind in kinds for rule in self._decisions_for(kind).rules]
-            while stack:
-                node = stack.pop()
+            for node in self._rule_nodes(kinds):
                 pairs: list[tuple[Expr, Expr]] = []
                 if isinstance(node, Compare) and node.op in ("==", "!="):
                     pairs = [(node.left, node.right), (node.right, node.left)]
@@ -185,9 +182,16 @@ class RuleBundle:
                 found.update((side.name, text.value) for side, text in pairs if isinstance(side, FieldRef)
                              and side.name in fields and isinstance(text, Literal) and isinstance(text.value, str)
                              and text.value)
-                stack.extend(children(node))
             tests = self._text_tests[key] = tuple(sorted(found))
         return tests
+
+    def _rule_nodes(self, kinds: tuple[RuleSetKind, ...]) -> Iterator[Expr]:
+        """Every node of the conditions of the rule sets `kinds`."""
+        stack: list[Expr] = [rule.expr for kind in kinds for rule in self._decisions_for(kind).rules]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(children(node))
 
     def list_members(self, name: str) -> frozenset[str]:
         """The values of lists/NAME.txt (none for a list the bundle does not have)."""
@@ -276,6 +280,12 @@ class RuleBundle:
         if normalizer is None:
             normalizer = self._normalizers[id(fields)] = FactNormalizer(fields, self._defaults)
         return normalizer(facts)
+
+
+def membership_written(name: str, list_name: str) -> str:
+    """`transaction.counterparty_id in lists.mule_counterparties`: that the field's value was on the list, written as
+    the rules write the test."""
+    return f"{name} in lists.{list_name}"
 
 
 def equality_written(name: str, text: str) -> str:
