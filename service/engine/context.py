@@ -30,6 +30,7 @@ ID_RE = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*")
 CODE_RE = re.compile(r"[A-Z][A-Z0-9_]*")
 MAX_ID = 40
 
+
 def _invalid_id(value: str) -> tuple[str, str]:
     """What is wrong with an id that is not valid, and the fix: a character that is not plain ASCII is named (Word
     types an en dash for '-', an input method a full-width letter), with the id written plainly when that is valid."""

@@ -297,11 +297,9 @@ def read_bundle_files(directory: Path, problems: list[RuleProblem]) -> BundleFil
     lists_too_large = sum(held.values()) > MAX_LISTS_BYTES
     if lists_too_large:
         problems.append(_lists_too_large(directory, len(held), sum(held.values())))
-    tests = _file_sizes(directory, entries, Role.TEST)
-    if sum(tests.values()) > MAX_TESTS_BYTES:  # none of them is read: the runner would not read them either
+    tests = _unread_tests(directory, entries)  # none of them is read: the runner would not read them either
+    if tests:
         problems.append(tests_too_large(display_path(directory, TESTS_DIR), len(tests), sum(tests.values())))
-    else:
-        tests = {}
     for entry in entries:
         shown = display_path(directory, entry.rel)
         if entry.rel == LISTS_DIR and entry.kind in (EntryKind.CROWDED, EntryKind.UNREADABLE):
@@ -358,6 +356,13 @@ def _file_sizes(directory: Path, entries: list[Entry], role: Role) -> dict[str, 
             if size <= entry.limit:
                 sizes[entry.rel] = size
     return sizes
+
+
+def _unread_tests(directory: Path, entries: list[Entry]) -> dict[str, int]:
+    """The sizes of the test files, by path, when together they are more than MAX_TESTS_BYTES: then the checker
+    reads none of them, and refuses them from these sizes; else nothing."""
+    sizes = _file_sizes(directory, entries, Role.TEST)
+    return sizes if sum(sizes.values()) > MAX_TESTS_BYTES else {}
 
 
 def tests_too_large(shown: str, files: int, total: int) -> RuleProblem:
@@ -518,8 +523,7 @@ def copy_bundle(source: Path, target: Path) -> None:
         return
     target.mkdir()
     entries = bundle_entries(source)
-    tests = _file_sizes(source, entries, Role.TEST)
-    unread = tests if sum(tests.values()) > MAX_TESTS_BYTES else {}  # the checker reads none of them, only their sizes
+    unread = _unread_tests(source, entries)  # the checker reads none of them, only their sizes
     for entry in entries:
         kind, data = entry.kind, b""
         if kind is EntryKind.FILE and entry.limit and entry.rel not in unread:
