@@ -23,6 +23,10 @@ RULES = str(Path(__file__).resolve().parents[2] / "rules")
 def explain(tmp_path: Path, case: object, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     case_file = tmp_path / "case.json"
     case_file.write_text(json.dumps(case))
+    return explain_file(case_file, capsys)
+
+
+def explain_file(case_file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     code = main(["rules", "explain", RULES, "--input", str(case_file)])
     return code, capsys.readouterr().out
 
@@ -381,11 +385,6 @@ def test_a_bare_whole_number_amount_is_never_suggested_as_yuan_alone(
 
 PYTHON_WORDS = ("Traceback", "Error", "int()", "Errno", "is not a valid", "set_int_max_str_digits", "codec",
                 "<unicode string>", "EventType")
-
-
-def explain_file(case_file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["rules", "explain", RULES, "--input", str(case_file)])
-    return code, capsys.readouterr().out
 
 
 def test_json_nested_a_hundred_thousand_levels_deep_is_one_line_naming_the_file(
