@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import yaml
+
 NBSP = "\u00a0"
 # How far above the line PyYAML names a slip may be: PyYAML gives up on the next line or the one after it.
 _LINES_ABOVE = 2
@@ -39,6 +41,30 @@ def slip_behind(text: str, error_line: int) -> Slip | None:
         if slip is not None:
             return slip
     return _note_ending_a_value(lines, error_line)
+
+
+def quote_left_open(text: str, error_line: int) -> Slip | None:
+    """A quoted value whose closing quote is missing on its line, so that YAML read on to the next such quote, at or
+    just above 0-based `error_line` where it then gave up: `when: 'a < 3` followed, lines later, by `['B']`."""
+    opened = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line > error_line:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in ("'", '"') \
+                    and token.start_mark.line < token.end_mark.line:
+                opened = token
+    except (yaml.YAMLError, ValueError, OverflowError):  # the tokens read before it are what counts
+        pass
+    if opened is None or opened.end_mark.line < error_line - _LINES_ABOVE:
+        return None
+    after = text[opened.end_mark.index:].split("\n", 1)[0].lstrip()
+    if not after or after[0] in ",]}:#":  # it ends a value as a closing quote does: a text written over lines
+        return None
+    start, quote = opened.start_mark, opened.style
+    return Slip(start.line, start.column, f"the quote {quote} that starts here is never closed on this line, so YAML "
+                f"read on to the next {quote}, on line {opened.end_mark.line + 1}",
+                f"end the text with {quote} on this line")
 
 
 def _pasted_spaces(line: str, number: int) -> Slip | None:

@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from service.engine import problems as P
 from service.engine.problems import ExprIssue, RuleProblem, line_col, problem
 from service.engine.typecheck import suggest
-from service.engine.yaml_slips import slip_behind
+from service.engine.yaml_slips import quote_left_open, slip_behind
 
 # Characters that change the direction text is shown in (embeddings, overrides, isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -56,7 +56,8 @@ _YAML_HINTS = (
 
 
 _OPENED = {"while parsing a flow sequence": ("[", "]"), "while parsing a flow mapping": ("{", "}")}
-_UNCLOSED = ("while scanning a quoted scalar", *_OPENED)  # errors named where a quote or bracket opens
+_QUOTED = "while scanning a quoted scalar"
+_UNCLOSED = (_QUOTED, *_OPENED)  # errors named where a quote or bracket opens
 
 # PyYAML names what it found by its token names; say them in words.
 YAML_WORDS = (
@@ -99,12 +100,15 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
         mark = err.problem_mark or err.context_mark
         what = err.problem or err.context or "invalid YAML"
         hint = next((h for needle, h in _YAML_HINTS if needle in str(err)), "fix the YAML syntax at this point")
-        slip = slip_behind(src.text, mark.line) if mark and err.context not in _UNCLOSED else None
+        # a quote left open is read on to the next quote, however far, and fails there, in a bracket or not
+        slip = quote_left_open(src.text, mark.line) if mark and err.context != _QUOTED else None
+        if slip is None and mark and err.context not in _UNCLOSED:
+            slip = slip_behind(src.text, mark.line)
         if slip is not None:  # PyYAML names where it gave up, often the line after the slip, with another cause
             problems.append(problem(P.YAML_SYNTAX, src.display, slip.message, line=slip.line + 1, col=slip.col + 1,
                                     rule_id=_rule_around(src.text, slip.line), hint=slip.hint))
             return None
-        if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
+        if err.context == _QUOTED and err.context_mark is not None:
             mark, what = err.context_mark, "the quoted text that starts here is never closed"
             hint = "end it with the same quote character it starts with"
         elif err.context in _OPENED and err.context_mark is not None:
@@ -167,6 +171,11 @@ def _rule_around(text: str, line: int) -> str | None:
     return None
 
 
+def _is_blank(node: Node | None) -> bool:
+    """A key with nothing after it (`then:` alone on its line), not even `null` or ''."""
+    return isinstance(node, ScalarNode) and node.style is None and node.value == ""
+
+
 def _first_half_character(root: Node) -> ScalarNode | None:
     """The first value holding a lone surrogate, if any (iteratively: a file may nest deeply)."""
     stack: list[Node] = [root]
@@ -226,11 +235,13 @@ class FileReader:
                 rule_id: str | None = None) -> dict[str, Node] | None:
         """The entries of a mapping with the allowed keys; missing and unknown keys are reported."""
         if not isinstance(node, MappingNode):
-            self.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'key: value' lines",
-                        "see docs/rules.md for the format", rule_id)
+            hint = "write its 'key: value' lines under it, indented two spaces further right" if _is_blank(node) else \
+                "see docs/rules.md for the format"
+            self.report(P.WRONG_SHAPE, node, f"{what} must be a mapping of 'key: value' lines", hint, rule_id)
             return None
         allowed = list(required) + list(optional)
         out: dict[str, Node] = {}
+        blank_above: str | None = None  # a key with nothing after it, whose lines may be the unknown keys below it
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name",
@@ -244,10 +255,14 @@ class FileReader:
             if key not in allowed:
                 close = suggest(key, allowed)
                 extra = f" (did you mean '{close}'?)" if close else ""
-                self.report(P.UNKNOWN_KEY, key_node, f"unknown key '{key}' in {what}{extra}",
-                            "allowed keys: " + ", ".join(allowed), rule_id)
+                hint = "allowed keys: " + ", ".join(allowed)
+                if blank_above and not close:
+                    hint = f"indent '{key}:' under '{blank_above}:' (two spaces further right), or use one of " \
+                        f"the {hint}"
+                self.report(P.UNKNOWN_KEY, key_node, f"unknown key '{key}' in {what}{extra}", hint, rule_id)
                 continue
             out[key] = value_node
+            blank_above = key if _is_blank(value_node) else None
         for key in required:
             if key not in out:
                 self.report(P.MISSING_KEY, node, f"{what} has no '{key}'", f"add '{key}:'", rule_id)
