@@ -75,6 +75,13 @@ class AttributeSpec:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class _Place:
+    file: str
+    line: int | None
+    col: int | None
+
+
 @dataclass
 class LoadContext:
     problems: list[RuleProblem]
@@ -86,7 +93,7 @@ class LoadContext:
     score_range: tuple[int, int] = SCORE_RANGE  # bundle.yaml's: score.value is always within it
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     band_names: tuple[str, ...] = ()
-    ids: dict[str, str] = field(default_factory=dict)  # id -> where it was first defined
+    ids: dict[str, _Place] = field(default_factory=dict)  # id -> where it was first defined
 
     # -- ids and codes ---------------------------------------------------------------------------------
     def claim_id(self, reader: FileReader, node: Node | None, what: str) -> str | None:
@@ -97,14 +104,25 @@ class LoadContext:
         if not ID_RE.fullmatch(value):
             reader.report(P.INVALID_VALUE, node, *_invalid_id(value))
             return None
-        line, _ = reader.where(node)
-        here = f"{reader.src.display}:{line}"
+        here = _Place(reader.src.display, *reader.where(node))
         if value in self.ids:
-            reader.report(P.DUPLICATE_ID, node, f"the id '{value}' is already used at {self.ids[value]}",
-                          "give every rule, characteristic and cap its own id", value)
+            self._report_duplicate(reader, value, here)
             return None
         self.ids[value] = here
         return value
+
+    def _report_duplicate(self, reader: FileReader, value: str, here: _Place) -> None:
+        """R010 at the copy, naming the original: the later of the two, except that an id pasted into another file
+        read before its own (FRD-001 among DRW-*) is the copy there, where no other id starts as it does."""
+        copy, original = here, self.ids[value]
+        prefix = value.split("-", 1)[0] + "-"
+        if original.file != here.file and "-" in value and not any(
+                other != value and other.startswith(prefix) and place.file == original.file
+                for other, place in self.ids.items()):
+            copy, original = original, here
+        reader.problems.append(problem(
+            P.DUPLICATE_ID, copy.file, f"the id '{value}' is already used at {original.file}:{original.line}",
+            line=copy.line, col=copy.col, rule_id=value, hint="give every rule, characteristic and cap its own id"))
 
     def reason(self, reader: FileReader, node: Node | None, rule_id: str | None, what: str = "reason") -> str | None:
         """A reason or flag code declared under `reasons` in bundle.yaml."""
