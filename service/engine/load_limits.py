@@ -193,7 +193,7 @@ def _read_caps(reader: FileReader, node: Node, ctx: LoadContext) -> list[CapSpec
         if cap is None:
             continue
         cap_id = ctx.claim_id(reader, cap.get("id"), "the cap id") if "id" in cap else None
-        label = cap_id or "(no id)"
+        label = cap_id or reader.peek(item, "id") or "(no id)"
         description = reader.text(cap.get("description"), "the description", label) if "description" in cap else None
         reason = ctx.reason(reader, cap.get("reason"), label) if "reason" in cap else None
         amount = ctx.expression(reader, cap.get("amount"), scope, label, "the cap amount", (FieldType.MONEY,)) \

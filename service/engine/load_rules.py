@@ -109,7 +109,7 @@ def _read_rule(reader: FileReader, item: Node, kind: RuleSetKind, ctx: LoadConte
     if rule is None:
         return None
     rule_id = ctx.claim_id(reader, rule.get("id"), "the rule id") if "id" in rule else None
-    label = rule_id or "(no id)"
+    label = rule_id or reader.peek(item, "id") or "(no id)"
     description = reader.text(rule.get("description"), "the description", label) if "description" in rule else None
     parsed = None
     if "when" in rule:

@@ -89,7 +89,7 @@ def read_scorecard(src: SourceFile, ctx: LoadContext, score_range: tuple[int, in
         if char is None:
             continue
         cid = ctx.claim_id(reader, char.get("id"), "the characteristic id") if "id" in char else None
-        label = cid or "(no id)"
+        label = cid or reader.peek(item, "id") or "(no id)"
         description = reader.text(char.get("description"), "the description", label) \
             if "description" in char else None
         reason = ctx.reason(reader, char.get("reason"), label) if "reason" in char else None
