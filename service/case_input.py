@@ -46,7 +46,7 @@ CALLS = ("ScoreUser", "GrantLimit", "AuthorizeDrawdown", "FlagTransaction")
 CASE_KEYS = ("name", "call", "applicant", "credit_line", "history", "drawdown", "transaction", "expect")
 INPUTS_BY_CALL = {
     "ScoreUser": ("applicant",),
-    "GrantLimit": ("applicant",),
+    "GrantLimit": ("applicant", "credit_line"),  # the line's status: a FROZEN line's limit cannot be drawn
     "AuthorizeDrawdown": ("credit_line", "history", "drawdown"),
     "FlagTransaction": ("credit_line", "history", "transaction"),
 }
@@ -79,12 +79,12 @@ _APPLICANT_COUNT_DEFAULTS = {  # whole-number applicant fields (their largest va
     "account_age_months": 60,
     "verified_contacts": 20,
 }
-_APPLICANT_AMOUNTS = {"annual_income": "300000 CNY", "monthly_spend_avg": "6000 CNY", "financial_assets": "100000 CNY"}
+APPLICANT_AMOUNTS = {"annual_income": "300000 CNY", "monthly_spend_avg": "6000 CNY", "financial_assets": "100000 CNY"}
 _APPLICANT_FLAGS = ("real_name_verified", "agreement_signed")
 # A typical good applicant: what a case's applicant is, apart from the fields it gives.
 DEFAULT_APPLICANT: dict[str, object] = {
     **_APPLICANT_COUNT_DEFAULTS,
-    **_APPLICANT_AMOUNTS,
+    **APPLICANT_AMOUNTS,
     **dict.fromkeys(_APPLICANT_FLAGS, True),
     "country": "CN",
     "attributes": {},
@@ -484,7 +484,7 @@ class _Reader:
         path = ("applicant",)
         counts = {key: self.whole(given, key, path, 0, APPLICANT_MAXIMA.get(key, MAX_COUNT), default)
                   for key, default in _APPLICANT_COUNT_DEFAULTS.items()}
-        amounts = {key: self.money(given, key, path, default) for key, default in _APPLICANT_AMOUNTS.items()}
+        amounts = {key: self.money(given, key, path, default) for key, default in APPLICANT_AMOUNTS.items()}
         return ApplicantInput(
             user_id="",
             real_name_verified=self.flag(given, "real_name_verified", path, True),

@@ -190,7 +190,10 @@ class DecisionApp:
                 tuple(reasons),
                 self._meta(bundle, context, rules_fired),
             )
-            return Decided(result, outcome.value, rules_fired, _minimised_applicant(command.applicant, bundle))
+            minimised = _minimised_applicant(command.applicant, bundle)
+            if context.line is not None:  # its status decides whether the limit can be drawn (LINE_NOT_ACTIVE)
+                minimised["line_status"] = context.line.status.value
+            return Decided(result, outcome.value, rules_fired, minimised)
 
         call = self._call(
             "GrantLimit", command.request_id, command, user_key, bundle, serialize_on_user=True

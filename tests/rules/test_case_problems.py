@@ -335,7 +335,7 @@ def test_a_case_given_inputs_its_call_does_not_use_is_told_so(tmp_path: Path) ->
     code, report = rules_test(rules)
     assert code == 1
     assert ("extra.yaml:2: case 'a grant with a drawdown': drawdown (line 4): GrantLimit does not use 'drawdown'; "
-            "it uses applicant\n    fix: remove it, or change 'call:' [R005]") in report
+            "it uses applicant, credit_line\n    fix: remove it, or change 'call:' [R005]") in report
 
 
 def test_a_report_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
