@@ -1,5 +1,6 @@
 """`decisiond rules explain DIR --input case.json`: every rule, whether it matched one input, and if not,
-which part of its condition failed. The input is a rule-test case (docs/rules.md), `expect` optional."""
+which part of its condition failed. The input is a rule-test case (docs/rules.md), `expect` optional, or a decision
+record as `decisiond decisions show` prints it (recorded_facts.case_of_record)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,17 @@ from service.domain.limits import apr
 from service.domain.money import decimal_text, format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
-from service.engine.catalogue import RuleSetKind
+from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.model import BinMatch, FiredRule, Outcome
 from service.engine.problems import RuleProblem, problem
-from service.recorded_facts import RECORDING_CALLS, RecordedFacts, is_recorded_key, recorded_facts
+from service.recorded_facts import (
+    RECORDING_CALLS,
+    RecordedFacts,
+    case_of_record,
+    is_printed_record,
+    is_recorded_key,
+    recorded_facts,
+)
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
 
@@ -42,9 +50,10 @@ TITLES = {
 class _Recorder:
     """Stands in for the bundle during the call, remembering the facts each rule set was asked about."""
 
-    def __init__(self, bundle: RuleBundle, recorded: RecordedFacts) -> None:
+    def __init__(self, bundle: RuleBundle, recorded: RecordedFacts, record: Mapping[str, object] | None) -> None:
         self._bundle = bundle
         self.recorded = recorded  # what a decision record gave: seen in place of what the input would give
+        self.record = record  # the decision record explained, when the input was one as `decisions show` prints it
         self.asked: dict[RuleSetKind, Mapping[str, object]] = {}
         self.fired: dict[RuleSetKind, list[FiredRule]] = {}
         self.bins: list[BinMatch] = []
@@ -111,6 +120,12 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
                             line=line_of(located.lines, ("cases",)), hint="copy the one case into a file of its own")]
         spec, base = spec["cases"][0], ("cases", 0)
     try:
+        record = spec if isinstance(spec, dict) and is_printed_record(spec) else None
+        if record is not None:
+            money = frozenset(name for name, kind in bundle.attributes.items() if kind is FieldType.MONEY)
+            spec = case_of_record(record, money)
+        elif isinstance(spec, dict) and "call" not in spec:
+            raise CaseRefused([NEITHER_CASE_NOR_RECORD])
         recorded, issues = RecordedFacts(), list[CaseIssue]()
         if isinstance(spec, dict):  # a record's features and list memberships, given as they are recorded
             recorded, issues = recorded_facts(spec, spec.get("call"), bundle)
@@ -119,7 +134,7 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
         if issues or not isinstance(spec, dict):
             raise CaseRefused(issues)
         data = read_case_input(spec, attribute_check(bundle))
-        recorder = _Recorder(bundle, recorded)
+        recorder = _Recorder(bundle, recorded, record)
         try:
             result = _run(recorder, data)
         except InvalidRequest as refused:
@@ -131,6 +146,12 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
     except CaseRefused as refused:
         return [_input_problem(shown, issue, located.lines, base) for issue in refused.issues]
     return recorder, data.call, result
+
+
+NEITHER_CASE_NOR_RECORD = CaseIssue(
+    (), "is neither a case, which needs a 'call:', nor a decision record, which needs the 'rpc' and 'request' that "
+    "`decisiond decisions show` prints", "give the record as `decisiond decisions show` prints it, whole, or a case "
+    "with 'call:' (docs/rules.md, Rule tests)", P.MISSING_KEY)
 
 
 def _input_problem(file: str, issue: CaseIssue, lines: dict[FieldPath, int], base: FieldPath) -> RuleProblem:
@@ -189,6 +210,19 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
         _print_limits(out, bundle, recorder.limit_steps)
     if hasattr(result, "credit_limit"):
         print(f"\nlimit granted: {format_fen_as_yuan(result.credit_limit)} CNY", file=out)
+    if recorder.record is not None:
+        _print_record(out, bundle, recorder.record)
+
+
+def _print_record(out: TextIO, bundle: RuleBundle, record: Mapping[str, object]) -> None:
+    """Which record was explained, what it recorded, and whether this folder holds the rules that decided it."""
+    version, digest = record.get("ruleset_version"), record.get("ruleset_digest")
+    print(f"\n(explained from decision record {record.get('decision_id', '(no decision_id)')}, which recorded outcome "
+          f"{record.get('outcome', '(none)')} under rule bundle {version or '(none)'} (digest {digest or '(none)'}))",
+          file=out)
+    if digest and digest != bundle.digest:
+        print(f"(this folder holds other rules than those that decided it: explain it under those the ledger kept, "
+              f"decisiond rules export --digest {digest} FOLDER)", file=out)
 
 
 def _print_scorecard(out: TextIO, bundle: RuleBundle, bins: list[BinMatch], score: int | None) -> None:

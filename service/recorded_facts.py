@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from service.app.usecases import KEPT_AS_KEYED_HASH
-from service.case_input import CALL_RULE_SETS, AmountError, parse_amount, shown
-from service.case_yaml import CaseIssue
+from service.case_input import APPLICANT_AMOUNTS, CALL_RULE_SETS, CALLS, AmountError, parse_amount, shown
+from service.case_yaml import CaseIssue, CaseRefused
+from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle, equality_written, membership_written
 from service.engine.catalogue import FEATURE_FIELDS, FieldType
@@ -178,3 +179,71 @@ _SHOWN_ENTRIES = 5  # a hint names at most this many entries
 def _some(entries: list[str]) -> str:
     more = len(entries) - _SHOWN_ENTRIES
     return ", ".join(entries[:_SHOWN_ENTRIES]) + (f" and {more} more" if more > 0 else "")
+
+
+# -- a decision record as `decisiond decisions show` prints it, read as an explain input ------------------------------
+
+RECORD_KEYS = ("rpc", "request")  # what an explain input needs of a printed record
+_LINE_FROM_RECORD = {"line_status": "status", "line_credit_limit": "credit_limit", "line_outstanding": "outstanding",
+                     "line_residence_country": "residence_country", "line_days_past_due": "days_past_due",
+                     "line_daily_interest_rate": "daily_interest_rate"}
+_CHANNEL_FROM_RECORD = {"channel_country": "country", "channel_city": "city"}
+_EVENT_FROM_RECORD = {  # the call's own values: the record's key -> the input's
+    "AuthorizeDrawdown": ("drawdown", {"amount": "amount", "term_months": "term_months",
+                                       "repayment_method": "repayment_method", "purpose": "purpose"}),
+    "FlagTransaction": ("transaction", {"type": "type", "amount": "amount", "counterparty": "counterparty_id",
+                                        "merchant_category": "merchant_category"}),
+}
+_FEN_KEYS = frozenset({"amount", "line_credit_limit", "line_outstanding", *APPLICANT_AMOUNTS})
+
+
+def is_printed_record(spec: Mapping[str, object]) -> bool:
+    """Whether an explain input is a decision record as `decisions show` prints it rather than a case (`call:`)."""
+    return "call" not in spec and any(key in spec for key in (*RECORD_KEYS, "decision_id"))
+
+
+def case_of_record(record: Mapping[str, object], money_attributes: frozenset[str]) -> dict[str, object]:
+    """A printed decision record (`decisiond decisions show`, or one line of `decisions export`) as the explain input
+    docs/rules.md describes: the call's values as the record keeps them, amounts (kept in fen) written in CNY, the
+    line as it stood, and the device, ip, features.* and listed entries as they are. `money_attributes`: the
+    applicant attributes the bundle declares as money, which the record keeps in fen too. Raises CaseRefused naming
+    what the record lacks."""
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise CaseRefused([CaseIssue((), f"a decision record needs {' and '.join(map(repr, missing))}, as "
+                                     "`decisiond decisions show` prints them", "give the record as `decisiond "
+                                     "decisions show` prints it, whole, or a case with 'call:' (docs/rules.md)",
+                                     P.MISSING_KEY)])
+    rpc, request = record["rpc"], record["request"]
+    if rpc not in CALLS:
+        raise CaseRefused([CaseIssue(("rpc",), f"a {shown(rpc)} record is no decision of the rules", "explain the "
+                                     f"record of a {', '.join(CALLS[:-1])} or {CALLS[-1]} call", P.INVALID_VALUE)])
+    if not isinstance(request, dict):
+        raise CaseRefused([CaseIssue(("request",), f"must be the record's request, a mapping, not {shown(request)}",
+                                     "give the record as `decisiond decisions show` prints it", P.WRONG_SHAPE)])
+    kept = {key: _in_cny(value) if key in _FEN_KEYS else value for key, value in request.items()}
+    case: dict[str, object] = {"call": rpc}
+    line = {_LINE_FROM_RECORD[key]: value for key, value in kept.items() if key in _LINE_FROM_RECORD}
+    if line:  # none: the user had no line when the call was decided (or, for an older grant's record, unrecorded)
+        case["credit_line"] = line
+    if rpc in _EVENT_FROM_RECORD:
+        section, keys = _EVENT_FROM_RECORD[str(rpc)]
+        channel = {_CHANNEL_FROM_RECORD[key]: value for key, value in kept.items() if key in _CHANNEL_FROM_RECORD}
+        case[section] = {**{keys[key]: value for key, value in kept.items() if key in keys}, "channel": channel}
+        case.update((key, value) for key, value in kept.items() if is_recorded_key(key))
+    else:
+        applicant = {key: value for key, value in kept.items() if key not in _LINE_FROM_RECORD}
+        attributes = applicant.get("attributes")
+        if isinstance(attributes, dict):
+            applicant["attributes"] = {name: _in_cny(value) if name in money_attributes else value
+                                       for name, value in attributes.items()}
+        case["applicant"] = applicant
+    return case
+
+
+def _in_cny(value: object) -> object:
+    """An amount the record keeps in fen, written as an input writes it (`200000` -> `2000.00 CNY`); anything else
+    as it is, for the input's checks to name."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{format_fen_as_yuan(value)} CNY"
+    return value
