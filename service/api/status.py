@@ -120,15 +120,25 @@ def _summary(violations: list[FieldViolation], listed: int) -> str:
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: BaseException, rpc: str = "") -> None:
     """Ends the call with the status for this error (raises, as grpc's abort does), and logs the refusal: the
-    RPC, the status and the fields named, never their values (which may be personal data)."""
+    RPC, the status, its ErrorInfo reason and the fields named (the field a NOT_FOUND looked up, the subject of a
+    failed precondition), never their values (which may be personal data)."""
     status = to_status(error)
-    fields: list[str] = []
+    fields = [field] if isinstance(error, NotFoundError) and (field := error.field) else []
+    reason = ""
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             fields += [logged_field(violation.field) for violation in bad.field_violations]
-    log.info("call.refused", rpc=rpc, status=code_pb2.Code.Name(status.code), fields=fields)
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            fields += [violation.subject for violation in failure.violations]
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+    log.info("call.refused", rpc=rpc, status=code_pb2.Code.Name(status.code), reason=reason, fields=fields)
     await context.abort_with_status(rpc_status.to_status(status))
 
 
