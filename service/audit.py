@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TextIO
@@ -14,6 +15,7 @@ from google.protobuf.message import DecodeError, Message
 from service._gen.decision.v1 import decision_pb2 as pb
 from service.app.ports import DecisionRecord, Store
 from service.app.pseudonyms import Pseudonyms
+from service.domain.request_limits import canonical_ip
 
 RESPONSE_TYPES: dict[str, type[Message]] = {
     "ScoreUser": pb.ScoreUserResponse,
@@ -54,11 +56,27 @@ class Filters:
     until: datetime | None = None
     request_id: str | None = None
     drawdown_id: str | None = None
+    # Values a record keeps only as keyed hashes, given raw: the decisions whose record names them.
+    device_id: str | None = None
+    counterparty_id: str | None = None
+    transaction_id: str | None = None
+    ip: str | None = None
 
     @property
     def looks_up(self) -> bool:
         """Whether an id names the decisions (a handful), rather than a user or a period."""
         return self.request_id is not None or self.drawdown_id is not None
+
+    def kept_as(self, pseudonyms: Pseudonyms) -> dict[str, str]:
+        """The record keys and keyed hashes the device, counterparty, transaction and IP asked for are kept under,
+        hashed as the service hashes them (an IP in the one form it keeps)."""
+        wanted = {
+            "device": ("device", self.device_id),
+            "counterparty": ("counterparty", self.counterparty_id),
+            "event_id": ("txn", self.transaction_id),
+            "ip": ("ip", None if self.ip is None else canonical_ip(self.ip) or self.ip),
+        }
+        return {key: pseudonyms.identifier(kind, value) for key, (kind, value) in wanted.items() if value is not None}
 
 
 def list_decisions(store: Store, out: TextIO, filters: Filters, *, limit: int) -> int:
@@ -66,7 +84,9 @@ def list_decisions(store: Store, out: TextIO, filters: Filters, *, limit: int) -
     auditor must not take the newest `limit` for all of them)."""
     user_key = _user_key(store, filters)
     if filters.looks_up:
-        records = _looked_up(store, filters, user_key)[::-1][: limit + 1]
+        records = list(_naming(store, filters, _looked_up(store, filters, user_key)))[::-1][: limit + 1]
+    elif filters.kept_as(_pseudonyms(store)):  # read through, oldest first, keeping the newest that name them
+        records = list(deque(_exported(store, filters), maxlen=limit + 1))[::-1]
     else:
         records = store.list_decisions(user_key=user_key, since=filters.since, until=filters.until, limit=limit + 1)
     more = len(records) > limit
@@ -99,12 +119,28 @@ def export_decisions(store: Store, out: TextIO, filters: Filters) -> int:
 def _exported(store: Store, filters: Filters) -> Iterator[DecisionRecord]:
     user_key = _user_key(store, filters)
     if filters.looks_up:
-        return iter(_looked_up(store, filters, user_key))
-    return store.iter_decisions(user_key=user_key, since=filters.since, until=filters.until)
+        return _naming(store, filters, _looked_up(store, filters, user_key))
+    return _naming(store, filters, store.iter_decisions(user_key=user_key, since=filters.since, until=filters.until))
+
+
+def _naming(store: Store, filters: Filters, records: Iterable[DecisionRecord]) -> Iterator[DecisionRecord]:
+    """The records that keep every device, counterparty, transaction and IP asked for (all of them, when none is)."""
+    wanted = filters.kept_as(_pseudonyms(store))
+    for record in records:
+        if not wanted or _keeps(json.loads(record.request_json), wanted):
+            yield record
+
+
+def _keeps(request: object, wanted: dict[str, str]) -> bool:
+    return isinstance(request, dict) and all(request.get(key) == value for key, value in wanted.items())
+
+
+def _pseudonyms(store: Store) -> Pseudonyms:
+    return Pseudonyms(store.pseudonym_key())
 
 
 def _user_key(store: Store, filters: Filters) -> str | None:
-    return Pseudonyms(store.pseudonym_key()).user_key(filters.user_id) if filters.user_id else None
+    return _pseudonyms(store).user_key(filters.user_id) if filters.user_id else None
 
 
 def _looked_up(store: Store, filters: Filters, user_key: str | None) -> list[DecisionRecord]:

@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--drawdown-id", help="only the decisions of this drawdown: the one that made it and its repayments"
         )
+        for option, what in _KEPT_AS_KEYED_HASH.items():
+            sub.add_argument(option, help=f"only the decisions whose record names this {what} (the raw value; it is "
+                             "hashed like the service does; every record is read)")
     for sub in (listing, show, dump, export):
         sub.add_argument(
             "--database", help="database URL (env DECISIOND_DATABASE, default sqlite:///./var/decisions.db)"
@@ -193,6 +196,15 @@ def _stop_writing_to_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+# Values a decision record keeps as keyed hashes, by the option that looks decisions up by them.
+_KEPT_AS_KEYED_HASH = {
+    "--device-id": "device (channel.device_id)",
+    "--counterparty-id": "counterparty (transaction.counterparty_id)",
+    "--transaction-id": "transaction (transaction.transaction_id: an account event's)",
+    "--ip": "IP address (channel.ip, kept only when a rule read it)",
+}
+
+
 def _filters(args: argparse.Namespace) -> Filters:
     """The decisions asked for, from the options list and export share; SettingsError naming a bad option."""
     from service.audit import Filters, parse_since, parse_until
@@ -202,7 +214,7 @@ def _filters(args: argparse.Namespace) -> Filters:
     if since is not None and until is not None and until <= since:
         raise SettingsError(f"--until {args.until} is not after --since {args.since}: no decision could match"
                             " (--until is the end of the period, --since its start)")
-    for option in ("--user", "--request-id", "--drawdown-id"):
+    for option in ("--user", "--request-id", "--drawdown-id", *_KEPT_AS_KEYED_HASH):
         value = getattr(args, option[2:].replace("-", "_"), None)
         if value is not None and not value.strip():  # --user "": it would list everyone's
             raise SettingsError(f"{option} is empty: give the id")
@@ -212,6 +224,10 @@ def _filters(args: argparse.Namespace) -> Filters:
         until=until,
         request_id=getattr(args, "request_id", None),
         drawdown_id=getattr(args, "drawdown_id", None),
+        device_id=getattr(args, "device_id", None),
+        counterparty_id=getattr(args, "counterparty_id", None),
+        transaction_id=getattr(args, "transaction_id", None),
+        ip=getattr(args, "ip", None),
     )
 
 
@@ -221,7 +237,8 @@ def _require_export_target(args: argparse.Namespace, filters: Filters) -> None:
 
     if filters == Filters():
         raise SettingsError("say which decisions to export: --user ID (a person's file), --since and --until (a"
-                            " period), --request-id or --drawdown-id; --since 1970-01-01 exports the whole ledger")
+                            " period), --request-id, --drawdown-id, or a --device-id, --counterparty-id,"
+                            " --transaction-id or --ip; --since 1970-01-01 exports the whole ledger")
     output: Path | None = args.output
     if output is None:
         return
