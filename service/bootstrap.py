@@ -83,6 +83,7 @@ def start_service(
         connection_age=settings.connection_age_seconds if reuse_port else None,
         # Health follows a database over the network, not the embedded one (see api/database_health.py for why).
         check_database=empty_transaction(store) if store.waits_on_network else None,
+        tls=settings.tls,
     )
     return Service(settings, store, rules, server)
 

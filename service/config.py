@@ -6,6 +6,8 @@ No other module reads the environment.
 from __future__ import annotations
 
 import os
+import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,22 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_RULES = "./rules"
 DEFAULT_DATABASE = "sqlite:///./var/decisions.db"
 SPREAD_MODES = ("auto", "off")
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----")
+_PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")
 
 
 class SettingsError(ValueError):
     """A setting is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files of the listener's TLS. Checked by load_settings and read when a worker starts, so that the
+    workers a restart or a rule reload starts serve the certificates the files then hold."""
+
+    cert: Path  # the certificate chain, the server's own certificate first
+    key: Path  # its private key, unencrypted
+    client_ca: Path | None = None  # set: clients must present a certificate signed by a CA in this bundle
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class Settings:
     # where the kernel lets the supervisor load the program that chooses, else the kernel's hash; off: the hash.
     connection_spread: str = "auto"
     log_level: str = "info"
+    tls: TlsFiles | None = None  # None: plaintext
 
     @property
     def listen(self) -> str:
@@ -109,7 +124,70 @@ def load_settings(
         cpu_affinity=cpu_affinity,
         connection_spread=connection_spread,
         log_level=log_level,
+        tls=tls_files(env),
     )
+
+
+def tls_files(env: Mapping[str, str]) -> TlsFiles | None:
+    """The TLS files DECISIOND_TLS_CERT, DECISIOND_TLS_KEY and DECISIOND_TLS_CLIENT_CA name, checked: each there,
+    readable and PEM, the key that of the certificate. None when none is set (plaintext)."""
+    cert, key, client_ca = (env.get(f"DECISIOND_TLS_{name}") or None for name in ("CERT", "KEY", "CLIENT_CA"))
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise SettingsError("DECISIOND_TLS_CLIENT_CA is set but DECISIOND_TLS_CERT and DECISIOND_TLS_KEY are not:"
+                                " client certificates are checked only on a TLS listener; set all three")
+        return None
+    if cert is None or key is None:
+        given, missing = ("DECISIOND_TLS_KEY", "DECISIOND_TLS_CERT") if cert is None else ("DECISIOND_TLS_CERT",
+                                                                                        "DECISIOND_TLS_KEY")
+        raise SettingsError(f"{given} is set but {missing} is not: give both the certificate chain and its private"
+                            " key (TLS), or neither (plaintext)")
+    files = TlsFiles(Path(cert), Path(key), None if client_ca is None else Path(client_ca))
+    _check_certificates("DECISIOND_TLS_CERT", files.cert)
+    if files.client_ca is not None:
+        _check_certificates("DECISIOND_TLS_CLIENT_CA", files.client_ca)
+    _check_private_key(files)
+    return files
+
+
+def _pem(setting: str, path: Path) -> bytes:
+    """The file's content; SettingsError naming the setting and the file when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"{setting} {path}: there is no such file") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{setting} {path} is a folder: name the PEM file in it") from None
+    except OSError as error:
+        raise SettingsError(f"{setting} {path} cannot be read ({(error.strerror or str(error)).lower()})") from None
+
+
+def _check_certificates(setting: str, path: Path) -> None:
+    text = _pem(setting, path)
+    if not _PEM_CERTIFICATE.search(text):
+        raise SettingsError(f"{setting} {path} is not PEM: it holds no certificate (-----BEGIN CERTIFICATE-----)")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=text.decode("ascii", "replace"))
+    except ssl.SSLError:
+        raise SettingsError(f"{setting} {path} holds a damaged certificate: its PEM does not decode") from None
+
+
+def _check_private_key(files: TlsFiles) -> None:
+    text = _pem("DECISIOND_TLS_KEY", files.key)
+    if not _PEM_PRIVATE_KEY.search(text):
+        raise SettingsError(f"DECISIOND_TLS_KEY {files.key} is not PEM: it holds no private key"
+                            " (-----BEGIN PRIVATE KEY-----)")
+    if b"ENCRYPTED" in text:
+        raise SettingsError(f"DECISIOND_TLS_KEY {files.key} is encrypted with a passphrase, which gRPC cannot take:"
+                            f" give it unencrypted (openssl pkey -in {files.key} -out KEY), readable by this user only")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert, files.key, password="")
+    except ssl.SSLError as error:
+        if error.reason == "KEY_VALUES_MISMATCH":
+            raise SettingsError(f"DECISIOND_TLS_KEY {files.key} does not match the certificate DECISIOND_TLS_CERT"
+                                f" {files.cert} (the server's own certificate must come first in that file)") from None
+        raise SettingsError(f"DECISIOND_TLS_KEY {files.key} holds a damaged private key: its PEM does not decode"
+                            ) from None
 
 
 def redact_password(url: str) -> str:

@@ -34,7 +34,7 @@ from typing import TextIO, cast
 import structlog
 
 from service.affinity import described, worker_cpus
-from service.config import Settings, redact_password
+from service.config import Settings, TlsFiles, redact_password
 from service.engine.files import EntryKind, bundle_entries, copy_bundle
 from service.log_lines import as_json_lines, dropped_lines_notice
 from service.logs import configure_logging
@@ -296,8 +296,9 @@ class Supervisor:
             rules = f"the valid rule bundle from {directory} ({not_started})"
         else:
             rules = f"NO valid rule bundle from {directory} (decisions will answer UNAVAILABLE; {not_started})"
+        security = _listener_security(self.settings.tls)
         line = (
-            f"decisiond listening on {self.settings.host}:{self._port} with {rules},"
+            f"decisiond listening on {self.settings.host}:{self._port} with {security}{rules},"
             f" database {redact_password(self.settings.database_url)}, {self.settings.workers} worker processes"
             f"{described(self._cpus)}\n"
         )
@@ -718,6 +719,15 @@ class Supervisor:
                         worker.process.wait()
                         break
                     self._notice_edit()  # the watch waits meanwhile: an edit saved now is not left unnoticed
+
+
+def _listener_security(tls: TlsFiles | None) -> str:
+    """How the start line names the listener's security: nothing for plaintext (the line as it always was)."""
+    if tls is None:
+        return ""
+    if tls.client_ca is None:
+        return f"TLS (certificate {tls.cert}), "
+    return f"mutual TLS (certificate {tls.cert}; clients must present one signed by {tls.client_ca}), "
 
 
 def _refused_problems(said: str) -> list[str]:

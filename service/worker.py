@@ -28,7 +28,7 @@ import structlog
 
 from service.affinity import keep_to
 from service.bootstrap import describe_rules, start_service
-from service.config import load_settings, redact_password
+from service.config import SettingsError, load_settings, redact_password
 from service.domain.errors import StoreUnavailable
 from service.engine.errors import BundleInvalid
 from service.logs import configure_logging
@@ -67,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--slot", type=int, default=0, help="this worker's slot in them")
     args = parser.parse_args(argv)
     keep_to(args.cpu)  # before any thread starts: they all inherit it
-    settings = load_settings(listen=args.listen, rules=str(args.rules or ""))
+    try:  # TLS files are checked again here: each new worker reads them as they are now
+        settings = load_settings(listen=args.listen, rules=str(args.rules or ""))
+    except SettingsError as error:
+        print(f"FAILED {_one_line(str(error))}", flush=True)
+        return 1
     configure_logging(settings.log_level, batched=True)
     # SIGTERM keeps its default action until the worker serves: a start has nothing to drain, and one that waits
     # on a database that does not answer must not hold up the supervisor's shutdown or its next attempt.

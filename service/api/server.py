@@ -31,6 +31,7 @@ from service.api.runners import AdmittingRunner, CallRunner
 from service.api.servicers import CreditLineServicer, DecisionServicer, RulesServicer
 from service.app.rules_holder import RulesStatus
 from service.app.usecases import DecisionApp
+from service.config import TlsFiles
 
 T = TypeVar("T")
 
@@ -148,17 +149,36 @@ def add_service(server: grpc.aio.Server, name: str, servicer: object) -> None:
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
+def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    """TLS from the files as they are now (config.load_settings checked them); with a client CA, clients must
+    present a certificate it signed."""
+    client_ca = None if tls.client_ca is None else tls.client_ca.read_bytes()
+    return grpc.ssl_server_credentials(
+        [(tls.key.read_bytes(), tls.cert.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
 def serve_on_loop(
-    name: str, host: str, port: int, options: list[tuple[str, int]], register: Callable[[grpc.aio.Server], None]
+    name: str,
+    host: str,
+    port: int,
+    options: list[tuple[str, int]],
+    register: Callable[[grpc.aio.Server], None],
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[ServingLoop, grpc.aio.Server, int]:
     """Start a grpc.aio server on a loop thread of its own; `register` adds its services. Returns the loop,
-    the server and the port bound (port 0 picks a free one)."""
+    the server and the port bound (port 0 picks a free one). `credentials`: TLS; none, plaintext."""
     serving = ServingLoop(name)
 
     async def start() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server(options=options)
         register(server)
-        bound = server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        bound = server.add_insecure_port(address) if credentials is None else server.add_secure_port(
+            address, credentials
+        )
         if bound == 0:
             raise OSError(f"cannot listen on {host}:{port}")
         await server.start()
@@ -182,10 +202,12 @@ def create_server(
     reuse_port: bool = False,
     connection_age: float | None = None,
     check_database: Callable[[], None] | None = None,
+    tls: TlsFiles | None = None,
 ) -> RunningServer:
     """Build and start the decision server with health checking and reflection. `runner`: where the use
     cases run (see the module docstring). `check_database`: raises StoreUnavailable unless the database answers;
-    given, health reports the services that need the database NOT_SERVING while it does not (database_health.py)."""
+    given, health reports the services that need the database NOT_SERVING while it does not (database_health.py).
+    `tls`: the files to serve TLS with, read now; none, plaintext."""
     registered: list[tuple[DrainableHealth, DatabaseHealth]] = []
     # Without a valid rule bundle (a process serves one bundle for its life) nothing can be decided: the decision
     # service says so, while ledger reads, and so the server as a whole, go on serving.
@@ -203,7 +225,12 @@ def create_server(
         registered.append((checks, database_health))
 
     serving, server, bound = serve_on_loop(
-        "grpc-server", host, port, server_options(reuse_port=reuse_port, connection_age=connection_age), register
+        "grpc-server",
+        host,
+        port,
+        server_options(reuse_port=reuse_port, connection_age=connection_age),
+        register,
+        None if tls is None else server_credentials(tls),
     )
     checks, database_health = registered[0]
     serving.call(database_health.start())

@@ -170,7 +170,12 @@ def workers_of(supervisor: int) -> set[int]:
 
 
 def start_server(
-    database_url: str, *, rules: Path = ROOT / "rules", workers: int = 2, cwd: Path | None = None
+    database_url: str,
+    *,
+    rules: Path = ROOT / "rules",
+    workers: int = 2,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
-    """A server that is listening; see ServerProcess (which also takes an environment and CPUs)."""
-    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd).wait_until_listening()
+    """A server that is listening; see ServerProcess (which also takes CPUs)."""
+    return ServerProcess(database_url, rules=rules, workers=workers, cwd=cwd, env=env).wait_until_listening()

@@ -123,3 +123,45 @@ def test_a_sqlite_file_that_can_never_be_made_is_refused_before_anything_starts(
             load_settings(database=f"sqlite:///{path}", environ={})
         assert str(refused.value) == f"the database URL (--database, DECISIOND_DATABASE) cannot be used: {said}"
     assert load_settings(database=f"sqlite:///{tmp_path}/new/folders/x.db", environ={}).database_url.endswith("x.db")
+
+
+def test_tls_is_off_unless_both_the_certificate_and_its_key_are_set() -> None:
+    assert load_settings(environ={}).tls is None
+    assert load_settings(environ={"DECISIOND_TLS_CERT": "", "DECISIOND_TLS_KEY": ""}).tls is None
+    with pytest.raises(SettingsError, match=r"^DECISIOND_TLS_CERT is set but DECISIOND_TLS_KEY is not: give both"):
+        load_settings(environ={"DECISIOND_TLS_CERT": "/etc/decisiond/cert.pem"})
+    with pytest.raises(SettingsError, match=r"^DECISIOND_TLS_KEY is set but DECISIOND_TLS_CERT is not: give both"):
+        load_settings(environ={"DECISIOND_TLS_KEY": "/etc/decisiond/key.pem"})
+    with pytest.raises(SettingsError, match=r"^DECISIOND_TLS_CLIENT_CA is set but DECISIOND_TLS_CERT and"):
+        load_settings(environ={"DECISIOND_TLS_CLIENT_CA": "/etc/decisiond/ca.pem"})
+
+
+def test_a_tls_file_that_is_missing_a_folder_or_not_pem_is_refused_naming_the_setting_and_the_file(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a certificate\n")
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_text("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    for cert, key_file, said in [
+        (tmp_path / "gone.pem", key, f"DECISIOND_TLS_CERT {tmp_path / 'gone.pem'}: there is no such file"),
+        (tmp_path, key, f"DECISIOND_TLS_CERT {tmp_path} is a folder: name the PEM file in it"),
+        (text, key, f"DECISIOND_TLS_CERT {text} is not PEM: it holds no certificate (-----BEGIN CERTIFICATE-----)"),
+        (damaged, key, f"DECISIOND_TLS_CERT {damaged} holds a damaged certificate: its PEM does not decode"),
+    ]:
+        with pytest.raises(SettingsError) as refused:
+            load_settings(environ={"DECISIOND_TLS_CERT": str(cert), "DECISIOND_TLS_KEY": str(key_file)})
+        assert str(refused.value) == said
+
+
+def test_a_tls_file_that_cannot_be_read_is_refused_saying_why(tmp_path: Path) -> None:
+    beside = tmp_path / "cert.pem"
+    beside.write_text("-----BEGIN CERTIFICATE-----\n")
+    cert = beside / "cert.pem"  # under a file, not a folder: unreadable whoever runs the tests, root too
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ={"DECISIOND_TLS_CERT": str(cert), "DECISIOND_TLS_KEY": str(beside)})
+    assert str(refused.value) == f"DECISIOND_TLS_CERT {cert} cannot be read (not a directory)"
