@@ -4,10 +4,11 @@ A drawdown's or an account event's record keeps the device as a keyed hash (`"de
 call named none; the IP too, `"ip"`, when a rule reads it), the features of the user's history its rules read
 (`"features.drawdowns_last_hour": 3`) and, of the values it keeps only as keyed hashes, which were on the lists they
 look in and which equalled a text they compare them with (`"listed": ["transaction.counterparty_id in
-lists.mule_counterparties", "channel.ip == '10.9.9.9'"]`). Copied into an explain input as they are (an amount written
-with its currency, as every amount of a case is), they are what the rules see in place of what the input's history
-and values would give: so a decision is explained from its record alone, its history not worked through again, and a
-counterparty the record keeps as a hash is taken as the listed one it was, an IP as the text it equalled.
+lists.mule_counterparties", "channel.ip == '10.9.9.9'"]`). Copied into an explain input as they are (a money feature
+in the whole fen the record keeps, `"features.drawdown_amount_last_hour": 110000`, or with its currency), they are
+what the rules see in place of what the input's history and values would give: so a decision is explained from its
+record alone, its history not worked through again, and a counterparty the record keeps as a hash is taken as the
+listed one it was, an IP as the text it equalled.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from service.app.usecases import KEPT_AS_KEYED_HASH
 from service.case_input import APPLICANT_AMOUNTS, CALL_RULE_SETS, CALLS, AmountError, parse_amount, shown
 from service.case_yaml import CaseIssue, CaseRefused
-from service.domain.money import format_fen_as_yuan
+from service.domain.money import MAX_FEN, format_fen_as_yuan
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle, equality_written, membership_written
 from service.engine.catalogue import FEATURE_FIELDS, FieldType
@@ -120,12 +121,9 @@ class _Refused(Exception):
 
 
 def _feature_value(kind: FieldType, value: object) -> object:
-    """The value as the rules see it, written as the record gives it (an amount with its currency)."""
+    """The value as the rules see it, written as the record gives it."""
     if kind is FieldType.MONEY:
-        try:
-            return parse_amount(value)
-        except AmountError as bad:
-            raise _Refused(str(bad), bad.hint) from None
+        return _money_feature(value)
     if kind is FieldType.BOOL and isinstance(value, bool):
         return value
     if kind is FieldType.INT and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -138,6 +136,20 @@ def _feature_value(kind: FieldType, value: object) -> object:
         if number.is_finite() and number >= 0:
             return number
     raise _Refused(f"must be {_WORDS[kind]}, not {shown(value)}", "write it as the record gives it")
+
+
+def _money_feature(value: object) -> int:
+    """A money feature in fen: given as the record keeps it, a whole number of fen (its 110000 is 1100.00 CNY), or
+    with its currency, as a case writes amounts."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value <= MAX_FEN:
+            return value
+        raise _Refused(f"must be an amount from 0 to {MAX_FEN} fen, as the record keeps it, not {shown(value)}",
+                       "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY")
+    try:
+        return parse_amount(value)
+    except AmountError as bad:
+        raise _Refused(str(bad), bad.hint) from None
 
 
 _WORDS = {FieldType.INT: "a whole number of 0 or more", FieldType.BOOL: "true or false",

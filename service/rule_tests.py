@@ -12,6 +12,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -407,7 +408,7 @@ def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, data: CaseInp
                 HistoryEvent(
                     user_key=user_key,
                     event_type=event.event_type,
-                    occurred_at=CASE_TIME - timedelta(minutes=float(event.minutes_ago)),
+                    occurred_at=history_event_time(event.minutes_ago),
                     amount=event.amount,
                     device_id=pseudonyms.identifier("device", event.device_id),
                     country=event.country,
@@ -418,6 +419,19 @@ def seed_case(store: Store, pseudonyms: Pseudonyms, user_key: str, data: CaseInp
 
 def _seed_drawdown(uow: Any, user_key: str, amount: int, overdue_days: int, rate: Any) -> None:
     """A drawdown whose single instalment fell due `overdue_days` ago (or is due in a month)."""
+def history_event_time(minutes_ago: Decimal) -> datetime:
+    """When a history event `minutes_ago` minutes before the case's call happened: counted back from CASE_TIME, the
+    call's own time, to the microsecond. An event at 0 (or less than a microsecond ago) is a microsecond before the
+    call, as the service would have recorded it: at CASE_TIME itself, it would move the call a microsecond later
+    (decision_time), and with it every window, pushing an event exactly 60 minutes ago out of the last hour."""
+    ago = timedelta(microseconds=int((minutes_ago * _MICROSECONDS_A_MINUTE).to_integral_value(ROUND_HALF_EVEN)))
+    return CASE_TIME - max(ago, _JUST_BEFORE)
+
+
+_MICROSECONDS_A_MINUTE = 60_000_000
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
     due = business_date(CASE_TIME) + timedelta(days=-overdue_days if overdue_days else 30)
     seeded = Drawdown(
         drawdown_id=f"seed-{user_key[:8]}",
