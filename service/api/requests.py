@@ -268,12 +268,13 @@ def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> Tr
                 check.fail("transaction.occurred_at", "must not be in the future")
             elif occurred_at < EARLIEST_EVENT:
                 check.fail("transaction.occurred_at", "must not be before 1970-01-01")
+    amount = check.money(t, "amount", "transaction.amount", required=moves_money, positive=moves_money)
     command = TransactionCommand(
         request_id=request_id,
         transaction_id=check.identifier(t.transaction_id, "transaction.transaction_id"),
         user_id=check.identifier(t.user_id, "transaction.user_id"),
         event_type=event_type or EventType.LOGIN,
-        amount=check.money(t, "amount", "transaction.amount", required=moves_money, positive=moves_money),
+        amount=amount if moves_money else 0,  # an event that moves no money has none, whatever was sent: rules read 0
         occurred_at=occurred_at,
         channel=check.channel(t, "transaction.channel"),
         counterparty_id=check.identifier(t.counterparty_id, "transaction.counterparty_id", required=False),

@@ -229,9 +229,11 @@ TRANSACTION_FIELDS = (
 )
 
 FEATURE_FIELDS = (
-    Field("features.drawdowns_last_hour", I, "approved drawdowns in the hour before this event",
+    Field("features.drawdowns_last_hour", I, "drawdowns in the hour before this event: those AuthorizeDrawdown "
+          "approved, and those reported with FlagTransaction whatever its answer",
           carries=_NEVER_NEGATIVE),
-    Field("features.drawdown_amount_last_hour", M, "sum of approved drawdowns in the hour before this event",
+    Field("features.drawdown_amount_last_hour", M, "sum of the drawdowns in the hour before this event, counted as "
+          "features.drawdowns_last_hour counts them",
           carries=_NEVER_NEGATIVE),
     Field("features.credential_changed_last_24h", B, "a password or phone change in the 24 hours before this event"),
     Field("features.device_seen_before", B, "this device appears in the user's earlier history"),
