@@ -261,6 +261,24 @@ class RuleBundle:
         """The rules of an eligibility, drawdown or fraud set as written (id, description, file, line, when)."""
         return self._decisions_for(kind).rules
 
+    def caps_that_cannot_bind(self) -> list[str]:
+        """The caps that no request can make bind: a fixed amount (no field in it) at or above every band's base
+        limit, a backstop for when a base limit is raised past it (limits.yaml's LIM-REGULATION under the starter
+        policy). No test case can fire one, so rule-test coverage leaves them out rather than ask for one."""
+        highest = max((offer.base_limit for offer in self._spec.limits.spec.offers.values()), default=0)
+        backstops = []
+        for cap in self._spec.limits.caps:
+            if field_refs(cap.expr):
+                continue
+            try:
+                amount = oracle.evaluate(cap.expr, {}, self._lists)
+            except oracle.Incalculable:
+                continue
+            assert isinstance(amount, int | Decimal) and not isinstance(amount, bool)
+            if amount >= highest:
+                backstops.append(cap.cap_id)
+        return backstops
+
     def rule_places(self) -> dict[str, tuple[str, int]]:
         """Where each id of all_rule_ids() is written: its file as the bundle was given, and its line."""
         places = {b.bin_id: (b.file, b.line) for b in self._bins}

@@ -436,8 +436,8 @@ def test_a_retry_after_the_rules_declared_one_of_its_attributes_is_replayed_not_
             bundle = rules / "bundle.yaml"
             bundle.write_text(bundle.read_text().replace(
                 "attributes:\n", "attributes:\n  tenure_note:\n    type: int\n    default: 0\n"
-                "    description: Years with the bank\n", 1).replace('version: "2026.12-1"', 'version: "2026.12-2"'))
-            assert service.rules.reload().version == "2026.12-2"
+                "    description: Years with the bank\n", 1).replace('version: "2026.12-2"', 'version: "2026.12-3"'))
+            assert service.rules.reload().version == "2026.12-3"
             again_grant, again_score = decisions.GrantLimit(grant), decisions.ScoreUser(score)
             assert again_grant.meta.replayed and again_score.meta.replayed
             assert again_grant.meta.decision_id == first_grant.meta.decision_id

@@ -61,14 +61,16 @@ def test_limit_is_capped_at_a_third_of_income_rounded_down_to_100_yuan(decisions
     assert "CAPPED_BY_INCOME" in codes(answer.reasons)
 
 
-def test_a_cap_just_above_another_is_not_named_as_lowering_the_limit(decisions: pb_grpc.DecisionServiceStub) -> None:
-    """A third of 600,000.01 CNY is 200,000.0033 CNY: the regulation's 200,000 CNY lowered the limit, not the
-    income, though both caps are 200,000.00 CNY to the fen; at 600,000.00 CNY both did."""
-    above = grant(decisions, strong_applicant(new_user(), annual_income=pb.Money(currency="CNY",
-                                                                                minor_units=600_000_01)))
-    assert (above.credit_limit, codes(above.reasons)) == (cny(200_000), ["CAPPED_BY_REGULATION"])
-    tied = grant(decisions, strong_applicant(new_user(), annual_income=cny(600_000)))
-    assert sorted(codes(tied.reasons)) == ["CAPPED_BY_INCOME", "CAPPED_BY_REGULATION"]
+def test_a_cap_at_or_just_above_the_base_limit_is_not_named_as_lowering_the_limit(
+    decisions: pb_grpc.DecisionServiceStub,
+) -> None:
+    """Band A's base limit is 200,000 CNY. A third of 600,000.01 CNY is 200,000.0033 CNY, and of 600,000.00 CNY
+    200,000 CNY: neither lowered the limit, so neither answer names the income; a third of 599,999.99 CNY did."""
+    for income, reasons in ((600_000_01, []), (600_000_00, []), (599_999_99, ["CAPPED_BY_INCOME"])):
+        answer = grant(decisions, strong_applicant(new_user(), annual_income=pb.Money(currency="CNY",
+                                                                                     minor_units=income)))
+        assert (answer.credit_limit.minor_units, codes(answer.reasons)) == \
+            (200_000_00 if not reasons else 199_900_00, reasons), income
 
 
 def test_a_limit_below_the_minimum_is_declined_with_that_reason_first_and_the_cap_that_lowered_it_after(

@@ -104,7 +104,7 @@ def test_misspelt_key_gets_a_suggestion(bundle_copy: BundleCopy) -> None:
     ("2026.11/1", "it contains '/'"),
 ])
 def test_an_unusable_version_is_told_what_makes_it_so(bundle_copy: BundleCopy, version: str, fault: str) -> None:
-    bundle_copy.replace("bundle.yaml", 'version: "2026.12-1"', f'version: "{version}"')
+    bundle_copy.replace("bundle.yaml", 'version: "2026.12-2"', f'version: "{version}"')
     problem = the_error(bundle_copy.dir)
     assert (problem.code, problem.message) == ("R006", f"'{version}' is not a usable version string: {fault}")
 

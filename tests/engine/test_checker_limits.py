@@ -197,7 +197,7 @@ def test_an_empty_bundle_yaml_is_the_only_problem(bundle_copy: BundleCopy) -> No
 
 
 def test_an_unclosed_quote_in_bundle_yaml_points_at_the_quote(bundle_copy: BundleCopy) -> None:
-    bundle_copy.replace("bundle.yaml", 'version: "2026.12-1"', 'version: "2026.12-1')
+    bundle_copy.replace("bundle.yaml", 'version: "2026.12-2"', 'version: "2026.12-2')
     found = the_error(bundle_copy.dir)
     assert (found.code, found.line, found.col) == \
         ("R001", bundle_copy.line_of("bundle.yaml", "version:"), bundle_copy.col_of("bundle.yaml", '"2026'))

@@ -169,9 +169,9 @@ def test_a_part_the_compiler_folds_to_a_constant_is_still_read_by_the_reference_
 def test_a_cap_that_divides_by_zero_is_zero(bundle_copy: BundleCopy) -> None:
     bundle_copy.replace("limits.yaml", "applicant.annual_income / 3", "applicant.annual_income / applicant.age")
     bundle = load_bundle(bundle_copy.dir)
-    assert [c.amount for c in bundle.caps(F.eligible(applicant__age=0))] == [0, 200_000_00]
+    assert [c.amount for c in bundle.caps(F.eligible(applicant__age=0))] == [0, 300_000_00]
     # 120,000 CNY / 7, rounded down to the fen
-    assert [c.amount for c in bundle.caps(F.eligible(applicant__age=7))] == [1_714_285, 200_000_00]
+    assert [c.amount for c in bundle.caps(F.eligible(applicant__age=7))] == [1_714_285, 300_000_00]
     bundle.close()
 
 

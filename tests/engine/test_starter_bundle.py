@@ -36,7 +36,7 @@ POOR = F.eligible(applicant__max_days_overdue_24m=120, applicant__monthly_spend_
 
 
 def test_bundle_identity(starter: RuleBundle) -> None:
-    assert starter.version == "2026.12-1"
+    assert starter.version == "2026.12-2"
     assert len(starter.digest) == 64
     assert starter.attributes == {"employment_months": starter.attributes["employment_months"]}
 
@@ -91,7 +91,7 @@ def test_eligibility_boundaries_do_not_fire(starter: RuleBundle, changes: dict[s
 
 def test_limits_policy(starter: RuleBundle) -> None:
     limits = starter.limits
-    assert limits.offers == {"A": BandOffer(300_000_00, Decimal("0.0002")),
+    assert limits.offers == {"A": BandOffer(200_000_00, Decimal("0.0002")),
                              "B": BandOffer(80_000_00, Decimal("0.0003")),
                              "C": BandOffer(30_000_00, Decimal("0.0004"))}
     assert (limits.rounding, limits.minimum_limit, limits.apr_cap, limits.days_per_year) == \
@@ -102,7 +102,7 @@ def test_limits_policy(starter: RuleBundle) -> None:
 def test_caps_are_a_third_of_income_and_the_regulatory_ceiling(starter: RuleBundle) -> None:
     caps = starter.caps(F.eligible(applicant__annual_income=100_000_00))
     assert [(c.rule_id, c.reason_code, c.amount) for c in caps] == [
-        ("LIM-INCOME", "CAPPED_BY_INCOME", 33_333_33), ("LIM-REGULATION", "CAPPED_BY_REGULATION", 200_000_00)]
+        ("LIM-INCOME", "CAPPED_BY_INCOME", 33_333_33), ("LIM-REGULATION", "CAPPED_BY_REGULATION", 300_000_00)]
     assert 33_333_33 < caps[0].exact < 33_333_34  # a third, before rounding down: whether it binds is judged on it
 
 
@@ -218,3 +218,21 @@ def test_reads_names_the_fields_each_rule_set_reads(starter: RuleBundle) -> None
     assert starter.reads(DRAWDOWN, FRAUD) == drawdown | fraud
     with pytest.raises(ValueError, match="not evaluated rule by rule"):
         starter.reads(RuleSetKind.SCORECARD)
+
+
+@pytest.mark.parametrize(("base_a", "regulation", "cannot_bind"), [
+    ("200000 CNY", "300000 CNY", ["LIM-REGULATION"]),  # the starter policy: a backstop above every base
+    ("300000 CNY", "300000 CNY", ["LIM-REGULATION"]),  # equal to the highest base: a cap binds only below it
+    ("300000.01 CNY", "300000 CNY", []),  # band A's base raised past it: now it binds, and a case must show it
+])
+def test_a_fixed_cap_at_or_above_every_base_limit_is_told_apart_as_one_that_cannot_bind(
+    bundle_copy: BundleCopy, base_a: str, regulation: str, cannot_bind: list[str]
+) -> None:
+    bundle_copy.replace("limits.yaml", "A: {base_limit: 200000 CNY", f"A: {{base_limit: {base_a}")
+    bundle_copy.replace("limits.yaml", "amount: 300000 CNY", f"amount: {regulation}")
+    bundle = load_bundle(bundle_copy.dir)
+    try:
+        # LIM-INCOME, a third of the applicant's income, can bind whatever its amount for one applicant
+        assert bundle.caps_that_cannot_bind() == cannot_bind
+    finally:
+        bundle.close()

@@ -171,9 +171,9 @@ def test_an_edit_that_keeps_size_and_modification_time_is_seen_without_sighup(
     rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
     bundle = rules / "bundle.yaml"
     before = bundle.stat()
-    bundle.write_text(bundle.read_text().replace('version: "2026.12-1"', 'version: "2026.12-2"'))
+    bundle.write_text(bundle.read_text().replace('version: "2026.12-2"', 'version: "2026.12-3"'))
     os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))
-    wait_for(lambda: status(rules_stub).active.version == "2026.12-2", "the edited bundle to serve", timeout=60)
+    wait_for(lambda: status(rules_stub).active.version == "2026.12-3", "the edited bundle to serve", timeout=60)
     assert server.stop() == 0
 
 
@@ -185,7 +185,7 @@ def test_sighup_checks_the_rules_again_and_starts_fresh_workers_on_them(server: 
         return [entry["version"] for entry in server.logs() if entry.get("event") == "rules.activated"]
 
     wait_for(lambda: len(activations()) == 2, "the bundle checked again on SIGHUP to serve")
-    assert activations() == ["2026.12-1", "2026.12-1"]
+    assert activations() == ["2026.12-2", "2026.12-2"]
     wait_for(lambda: not workers & workers_of(server.process.pid), "the workers before SIGHUP to retire")
     assert server.stop() == 0
 
@@ -202,7 +202,7 @@ def test_a_bundle_whose_own_tests_fail_is_refused_and_the_last_good_one_serves(
     set_version(rules, "tests-fail")
     wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused")
     refused = status(rules_stub)
-    assert refused.active.version == "2026.12-1"
+    assert refused.active.version == "2026.12-2"
     assert any("score: expected 1, got 790" in p for p in refused.rejected_problems)
     assert server.stop() == 0
 
@@ -247,10 +247,10 @@ def test_rules_changed_under_the_serving_version_are_refused_until_the_version_c
     assert (refused.active.version, refused.active.digest) == (serving.version, serving.digest)
     assert len(refused.rejected_problems) == 1, "one problem, its headline and its fix on one line"
     assert refused.rejected_problems[0].startswith(f"{rules / 'bundle.yaml'}: the rules changed but their version")
-    assert " -- fix: give bundle.yaml a new version, e.g. 2026.12-2" in refused.rejected_problems[0]
+    assert " -- fix: give bundle.yaml a new version, e.g. 2026.12-3" in refused.rejected_problems[0]
     assert refused.rejected_problems[0].endswith("[R014]")
-    set_version(rules, "2026.12-2")
-    wait_for(lambda: (now := status(rules_stub)).active.version == "2026.12-2" and not now.last_edit_rejected,
+    set_version(rules, "2026.12-3")
+    wait_for(lambda: (now := status(rules_stub)).active.version == "2026.12-3" and not now.last_edit_rejected,
              "the edit under a new version to serve", timeout=60)
     assert status(rules_stub).active.digest != serving.digest
     assert server.stop() == 0
@@ -264,13 +264,13 @@ def test_an_edit_being_checked_is_told_apart_from_one_not_seen_until_it_serves(
     rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
     assert not status(rules_stub).HasField("checking_since")
     edited_at = time.time()
-    set_version(rules, "2026.12-2")
+    set_version(rules, "2026.12-3")
     seen: list[pb.GetRulesStatusResponse] = []
     wait_for(lambda: seen.append(status(rules_stub)) or (
-        seen[-1].active.version == "2026.12-2" and not seen[-1].HasField("checking_since")),
+        seen[-1].active.version == "2026.12-3" and not seen[-1].HasField("checking_since")),
         "the edit to serve, its check over", timeout=60)
     # (the two files set_version writes may be seen one at a time: a second check may follow the first)
-    first_served = next(i for i, answer in enumerate(seen) if answer.active.version == "2026.12-2")
+    first_served = next(i for i, answer in enumerate(seen) if answer.active.version == "2026.12-3")
     checking = [answer for answer in seen[:first_served] if answer.HasField("checking_since")]
     assert checking, "the check was seen under way, the rules before it still named"
     assert all(answer.checking_since.seconds >= int(edited_at) - 1 for answer in checking)
@@ -284,15 +284,15 @@ def test_an_edit_saved_while_the_workers_of_the_last_switch_drain_is_noticed_wit
     version, sees it serve and saves the fix of a typo at once) went unnoticed until they had stopped: 3.7 s without
     `checking_since`, as if the server had never seen it."""
     rules_stub = pb_grpc.RulesServiceStub(grpc.insecure_channel(server.address))
-    set_version(rules, "2026.12-2")
-    wait_for(lambda: status(rules_stub).active.version == "2026.12-2", "the first edit to serve")
+    set_version(rules, "2026.12-3")
+    wait_for(lambda: status(rules_stub).active.version == "2026.12-3", "the first edit to serve")
     set_version(rules, "2026.12-3")
     saved = time.monotonic()
     while not (now := status(rules_stub)).HasField("checking_since") and now.active.version != "2026.12-3":
         assert time.monotonic() - saved < 1.5, "the edit is not noticed within a second and a half"
         time.sleep(0.1)
     activated = [entry["version"] for entry in server.logs() if entry.get("event") == "rules.activated"]
-    assert "2026.12-2" not in activated, "the workers before 2026.12-2 still drain (it is logged once they stopped)"
+    assert "2026.12-3" not in activated, "the workers before 2026.12-3 still drain (it is logged once they stopped)"
     wait_for(lambda: (now := status(rules_stub)).active.version == "2026.12-3" and not now.HasField("checking_since"),
              "the second edit to serve", timeout=60)
     assert server.stop() == 0
@@ -308,7 +308,7 @@ def test_a_list_linked_to_dev_zero_is_refused_naming_it_and_removing_it_is_seen_
     set_version(rules, "without-zero")
     wait_for(lambda: status(rules_stub).rejected_at.seconds >= int(edited_at), "the edit to be refused", timeout=30)
     refused = status(rules_stub)
-    assert refused.active.version == "2026.12-1"
+    assert refused.active.version == "2026.12-2"
     assert [problem.split(" -- fix: ")[0] for problem in refused.rejected_problems] == \
         [f"{zero}: this is not an ordinary file: it is a device, a pipe or a socket"]
     zero.unlink()

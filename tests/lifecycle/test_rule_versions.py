@@ -21,7 +21,7 @@ from tests.lifecycle.test_hot_reload import set_version, status, wait_for
 from tests.support.builders import request_id, strong_applicant
 from tests.support.server_process import start_server
 
-STARTER_VERSION = "2026.12-1"
+STARTER_VERSION = "2026.12-2"
 
 
 def reword(rules: Path) -> None:
@@ -66,7 +66,7 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
             rf"{rules / 'bundle.yaml'}: the rules changed but their version did not: the ledger records"
             rf" '{STARTER_VERSION}' as the version of other rules \(digest {served.ruleset_digest[:12]}, first served"
             r" \d{4}-\d\d-\d\d \d\d:\d\d UTC\), and these rules \(digest [0-9a-f]{12}\) differ: in eligibility\.yaml\n"
-            r"    fix: give bundle.yaml a new version, e\.g\. 2026\.12-2, so that every decision names the rules that"
+            r"    fix: give bundle.yaml a new version, e\.g\. 2026\.12-3, so that every decision names the rules that"
             rf" made it \(or put back the rules served as '{STARTER_VERSION}'\) \[R014\]",
             problem,
         ), problem
@@ -75,9 +75,9 @@ def test_a_restart_on_other_rules_under_a_served_version_is_refused_until_the_ve
         )
         assert missing.code() == grpc.StatusCode.NOT_FOUND, "ledger reads go on"
 
-    set_version(rules, "2026.12-2")
+    set_version(rules, "2026.12-3")
     with serving(rules, database_url) as channel:
-        assert score(channel).meta.ruleset_version == "2026.12-2"
+        assert score(channel).meta.ruleset_version == "2026.12-3"
 
     set_version(rules, STARTER_VERSION)
     (rules / "eligibility.yaml").write_text((rules.parent / "starter-eligibility.yaml").read_text())
@@ -101,7 +101,7 @@ def test_rules_saved_again_with_windows_line_endings_are_told_so_and_how_to_put_
     assert message.endswith(" differ: in eligibility.yaml (only in its line endings: CRLF, as Windows editors save,"
                             " where the rules served have LF)")
     assert fix.startswith("save eligibility.yaml again with LF line endings (your editor's 'Unix (LF)' setting), or"
-                          " give bundle.yaml a new version, e.g. 2026.12-2")
+                          " give bundle.yaml a new version, e.g. 2026.12-3")
     eligibility.write_bytes(eligibility.read_bytes().replace(b"\r\n", b"\n"))
     with serving(rules, database_url) as channel:
         assert score(channel).meta.ruleset_version == STARTER_VERSION
@@ -138,8 +138,8 @@ def test_a_server_restarted_on_other_rules_under_its_version_serves_ledger_reads
         assert problem.endswith("[R014]") and "\n" not in problem
         assert rpc_error(lambda: score(channel)).code() == grpc.StatusCode.UNAVAILABLE
 
-        set_version(rules, "2026.12-2")
-        wait_for(lambda: status(rules_stub).active.version == "2026.12-2", "the new version to serve", timeout=60)
-        assert score(channel).meta.ruleset_version == "2026.12-2"
+        set_version(rules, "2026.12-3")
+        wait_for(lambda: status(rules_stub).active.version == "2026.12-3", "the new version to serve", timeout=60)
+        assert score(channel).meta.ruleset_version == "2026.12-3"
     finally:
         assert server.stop() == 0

@@ -82,5 +82,5 @@ def test_the_workers_of_a_bundle_answer_its_warnings_before_it_is_recorded_as_ac
     monkeypatch.setattr(supervisor, "_start_workers", start_workers)
     supervisor._serve(snapshot, rules_check(rules))
     [status] = started
-    assert status.active_version == "2026.12-1"
+    assert status.active_version == "2026.12-2"
     assert list(status.active_warnings) == rules_check(rules) != []

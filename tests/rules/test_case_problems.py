@@ -459,8 +459,10 @@ def test_a_scorecard_bin_or_limit_cap_no_case_fires_is_named_at_its_line(tmp_pat
         "      - {from: 90, points: 0}\n",
         "      - {from: 90, below: 700, points: 0}\n      - {from: 700, points: 0}\n", 1))
     limits = rules / "limits.yaml"
+    # ten years' income: the lowest for no case; a fixed cap above every base limit (LIM-REGULATION) can bind for
+    # no request at all, and no case is asked of it
     limits.write_text(limits.read_text() + "\n  - id: LIM-HUGE\n    description: Never the lowest\n"
-                      "    amount: 900000 CNY\n    reason: CAPPED_BY_REGULATION\n")
+                      "    amount: applicant.annual_income * 10\n    reason: CAPPED_BY_REGULATION\n")
     out = io.StringIO()
     assert run_check(rules, out, extra_checks=service.rule_tests.rule_case_problems) == 0
     bin_line = scorecard.read_text().splitlines().index("      - {from: 700, points: 0}") + 1

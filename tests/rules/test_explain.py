@@ -173,9 +173,9 @@ def test_a_limit_below_the_minimum_is_explained_from_the_base_limit_through_each
     assert out.splitlines()[1] == "  outcome DECLINE; score 770; reasons LIMIT_BELOW_MINIMUM, CAPPED_BY_INCOME"
     assert out.split("\nlimits ", 1)[1].splitlines() == [
         "(band A: the lowest of the base limit and the caps, rounded down; declined below the minimum)",
-        "  base limit     300000.00 CNY",
+        "  base limit     200000.00 CNY",
         "  LIM-INCOME     666.66 CNY, binding, reason CAPPED_BY_INCOME",
-        "  LIM-REGULATION 200000.00 CNY, not binding",
+        "  LIM-REGULATION 300000.00 CNY, not binding",
         "  rounded down   666.66 CNY to a multiple of 100.00 CNY: 600.00 CNY",
         "  minimum limit  1000.00 CNY: 600.00 CNY is below it, declined LIMIT_BELOW_MINIMUM",
         "",
@@ -192,7 +192,7 @@ def test_a_granted_limit_is_explained_with_the_caps_that_did_not_bind_and_the_ra
     assert out.split("\nlimits ", 1)[1].splitlines()[1:] == [
         "  base limit     30000.00 CNY",
         "  LIM-INCOME     100000.00 CNY, not binding",
-        "  LIM-REGULATION 200000.00 CNY, not binding",
+        "  LIM-REGULATION 300000.00 CNY, not binding",
         "  rounded down   30000.00 CNY to a multiple of 100.00 CNY: 30000.00 CNY",
         "  minimum limit  1000.00 CNY: reached, granted 30000.00 CNY at a daily rate of 0.0004 (APR 0.146)",
         "",
@@ -203,7 +203,16 @@ def test_a_granted_limit_is_explained_with_the_caps_that_did_not_bind_and_the_ra
 def test_a_cap_tied_with_the_lowest_only_to_the_fen_is_explained_as_not_binding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = explain(tmp_path, {"call": "GrantLimit", "applicant": {"annual_income": "600000.01 CNY"}}, capsys)
+    # The bundled rules with band A's base above a 200,000 CNY regulatory cap, which a third of an income can tie
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    limits = rules / "limits.yaml"
+    limits.write_text(limits.read_text().replace("A: {base_limit: 200000 CNY", "A: {base_limit: 400000 CNY")
+                      .replace("amount: 300000 CNY", "amount: 200000 CNY"))
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"call": "GrantLimit", "applicant": {"annual_income": "600000.01 CNY"}}))
+    code = main(["rules", "explain", str(rules), "--input", str(case_file)])
+    out = capsys.readouterr().out
     assert code == 0
     assert out.split("\nlimits ", 1)[1].splitlines()[2:4] == [
         "  LIM-INCOME     200000.00 CNY, not binding (it is above the lowest cap before rounding down to the fen)",
