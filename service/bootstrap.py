@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from service.api.database_health import empty_transaction
+from service.api.database_health import EmbeddedLedgerCheck, empty_transaction
 from service.api.runners import BatchingLoopRunner, CallRunner, GreenletRunner
 from service.api.server import RunningServer, create_server
 from service.app.clock import SystemClock
@@ -49,12 +50,14 @@ def start_service(
     reuse_port: bool = False,
     load_rules: bool = True,
     raise_if_refused: bool = False,
+    existing_ledger: bool = False,
 ) -> Service:
     """Open the store, load the rules once and start serving in this process. A bundle that is invalid, or whose
     version the ledger records for other rules (rule_versions.py), does not stop the server: decisions answer
     UNAVAILABLE, ledger reads keep working; with `raise_if_refused` (a worker, whose supervisor checked the bundle
-    and handles a refusal) BundleInvalid is raised instead."""
-    store = open_store(settings.database_url)
+    and handles a refusal) BundleInvalid is raised instead. `existing_ledger`: make no new SQLite ledger file (a worker
+    started after the others, whose ledger file must be there)."""
+    store = open_store(settings.database_url, existing=existing_ledger)
     clock = SystemClock()
     rules = RulesHolder(settings.rules_dir, vouch=ledger_vouch(store, clock))
     try:
@@ -81,11 +84,22 @@ def start_service(
         runner=runner,
         reuse_port=reuse_port,
         connection_age=settings.connection_age_seconds if reuse_port else None,
-        # Health follows a database over the network, not the embedded one (see api/database_health.py for why).
-        check_database=empty_transaction(store) if store.waits_on_network else None,
+        check_database=database_check(store),
         tls=settings.tls,
     )
     return Service(settings, store, rules, server)
+
+
+def database_check(store: Store) -> Callable[[], None] | None:
+    """What health follows of the database (see api/database_health.py): a database over the network answering, an
+    embedded ledger's file still the one opened; nothing for an in-memory database."""
+    from service.storage.sqlite import SqliteStore
+
+    if store.waits_on_network:
+        return empty_transaction(store)
+    if isinstance(store, SqliteStore) and not store.in_memory:
+        return EmbeddedLedgerCheck(store.check_ledger)
+    return None
 
 
 def describe_rules(rules: RulesHolder) -> tuple[str, str]:

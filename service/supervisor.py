@@ -5,6 +5,13 @@ the snapshot and run its test cases, and only then starts workers on it. A new b
 a fresh set of workers and draining the old ones, so every call is decided by one worker under one bundle,
 calls in flight finish on the bundle they started with, and the engine's per-ruleset leaks die with the old
 workers. A worker that dies is replaced; the others keep answering.
+
+Every worker says which ledger it opened (worker.ledger_identity), and the server serves the one its first workers
+opened: a worker on another (the ledger file replaced while the server ran, and read from the new file by a worker
+that started since) is stopped, logged and tried again later, as one that cannot start is, while the workers serving
+fail their calls UNAVAILABLE (storage/sqlite.py, storage/postgres.py); one server never answers from two ledgers.
+Workers started after the first make no new SQLite ledger file (--existing-ledger): one deleted under the server is
+not begun anew by them.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ class Backoff:
 class Worker:
     process: subprocess.Popen[str]
     snapshot: Path
+    slot: int = 0  # its place among the workers (its CPU, its share of the connections)
     ready: queue.Queue[str] = field(default_factory=queue.Queue)
     # Once it has died and its death is logged: when its replacement is tried (again). A worker is logged dead once.
     replacement: Backoff | None = None
@@ -244,6 +252,7 @@ class Supervisor:
         self._snapshots = 0
         self._cpus = worker_cpus(settings.workers, settings.cpu_affinity, settings.database_url)  # by worker index
         self._spread: ConnectionSpread | None = None
+        self._ledger: str | None = None  # the ledger the first workers opened, which every later one must open too
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -561,6 +570,8 @@ class Supervisor:
         ]
         if snapshot is not None:
             command += ["--rules", str(snapshot)]
+        if self._ledger is not None:  # the workers serving opened it: a new one would be another ledger
+            command += ["--existing-ledger"]
         if (cpu := self._cpus[index]) is not None:
             command += ["--cpu", str(cpu)]
         inherited: tuple[int, ...] = ()
@@ -573,7 +584,7 @@ class Supervisor:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited, env=environment
         )
-        worker = Worker(process, snapshot or Path())
+        worker = Worker(process, snapshot or Path(), index)
         threading.Thread(target=self._read_ready, args=(worker,), daemon=True).start()
         threading.Thread(target=self._forward_logs, args=(worker,), daemon=True).start()
         return worker
@@ -617,8 +628,18 @@ class Supervisor:
             if not said[-1].startswith("READY"):
                 self._stop_workers(started)
                 raise WorkersNotStarted(self._why_not_ready(worker, said[-1]))
+        ledgers = {_ledger_of(line) for line in said}
+        if len(ledgers) > 1 or not all(map(self._serves_the_ledger, said)):
+            self._stop_workers(started)
+            raise WorkersNotStarted(ANOTHER_LEDGER)
+        if self._ledger is None:
+            self._ledger = ledgers.pop()
         _, version, digest = [*said[0].split(), "", ""][:3]
         return started, version, digest
+
+    def _serves_the_ledger(self, said: str) -> bool:
+        """Whether a worker's READY line names the ledger the server started with (or none is known yet)."""
+        return self._ledger is None or _ledger_of(said) == self._ledger
 
     def _await_ready(self, worker: Worker) -> str:
         """What the worker said: READY..., FAILED <why>, REFUSED <problems>, EXIT (it ended without a word), TIMEOUT,
@@ -674,7 +695,7 @@ class Supervisor:
         said = self._await_ready(replacement)
         words = said.split()
         serves = [] if self.active is None else [self.active.version, self.active.digest]
-        if words[:1] == ["READY"] and (not serves or words[1:3] == serves):
+        if words[:1] == ["READY"] and (not serves or words[1:3] == serves) and self._serves_the_ledger(said):
             self.workers[index] = replacement
             log.info("worker.replaced", old_pid=dead.pid(), pid=replacement.pid())
             return
@@ -692,6 +713,8 @@ class Supervisor:
         """In words, for the log, and whether the rules are to be checked again: they are when the replacement could
         not take the checked copy the others serve (it is gone, or the ledger now names other rules by its version),
         which a new attempt would not change."""
+        if said.startswith("READY") and not self._serves_the_ledger(said):
+            return ANOTHER_LEDGER, False
         if said.startswith("READY"):  # it started without the bundle the others serve: its copy is gone
             return (f"the checked copy of the rules at {snapshot} is gone (removed by a temporary-file cleaner?);"
                     " checking the rules again"), True
@@ -707,7 +730,8 @@ class Supervisor:
         for worker in workers:
             if worker.process.poll() is None:
                 worker.process.send_signal(signal.SIGUSR1 if retiring else signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.drain_seconds + 5
+        waited = self.settings.drain_seconds + 5
+        deadline = time.monotonic() + waited
         for worker in workers:
             while True:
                 try:
@@ -717,8 +741,22 @@ class Supervisor:
                     if time.monotonic() >= deadline:
                         worker.process.kill()
                         worker.process.wait()
+                        log.error("worker.killed", pid=worker.pid(), slot=worker.slot,
+                                  reason=f"it had not stopped {waited:g} s after it was asked to (frozen, or stuck in a"
+                                  " call); the calls in flight on it were cut off, unanswered")
                         break
                     self._notice_edit()  # the watch waits meanwhile: an edit saved now is not left unnoticed
+
+
+ANOTHER_LEDGER = ("it opened another ledger than the one this server started with (the ledger file, or the"
+                  " database, was deleted or replaced while the server ran): it is not taken, lest one server answer"
+                  " from two ledgers; the workers serving fail their calls UNAVAILABLE until the ledger is back, or"
+                  " restart the server to serve the new one")
+
+
+def _ledger_of(said: str) -> str:
+    """The ledger a worker's `READY <version> <digest> <ledger>` line names ("" if none)."""
+    return [*said.split(), "", "", "", ""][3]
 
 
 def _listener_security(tls: TlsFiles | None) -> str:

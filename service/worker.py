@@ -3,7 +3,8 @@
 SIGTERM: the server shuts down, so it reports NOT_SERVING first. SIGUSR1: workers on a newer bundle serve on the
 port, so it goes on reporting SERVING while its connections move over to them.
 
-Prints `READY <version> <digest>` on stdout once it accepts calls, `FAILED <why>` when it cannot start (the
+Prints `READY <version> <digest> <ledger>` on stdout once it accepts calls (`ledger`: which ledger it opened, see
+ledger_identity), `FAILED <why>` when it cannot start (the
 database does not answer, say), or `REFUSED <problems as a JSON list>` when its bundle cannot be served (the ledger
 names other rules by its version, app/rule_versions.py, or its checked copy is gone); the supervisor waits for one of
 these lines. The database URL comes in the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import hashlib
 import json
 import resource
 import signal
@@ -27,6 +29,7 @@ from pathlib import Path
 import structlog
 
 from service.affinity import keep_to
+from service.app.ports import Store
 from service.bootstrap import describe_rules, start_service
 from service.config import SettingsError, load_settings, redact_password
 from service.domain.errors import StoreUnavailable
@@ -53,6 +56,13 @@ def _dump_no_core() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def ledger_identity(store: Store) -> str:
+    """Which ledger the store opened, told apart by its pseudonym secret without giving the secret away: the
+    supervisor takes no worker whose ledger is another than the one the server started with (a ledger file deleted
+    or replaced under a running server is begun anew, or read from the new file, by a worker that starts later)."""
+    return hashlib.sha256(b"decisiond ledger identity\0" + store.pseudonym_key()).hexdigest()[:16]
+
+
 def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -65,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, help="the CPU this process keeps to (service/affinity.py)")
     parser.add_argument("--spread", help="the connection-spreading maps and program handed down (service/spread.py)")
     parser.add_argument("--slot", type=int, default=0, help="this worker's slot in them")
+    parser.add_argument("--existing-ledger", action="store_true", help="make no new SQLite ledger file")
     args = parser.parse_args(argv)
     keep_to(args.cpu)  # before any thread starts: they all inherit it
     try:  # TLS files are checked again here: each new worker reads them as they are now
@@ -86,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reuse_port=True,
             load_rules=args.rules is not None,
             raise_if_refused=True,
+            existing_ledger=args.existing_ledger,
         )
     except BundleInvalid as refused:  # checked by the supervisor: refused by the ledger, or its copy is gone
         print(f"REFUSED {json.dumps([problem.format() for problem in refused.problems])}", flush=True)
@@ -112,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything loaded so far (the rule bundle, the stubs) lives as long as the process: keep it out of the
     # garbage collector's full passes, which would otherwise walk it again and again and pause every call.
     gc.freeze()
-    print(f"READY {version or '-'} {digest or '-'}", flush=True)
+    print(f"READY {version or '-'} {digest or '-'} {ledger_identity(service.store)}", flush=True)
     stop.wait()
     service.stop(retiring=retiring.is_set())
     log.info("worker.stopped")

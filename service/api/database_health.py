@@ -1,5 +1,6 @@
-"""What health checking reports for each service: the rules decide whether decisions can be made, and, on a database
-over the network (PostgreSQL), the database decides whether anything but the rule status can be answered.
+"""What health checking reports for each service: the rules decide whether decisions can be made, and the database
+(over the network, PostgreSQL; or the embedded one's file, SQLite) whether anything but the rule status can be
+answered.
 
 Why the database: while a replica's database does not answer, every decision and ledger read there fails UNAVAILABLE
 after the store's timeout. A health-checking load balancer that is told SERVING keeps sending calls to it, and a
@@ -15,8 +16,11 @@ the timeout and fails, at the cost of one empty transaction a second per worker,
 failure that was no outage (a call that met a lock another session held past the timeout) shows as NOT_SERVING only
 for the few milliseconds of that check.
 
-Not on SQLite: there StoreUnavailable means another process holds the write lock for a while (a shell, a VACUUM),
-which every replica on that file meets alike; NOT_SERVING would make health flap and send the calls nowhere better.
+On SQLite, a call that fails does not make NOT_SERVING by itself: there StoreUnavailable mostly means another process
+holds the write lock for a while (a shell, a VACUUM), which every replica on that file meets alike; NOT_SERVING would
+make health flap and send the calls nowhere better. The check there (EmbeddedLedgerCheck) is whether the file at the
+ledger's path is still the one the store opened (one stat, storage/sqlite.py): a ledger deleted or replaced under the
+server fails every call until it is back, an outage a load balancer must be told of. A failed call starts it at once.
 
 Draining wins: once the health servicer has entered its graceful shutdown it ignores every status set here.
 """
@@ -61,6 +65,17 @@ def serving_statuses(*, can_decide: bool, database_answers: bool) -> dict[str, i
     }
 
 
+class EmbeddedLedgerCheck:
+    """The embedded database's check (see the module docstring): a failed call only starts it, and NOT_SERVING
+    follows what it finds."""
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self._check = check
+
+    def __call__(self) -> None:
+        self._check()
+
+
 def empty_transaction(store: Store) -> Callable[[], None]:
     """The database check: raises StoreUnavailable unless the store gets a connection, and the database answers
     BEGIN and COMMIT, within the store's timeout, as every call needs."""
@@ -74,7 +89,8 @@ def empty_transaction(store: Store) -> Callable[[], None]:
 
 class DatabaseHealth:
     """Sets the health statuses the rules and the database call for (see the module docstring). Without a
-    `check_database` (SQLite) they follow the rules alone and never change. Used on the serving loop only."""
+    `check_database` (an in-memory database) they follow the rules alone and never change. Used on the serving loop
+    only."""
 
     def __init__(
         self,
@@ -88,6 +104,7 @@ class DatabaseHealth:
         self._health = health
         self._can_decide = can_decide
         self._check_database = check_database
+        self._failed_calls_are_outages = not isinstance(check_database, EmbeddedLedgerCheck)
         self._runner = runner
         self._check_every = check_every_s
         self._answering = True
@@ -109,6 +126,8 @@ class DatabaseHealth:
         if self._check_database is None or not self._answering or isinstance(error, DatabaseBusy):
             return
         self._check_now.set()
+        if not self._failed_calls_are_outages:
+            return
         await self._follow(answering=False, found_by="call", reason=str(error))
 
     async def stop(self) -> None:

@@ -52,10 +52,16 @@ def lasting_problem(url: str) -> str | None:
 
 
 def open_store(
-    url: str, *, timeout: float | None = None, pool_size: int | None = None, read_only: bool = False
+    url: str,
+    *,
+    timeout: float | None = None,
+    pool_size: int | None = None,
+    read_only: bool = False,
+    existing: bool = False,
 ) -> Store:
     """Open the database a URL names and apply its pending migrations; `read_only`, for readers such as the auditor's
-    commands: change nothing, and raise MigrationError unless it holds an up-to-date ledger.
+    commands: change nothing, and raise MigrationError unless it holds an up-to-date ledger. `existing` (SQLite): open
+    the ledger file only if it is there, never make a new one (StoreUnavailable).
 
     - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
     - ``postgresql://user@host:5432/dbname`` (or ``postgres://``), with any libpq parameters in the query
@@ -72,7 +78,7 @@ def open_store(
     if isinstance(target, _SqliteTarget):
         from service.storage.sqlite import SqliteStore
 
-        return SqliteStore(target.path, timeout=target.timeout, read_only=read_only)
+        return SqliteStore(target.path, timeout=target.timeout, read_only=read_only, existing=existing)
     from service.storage.postgres import PostgresStore
 
     return PostgresStore(

@@ -5,6 +5,18 @@ decisions of several threads and processes overlap except for their few writes; 
 ``get_credit_line(for_update=True)`` is held against every other unit of work until the end of the
 transaction, as on PostgreSQL (sqlite_locks.py). Each unit of work borrows a connection of its own. An
 in-memory database (``:memory:``) lives in a single connection that units of work take in turn.
+
+Every unit of work, and every group commit, first checks that the file at the ledger's path is still the one the
+store opened (its device and inode: one ``stat``). A ledger deleted, or replaced by another (moved over it, as a
+restore does), while the server runs would otherwise take every call on the unlinked file and lose it at the next
+start; it then fails its calls UNAVAILABLE and writes nothing (logged once, ``store.ledger_replaced``) until that
+file is back at the path, as PostgreSQL's store does for its database (postgres.py). Connections after the first
+never create the file, so a deleted ledger is not silently begun anew under a running server.
+
+Read-only (the auditor's commands), the ledger is opened with SQLite's ``mode=ro``; in a folder that cannot be
+written (a backup or snapshot mounted read-only), where SQLite cannot make the shared-memory file WAL mode reads
+through, it is opened ``immutable`` instead: the database file alone, refused if a log file (``-wal``) beside it
+may hold changes not yet copied into it.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 
 from service import cooperative
 from service.app.ports import UnitOfWork
@@ -43,6 +56,8 @@ from service.storage.migrations import load_migrations, pending_migrations, requ
 from service.storage.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpoints
 from service.storage.sqlite_group import CommitGroup, HeldWrite, run_writes
 from service.storage.sqlite_locks import LockFile
+
+log = structlog.get_logger("decisiond.storage")
 
 MEMORY = ":memory:"
 
@@ -219,12 +234,18 @@ class SqliteStore(DecisionReads):
 
     waits_on_network = False
 
-    def __init__(self, path: str, *, timeout: float, read_only: bool = False) -> None:
-        """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created), or raise
-        MigrationError."""
+    def __init__(self, path: str, *, timeout: float, read_only: bool = False, existing: bool = False) -> None:
+        """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created, no lock
+        file), or raise MigrationError. `existing`: StoreUnavailable rather than make a new ledger file."""
         self._path = path
         self._timeout = timeout
         self._memory = path == MEMORY
+        self._read_only = read_only
+        # What sqlite3.connect opens: never a new file (see the module docstring); "immutable" is set by
+        # _first_connection for a read-only ledger in a folder that cannot be written.
+        self._uri = path if self._memory else Path(path).absolute().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
+        self._file: tuple[int, int] | None = None  # the ledger file's (device, inode), once opened
+        self._ledger_problem: str | None = None  # why the file at the path is not that one (logged once)
         self._memory_lock = FairLock()  # the in-memory database's one connection, taken in turn
         # Connections and lock-file handles are lent apart: a unit of work parked for the group commit keeps its
         # locks but gives its connection back, for the batch's next call to read through a warm page cache.
@@ -234,19 +255,23 @@ class SqliteStore(DecisionReads):
         self._closed = False
         self._checkpoints: Checkpoints | None = None
         try:
+            if existing and not self._memory and not os.path.exists(path):
+                raise StoreUnavailable(f"{path} does not exist (deleted or moved while the server ran?); no new ledger"
+                                       " is made in its place")
             if not self._memory and not read_only:
                 _make_private(Path(path))
             with _UNAVAILABLE_ON_SQLITE_ERRORS:
                 self._idle.append(self._first_connection())
+                if not self._memory:
+                    self._file = _file_identity(os.stat(path))
                 try:
                     self._pseudonym_key = self._read_ledger() if read_only else self._migrate()
                 except BaseException:
                     self.close()
                     raise
-        except OSError as error:  # not a folder, not allowed, a full disk...
-            reason = reason_of(error)
-            raise StoreUnavailable(f"the folder of {path} cannot be made ({reason})") from error
-        if not self._memory:
+        except OSError as error:  # not a folder, not allowed, a read-only file system, a full disk...
+            raise StoreUnavailable(_why_not_opened(Path(path), error)) from error
+        if not self._memory and not read_only:
             self._checkpoints = Checkpoints(self._connect, lambda: LockFile(self._lock_path(), timeout))
         self._groups = threading.local()  # each serving loop's group commit, on the loop's thread
 
@@ -268,6 +293,7 @@ class SqliteStore(DecisionReads):
     def _transaction(self) -> Iterator[SqliteUnitOfWork]:
         # The lock-file handle and the connection are lent and taken back in try/finally rather than through
         # context managers of their own: this runs for every call, and each generator-based layer cost more.
+        self.check_ledger()
         with _UNAVAILABLE_ON_SQLITE_ERRORS:
             locks = self._lend_locks()
             try:
@@ -277,7 +303,7 @@ class SqliteStore(DecisionReads):
                 wrote = False
                 connection = self._lend_connection()
                 try:
-                    connection.execute("BEGIN DEFERRED" if locks is not None else "BEGIN IMMEDIATE")
+                    connection.execute("BEGIN IMMEDIATE" if self._memory else "BEGIN DEFERRED")
                     try:
                         uow = SqliteUnitOfWork(connection, locks, group)
                         yield uow
@@ -304,6 +330,31 @@ class SqliteStore(DecisionReads):
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
 
+    @property
+    def in_memory(self) -> bool:
+        return self._memory
+
+    def check_ledger(self) -> None:
+        """StoreUnavailable unless the file at the ledger's path is still the one this store opened (see the module
+        docstring); said in the log once when it stops being so, and once when it is again."""
+        if self._file is None:
+            return
+        try:
+            problem = None if _file_identity(os.stat(self._path)) == self._file else _REPLACED
+        except FileNotFoundError:
+            problem = _GONE
+        except OSError as error:
+            problem = f"the ledger file cannot be looked at ({reason_of(error)})"
+        if problem is None:
+            if self._ledger_problem is not None:
+                self._ledger_problem = None
+                log.info("store.ledger_found_again", path=self._path)
+            return
+        if problem != self._ledger_problem:
+            self._ledger_problem = problem
+            log.error("store.ledger_replaced", path=self._path, reason=problem)
+        raise StoreUnavailable(f"{self._path}: {problem}")
+
     def close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.stop()
@@ -321,7 +372,9 @@ class SqliteStore(DecisionReads):
 
     @contextmanager
     def _borrow(self) -> Iterator[sqlite3.Connection]:
-        """A connection of its own for the caller (the in-memory one, in turn), taken back when done."""
+        """A connection of its own for the group commit (the in-memory one, in turn), taken back when done; as for a
+        unit of work, StoreUnavailable if the ledger file is no longer the one opened."""
+        self.check_ledger()
         connection = self._lend_connection()
         try:
             yield connection
@@ -361,7 +414,7 @@ class SqliteStore(DecisionReads):
     def _lend_locks(self) -> LockFile | None:
         """A handle on the lock file of its own for the caller (None for the in-memory database); whatever it
         locked is released when _take_back_locks takes it back."""
-        if self._memory:
+        if self._memory or self._read_only:
             return None
         with self._idle_lock:
             locks = self._idle_locks.pop() if self._idle_locks else None
@@ -385,18 +438,26 @@ class SqliteStore(DecisionReads):
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the driver never opens transactions by itself; the store does.
-        connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        # One connection per request thread: small private page caches keep a server's memory flat as the
-        # ledger grows (the operating system's file cache holds the hot pages for all of them).
-        connection.execute("PRAGMA cache_size = -512")
-        # The store checkpoints on a thread of its own (sqlite_checkpoints.py); SQLite's own checkpoint in the
-        # commit, which would hold the writer lock through the copy and its fsyncs, is only a safety net.
-        connection.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
+        connection = sqlite3.connect(
+            self._uri, timeout=self._timeout, isolation_level=None, check_same_thread=False, uri=not self._memory
+        )
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            # One connection per request thread: small private page caches keep a server's memory flat as the
+            # ledger grows (the operating system's file cache holds the hot pages for all of them).
+            connection.execute("PRAGMA cache_size = -512")
+            # The store checkpoints on a thread of its own (sqlite_checkpoints.py); SQLite's own checkpoint in the
+            # commit, which would hold the writer lock through the copy and its fsyncs, is only a safety net.
+            connection.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
+        except BaseException:
+            connection.close()  # at once: an open file keeps a read-only mount, say, busy
+            raise
         return connection
 
     def _first_connection(self) -> sqlite3.Connection:
+        if self._read_only:
+            return self._first_read_only_connection()
         connection = self._connect()
         try:
             mode = self._enable_wal(connection)
@@ -407,6 +468,31 @@ class SqliteStore(DecisionReads):
             connection.close()
             raise ValueError(f"SQLite database {self._path} cannot use WAL mode (it reports {mode!r})")
         return connection
+
+    def _first_read_only_connection(self) -> sqlite3.Connection:
+        """Opened with mode=ro, which reads through the log (-wal) but must make the shared-memory file (-shm) if
+        it is not there; where it cannot be (a read-only folder), opened immutable: the database file alone."""
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = self._connect()
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads through the log, if any
+            return connection
+        except sqlite3.OperationalError as error:
+            if connection is not None:
+                connection.close()
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_CANTOPEN or os.access(
+                Path(self._path).parent, os.W_OK
+            ):
+                raise
+        log_file = Path(f"{self._path}-wal")
+        if log_file.exists() and log_file.stat().st_size > 0:
+            raise StoreUnavailable(
+                f"{self._path} is in a folder that cannot be written, and its log file {log_file} may hold changes"
+                " not yet in it, which SQLite reads only through a shared-memory file it must make beside it: copy"
+                " the ledger's files (with its -wal file) to a folder that can be written, and read them there"
+            )
+        self._uri = self._uri.replace("?mode=ro", "?immutable=1")
+        return self._connect()
 
     def _enable_wal(self, connection: sqlite3.Connection) -> str:
         """Switch the file to WAL (a persistent setting) and return the journal mode now in force.
@@ -458,6 +544,26 @@ class SqliteStore(DecisionReads):
                     },
                 )
             return uow.pseudonym_key()
+
+
+_GONE = ("the ledger file is gone (deleted or moved while the server ran); calls fail until it is back at its"
+         " path; a restart would begin a new, empty ledger there")
+_REPLACED = ("the ledger file at the path is another file than the one this server opened (replaced, as a restore"
+             " does, while the server ran); calls fail until that file is back, or restart the server to serve the"
+             " new ledger")
+
+
+def _file_identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _why_not_opened(path: Path, error: OSError) -> str:
+    """Why the ledger's file could not be opened or made, naming the folder only when it is the folder that is
+    missing (a read-only or full file system is not that)."""
+    reason = reason_of(error)
+    if not path.parent.is_dir():
+        return f"the folder of {path} cannot be made ({reason})"
+    return f"{path} cannot be opened for writing ({reason})"
 
 
 class FairLock:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -222,3 +227,79 @@ def test_a_start_that_meets_a_lock_held_elsewhere_fails_in_time_and_says_why(
         assert time.monotonic() - started < 3
         maintenance.execute("ROLLBACK")
     open_store(postgres_url).close()
+
+
+@contextmanager
+def mounted_read_only(folder: Path) -> Iterator[None]:
+    """`folder` on a read-only bind mount of itself (a backup or snapshot handed to an auditor), for the block."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only mount needs root")
+    made = subprocess.run(["mount", "--bind", folder, folder], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {made.stderr!r}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", folder, folder], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", folder], check=True)
+
+
+def ledger_with_a_line(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    writer = open_store(url)
+    save_a_line(writer)
+    writer.close()
+    return url
+
+
+def test_a_sqlite_ledger_in_a_read_only_folder_is_read_by_the_auditors_store(tmp_path: Path) -> None:
+    """WAL mode needs a shared-memory file beside the database, which a read-only folder cannot take: the auditor's
+    commands failed with "unable to open database file"."""
+    url = ledger_with_a_line(tmp_path)
+    with mounted_read_only(tmp_path):
+        reader = open_store(url, read_only=True)
+        try:
+            assert line_is_readable(reader)
+        finally:
+            reader.close()
+
+
+def test_a_snapshot_taken_while_the_ledger_was_open_is_read_with_its_log_in_a_read_only_folder(tmp_path: Path) -> None:
+    source, snapshot = tmp_path / "live", tmp_path / "snapshot"
+    source.mkdir()
+    snapshot.mkdir()
+    writer = open_store(f"sqlite:///{source / 'ledger.db'}")
+    save_a_line(writer)  # in the log (-wal) only, not yet in the database file
+    for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+        shutil.copy(source / name, snapshot / name)
+    writer.close()
+    with mounted_read_only(snapshot):
+        reader = open_store(f"sqlite:///{snapshot / 'ledger.db'}", read_only=True)
+        try:
+            assert line_is_readable(reader)
+        finally:
+            reader.close()
+
+
+def test_a_read_only_ledger_whose_log_cannot_be_read_is_refused_saying_why(tmp_path: Path) -> None:
+    """Its log (-wal) without the shared-memory file, in a read-only folder: SQLite would read the database file
+    alone and miss what the log holds."""
+    source, snapshot = tmp_path / "live", tmp_path / "snapshot"
+    source.mkdir()
+    snapshot.mkdir()
+    writer = open_store(f"sqlite:///{source / 'ledger.db'}")
+    save_a_line(writer)
+    for name in ("ledger.db", "ledger.db-wal"):
+        shutil.copy(source / name, snapshot / name)
+    writer.close()
+    with mounted_read_only(snapshot), pytest.raises(StoreUnavailable, match="may hold changes not yet in it"):
+        open_store(f"sqlite:///{snapshot / 'ledger.db'}", read_only=True)
+
+
+def test_serving_a_sqlite_ledger_in_a_read_only_folder_names_that_cause(tmp_path: Path) -> None:
+    """It said "the folder ... cannot be made", of a folder that exists."""
+    url = ledger_with_a_line(tmp_path)
+    with mounted_read_only(tmp_path), pytest.raises(StoreUnavailable) as refused:
+        open_store(url)
+    assert "cannot be made" not in str(refused.value)
+    assert "cannot be opened for writing (read-only file system)" in str(refused.value)
