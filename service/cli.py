@@ -208,6 +208,7 @@ _KEPT_AS_KEYED_HASH = {
 def _filters(args: argparse.Namespace) -> Filters:
     """The decisions asked for, from the options list and export share; SettingsError naming a bad option."""
     from service.audit import Filters, parse_since, parse_until
+    from service.domain.request_limits import canonical_ip, identifier_problem
 
     since = _moment("--since", args.since, parse_since) if getattr(args, "since", None) is not None else None
     until = _moment("--until", args.until, parse_until) if getattr(args, "until", None) is not None else None
@@ -216,8 +217,15 @@ def _filters(args: argparse.Namespace) -> Filters:
                             " (--until is the end of the period, --since its start)")
     for option in ("--user", "--request-id", "--drawdown-id", *_KEPT_AS_KEYED_HASH):
         value = getattr(args, option[2:].replace("-", "_"), None)
-        if value is not None and not value.strip():  # --user "": it would list everyone's
+        if value is None:
+            continue
+        if not value.strip():  # --user "": it would list everyone's
             raise SettingsError(f"{option} is empty: give the id")
+        # a value no call can carry matches no record: said so, rather than "no decisions match" (a space pasted)
+        problem = ("must be an IPv4 or IPv6 address" if canonical_ip(value) is None else None) if option == "--ip" \
+            else identifier_problem(value)
+        if problem:
+            raise SettingsError(f"{option} {value!r} {problem}, as every call's is: no decision can name it")
     return Filters(
         user_id=getattr(args, "user", None),
         since=since,

@@ -29,11 +29,11 @@ from service.domain.request_limits import (
     MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,
     MAX_COUNT,
-    MAX_ID_LENGTH,
     MAX_TERM_MONTHS,
     MAX_TEXT_LENGTH,
     PURPOSE_CODE,
     canonical_ip,
+    identifier_problem,
 )
 
 CURRENCY = "CNY"
@@ -77,10 +77,8 @@ class _Checker:
         if not value:
             if required:
                 self.fail(field, "is required")
-        elif len(value) > MAX_ID_LENGTH:
-            self.fail(field, f"must be at most {MAX_ID_LENGTH} characters")
-        elif not value.isprintable() or value != value.strip():
-            self.fail(field, "must be printable, without leading or trailing spaces")
+        elif problem := identifier_problem(value):
+            self.fail(field, problem)
         return value
 
     def text(self, value: str, field: str, *, limit: int = MAX_TEXT_LENGTH) -> str:

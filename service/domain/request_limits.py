@@ -29,6 +29,16 @@ APPLICANT_MAXIMA = {  # the whole-number applicant fields whose largest value is
 }
 
 
+def identifier_problem(value: str) -> str | None:
+    """Why a non-empty id (a user's, a request's, a device's, a counterparty's, a transaction's) is no id a request
+    can carry, in words that follow its name; None when it is one."""
+    if len(value) > MAX_ID_LENGTH:
+        return f"must be at most {MAX_ID_LENGTH} characters"
+    if not value.isprintable() or value != value.strip():
+        return "must be printable, without leading or trailing spaces"
+    return None
+
+
 _IPV4_MAPPED = bytes(10) + b"\xff\xff"  # the first 12 bytes of ::ffff:203.0.113.7
 
 

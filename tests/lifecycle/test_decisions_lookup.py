@@ -94,3 +94,18 @@ def test_an_empty_value_to_look_up_by_is_refused_naming_the_option(
 ) -> None:
     assert main(["decisions", "list", "--database", database_url, "--device-id", " "]) == 2
     assert "--device-id is empty: give the id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "why"), [
+    ("--user", "u-alice ", "must be printable, without leading or trailing spaces"),  # pasted with a space
+    ("--device-id", " phone-shared", "must be printable, without leading or trailing spaces"),
+    ("--request-id", "r" * 65, "must be at most 64 characters"),
+    ("--ip", "198.51.100", "must be an IPv4 or IPv6 address"),
+])
+def test_a_value_no_call_can_carry_is_refused_rather_than_found_in_no_record(
+    decided: dict[str, str], database_url: str, capsys: pytest.CaptureFixture[str], option: str, value: str, why: str
+) -> None:
+    for command in ("list", "export"):
+        assert main(["decisions", command, "--database", database_url, option, value]) == 2
+        assert f"decisiond: {option} {value!r} {why}, as every call's is: no decision can name it" in \
+            capsys.readouterr().err
