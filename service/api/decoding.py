@@ -14,7 +14,9 @@ from service.domain.errors import DecisionServiceError
 
 class UndecodableRequest(DecisionServiceError):
     def __init__(self, message_type: str) -> None:
-        super().__init__(f"the request is not a valid {message_type} message (is every string in it UTF-8?)")
+        super().__init__(f"the request is not a valid {message_type} message: a string in it that is not UTF-8, bytes"
+                         " cut short or garbled, or values nested too deep (an applicant attribute holding structures"
+                         " within structures, which no attribute may hold)")
 
 
 def decoder(message_class: type[Message]) -> Callable[[bytes], Message | UndecodableRequest]:

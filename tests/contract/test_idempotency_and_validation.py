@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.internal.encoder import _VarintBytes
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._gen.decision.v1 import decision_pb2 as pb
@@ -394,14 +395,30 @@ def test_the_largest_amount_at_the_earliest_time_is_decided_again_and_again(
         assert answer.outcome != pb.OUTCOME_UNSPECIFIED and answer.meta.decision_id
 
 
+def nested_attribute(depth: int) -> bytes:
+    """A ScoreUserRequest whose applicant has an attribute holding a structure `depth` deep (beyond protobuf's
+    recursion limit at ~33), written byte by byte as a client could send it."""
+    def sized(tag: bytes, body: bytes) -> bytes:
+        return tag + _VarintBytes(len(body)) + body
+
+    value = b"\x19" + bytes(8)  # Value.number_value = 0
+    for _ in range(depth):
+        value = sized(b"\x2a", sized(b"\x0a", b"\x0a\x01a" + sized(b"\x12", value)))  # {a: value} as a Value
+    attributes = sized(b"\x0a", b"\x0a\x06tenure" + sized(b"\x12", value))
+    applicant = strong_applicant("u-deep").SerializeToString() + sized(b"\x82\x01", attributes)
+    return b"\x0a\x06deep-1" + sized(b"\x12", applicant)
+
+
 UNDECODABLE = [
     ("/decision.v1.DecisionService/AuthorizeDrawdown", b"\xff\xff\xff\xff", "decision.v1.AuthorizeDrawdownRequest"),
     ("/decision.v1.CreditLineService/GetCreditLine", b"\x0a\x03\xff\xfe\xfd", "decision.v1.GetCreditLineRequest"),
     ("/decision.v1.RulesService/GetRulesStatus", b"\x0a", "decision.v1.GetRulesStatusRequest"),
+    ("/decision.v1.DecisionService/ScoreUser", nested_attribute(40), "decision.v1.ScoreUserRequest"),
 ]
 
 
-@pytest.mark.parametrize(("method", "body", "message_type"), UNDECODABLE, ids=["garbage", "not UTF-8", "cut short"])
+@pytest.mark.parametrize(("method", "body", "message_type"), UNDECODABLE,
+                         ids=["garbage", "not UTF-8", "cut short", "nested too deep"])
 def test_a_request_protobuf_cannot_decode_is_invalid_argument_naming_its_type(
     channel: grpc.Channel, decisions: pb_grpc.DecisionServiceStub, method: str, body: bytes, message_type: str
 ) -> None:
@@ -409,6 +426,7 @@ def test_a_request_protobuf_cannot_decode_is_invalid_argument_naming_its_type(
     error = rpc_error(lambda: call(body, timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message_type in (error.details() or "") and "class" not in (error.details() or "")
+    assert "not UTF-8, bytes cut short or garbled, or values nested too deep" in (error.details() or "")
     assert decisions.ScoreUser(pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u1"))).score
 
 
