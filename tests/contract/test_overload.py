@@ -18,6 +18,9 @@ from tests.support.server_process import ServerProcess, start_server
 pytestmark = pytest.mark.slow
 
 IN_FLIGHT = 3000  # seconds of work for the server, all sent at once
+# Calls a client starts at once on one new connection, before it has read the server's limit of calls per
+# connection (server.MAX_CALLS_PER_CONNECTION), then sends beyond it as calls end.
+BURSTS_ON_ONE_CONNECTION = (1500, 5000)
 
 
 @pytest.fixture
@@ -47,3 +50,25 @@ def test_thousands_of_calls_in_flight_are_all_answered_none_cancelled(server: Se
     assert set(outcomes) <= {"answered", "RESOURCE_EXHAUSTED"}, outcomes
     assert outcomes["answered"] >= IN_FLIGHT // 2
     assert server.stop() == 0
+
+
+def test_a_burst_of_calls_on_one_new_connection_beyond_its_limit_is_all_answered(server: ServerProcess) -> None:
+    applicant = strong_applicant("burst-user")
+    for burst in BURSTS_ON_ONE_CONNECTION:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.DecisionServiceStub(channel)
+            calls = [
+                stub.ScoreUser.future(pb.ScoreUserRequest(request_id=request_id(), applicant=applicant), timeout=60)
+                for _ in range(burst)
+            ]
+            outcomes = Counter(_outcome(call) for call in calls)
+        assert outcomes == {"answered": burst}, (burst, outcomes)
+    assert server.stop() == 0
+
+
+def _outcome(call: grpc.Future) -> str:
+    try:
+        call.result()
+    except grpc.RpcError as error:
+        return f"{error.code().name}: {error.details()}"
+    return "answered"
