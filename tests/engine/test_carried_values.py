@@ -280,10 +280,15 @@ def test_an_attribute_keeps_the_full_range(bundle_copy: BundleCopy) -> None:
 def test_requests_and_the_case_reader_use_the_limits_the_catalogue_uses() -> None:
     import service.case_input as case_input
 
-    for name in ("COUNTRY_CODE", "PURPOSE_CODE", "APPLICANT_MAXIMA", "MAX_ID_LENGTH", "MAX_TEXT_LENGTH", "MAX_COUNT",
+    for name in ("COUNTRY_CODE", "PURPOSE_CODE", "APPLICANT_MAXIMA", "MAX_TEXT_LENGTH", "MAX_COUNT",
                  "MAX_TERM_MONTHS", "ATTRIBUTE_NAME", "MAX_ATTRIBUTES", "MAX_ATTRIBUTE_TEXT"):
         assert getattr(requests, name) is getattr(request_limits, name), name
         assert getattr(case_input, name) is getattr(request_limits, name), name
+    # ids: requests hold them to request_limits.identifier_problem, which reads MAX_ID_LENGTH
+    assert requests.identifier_problem is request_limits.identifier_problem
+    assert case_input.MAX_ID_LENGTH is request_limits.MAX_ID_LENGTH
+    assert request_limits.identifier_problem("x" * request_limits.MAX_ID_LENGTH) is None
+    assert request_limits.identifier_problem("x" * (request_limits.MAX_ID_LENGTH + 1)) is not None
     assert FIELDS["applicant.age"].carries.high == request_limits.APPLICANT_MAXIMA["age"]
     assert FIELDS["drawdown.term_months"].carries.high == request_limits.MAX_TERM_MONTHS
     assert FIELDS["applicant.verified_contacts"].carries.high == request_limits.MAX_COUNT
