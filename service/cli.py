@@ -156,6 +156,7 @@ def _serve_with_the_database_in_the_environment(args: argparse.Namespace) -> NoR
 def _decisions(args: argparse.Namespace) -> int:
     from service.audit import list_decisions, show_decision
     from service.domain.errors import StoreUnavailable
+    from service.domain.request_limits import identifier_problem
 
     try:
         filters = _filters(args)
@@ -163,6 +164,9 @@ def _decisions(args: argparse.Namespace) -> int:
             raise SettingsError(f"--limit must be a whole number from 1 to {MAX_LISTED}")
         if args.decisions_command == "show" and (args.decision_id is None) == (args.request_id is None):
             raise SettingsError("give the decision's id (dec_...) or --request-id ID, one of them")
+        if args.decisions_command == "show" and args.decision_id is not None and (
+                problem := identifier_problem(args.decision_id) if args.decision_id.strip() else "is empty"):
+            raise SettingsError(f"the decision id {args.decision_id!r} {problem}: no decision has it")
         if args.decisions_command == "export":
             _require_export_target(args, filters)
     except SettingsError as error:

@@ -146,6 +146,9 @@ def _money_feature(value: object) -> int:
             return value
         raise _Refused(f"must be an amount from 0 to {MAX_FEN} fen, as the record keeps it, not {shown(value)}",
                        "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY")
+    if isinstance(value, float):  # a bare number is fen, as the record keeps it: never a fraction of one
+        raise _Refused(f"must be a whole number of fen, as the record keeps it, not {shown(value)}",
+                       "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY")
     try:
         return parse_amount(value)
     except AmountError as bad:

@@ -750,8 +750,8 @@ class Supervisor:
 
 ANOTHER_LEDGER = ("it opened another ledger than the one this server started with (the ledger file, or the"
                   " database, was deleted or replaced while the server ran): it is not taken, lest one server answer"
-                  " from two ledgers; the workers serving fail their calls UNAVAILABLE until the ledger is back, or"
-                  " restart the server to serve the new one")
+                  " from two ledgers; the workers serving, if they noticed it, fail their calls UNAVAILABLE until it"
+                  " is back, or restart the server to serve the new one")
 
 
 def _ledger_of(said: str) -> str:

@@ -109,3 +109,13 @@ def test_a_value_no_call_can_carry_is_refused_rather_than_found_in_no_record(
         assert main(["decisions", command, "--database", database_url, option, value]) == 2
         assert f"decisiond: {option} {value!r} {why}, as every call's is: no decision can name it" in \
             capsys.readouterr().err
+
+
+def test_a_decision_id_pasted_with_a_space_is_refused_rather_than_said_to_be_no_decision(
+    decided: dict[str, str], database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pasted = " " + decided["alice draws"]
+    assert main(["decisions", "show", pasted, "--database", database_url]) == 2
+    assert capsys.readouterr().err == (f"decisiond: the decision id {pasted!r} must be printable, without leading or "
+                                       "trailing spaces: no decision has it\n")
+    assert main(["decisions", "show", decided["alice draws"], "--database", database_url]) == 0

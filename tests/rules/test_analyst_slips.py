@@ -93,6 +93,17 @@ def test_a_money_feature_below_zero_is_refused_naming_it(
             "CNY)") in out
 
 
+def test_a_money_feature_given_as_a_fraction_of_a_fen_is_refused_without_being_read_as_yuan(
+    hourly_amount_rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = explain_under(hourly_amount_rules, _drawdown_with({"features.transfer_out_last_hour": 110000.5}),
+                              capsys)
+
+    assert code == 1
+    assert ("features.transfer_out_last_hour: must be a whole number of fen, as the record keeps it, not 110000.5 "
+            "(fix: copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY)") in out
+
+
 BOUNDARY_CASES = """cases:
   - name: three drawdowns exactly an hour ago refer the fourth, with a login just now
     call: AuthorizeDrawdown
