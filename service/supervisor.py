@@ -633,7 +633,7 @@ class Supervisor:
             self._stop_workers(started)
             raise WorkersNotStarted(ANOTHER_LEDGER)
         if self._ledger is None:
-            self._ledger = ledgers.pop()
+            self._ledger = ledgers.pop() or None  # none: each worker's own in-memory database
         _, version, digest = [*said[0].split(), "", ""][:3]
         return started, version, digest
 
@@ -755,8 +755,9 @@ ANOTHER_LEDGER = ("it opened another ledger than the one this server started wit
 
 
 def _ledger_of(said: str) -> str:
-    """The ledger a worker's `READY <version> <digest> <ledger>` line names ("" if none)."""
-    return [*said.split(), "", "", "", ""][3]
+    """The ledger a worker's `READY <version> <digest> <ledger>` line names ("" if none, or "-": in memory)."""
+    ledger = [*said.split(), "", "", "", ""][3]
+    return "" if ledger == "-" else ledger
 
 
 def _listener_security(tls: TlsFiles | None) -> str:

@@ -90,7 +90,10 @@ def _dump_no_core() -> None:
 def ledger_identity(store: Store) -> str:
     """Which ledger the store opened, told apart by its pseudonym secret without giving the secret away: the
     supervisor takes no worker whose ledger is another than the one the server started with (a ledger file deleted
-    or replaced under a running server is begun anew, or read from the new file, by a worker that starts later)."""
+    or replaced under a running server is begun anew, or read from the new file, by a worker that starts later).
+    "-" for an in-memory database, which is each worker's own and never shared."""
+    if getattr(store, "in_memory", False):
+        return "-"
     return hashlib.sha256(b"decisiond ledger identity\0" + store.pseudonym_key()).hexdigest()[:16]
 
 

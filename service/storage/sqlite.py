@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import structlog
@@ -243,7 +244,8 @@ class SqliteStore(DecisionReads):
         self._read_only = read_only
         # What sqlite3.connect opens: never a new file (see the module docstring); "immutable" is set by
         # _first_connection for a read-only ledger in a folder that cannot be written.
-        self._uri = path if self._memory else Path(path).absolute().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
+        # A relative path stays relative: it follows the working directory if that is renamed, as the path does.
+        self._uri = path if self._memory else f"file:{quote(path)}" + ("?mode=ro" if read_only else "?mode=rw")
         self._file: tuple[int, int] | None = None  # the ledger file's (device, inode), once opened
         self._ledger_problem: str | None = None  # why the file at the path is not that one (logged once)
         self._memory_lock = FairLock()  # the in-memory database's one connection, taken in turn

@@ -149,3 +149,16 @@ def test_a_worker_killed_because_it_did_not_stop_in_time_is_logged(supervisor: S
     killed = [line for line in logs if line["event"] == "worker.killed"]
     assert [(line["pid"], line["slot"]) for line in killed] == [(stuck.pid(), 1)]
     assert "cut off" in killed[0]["reason"]
+
+
+def test_a_server_on_in_memory_databases_starts_each_worker_on_its_own_and_serves() -> None:
+    """`--database sqlite:///:memory:` gives every worker a database of its own, never shared: their ledgers differ
+    by design, and the server refused every set of workers for it, forever."""
+    server = start_server("sqlite:///:memory:")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            answer = pb_grpc.DecisionServiceStub(channel).ScoreUser(
+                pb.ScoreUserRequest(request_id=request_id(), applicant=strong_applicant("u-memory")), timeout=10)
+        assert answer.score > 0
+    finally:
+        assert server.stop() == 0

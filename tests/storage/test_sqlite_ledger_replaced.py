@@ -135,3 +135,26 @@ def test_an_in_memory_store_has_no_file_to_check_and_serves_as_before() -> None:
             uow.save_decision(a_decision("in memory"))
     finally:
         memory.close()
+
+
+def test_a_ledger_named_by_a_relative_path_is_still_found_after_its_working_directory_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative path follows the working directory, renamed or not: the store's later connections (a batch's, the
+    checkpoints') opened a path made absolute at the start, gone after `mv wd wd2`, and checkpoints stopped."""
+    (tmp_path / "wd" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "wd")
+    opened = open_store("sqlite:///data/l.db", timeout=1)
+    assert isinstance(opened, SqliteStore)
+    try:
+        save(opened, "before")
+        (tmp_path / "wd").rename(tmp_path / "wd2")  # the process's working directory moves with it
+        connection = opened._connect()  # as a batch or the checkpoint thread opens one
+        try:
+            assert connection.execute("SELECT count(*) FROM decisions").fetchone() == (1,)
+        finally:
+            connection.close()
+        save(opened, "after")
+    finally:
+        opened.close()
+    assert stored_request_ids(tmp_path / "wd2" / "data" / "l.db") == {"before", "after"}
