@@ -134,8 +134,8 @@ def test_a_rate_is_taken_as_the_record_writes_it_as_text(
      "features.drawdowns_last_houre (fix: did you mean features.drawdowns_last_hour?)"),
     ({"features.drawdowns_last_hour": "3"}, "features.drawdowns_last_hour: must be a whole number of 0 or more, "
      "not '3'"),
-    ({"features.transfer_out_last_hour": 3000.5}, "features.transfer_out_last_hour: an amount is written with its "
-     "currency, not 3000.5"),
+    ({"features.transfer_out_last_hour": 3000.5}, "features.transfer_out_last_hour: must be a whole number of fen, "
+     "as the record keeps it, not 3000.5"),
     ({"listed": ["transaction.device_id in lists.mule_counterparties"]}, "listed item 1: 'transaction.device_id in "
      "lists.mule_counterparties' is no list test the rules of this call make (fix: copy the record's listed entries "
      "as they are: transaction.counterparty_id in lists.mule_counterparties)"),
