@@ -67,6 +67,11 @@ class Filters:
         """Whether an id names the decisions (a handful), rather than a user or a period."""
         return self.request_id is not None or self.drawdown_id is not None
 
+    @property
+    def names_hashed_values(self) -> bool:
+        """Whether a device, counterparty, transaction or IP is asked for (see kept_as)."""
+        return any(value is not None for value in (self.device_id, self.counterparty_id, self.transaction_id, self.ip))
+
     def kept_as(self, pseudonyms: Pseudonyms) -> dict[str, str]:
         """The record keys and keyed hashes the device, counterparty, transaction and IP asked for are kept under,
         hashed as the service hashes them (an IP in the one form it keeps)."""
@@ -85,7 +90,7 @@ def list_decisions(store: Store, out: TextIO, filters: Filters, *, limit: int) -
     user_key = _user_key(store, filters)
     if filters.looks_up:
         records = list(_naming(store, filters, _looked_up(store, filters, user_key)))[::-1][: limit + 1]
-    elif filters.kept_as(_pseudonyms(store)):  # read through, oldest first, keeping the newest that name them
+    elif filters.names_hashed_values:  # read through, oldest first, keeping the newest that name them
         records = list(deque(_exported(store, filters), maxlen=limit + 1))[::-1]
     else:
         records = store.list_decisions(user_key=user_key, since=filters.since, until=filters.until, limit=limit + 1)
@@ -125,7 +130,7 @@ def _exported(store: Store, filters: Filters) -> Iterator[DecisionRecord]:
 
 def _naming(store: Store, filters: Filters, records: Iterable[DecisionRecord]) -> Iterator[DecisionRecord]:
     """The records that keep every device, counterparty, transaction and IP asked for (all of them, when none is)."""
-    wanted = filters.kept_as(_pseudonyms(store))
+    wanted = filters.kept_as(_pseudonyms(store)) if filters.names_hashed_values else {}
     for record in records:
         if not wanted or _keeps(json.loads(record.request_json), wanted):
             yield record

@@ -97,7 +97,7 @@ def database_check(store: Store) -> Callable[[], None] | None:
 
     if store.waits_on_network:
         return empty_transaction(store)
-    if isinstance(store, SqliteStore) and not store.in_memory:
+    if isinstance(store, SqliteStore) and not store.in_memory:  # the check is the SQLite store's own
         return EmbeddedLedgerCheck(store.check_ledger)
     return None
 

@@ -92,7 +92,7 @@ def ledger_identity(store: Store) -> str:
     supervisor takes no worker whose ledger is another than the one the server started with (a ledger file deleted
     or replaced under a running server is begun anew, or read from the new file, by a worker that starts later).
     "-" for an in-memory database, which is each worker's own and never shared."""
-    if getattr(store, "in_memory", False):
+    if store.in_memory:
         return "-"
     return hashlib.sha256(b"decisiond ledger identity\0" + store.pseudonym_key()).hexdigest()[:16]
 

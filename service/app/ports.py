@@ -129,6 +129,9 @@ class Store(Protocol):
     #: True when a unit of work waits on a server over the network (run it on a thread of its own);
     #: False for an embedded database, whose units of work only wait on each other briefly.
     waits_on_network: bool
+    @property
+    def in_memory(self) -> bool:
+        """True for an in-memory database: each process's own, no file, never shared with another worker."""
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: commits when the block exits normally, rolls back on an exception. Raises

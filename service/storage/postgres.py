@@ -165,6 +165,7 @@ class PostgresStore(DecisionReads):
     """The Store on one PostgreSQL schema (the first existing one on the connection's search_path)."""
 
     waits_on_network = True
+    in_memory = False
 
     def __init__(self, conninfo: str, *, timeout: float, pool_size: int, read_only: bool = False) -> None:
         """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created), or raise
