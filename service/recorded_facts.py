@@ -138,6 +138,9 @@ def _feature_value(kind: FieldType, value: object) -> object:
     raise _Refused(f"must be {_WORDS[kind]}, not {shown(value)}", "write it as the record gives it")
 
 
+_AS_KEPT_OR_WITH_CURRENCY = "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY"
+
+
 def _money_feature(value: object) -> int:
     """A money feature in fen: given as the record keeps it, a whole number of fen (its 110000 is 1100.00 CNY), or
     with its currency, as a case writes amounts."""
@@ -145,10 +148,10 @@ def _money_feature(value: object) -> int:
         if 0 <= value <= MAX_FEN:
             return value
         raise _Refused(f"must be an amount from 0 to {MAX_FEN} fen, as the record keeps it, not {shown(value)}",
-                       "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY")
+                       _AS_KEPT_OR_WITH_CURRENCY)
     if isinstance(value, float):  # a bare number is fen, as the record keeps it: never a fraction of one
         raise _Refused(f"must be a whole number of fen, as the record keeps it, not {shown(value)}",
-                       "copy the record's entry as it is, or write the amount with its currency, e.g. 1100.00 CNY")
+                       _AS_KEPT_OR_WITH_CURRENCY)
     try:
         return parse_amount(value)
     except AmountError as bad:
