@@ -9,7 +9,8 @@ workers. A worker that dies is replaced; the others keep answering.
 Every worker says which ledger it opened (worker.ledger_identity), and the server serves the one its first workers
 opened: a worker on another (the ledger file replaced while the server ran, and read from the new file by a worker
 that started since) is stopped, logged and tried again later, as one that cannot start is, while the workers serving
-fail their calls UNAVAILABLE (storage/sqlite.py, storage/postgres.py); one server never answers from two ledgers.
+fail their calls UNAVAILABLE once they notice it (storage/sqlite.py, storage/postgres.py); one server never answers
+from two ledgers.
 Workers started after the first make no new SQLite ledger file (--existing-ledger): one deleted under the server is
 not begun anew by them.
 """
