@@ -34,8 +34,9 @@ class DecisionServiceStub:
     connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
     request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
-    (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
-    most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
+    (Unicode code points), printable, without leading or trailing spaces; city and merchant_category are at most 64
+    printable characters; purpose is an upper-case code (A-Z, digits and '_', starting with a letter) of at most 64.
+    Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
     """
 
     def __init__(self, channel):
@@ -75,8 +76,9 @@ class DecisionServiceServicer:
     connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
     request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
-    (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
-    most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
+    (Unicode code points), printable, without leading or trailing spaces; city and merchant_category are at most 64
+    printable characters; purpose is an upper-case code (A-Z, digits and '_', starting with a letter) of at most 64.
+    Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
     """
 
     def ScoreUser(self, request, context):
@@ -149,8 +151,9 @@ class DecisionService:
     connection to the database broke at its commit, say), may have been applied all the same: retry it with the same
     request_id, never a new one (which would apply it a second time), to learn its outcome.
     Every id (request_id, user_id, drawdown_id, transaction_id, device_id, counterparty_id) is at most 64 characters
-    (Unicode code points), printable, without leading or trailing spaces; purpose, city and merchant_category are at
-    most 64 printable characters. Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
+    (Unicode code points), printable, without leading or trailing spaces; city and merchant_category are at most 64
+    printable characters; purpose is an upper-case code (A-Z, digits and '_', starting with a letter) of at most 64.
+    Anything else is refused INVALID_ARGUMENT, its google.rpc.BadRequest naming the field.
     """
 
     @staticmethod
