@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from service.app.commands import ApplicantInput, ChannelInput
@@ -21,7 +21,7 @@ from service.app.scoring import SERVICE_REASONS
 from service.app.usecases import DRAWDOWN_RULES, FRAUD_RULES
 from service.case_yaml import NON_DECIMAL_NUMBER, CaseIssue, CaseRefused, FieldPath, WrittenInt
 from service.domain.errors import InvalidRequest
-from service.domain.model import EventType, LineStatus, RepaymentMethod
+from service.domain.model import MONEY_MOVING_EVENTS, EventType, LineStatus, RepaymentMethod
 from service.domain.money import MAX_FEN, format_fen_as_yuan
 from service.domain.request_limits import (  # a request's ranges: a case describes only calls the service accepts
     APPLICANT_MAXIMA,
@@ -38,7 +38,7 @@ from service.domain.request_limits import (  # a request's ranges: a case descri
 )
 from service.engine import problems as P
 from service.engine.bundle import RuleBundle
-from service.engine.catalogue import FieldType, RuleSetKind
+from service.engine.catalogue import ZERO_WITHOUT_MONEY, FieldType, RuleSetKind
 from service.engine.parser import DECIMAL_PLACES, decimal_places
 from service.engine.typecheck import suggest
 
@@ -94,7 +94,6 @@ _EVENT_KEYS = ("type", "minutes_ago", "amount", "device_id", "counterparty_id", 
 _DRAWDOWN_KEYS = ("amount", "term_months", "repayment_method", "purpose", "channel")
 _TRANSACTION_KEYS = ("type", "amount", "counterparty_id", "merchant_category", "channel")
 _CHANNEL_KEYS = ("device_id", "ip", "country", "city")
-_MONEY_MOVING = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
 
 _AMOUNT = re.compile(r"([+-]?\d[\d,_]*(?:\.\d+)?)\s+([A-Za-z]+)")
 # A comma is read only as a thousands separator, between groups of three digits: '300000,00' or '1,5', a decimal
@@ -164,6 +163,9 @@ class CaseInput:
     history: tuple[EventInput, ...]
     drawdown: DrawdownInput
     transaction: TransactionInput
+    # what the service makes of a value the case gives, where that is not what the case says (an amount given with
+    # a login is taken as 0): sentences, for the case's output to tell its writer
+    notes: tuple[str, ...] = ()
 
 
 def attribute_check(bundle: RuleBundle) -> AttributeCheck:
@@ -462,6 +464,7 @@ class _Reader:
 
     def __init__(self, check_attribute: AttributeCheck) -> None:
         self.issues: list[CaseIssue] = []
+        self.notes: list[str] = []
         self._check_attribute = check_attribute
 
     def fail(self, path: FieldPath, message: str, hint: str, code: P.ProblemCode = P.INVALID_VALUE) -> None:
@@ -470,7 +473,7 @@ class _Reader:
     def case(self, spec: Mapping[str, object]) -> CaseInput:
         call = str(spec["call"])
         line = spec.get("credit_line")
-        return CaseInput(
+        data = CaseInput(
             call=call,
             applicant=self.applicant(self.mapping(spec, "applicant", (), tuple(DEFAULT_APPLICANT))),
             credit_line=None if line is None else self.credit_line(self.mapping(spec, "credit_line", (), _LINE_KEYS)),
@@ -478,6 +481,7 @@ class _Reader:
             drawdown=self.drawdown(self.mapping(spec, "drawdown", (), _DRAWDOWN_KEYS)),
             transaction=self.transaction(self.mapping(spec, "transaction", (), _TRANSACTION_KEYS)),
         )
+        return replace(data, notes=tuple(self.notes))  # those of every section, read
 
     # -- sections ------------------------------------------------------------------------------------------
     def applicant(self, given: dict[str, object]) -> ApplicantInput:
@@ -619,12 +623,15 @@ class _Reader:
         path = ("transaction",)
         event_type = EventType(self.choice(given, "type", path, tuple(EventType), "an account event type", "LOGIN"))
         amount = self.money(given, "amount", path, "0 CNY")
-        if event_type in _MONEY_MOVING and amount == 0 and not any(i.path == (*path, "amount") for i in self.issues):
+        moves_money = event_type in MONEY_MOVING_EVENTS
+        if moves_money and amount == 0 and not any(i.path == (*path, "amount") for i in self.issues):
             self.fail((*path, "amount"), f"a {event_type.value} moves money: it needs an amount above 0 CNY",
                       "give the amount, e.g. amount: 500 CNY", P.MISSING_KEY)
+        if amount and not moves_money:
+            self.notes.append(_no_money_note(event_type, amount))
         return TransactionInput(
             event_type=event_type,
-            amount=amount,
+            amount=amount if moves_money else 0,  # checked, then taken as 0, as the service takes it (requests.py)
             counterparty_id=self.text(given, "counterparty_id", path, MAX_ID_LENGTH, ""),
             merchant_category=self.text(given, "merchant_category", path, MAX_TEXT_LENGTH, ""),
             channel=self.channel(given, path),
@@ -770,6 +777,14 @@ class _Reader:
             self.fail((*base, key), f"{shown(value)} is not {what}{close}", "use one of " + ", ".join(values))
             return default
         return str(value)
+
+
+def _no_money_note(event_type: EventType, amount: int) -> str:
+    """What becomes of an amount given with an event that moves no money, said to the case's writer."""
+    money_moving = ", ".join(sorted(MONEY_MOVING_EVENTS))
+    return (f"transaction.amount: a {event_type.value} moves no money, so the {format_fen_as_yuan(amount)} CNY given "
+            f"is taken as 0 CNY, as the service takes it: the rules see {' and '.join(ZERO_WITHOUT_MONEY)} as 0; "
+            f"to test an amount, use an event that moves money ({money_moving})")
 
 
 def _did_you_mean(word: object, candidates: tuple[str, ...]) -> str:

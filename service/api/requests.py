@@ -20,7 +20,7 @@ from service.app.commands import (
     TransactionCommand,
 )
 from service.domain.errors import FieldViolation, InvalidRequest
-from service.domain.model import EventType, RepaymentMethod
+from service.domain.model import MONEY_MOVING_EVENTS, EventType, RepaymentMethod
 from service.domain.money import MAX_FEN
 from service.domain.request_limits import (
     APPLICANT_MAXIMA,
@@ -57,7 +57,6 @@ _EVENT_TYPES = {
     pb.TRANSACTION_TYPE_PAYMENT: EventType.PAYMENT,
 }
 _EVENT_TYPE_NAMES = ", ".join(pb.TransactionType.Name(event_type) for event_type in _EVENT_TYPES)
-_MONEY_MOVING_EVENTS = {EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT}
 
 
 class _Checker:
@@ -254,7 +253,7 @@ def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> Tr
     event_type = _EVENT_TYPES.get(t.type)
     if event_type is None:
         check.fail("transaction.type", f"must be one of {_EVENT_TYPE_NAMES}")
-    moves_money = event_type in _MONEY_MOVING_EVENTS
+    moves_money = event_type in MONEY_MOVING_EVENTS
     occurred_at: datetime | None = None
     if t.HasField("occurred_at"):
         try:

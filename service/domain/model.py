@@ -33,6 +33,12 @@ class EventType(StrEnum):
     PAYMENT = "PAYMENT"
 
 
+# The account events that move money: a request must give each a positive amount. The others (a login, a password or
+# phone change) move none: an amount sent with one is checked and taken as 0. The one definition, read by the request
+# reader (api/requests.py), the rule-test cases (case_input.py) and the rule checker (engine/satisfy.py).
+MONEY_MOVING_EVENTS = frozenset({EventType.DRAWDOWN, EventType.TRANSFER_OUT, EventType.REPAYMENT, EventType.PAYMENT})
+
+
 @dataclass(frozen=True)
 class CreditLine:
     user_key: str  # keyed hash of the user id; the raw id is never stored

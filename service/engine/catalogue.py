@@ -214,6 +214,10 @@ DRAWDOWN_FIELDS = (
     ),
 )
 
+EVENT_TYPE_FIELD = "transaction.type"
+# 0 for an account event that moves no money (one not in domain.model.MONEY_MOVING_EVENTS), whatever was sent
+ZERO_WITHOUT_MONEY = ("transaction.amount", "transaction.share_of_available_limit")
+
 TRANSACTION_FIELDS = (
     Field("transaction.type", S, "what happened on the account", _TXN_TYPES),
     Field("transaction.amount", M, "amount moved; 0 for events that move no money", carries=_AMOUNT),

@@ -5,14 +5,19 @@ claimed when they hold for every possible fact; conditions too large to expand a
 fact is one a request can bring: a field filled from a request only takes the whole numbers (fen, for money) the
 service accepts in it (the catalogue's `carries`, e.g. an age from 0 to 130), so `applicant.age >= 200` never
 matches and `applicant.age >= 0` always does.
+
+One dependency between keys is known: an event that moves no money has none, so where a term allows only such
+event types (transaction.type), the amount fields the catalogue names (ZERO_WITHOUT_MONEY) can only be 0:
+`transaction.type == 'PASSWORD_CHANGE' and transaction.amount > 20000 CNY` never matches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from service.domain.model import MONEY_MOVING_EVENTS
 from service.domain.money import format_fen_as_yuan
-from service.engine.catalogue import FieldType
+from service.engine.catalogue import EVENT_TYPE_FIELD, ZERO_WITHOUT_MONEY, FieldType
 from service.engine.condition import All, Any, Cond, Const, Test, negate
 from service.engine.nodes import Expr, render
 from service.engine.sources import Source
@@ -55,7 +60,28 @@ def _by_key(term: list[Test]) -> dict[int, list[Test]]:
 
 
 def _satisfiable(term: list[Test], sources: Sequence[Source]) -> bool:
-    return all(_key_satisfiable(tests, *possible(sources[key])) for key, tests in _by_key(term).items())
+    by_key = _by_key(term)
+    no_money = _only_moving_no_money(by_key, sources)
+    return all(_key_satisfiable(tests, *_possible_in_term(sources[key], no_money)) for key, tests in by_key.items())
+
+
+def _only_moving_no_money(by_key: dict[int, list[Test]], sources: Sequence[Source]) -> list[str] | None:
+    """The event types a term allows, when it tests transaction.type and allows some, none of them moving money;
+    else None (a term allowing no event type is never true by its own tests of transaction.type)."""
+    for key, tests in by_key.items():
+        source = sources[key]
+        if source.spec is not None and source.spec.name == EVENT_TYPE_FIELD:
+            allowed = [text for text, code in source.codes.items() if _key_satisfiable(tests, code, code)]
+            return None if not allowed or any(text in MONEY_MOVING_EVENTS for text in allowed) else allowed
+    return None
+
+
+def _possible_in_term(source: Source, no_money: list[str] | None) -> tuple[int, int]:
+    """possible(source), narrowed to 0 for an amount field in a term that allows only events moving no money."""
+    lo, hi = possible(source)
+    if no_money is not None and source.spec is not None and source.spec.name in ZERO_WITHOUT_MONEY:
+        return max(lo, 0), min(hi, 0)
+    return lo, hi
 
 
 def possible(source: Source) -> tuple[int, int]:
@@ -103,6 +129,9 @@ def never_matches(cond: Cond, sources: Sequence[Source]) -> bool:
 CONTRADICTION_HINT = "check the bounds and values: no value passes them all, as in 'x > 5 and x < 3'"
 RANGE_HINT = ("write bounds inside the range a request carries, or the service gives the field (docs/rules.md gives "
               "them), or remove the rule")
+NO_MONEY_HINT = ("the service takes an amount sent with an event that moves no money as 0: test the amount of an event "
+                 f"that moves money ({', '.join(sorted(MONEY_MOVING_EVENTS))}), or take the amount out of the rule")
+_HINTS = (CONTRADICTION_HINT, RANGE_HINT, NO_MONEY_HINT)  # the order hints are given in, when several apply
 
 
 def why_never(cond: Cond, sources: Sequence[Source]) -> tuple[str, str] | None:
@@ -123,11 +152,13 @@ def why_never(cond: Cond, sources: Sequence[Source]) -> tuple[str, str] | None:
         if found[0] not in reasons:
             reasons.append(found[0])
         hints.add(found[1])
-    return "; ".join(reasons), hints.pop() if len(hints) == 1 else f"{CONTRADICTION_HINT}; {RANGE_HINT}"
+    return "; ".join(reasons), "; ".join(hint for hint in _HINTS if hint in hints)
 
 
 def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, str] | None:
-    for key, tests in _by_key(term).items():
+    by_key = _by_key(term)
+    no_money = _only_moving_no_money(by_key, sources)
+    for key, tests in by_key.items():
         source = sources[key]
         name = source.spec.name if source.spec is not None else f"'{render(_derived(source))}'"
         if not _key_satisfiable(tests, *source.bounds):
@@ -138,7 +169,16 @@ def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, s
             assert source.spec is not None  # only a field's carried range narrows its bounds
             said = f"{name} is" if source.spec.carries.worked_out else f"a request carries {name}"
             return f"{said} {_carried_text(source)}", RANGE_HINT
+        if not _key_satisfiable(tests, *_possible_in_term(source, no_money)):
+            assert source.spec is not None and no_money is not None  # only these narrow it further
+            moves = "moves" if len(no_money) == 1 else "move"
+            return f"{name} is 0 for {_listed(no_money)}, which {moves} no money", NO_MONEY_HINT
     return None
+
+
+def _listed(names: list[str]) -> str:
+    """`A`, `A and B`, `A, B and C`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _derived(source: Source) -> Expr:
