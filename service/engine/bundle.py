@@ -27,7 +27,7 @@ from service.engine.errors import BundleInvalid, InvalidFact
 from service.engine.explain import RuleTrace, trace_rule
 from service.engine.facts import FactNormalizer, normalize_attribute
 from service.engine.load_rules import RuleSpec
-from service.engine.loader import DECISION_KINDS, BundleSpec, analyse
+from service.engine.loader import DECISION_KINDS, BundleSpec, analyse, fixed_cap_amount
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
 from service.engine.nodes import Compare, Expr, FieldRef, Literal, Member, children, field_refs
 from service.engine.problems import RuleProblem, problem
@@ -268,14 +268,8 @@ class RuleBundle:
         highest = max((offer.base_limit for offer in self._spec.limits.spec.offers.values()), default=0)
         backstops = []
         for cap in self._spec.limits.caps:
-            if field_refs(cap.expr):
-                continue
-            try:
-                amount = oracle.evaluate(cap.expr, {}, self._lists)
-            except oracle.Incalculable:
-                continue
-            assert isinstance(amount, int | Decimal) and not isinstance(amount, bool)
-            if amount >= highest:
+            amount = fixed_cap_amount(cap, self._lists)
+            if amount is not None and amount >= highest:
                 backstops.append(cap.cap_id)
         return backstops
 

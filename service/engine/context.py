@@ -23,7 +23,7 @@ from service.engine.nodes import Expr
 from service.engine.oracle import FactValue
 from service.engine.parser import parse_expression
 from service.engine.problems import ExprIssue, RuleProblem, problem
-from service.engine.typecheck import FieldSpec, Scope, check_expression, describe, suggest
+from service.engine.typecheck import FieldSpec, Scope, check_expression, describe, is_dash, suggest
 from service.engine.yamlsrc import FileReader
 
 ID_RE = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*")
@@ -38,21 +38,16 @@ def _invalid_id(value: str) -> tuple[str, str]:
     if odd is None:
         return f"'{value}' is not a valid id", "use capitals, digits and dashes, e.g. FRD-007"
     code = f"U+{ord(odd):04X}" + (f" {unicodedata.name(odd)}" if unicodedata.name(odd, "") else "")
-    if _is_dash(odd):
+    if is_dash(odd):
         said = f"'{odd}' ({code}) is not a plain dash"
     elif unicodedata.category(odd)[0] in "CZ":
         said = f"it holds the invisible character {code}"
     else:
         said = f"'{odd}' ({code}) is not a plain (ASCII) character"
-    plain = "".join("-" if _is_dash(c) else "" if unicodedata.category(c)[0] in "CZ"
+    plain = "".join("-" if is_dash(c) else "" if unicodedata.category(c)[0] in "CZ"
                     else unicodedata.normalize("NFKC", c) for c in value)
     fix = f"write {plain}" if ID_RE.fullmatch(plain) else "use capitals, digits and dashes, e.g. FRD-007"
     return f"'{value}' is not a valid id: {said}", fix
-
-
-def _is_dash(ch: str) -> bool:
-    """A dash or minus sign other than '-': Word's en dash for ' - ', the em dash, the minus sign."""
-    return ch != "-" and (unicodedata.category(ch) == "Pd" or ch == "\u2212")
 
 
 _KIND_LABEL = {

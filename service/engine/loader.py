@@ -17,20 +17,23 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from service.domain.money import format_fen_as_yuan
+from service.engine import oracle
 from service.engine import problems as P
 from service.engine.answer_size import answers_too_large, largest_answers
 from service.engine.catalogue import ATTRIBUTES_PREFIX, FIELDS, SCORE_RANGE, FieldType, RuleSetKind
 from service.engine.context import CODE_RE, AttributeSpec, LoadContext
 from service.engine.files import BUNDLE_FILE, LISTS_DIR, LISTS_FIX, BundleFiles, display_path, read_bundle_files
-from service.engine.load_limits import Limits, money, read_limits
+from service.engine.load_limits import CapSpec, Limits, money, read_limits
 from service.engine.load_rules import RuleFile, read_rule_file
 from service.engine.load_scorecard import Scorecard, read_scorecard
-from service.engine.nodes import Expr, ListRef, children
+from service.engine.nodes import Expr, ListRef, children, field_refs
 from service.engine.oracle import FactValue
 from service.engine.parser import DECIMAL_LIMIT, DECIMAL_PLACES, decimal_places
 from service.engine.problems import RuleProblem, problem
@@ -104,6 +107,8 @@ def analyse(directory: Path) -> tuple[BundleSpec | None, list[RuleProblem]]:
         read = read_rule_file(src, kind, ctx) if src is not None else None
         if read is not None:
             rule_files[kind] = read
+    if limits is not None and "limits.yaml" in files.files:
+        problems += every_grant_declined(limits, ctx.lists, files.files["limits.yaml"])
     if not reasons_known:  # bundle.yaml's own error says why; every code used would be reported unknown
         problems[:] = [p for p in problems if p.code != P.UNKNOWN_REASON.code]
     used_lists: set[str] | None = None  # known once every rule is read
@@ -160,6 +165,71 @@ def _field_for_list(entries: frozenset[str]) -> str:
         if entries and form is not None and all(form.takes(entry) for entry in entries):
             return field.name
     return LIST_EXAMPLE_FIELDS[-1].name
+
+
+def fixed_cap_amount(cap: CapSpec, lists: Mapping[str, frozenset[str]]) -> Decimal | None:
+    """The amount in fen (before rounding down to the fen) of a cap that names no field, the same for every
+    applicant; None for a cap that depends on the applicant, or that cannot be calculated."""
+    if field_refs(cap.expr):
+        return None
+    try:
+        amount = oracle.evaluate(cap.expr, {}, lists)
+    except oracle.Incalculable:
+        return None
+    assert isinstance(amount, int | Decimal) and not isinstance(amount, bool)
+    return Decimal(amount)
+
+
+def every_grant_declined(limits: Limits, lists: Mapping[str, frozenset[str]], src: SourceFile) -> list[RuleProblem]:
+    """R303 where limits.yaml declines every GrantLimit whatever the applicant: a fixed cap that, rounded down, is
+    below minimum_limit, or a minimum_limit above every band's base limit rounded down. Only test cases expecting
+    an approval would show it otherwise (a band whose offer alone falls short is not reported: others may lend)."""
+    spec = limits.spec
+    if not spec.offers:  # every grant is declined for want of an offer, as written
+        return []
+
+    def granted(fen: int) -> int:  # as domain.limits.final_limit rounds a limit
+        return fen - fen % spec.rounding
+
+    def cny(fen: int) -> str:
+        return f"{format_fen_as_yuan(fen).removesuffix('.00')} CNY"
+
+    def rounded(fen: int) -> str:  # how a limit is granted, where rounding changes it
+        return "" if granted(fen) == fen else \
+            f", rounded down to {cny(granted(fen))} (a limit is a multiple of the rounding, {cny(spec.rounding)}),"
+
+    needed = -(-spec.minimum_limit // spec.rounding) * spec.rounding  # the least a limit can be and still be granted
+    band, highest = max(spec.offers.items(), key=lambda offer: offer[1].base_limit)
+    if granted(highest.base_limit) < spec.minimum_limit:
+        # reported alone: a fixed cap below this minimum is no fault of the cap's, as raising it would not help
+        top = granted(highest.base_limit)
+        return [problem(
+            P.EVERY_GRANT_DECLINED, src.display,
+            f"minimum_limit ({cny(spec.minimum_limit)}) is above every band's base limit (the highest, band "
+            f"{band}'s, is {cny(highest.base_limit)}{rounded(highest.base_limit).rstrip(',')}), so every "
+            f"GrantLimit is declined ({spec.minimum_limit_reason})",
+            line=_top_key_line(src.text, "minimum_limit"),
+            hint=f"lower minimum_limit to at most {cny(top)}, or raise a base limit to at least {cny(needed)}")]
+    found = []
+    for cap in limits.caps:
+        amount = fixed_cap_amount(cap, lists)
+        if amount is None:
+            continue
+        fen = int(max(Decimal(0), amount).to_integral_value(rounding=ROUND_FLOOR))
+        if granted(fen) >= spec.minimum_limit:
+            continue
+        found.append(problem(
+            P.EVERY_GRANT_DECLINED, cap.file,
+            f"the cap of {cny(fen)}{rounded(fen)} is below minimum_limit ({cny(spec.minimum_limit)}), so every "
+            f"GrantLimit is declined ({spec.minimum_limit_reason})", line=cap.line, rule_id=cap.cap_id,
+            hint=f"raise the cap to at least {cny(needed)}, or lower minimum_limit to at most {cny(granted(fen))}"))
+    return found
+
+
+def _top_key_line(text: str, key: str) -> int | None:
+    """The line (1-based) on which a YAML file's top-level `key:` is written, None if it is not found so."""
+    found = re.search(rf"^{re.escape(key)}\s*:", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 def version_names_other_rules(

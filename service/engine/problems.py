@@ -59,6 +59,8 @@ BIN_GAP = _e("R202", "the bins of a scorecard characteristic leave values withou
 BAND_ORDER = _e("R203", "score bands are not ordered best first, or leave scores without a band")
 APR_ABOVE_CAP = _e("R301", "a band's daily rate gives an APR above the bundle's APR cap")
 UNKNOWN_BAND = _e("R302", "a limit offer for a band the scorecard does not define")
+EVERY_GRANT_DECLINED = _e("R303", "a fixed cap, or minimum_limit, that declines every GrantLimit: every limit is "
+                                  "below minimum_limit")
 BAD_LIST = _e("R401", "a list file has an entry that is too long or a line holding a tab")
 TOO_LARGE = _e("R501", "the bundle, a file, a list, all lists together or a condition is larger than the service "
                        "accepts")
@@ -75,6 +77,8 @@ VALUE_MAY_BE_MISSING = _w("W004", "a scorecard value divides by a field: where t
 TRAILING_COMMENT = _w("W005", "a condition is followed by a comment on its line: what follows ' #' is not part of it")
 UNUSED_LIST = _w("W006", "a list in lists/ that no rule uses (it is read and checked, then set aside)")
 CONSTANT_PART = _w("W007", "a part of a condition is true for every request, or false for every request")
+LIST_ENTRY_SLIP = _w("W008", "a list entry that looks pasted wrongly (in quotes, two ids on one line, a note after '#' "
+                            "with no space before it, a full-width dash): it matches only a value written the same way")
 INTERNAL = _e("R999", "the checker itself failed; the bundle is refused (report this to the service team)")
 
 ALL_CODES: tuple[ProblemCode, ...] = (
@@ -82,9 +86,10 @@ ALL_CODES: tuple[ProblemCode, ...] = (
     UNKNOWN_OUTCOME, UNKNOWN_SEVERITY, UNKNOWN_REASON, VERSION_UNCHANGED, CHANGED_WHILE_LOADING, EXPR_SYNTAX,
     UNKNOWN_FIELD, FIELD_NOT_AVAILABLE,
     TYPE_MISMATCH, UNKNOWN_VALUE, UNKNOWN_LIST, NOT_A_CONDITION, NEVER_MATCHES, BAD_LITERAL, BIN_OVERLAP,
-    BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, BAD_LIST, TOO_LARGE, ENGINE_REFUSED, BAD_ATTRIBUTE, CASE_FAILS,
+    BIN_GAP, BAND_ORDER, APR_ABOVE_CAP, UNKNOWN_BAND, EVERY_GRANT_DECLINED, BAD_LIST, TOO_LARGE, ENGINE_REFUSED,
+    BAD_ATTRIBUTE, CASE_FAILS,
     UNKNOWN_EXPECTATION, ALWAYS_MATCHES, UNEXPECTED_FILE, UNTESTED_RULE, VALUE_MAY_BE_MISSING, TRAILING_COMMENT,
-    UNUSED_LIST, CONSTANT_PART, INTERNAL,
+    UNUSED_LIST, CONSTANT_PART, LIST_ENTRY_SLIP, INTERNAL,
 )
 
 

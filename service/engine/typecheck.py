@@ -8,6 +8,7 @@ only mixes with money, except that it may be multiplied or divided by a number; 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -174,9 +175,18 @@ class _Checker:
             return None
         names = list(self.scope.fields)
         close = suggest(node.name, names) or suggest(node.name, list(self.scope.unavailable))
-        extra = f" (did you mean '{close}'?)" if close else ""
-        self.issue(P.UNKNOWN_FIELD, node.span.start, f"unknown field '{node.name}'{extra}",
-                   "use a field name from the field catalogue in docs/rules.md")
+        other_window = close is not None and window_differs(node.name, close)
+        if close is None:
+            extra = ""
+        elif other_window:  # not "did you mean": taken as offered, the rule would watch another stretch of time
+            typed, covered = window_words(node.name), window_words(close)
+            extra = f" (no field covers the last {typed}: '{close}' covers the last {covered})"
+        else:
+            extra = f" (did you mean '{close}'?)"
+        hint = "use a field name from the field catalogue in docs/rules.md"
+        if other_window:
+            hint += "; a field for another time window must first be added to the service (ask the service team)"
+        self.issue(P.UNKNOWN_FIELD, node.span.start, f"unknown field '{node.name}'{extra}", hint)
         return None
 
     def compare(self, node: Compare) -> None:
@@ -281,6 +291,9 @@ class _Checker:
                            f"lists hold text, but this is {describe(st)}", "use a text field before 'in lists.'")
             elif st is FieldType.STR and isinstance(node.subject, FieldRef) and name in self.scope.lists:
                 self.list_entries(node.subject, node.list_ref)
+                spec = self.scope.fields.get(node.subject.name)
+                if spec is not None and spec.text_form is not None:
+                    self.list_slips(node.subject, node.list_ref, spec.text_form)
             return
         for item in node.items or ():
             if st is not None and self.compatible(st, item.type, item.span.start, node.subject, item):
@@ -322,6 +335,30 @@ class _Checker:
                    f"{path} has {entries} that '{subject.name}' can never be ({named}"
                    f"{f' and {more} more' if more else ''}): {form.rule}", "; ".join(fixes))
 
+    def list_slips(self, subject: FieldRef, ref: ListRef, form: TextForm) -> None:
+        """W008 for list entries a request can carry, but most likely pasted wrongly (in quotes, two ids on one line,
+        a note after '#' with no space before it, a full-width dash): each matches only a value written with the
+        same slip, so the counterparty meant is not on the list. A warning, not an error: such an id is valid."""
+        from service.engine.loader import list_entry_lines  # here: the loader imports this module
+
+        slips = {e: found for e in self.scope.lists[ref.name] if form.takes(e) and (found := entry_slips(form, e))}
+        if not slips:
+            return
+        path = f"lists/{ref.name}.txt"
+        lines = list_entry_lines(self.scope.list_texts.get(ref.name, ""), slips)
+        ordered = sorted(slips, key=lambda e: (lines.get(e, 0), e))
+        shown = ordered[:MAX_SHOWN_ENTRIES]
+        more = len(ordered) - len(shown)
+        named = "; ".join(f"{shown_text(e)} ({', '.join(said for said, _ in slips[e])})" for e in shown)
+        entries = "an entry that looks" if len(ordered) == 1 else f"{len(ordered)} entries that look"
+        fixes = [f"{f'at {path}:{lines[e]}' if e in lines else f'for {shown_text(e)}'} "
+                 + " and ".join(fix for _, fix in slips[e]) for e in shown]
+        if more:
+            fixes.append(f"and look at the other {more} in {path}")
+        self.issue(P.LIST_ENTRY_SLIP, ref.span.start,
+                   f"{path} has {entries} pasted wrongly ({named}{f'; and {more} more' if more else ''}): "
+                   f"'{subject.name}' matches an entry only when it is exactly the same text", "; ".join(fixes))
+
     def arith(self, node: Arith) -> FieldType | None:
         lt, rt = self.check(node.left), self.check(node.right)
         if lt is None or rt is None:
@@ -348,6 +385,35 @@ class _Checker:
         self.issue(P.TYPE_MISMATCH, node.span.start, f"cannot put a minus sign before {describe(t)}",
                    "a minus sign only goes before a number or an amount of money")
         return None
+
+
+# The time window at the end of a feature's name: _last_24h, _last_hour, _last_10m (minutes), _last_7d...
+_WINDOW = re.compile(r"_last_(?:(\d+)_?)?(minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)$")
+_WINDOW_UNITS = {"m": ("minute", 1), "h": ("hour", 60), "d": ("day", 24 * 60), "w": ("week", 7 * 24 * 60)}
+
+
+def _window(name: str) -> tuple[str, int, str] | None:
+    """A field name without its time window, the window in minutes and in words as the name writes it ('10
+    minutes', '24 hours', 'hour' for _last_hour and _last_1h); None for a name without one."""
+    found = _WINDOW.search(name)
+    if found is None:
+        return None
+    count = int(found.group(1) or 1)
+    unit, minutes = _WINDOW_UNITS[found.group(2)[0]]
+    return name[:found.start()], count * minutes, unit if count == 1 else f"{count} {unit}s"
+
+
+def window_differs(typed: str, suggested: str) -> bool:
+    """Whether `suggested` is `typed` but for its time window (features.credential_changed_last_24h for ..._10m)."""
+    a, b = _window(typed), _window(suggested)
+    return a is not None and b is not None and a[0] == b[0] and a[1] != b[1]
+
+
+def window_words(name: str) -> str:
+    """The time window of a name window_differs looked at, in words: '10 minutes', '24 hours', 'hour'."""
+    found = _window(name)
+    assert found is not None
+    return found[2]
 
 
 def shown_text(text: str) -> str:
@@ -400,6 +466,62 @@ def written_as(form: TextForm, text: str) -> str | None:
         if candidate and candidate != text and form.takes(candidate):
             return candidate
     return None
+
+
+# Quote marks a word processor or a spreadsheet leaves around a pasted value: straight, curly, low-9 and angle
+_QUOTES = "'\"`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb\u300c\u300d\u300e\u300f"
+_JOINERS = re.compile(r"\s*[,;\uff0c\uff1b]\s*")  # between two ids on one line: a comma or semicolon (also full-width)
+# a note written after '#' with no blank before it (the list file only takes ' #' as a note): '#' then a blank, or
+# nothing, or words with a blank among them
+_NOTE = re.compile(r"#(\s|$|\S*\s)")
+_FULL_WIDTH = range(0xFF01, 0xFF5F)  # the full-width forms of ! to ~, which an input method types for them
+
+
+def is_dash(ch: str) -> bool:
+    """A dash or minus sign other than '-': Word's en dash for ' - ', the em dash, the minus sign, a full-width dash."""
+    return ch != "-" and (unicodedata.category(ch) == "Pd" or ch == "\u2212")
+
+
+def _plain(ch: str) -> str:
+    """The plain character a dash or a full-width character most likely stands for (ch itself for any other)."""
+    if is_dash(ch):
+        return "-"
+    return chr(ord(ch) - 0xFEE0) if ord(ch) in _FULL_WIDTH else ch
+
+
+def entry_slips(form: TextForm, entry: str) -> list[tuple[str, str]]:
+    """The slips of pasting a list entry shows, each as (what it is, how to fix it), for a field of free text or
+    ids (a field with a form of its values refuses such entries: R105). Two ids on one line, and a dash or a
+    full-width character, are slips in an id only: a city may hold a comma, a merchant category Chinese punctuation.
+    An id is the form that is trimmed and has no pattern (catalogue._id)."""
+    if form.pattern is not None or form.canonical is not None:
+        return []
+    found: list[tuple[str, str]] = []
+    value = entry
+    if _NOTE.search(entry):
+        found.append(("a note after '#' with no space before the '#', so the note is part of the entry",
+                      "put a space before '#', or move the note to a line of its own"))
+        value = entry[:entry.index("#")].strip()
+    if value and (value[0] in _QUOTES or value[-1] in _QUOTES):
+        both = len(value) > 1 and value[0] in _QUOTES and value[-1] in _QUOTES
+        found.append(("in quotes", "remove the quotes") if both else
+                     ("with a quote mark at one end", "remove the quote mark"))
+    if not form.trimmed:
+        return found
+    odd = next((ch for ch in value if _plain(ch) != ch), None)
+    if odd is not None:
+        code = f"U+{ord(odd):04X} {unicodedata.name(odd, '')}".rstrip()
+        said = "a dash" if is_dash(odd) else "a full-width character"
+        plain = "".join(_plain(ch) for ch in value).strip(_QUOTES + " ")
+        found.append((f"'{odd}' ({code}) is {said}, not the plain '{_plain(odd)}'", f"write '{plain}'"))
+    joiner = _JOINERS.search(value)
+    ids = [part.strip(_QUOTES + " ") for part in _JOINERS.split(value) if part.strip(_QUOTES + " ")]
+    if joiner is not None and len(ids) > 1:
+        found.append((f"{len(ids)} ids on one line, joined by '{joiner.group().strip()}'",
+                      "put one id per line: " + _and([f"'{i}'" for i in ids])))
+    elif joiner is not None:
+        found.append((f"a stray '{joiner.group().strip()}'", f"remove the '{joiner.group().strip()}'"))
+    return found
 
 
 def _and(items: list[str]) -> str:
@@ -482,4 +604,6 @@ def check_expression(expr: Expr, scope: Scope) -> tuple[FieldType | None, list[E
     """The kind of value the expression produces (None when unknown because of errors) and its problems."""
     checker = _Checker(scope)
     result = checker.check(expr)
-    return (result if not checker.issues else None), checker.issues
+    # a warning (W008) leaves the expression whole: only an error makes its kind unknown
+    return (result if not any(issue.code.severity is P.ProblemSeverity.ERROR for issue in checker.issues)
+            else None), checker.issues
