@@ -30,9 +30,13 @@ def ledger_vouch(store: Store, clock: Clock) -> Callable[[RuleBundle], None]:
         if named.digest != bundle.digest:
             with store.unit_of_work() as uow:
                 served = uow.bundle_files(named.digest)  # None for rules served before the ledger kept them
+                recorded = uow.rule_versions()
             differences = [] if served is None else file_differences(served, files or _files_of(bundle))
+            last = max(recorded, key=lambda named_version: named_version.first_served_at, default=None)
             raise BundleInvalid([version_names_other_rules(
-                bundle.directory, bundle.version, bundle.digest, named.digest, named.first_served_at, differences
+                bundle.directory, bundle.version, bundle.digest, named.digest, named.first_served_at, differences,
+                recorded=[named_version.version for named_version in recorded],
+                latest=last is None or last.version == bundle.version,
             )])
 
     return vouch

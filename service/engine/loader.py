@@ -234,24 +234,28 @@ def _top_key_line(text: str, key: str) -> int | None:
 
 def version_names_other_rules(
     directory: Path, version: str, digest: str, named_digest: str, first_served_at: datetime,
-    differences: Sequence[FileDifference] = (),
+    differences: Sequence[FileDifference] = (), *, recorded: Sequence[str] = (), latest: bool = True,
 ) -> RuleProblem:
     """R014: the ledger records `version` for other rules (`named_digest`, first served then) than these (`digest`),
-    which differ from them in the files `differences` names (when the ledger keeps the rules served)."""
+    which differ from them in the files `differences` names (when the ledger keeps the rules served). `recorded`: every
+    version the ledger records, none of which the fix may suggest; `latest`: whether `version` is the one the ledger
+    recorded last (the rules were changed and their version left as it was) rather than an earlier one given again."""
     said = [f"{d.name} (only in its line endings: CRLF, as Windows editors save, where the rules served have LF)"
             if d.line_endings_only else d.name for d in differences]
     where = f": in {', '.join(said)}" if said else ""
-    fix = (f"give bundle.yaml a new version, e.g. {next_version(version)}, so that every decision names the rules"
-           " that made it")
+    fix = (f"give bundle.yaml a new version, e.g. {free_version(version, recorded)}, so that every decision names the"
+           " rules that made it")
     if differences and all(d.line_endings_only for d in differences):  # saved again, not changed
         names = " and ".join(d.name for d in differences)
         hint = f"save {names} again with LF line endings (your editor's 'Unix (LF)' setting), or {fix}"
     else:
         hint = f"{fix} (or put back the rules served as '{version}')"
+    headline = ("the rules changed but their version did not" if latest else
+                f"the version '{version}' was used before, for other rules, and a version names one set of rules")
     return problem(
         P.VERSION_UNCHANGED,
         str(directory / BUNDLE_FILE),
-        f"the rules changed but their version did not: the ledger records '{version}' as the version of other"
+        f"{headline}: the ledger records '{version}' as the version of other"
         f" rules (digest {named_digest[:12]}, first served {first_served_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC),"
         f" and these rules (digest {digest[:12]}) differ{where}",
         hint=hint,
@@ -284,6 +288,15 @@ def next_version(version: str) -> str:
     """A suggestion for the version after `version`: its last number raised by one, else "-2" appended."""
     head, digits, tail = re.match(r"(.*?)(\d*)(\D*)$", version).groups()  # type: ignore[union-attr]
     return f"{head}{int(digits) + 1}{tail}" if digits else f"{version}-2"
+
+
+def free_version(version: str, recorded: Sequence[str]) -> str:
+    """The first of next_version(version), next_version of that, ... that is not among the `recorded` versions."""
+    taken = set(recorded)
+    candidate = next_version(version)
+    while candidate in taken:
+        candidate = next_version(candidate)
+    return candidate
 
 
 def _if_present(files: BundleFiles, name: str, read: Callable[[SourceFile], T | None]) -> T | None:

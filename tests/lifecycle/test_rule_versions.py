@@ -143,3 +143,29 @@ def test_a_server_restarted_on_other_rules_under_its_version_serves_ledger_reads
         assert score(channel).meta.ruleset_version == "2026.12-3"
     finally:
         assert server.stop() == 0
+
+
+def test_rules_given_an_earlier_version_again_are_told_so_and_offered_a_version_the_ledger_does_not_hold(
+    rules: Path, tmp_path: Path
+) -> None:
+    """An old folder put back and edited: its version is not 'unchanged' (the ledger served a later one since), and
+    the version the fix offers must be free, not one the ledger records for other rules (2026.12-3 here)."""
+    database_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with serving(rules, database_url) as channel:
+        served = score(channel).meta
+    reword(rules)
+    set_version(rules, "2026.12-3")
+    with serving(rules, database_url) as channel:
+        assert score(channel).meta.ruleset_version == "2026.12-3"
+
+    eligibility = rules / "eligibility.yaml"
+    eligibility.write_text(eligibility.read_text().replace("Applicants have to be", "Applicants need to be", 1))
+    set_version(rules, STARTER_VERSION)
+    with serving(rules, database_url) as channel:
+        [problem] = status(pb_grpc.RulesServiceStub(channel)).rejected_problems
+    message, fix = problem.split("\n    fix: ")
+    assert message.startswith(
+        f"{rules / 'bundle.yaml'}: the version '{STARTER_VERSION}' was used before, for other rules, and a version"
+        f" names one set of rules: the ledger records '{STARTER_VERSION}' as the version of other rules (digest"
+        f" {served.ruleset_digest[:12]}, first served ")
+    assert fix.startswith("give bundle.yaml a new version, e.g. 2026.12-4, so that every decision names the rules")
