@@ -21,6 +21,7 @@ from yaml.events import CollectionEndEvent, CollectionStartEvent, MappingStartEv
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine import problems as P
+from service.engine.amount_commas import amount_cut_at_comma
 from service.engine.files import (
     MAX_TEST_FILE_BYTES,
     MAX_TESTS_BYTES,
@@ -270,26 +271,20 @@ def _build(node: Node, path: FieldPath, lines: dict[FieldPath, int]) -> object:
     return _scalar(node, path)
 
 
-_AMOUNT_TAIL = re.compile(r"\d+(?:\.\d+)?(?:\s+[A-Za-z]+)?")
-_THOUSANDS_AMOUNT = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\s+[A-Za-z]+)?")
-
-
 def _refuse_an_amount_cut_at_its_comma(previous: tuple[str, Node], key_node: ScalarNode, value_node: Node,
                                        path: FieldPath) -> None:
     """In `{annual_income: 300000,00 CNY}` the comma ends the entry: YAML reads annual_income: 300000 and a key
     '00 CNY' with no value, which would be refused as an unknown field, with a fix for the wrong amount."""
     name, number = previous
-    cut = isinstance(number, ScalarNode) and number.tag in (_TAG + "int", _TAG + "float") and not number.style
-    empty = isinstance(value_node, ScalarNode) and value_node.tag == _TAG + "null" and not value_node.value
-    if cut and empty and not key_node.style and _AMOUNT_TAIL.fullmatch(key_node.value):
-        written = f"{number.value},{key_node.value}"
-        if _THOUSANDS_AMOUNT.fullmatch(written):
-            said, hint = "", f"write the amount in quotes: '{written}'"
+    cut = amount_cut_at_comma(number, key_node, value_node)
+    if cut is not None:
+        if cut.thousands:
+            said, hint = "", f"write the amount in quotes: '{cut.written}'"
         else:  # a decimal comma, as Excel and Word write amounts in many locales
             said = "; it has a comma that is not a thousands separator"
-            hint = f"write the decimal point as '.': {number.value}.{key_node.value}"
-        raise _refused(key_node, (*path, name), f"'{written}' is cut at its comma: inside {{ }} a comma ends the entry"
-                       f"{said}", hint)
+            hint = f"write the decimal point as '.': {cut.with_decimal_point}"
+        raise _refused(key_node, (*path, name), f"'{cut.written}' is cut at its comma: inside {{ }} a comma ends the "
+                       f"entry{said}", hint)
 
 
 def _scalar(node: ScalarNode, path: FieldPath) -> object:

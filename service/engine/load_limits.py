@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -26,6 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from service.domain.money import format_fen_as_yuan
 from service.engine import problems as P
+from service.engine.amount_commas import without_commas_fix
 from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.context import LoadContext
 from service.engine.model import BandOffer, LimitsSpec
@@ -39,6 +41,13 @@ MAX_CAPS = 50
 _REQUIRED = ("apr_cap", "days_per_year", "rounding", "minimum_limit", "below_minimum_reason", "no_offer_reason",
              "offers", "caps")
 _ATTACH = ("no_offer_attach_score_reasons", "below_minimum_attach_score_reasons")  # as eligibility's option
+# A cap has no condition: the final limit is the lowest of the base limit and every cap, for every applicant.
+_EVERY_APPLICANT = "every cap applies to every applicant"
+_NO_CAP_FOR_SOME = "a cap for some applicants only cannot be written (an eligibility rule can decline or refer " \
+    "them instead)"
+_CONDITION_KEYS = ("when", "if", "condition")
+# A word that starts a condition, written after a cap's amount: `50000 CNY if applicant.age < 25`
+_CONDITION_WORD = re.compile(r"(?<![\w.'\"])(?:if|when|unless|where|for)(?![\w.])")
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,10 @@ def money(reader: FileReader, node: Node, what: str, currency: str) -> int | Non
     if isinstance(parsed, ExprIssue) and parsed.code is P.BAD_LITERAL:  # an amount, but too precise, too large...
         reader.report(P.BAD_LITERAL, scalar, f"{what}: {parsed.message}", parsed.hint)
         return None
+    written = scalar.value.strip()
+    commas = without_commas_fix(written) if written.endswith(currency) else None  # `rounding: 1,000 CNY`
     reader.report(P.WRONG_SHAPE, scalar, f"{what} must be an amount such as 1000 {currency}, not '{scalar.value}'",
-                  f"write the number followed by {currency}")
+                  commas or f"write the number followed by {currency}")
     return None
 
 
@@ -189,7 +200,9 @@ def _read_caps(reader: FileReader, node: Node, ctx: LoadContext) -> list[CapSpec
     scope = ctx.scope(RuleSetKind.LIMITS)
     caps: list[CapSpec] = []
     for item in items:
-        cap = reader.mapping(item, "a cap", ("id", "description", "amount", "reason"), rule_id=reader.peek(item, "id"))
+        cap = reader.mapping(item, "a cap", ("id", "description", "amount", "reason"), rule_id=reader.peek(item, "id"),
+                             refused={key: (f"a cap cannot have a condition ('{key}:'): {_EVERY_APPLICANT}",
+                                            f"remove '{key}:'; {_NO_CAP_FOR_SOME}") for key in _CONDITION_KEYS})
         if cap is None:
             continue
         cap_id = ctx.claim_id(reader, cap.get("id"), "the cap id") if "id" in cap else None
@@ -197,8 +210,22 @@ def _read_caps(reader: FileReader, node: Node, ctx: LoadContext) -> list[CapSpec
         description = reader.text(cap.get("description"), "the description", label) if "description" in cap else None
         reason = ctx.reason(reader, cap.get("reason"), label) if "reason" in cap else None
         amount = ctx.expression(reader, cap.get("amount"), scope, label, "the cap amount", (FieldType.MONEY,)) \
-            if "amount" in cap else None
+            if "amount" in cap and not _amount_with_a_condition(reader, cap["amount"], label, ctx.currency) else None
         if cap_id and description and reason and amount:
             caps.append(CapSpec(cap_id, description, amount[0], reason, ctx.reasons[reason], reader.src.display,
                                 reader.where(item)[0] or 0))
     return caps
+
+
+def _amount_with_a_condition(reader: FileReader, node: Node, cap_id: str, currency: str) -> bool:
+    """Whether the cap's amount cannot be read because it is written with a condition; if so it is reported, as the
+    parser's own fix (join two conditions with 'and' or 'or') would not help."""
+    if not isinstance(node, ScalarNode) or not isinstance(parse_expression(node.value, currency), ExprIssue):
+        return False
+    word = _CONDITION_WORD.search(node.value)
+    if word is None:
+        return False
+    reader.report_expression(node, ExprIssue(P.EXPR_SYNTAX, word.start(), f"a cap's amount cannot carry a condition: "
+                             f"{_EVERY_APPLICANT}", f"write one amount for every applicant, without '{word.group()} "
+                             f"...'; {_NO_CAP_FOR_SOME}"), cap_id)
+    return True

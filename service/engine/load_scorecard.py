@@ -28,6 +28,7 @@ from fractions import Fraction
 from yaml.nodes import Node
 
 from service.engine import problems as P
+from service.engine.amount_commas import without_commas_fix
 from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.compiler import CompiledRuleSet, compile_rules
 from service.engine.context import CODE_RE, LoadContext
@@ -205,7 +206,7 @@ def _bound(reader: FileReader, node: Node | None, kind: FieldType, cid: str, cur
     parsed = parse_expression(scalar.value, currency)
     if not isinstance(parsed, Literal) or parsed.type not in (*NUMBERS, FieldType.MONEY):
         reader.report(P.WRONG_SHAPE, scalar, f"a bin bound must be a number or an amount, not '{scalar.value}'",
-                      "write e.g. 30 or 1000 CNY", cid)
+                      without_commas_fix(scalar.value.strip()) or "write e.g. 30 or 1000 CNY", cid)
         return False
     if (parsed.type is FieldType.MONEY) != (kind is FieldType.MONEY):
         hint = "write the amount with its currency, e.g. 1000 CNY" if kind is FieldType.MONEY else \

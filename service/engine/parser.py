@@ -133,6 +133,10 @@ def tokenize(text: str) -> list[Token]:
             if text[pos] == "#":  # in a condition written over several lines (>-), YAML keeps a '#' as text
                 raise _fail(pos, "unexpected character '#': a comment cannot go inside a condition",
                             "move the comment to a line of its own, above 'when:'")
+            if text[pos] == "%" and tokens and tokens[-1].kind == "number":  # `>= 50%`: shares are fractions
+                share = Decimal(tokens[-1].text.replace("_", "")) / 100
+                raise _fail(pos, "unexpected character '%'",
+                            f"write it as a decimal, e.g. {share.normalize():f} for {tokens[-1].text} %")
             raise _fail(pos, f"unexpected character '{text[pos]}'",
                         "conditions use field names, numbers, 'text', and, or, not, in, and == != < <= > >=")
         kind = m.lastgroup or ""

@@ -1,8 +1,9 @@
 """Fixes for the slips people most often make in a condition, where the parser stops at a token it did not expect.
 
 The parser's general advice for a word or number it did not expect is "join two conditions with 'and' or 'or'",
-which is wrong for these: the currency in lower case or before the amount, `is false`, a list named without
-`lists.` or by its file name, and a thousands separator (a comma, or a space). Each gets the form to write instead.
+which is wrong for these: the currency in lower case or before the amount (`CNY 100`, `RMB 100`), `is false`, a
+list named without `lists.` or by its file name, and a thousands separator (a comma, or a space). Each gets the
+form to write instead.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def hint_for_unexpected(tokens: Sequence[TokenLike], at: int, text: str, currenc
         return f"write the amount with the currency code: {prev.text} {currency}"
     if prev.kind == "name" and prev.text.upper() == currency and tok.kind == "number":
         return f"write the currency after the amount: {tok.text} {currency}"
+    if prev.kind == "name" and prev.text.lower() in _YUAN_WORDS and tok.kind == "number":  # `RMB 20000`
+        return f"write the amount first, then {currency}: {tok.text} {currency}"
     if prev.kind == "name" and tok.kind == "name" and tok.text == "is" and after is not None:
         if after.text == "false":
             return f"write not {prev.text} (or {prev.text} == false)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -18,9 +18,10 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine import problems as P
+from service.engine.amount_commas import amount_cut_at_comma, cut_again, without_commas_fix
 from service.engine.problems import ExprIssue, RuleProblem, line_col, problem
 from service.engine.typecheck import suggest
-from service.engine.yaml_slips import quote_left_open, slip_behind
+from service.engine.yaml_slips import colon_slip, quote_left_open, slip_behind
 
 # Characters that change the direction text is shown in (embeddings, overrides, isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -42,9 +43,10 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)  # type: ignore[arg-type]
 
 
+_NO_MAPPING_HERE = "mapping values are not allowed here"  # a second ': ' on a line, or a key that lacks its ':'
 _YAML_HINTS = (
     ("found character '\\t'", "indent with spaces, not tabs"),
-    ("mapping values are not allowed", "put text that contains ': ' in quotes"),
+    (_NO_MAPPING_HERE, "put text that contains ': ' in quotes"),
     ("could not find expected ':'", "every line of a mapping needs 'key: value'; check the indentation"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),
     ("expected a single document", "remove the '---' separator: one document per file"),
@@ -104,6 +106,8 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
         slip = quote_left_open(src.text, mark.line) if mark and err.context != _QUOTED else None
         if slip is None and mark and err.context not in _UNCLOSED:
             slip = slip_behind(src.text, mark.line)
+        if slip is None and mark and err.problem == _NO_MAPPING_HERE:
+            slip = colon_slip(src.text, mark.line, mark.column)
         if slip is not None:  # PyYAML names where it gave up, often the line after the slip, with another cause
             problems.append(problem(P.YAML_SYNTAX, src.display, slip.message, line=slip.line + 1, col=slip.col + 1,
                                     rule_id=_rule_around(src.text, slip.line), hint=slip.hint))
@@ -155,7 +159,8 @@ def compose(src: SourceFile, problems: list[RuleProblem]) -> Node | None:
     return node
 
 
-_RULE_START = re.compile(r"\s*-\s+id:\s*['\"]?([A-Za-z0-9][A-Za-z0-9_/.-]*)")
+# `- id: X`, or `- id X` where the ':' is missing (the slip that may have made the file unreadable)
+_RULE_START = re.compile(r"\s*-\s+id(?::\s*|\s+)['\"]?([A-Za-z0-9][A-Za-z0-9_/.-]*)")
 
 
 def _rule_around(text: str, line: int) -> str | None:
@@ -199,6 +204,7 @@ _SCALAR_HINTS = {
     "the value": "write one field or calculation, e.g. value: applicant.max_days_overdue_24m",
 }
 
+_KEY_BEFORE_BRACKET = re.compile(r"([a-z_][a-z0-9_]*) +[{\[]")  # a key and its value in brackets, with no ':'
 _INT_RE = re.compile(r"[-+]?\d[\d_]*")
 _DECIMAL_RE = re.compile(r"[-+]?\d[\d_]*(\.\d+)?")
 
@@ -209,6 +215,7 @@ class FileReader:
     def __init__(self, src: SourceFile, problems: list[RuleProblem]) -> None:
         self.src = src
         self.problems = problems
+        self._told: set[Node] = set()  # values whose problem is reported already: read as invalid, said once
 
     # -- reporting -------------------------------------------------------------------------------------
     def where(self, node: Node | None) -> tuple[int | None, int | None]:
@@ -232,8 +239,12 @@ class FileReader:
 
     # -- shapes ----------------------------------------------------------------------------------------
     def mapping(self, node: Node | None, what: str, required: Sequence[str], optional: Sequence[str] = (),
-                rule_id: str | None = None) -> dict[str, Node] | None:
-        """The entries of a mapping with the allowed keys; missing and unknown keys are reported."""
+                rule_id: str | None = None, refused: Mapping[str, tuple[str, str]] | None = None,
+                ) -> dict[str, Node] | None:
+        """The entries of a mapping with the allowed keys; missing and unknown keys are reported, those `refused`
+        (keys people write that cannot be used here) with their own message and fix."""
+        if node in self._told:
+            return None
         if not isinstance(node, MappingNode):
             hint = "write its 'key: value' lines under it, indented two spaces further right" if _is_blank(node) else \
                 "see docs/rules.md for the format"
@@ -242,7 +253,10 @@ class FileReader:
         allowed = list(required) + list(optional)
         out: dict[str, Node] = {}
         blank_above: str | None = None  # a key with nothing after it, whose lines may be the unknown keys below it
+        rests = self._amounts_cut_at_commas(node, rule_id) if node.flow_style else set()
         for key_node, value_node in node.value:
+            if key_node in rests:
+                continue
             if not isinstance(key_node, ScalarNode):
                 self.report(P.WRONG_SHAPE, key_node, f"a key in {what} must be a plain name",
                             "write key: value, with a plain word as the key", rule_id)
@@ -251,6 +265,19 @@ class FileReader:
             if key in out:
                 self.report(P.INVALID_VALUE, key_node, f"'{key}' appears twice in {what}",
                             "keep one of them: only one value can count", rule_id)
+                continue
+            if refused and key in refused:
+                self.report(P.UNKNOWN_KEY, key_node, *refused[key], rule_id)
+                continue
+            colonless = _KEY_BEFORE_BRACKET.match(key)
+            if colonless and colonless.group(1) in allowed and colonless.group(1) not in out:
+                # `then {outcome: REVIEW}`: YAML reads 'then {outcome' as the key and 'REVIEW}' as its value
+                word = colonless.group(1)
+                line = self.src.text.split("\n")[key_node.start_mark.line][key_node.start_mark.column:].rstrip()
+                self.report(P.UNKNOWN_KEY, key_node, f"'{word}' has no ':' after it",
+                            f"put ':' after '{word}': {word}:{line[len(word):]}", rule_id)
+                out[word] = value_node
+                self._told.add(value_node)
                 continue
             if key not in allowed:
                 close = suggest(key, allowed)
@@ -268,6 +295,32 @@ class FileReader:
                 self.report(P.MISSING_KEY, node, f"{what} has no '{key}'", f"add '{key}:'", rule_id)
         return out
 
+    def _amounts_cut_at_commas(self, node: MappingNode, rule_id: str | None) -> set[Node]:
+        """Report each amount of a `{ }` mapping that a comma cut (`{base_limit: 200,000 CNY}` is read as
+        base_limit: 200 and a key '000 CNY'), once, as cut; the keys that hold the rest of an amount."""
+        rests: set[Node] = set()
+        for at, (key_node, number) in enumerate(node.value):
+            if key_node in rests or not isinstance(key_node, ScalarNode):
+                continue
+            amount = None
+            for rest_key, rest_value in node.value[at + 1:]:
+                longer = cut_again(amount, rest_key, rest_value) if amount else \
+                    amount_cut_at_comma(number, rest_key, rest_value)
+                if longer is None:
+                    break
+                amount = longer
+                rests.add(rest_key)
+            if amount is None:
+                continue
+            said, hint = "", without_commas_fix(amount.written)
+            if hint is None:  # a decimal comma, as Excel and Word write amounts in many locales
+                said = "; it has a comma that is not a thousands separator"
+                hint = f"write the decimal point as '.': {amount.with_decimal_point}"
+            self.report(P.WRONG_SHAPE, number, f"{key_node.value}: '{amount.written}' is cut at its comma: inside "
+                        f"{{ }} a comma ends the entry{said}", hint, rule_id)
+            self._told.add(number)
+        return rests
+
     @staticmethod
     def peek(node: Node | None, key: str) -> str | None:
         """The raw text of a scalar entry of a mapping, without checking anything (to label problems)."""
@@ -278,6 +331,8 @@ class FileReader:
         return None
 
     def sequence(self, node: Node | None, what: str, rule_id: str | None = None) -> list[Node] | None:
+        if node in self._told:
+            return None
         if not isinstance(node, SequenceNode):
             self.report(P.WRONG_SHAPE, node, f"{what} must be a list ('- ' items)",
                         "write each item on its own line, starting with '- ' (see docs/rules.md)", rule_id)
@@ -285,6 +340,8 @@ class FileReader:
         return list(node.value)
 
     def scalar(self, node: Node | None, what: str, rule_id: str | None = None) -> ScalarNode | None:
+        if node in self._told:
+            return None
         if not isinstance(node, ScalarNode):
             shape = "a list" if isinstance(node, SequenceNode) else "a mapping"
             self.report(P.WRONG_SHAPE, node, f"{what} must be a single value, not {shape}",
