@@ -37,7 +37,8 @@ def configure_logging(level: str = "info", stream: TextIO = sys.stderr, *, batch
     )
     # The PostgreSQL pool warns of every failed reconnection (about 3 plain-text lines a second a worker for as long as
     # the database is away), which buried the service's own `health.database_unavailable` line, saying when and why,
-    # among them; its errors still reach the log.
+    # among them; its errors still reach the log. What the database answered the pool's latest attempt (refused,
+    # authentication, too many clients) is in the service's own lines (`_Pool` in storage/postgres.py).
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 

@@ -8,13 +8,18 @@ replica that alone has lost its database (its own network path) is never failed 
 services, and the server as a whole (""), report NOT_SERVING from the moment a call finds the database unavailable,
 or a check finds it silent, until a check finds it answering again.
 
-The check is a unit of work that does nothing (a pooled connection, BEGIN, COMMIT), run in a greenlet on the serving
-loop like a call (so it never blocks the loop), and bounded by the store's timeout like a call. It runs a second after
-the last one ended, also while no call comes: an idle replica then reports an outage before its first caller waits out
-the timeout and fails, at the cost of one empty transaction a second per worker, next to nothing beside the calls
-(no check per call: a call that succeeds costs health nothing). A call that fails starts a check at once, so that a
-failure that was no outage (a call that met a lock another session held past the timeout) shows as NOT_SERVING only
-for the few milliseconds of that check.
+The check is a unit of work that writes nothing (a pooled connection, BEGIN, whether the database takes writes,
+COMMIT), run in a greenlet on the serving loop like a call (so it never blocks the loop), and bounded by the store's
+timeout like a call. It runs a second after the last one ended, also while no call comes: an idle replica then reports
+an outage before its first caller waits out the timeout and fails, at the cost of one such transaction a second per
+worker, next to nothing beside the calls (no check per call: a call that succeeds costs health nothing). A call that
+fails starts a check at once, so that a failure that was no outage (a call that met a lock another session held past
+the timeout) shows as NOT_SERVING only for the few milliseconds of that check.
+
+A database that answers but takes no writes (a hot standby after a failover, or default_transaction_read_only set) is
+an outage too: every call writes, so every call there fails. The check asks whether it takes writes (one statement, a
+second); every call's BEGIN does not: asking there costs each call, and BEGIN READ WRITE, which a standby refuses,
+would override a default_transaction_read_only an operator set. A call finds it out at its first write.
 
 On SQLite, a call that fails does not make NOT_SERVING by itself: there StoreUnavailable mostly means another process
 holds the write lock for a while (a shell, a VACUUM), which every replica on that file meets alike; NOT_SERVING would
@@ -78,11 +83,12 @@ class EmbeddedLedgerCheck:
 
 def empty_transaction(store: Store) -> Callable[[], None]:
     """The database check: raises StoreUnavailable unless the store gets a connection, and the database answers
-    BEGIN and COMMIT, within the store's timeout, as every call needs."""
+    BEGIN and COMMIT and would take the transaction's writes (a standby would not), within the store's timeout, as
+    every call needs."""
 
     def check() -> None:
-        with store.unit_of_work():
-            pass
+        with store.unit_of_work() as uow:
+            uow.require_writable()
 
     return check
 

@@ -122,6 +122,11 @@ class UnitOfWork(Protocol):
         fraud_features.py); whether any event before `at` came from `device_id` (never for an empty id); and when
         the history first names `counterparty_id` (None for an empty id or one never named)."""
 
+    def require_writable(self) -> None:
+        """StoreUnavailable unless the database takes this unit of work's writes: every call writes, so a database
+        that takes none (a read-only standby, say) cannot serve one. For the health check; a call finds it out at
+        its first write."""
+
 
 class Store(Protocol):
     """The one storage interface; SQLite and PostgreSQL adapters implement it."""

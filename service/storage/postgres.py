@@ -16,7 +16,12 @@ itself, so the store recovers without a restart when the database returns.
 
 Every new connection is also checked to reach the ledger the store opened (its pseudonym secret, `_ledger_problem`):
 a database dropped and created again, or restored from another ledger, under a running replica is then unavailable
-to it, as a database that does not answer is, until it holds that ledger again or the replica is restarted.
+to it, as a database that does not answer is, until it holds that ledger again or the replica is restarted. A call
+that waited out the timeout for a new connection says why the database refused the pool's latest attempt (`_Pool`).
+
+A database that takes no writes (a hot standby, or ``default_transaction_read_only``) cannot decide a call, since
+every call writes: it is unavailable too (READ_ONLY_DATABASE), found by the call's first write and by the health
+check (`require_writable`), not by the ``BEGIN`` of every call.
 """
 
 from __future__ import annotations
@@ -138,6 +143,12 @@ class PostgresCodec(Codec):
 _CODEC = PostgresCodec()
 
 
+# What a database that takes no writes (see the module docstring) makes of every call.
+READ_ONLY_DATABASE = (
+    "the database is read-only (a standby, or default_transaction_read_only set): this server needs the primary"
+)
+
+
 class PostgresUnitOfWork(SqlUnitOfWork):
     """The ledger over one pooled connection inside an open transaction."""
 
@@ -160,6 +171,31 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         """Run several statements; without parameters they go to the server as one simple query."""
         self._connection.execute(sql)
 
+    def require_writable(self) -> None:
+        """transaction_read_only is on both on a standby and where default_transaction_read_only is set; the
+        connection is renewed as after a call's refused write (see PostgresStore._transaction)."""
+        if self._connection.execute("SHOW transaction_read_only").fetchone() == ("on",):
+            _renew_session(self._connection)
+            raise StoreUnavailable(READ_ONLY_DATABASE)
+
+
+class _Pool(ConnectionPool[Connection]):
+    """The pool, remembering why its latest attempt to open a connection failed (the driver's first line, None once
+    one succeeds): a call that waits out the store's timeout for a connection then says why the database refused it
+    (not accepting connections, authentication, too many clients, no such database, not the ledger), where the pool
+    only warns of each attempt, several a second (silenced, logs.py)."""
+
+    last_refusal: str | None = None
+
+    def _connect(self, timeout: float | None = None) -> Connection:  # every connection the pool opens
+        try:
+            connection = super()._connect(timeout)
+        except psycopg.Error as error:
+            self.last_refusal = _first_line(error)
+            raise
+        self.last_refusal = None
+        return connection
+
 
 class PostgresStore(DecisionReads):
     """The Store on one PostgreSQL schema (the first existing one on the connection's search_path)."""
@@ -176,7 +212,7 @@ class PostgresStore(DecisionReads):
         self._pseudonym_key = _migrate(conninfo, read_only=read_only)
         self._ledger_problem: str | None = None  # what the last new connection found instead of the ledger (logged)
         self._slots = cooperative.Slots(pool_size)  # for the calls on the event loop, one per connection
-        self._pool: ConnectionPool[Connection] = ConnectionPool(
+        self._pool = _Pool(
             conninfo,
             connection_class=Connection,
             kwargs={"autocommit": True},  # transactions are begun explicitly, see _begin
@@ -232,6 +268,11 @@ class PostgresStore(DecisionReads):
             try:
                 yield PostgresUnitOfWork(connection)
                 connection.execute("COMMIT")
+            except psycopg.errors.ReadOnlySqlTransaction:
+                # A session begun while default_transaction_read_only was set stays read-only after it is reset, and
+                # would fail calls until the pool retires it (an hour): closed, the pool opens a new one instead.
+                _renew_session(connection)
+                raise
             except BaseException:
                 # After an error the connection may be gone; the pool discards it when it comes back.
                 with suppress(psycopg.Error):
@@ -271,7 +312,10 @@ class PostgresStore(DecisionReads):
         """A pooled connection. The pool waits on a condition variable, so a call on the event loop asks it again
         and again, letting the loop run in between, until the pool has made or remade one."""
         if not cooperative.on_loop():
-            return self._pool.getconn(timeout=deadline - time.monotonic())
+            try:
+                return self._pool.getconn(timeout=deadline - time.monotonic())
+            except PoolTimeout as timeout:
+                raise PoolTimeout(self._why_no_connection(str(timeout))) from None
         pause = _FIRST_PAUSE_S
         while True:
             try:
@@ -281,11 +325,15 @@ class PostgresStore(DecisionReads):
                 if left <= 0:
                     # With a slot taken, a connection was free or could be made: the pool could not make one. (Its
                     # own message would name its last ask's wait: "couldn't get a connection after 0.00 sec".)
-                    raise PoolTimeout(
-                        f"the database did not accept a new connection within {self._timeout:.2f} s"
-                    ) from None
+                    waited = f"the database did not accept a new connection within {self._timeout:.2f} s"
+                    raise PoolTimeout(self._why_no_connection(waited)) from None
                 cooperative.sleep(min(pause, left))
                 pause = min(pause * 2, _LONGEST_PAUSE_S)
+
+    def _why_no_connection(self, waited: str) -> str:
+        """`waited`, and what the database answered the pool's latest attempt to connect, if it failed."""
+        refusal = self._pool.last_refusal
+        return waited if refusal is None else f"{waited}: {refusal}"
 
     def _put_back(self, connection: Connection) -> None:
         connection.leave_the_loop()  # the loop must not watch a socket the pool may close or hand to a thread
@@ -342,6 +390,12 @@ def _migrate(conninfo: str, *, read_only: bool = False) -> bytes:
             f"the ledger's tables stayed locked by another session for {MIGRATION_LOCK_WAIT_S:g} s (another"
             f" replica's migrations, or maintenance): {held}"
         ) from held
+
+
+def _renew_session(connection: Connection) -> None:
+    """Close the connection (the pool opens another in its place), the loop no longer watching its socket."""
+    connection.leave_the_loop()
+    connection.close()
 
 
 def _first_line(error: Exception) -> str:
@@ -405,6 +459,8 @@ def _unavailable_on_connection_errors() -> Iterator[None]:
         yield
     except psycopg.errors.LockNotAvailable as exc:
         raise LockHeldElsewhere(f"another session held a lock this call needed: {_first_line(exc)}") from exc
+    except psycopg.errors.ReadOnlySqlTransaction as exc:
+        raise StoreUnavailable(READ_ONLY_DATABASE) from exc
     except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as exc:
         # The latter: this replica was frozen mid-call for longer than the database waits (_configure).
         raise StoreUnavailable(str(exc)) from exc

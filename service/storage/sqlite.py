@@ -70,6 +70,7 @@ _UNAVAILABLE_CODES = frozenset(
         sqlite3.SQLITE_IOERR,
         sqlite3.SQLITE_CANTOPEN,
         sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,  # the file system remounted read-only under the server, the file moved away
         sqlite3.SQLITE_PROTOCOL,
         sqlite3.SQLITE_NOTADB,  # the file is not a SQLite database (a wrong path, say)
         sqlite3.SQLITE_CORRUPT,
@@ -175,6 +176,10 @@ class SqliteUnitOfWork(SqlUnitOfWork):
         if self._locks is not None:
             self._lock_user(user_key)
         return super().lock_line(user_key, latest_event=latest_event)
+
+    def require_writable(self) -> None:
+        """Nothing to ask: no setting makes a SQLite ledger opened for writing refuse writes (PostgreSQL's standby
+        does), and its health follows the ledger file instead (EmbeddedLedgerCheck, database_health.py)."""
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         if self._held:
