@@ -317,7 +317,10 @@ def _run_case(app: DecisionApp, store: Store, pseudonyms: Pseudonyms, case: Rule
     try:
         seed_case(store, pseudonyms, app.user_key(user_id), data)
         result = call_case(app, data, user_id)
-        return CaseOutcome(case, _compare(case.spec["expect"], result), result.meta.rules_fired)
+        failures = _compare(case.spec["expect"], result)
+        if failures:  # what the service made of a value the case gives may be why (an amount with a login: 0)
+            failures += [f"note: {note}" for note in data.notes]
+        return CaseOutcome(case, failures, result.meta.rules_fired)
     except InvalidRequest as refused:  # the service refused the call: name each field it refused
         return _not_run(case, request_issues(refused))
     except StoreUnavailable as error:  # the scratch ledger, not the case: a full disk, say
