@@ -6,9 +6,10 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -93,6 +94,19 @@ def test_the_pool_recovers_when_the_server_terminates_its_connections(
     store.close()
 
 
+def fails_until_said(store: Store, logs: list[MutableMapping[str, Any]], reason: str) -> None:
+    """Calls fail StoreUnavailable until the store has logged store.ledger_replaced with `reason`. The pool
+    reconnects in the background, so a call may time out before any attempt has met the change: the caller
+    retries, as callers do, for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        with pytest.raises(StoreUnavailable):
+            save_a_line(store)
+        if any(str(line.get("reason", "")).startswith(reason) for line in logs):
+            return
+        assert time.monotonic() < deadline, f"no connection attempt found that {reason}"
+
+
 def test_a_store_whose_database_was_replaced_under_it_writes_nothing_there_until_its_ledger_is_back(
     postgres_url: str, postgres_admin_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,20 +117,19 @@ def test_a_store_whose_database_was_replaced_under_it_writes_nothing_there_until
     store = open_store(postgres_url, timeout=1, pool_size=2)
     schema = parse_qs(urlsplit(postgres_url).query)["application_name"][0]
     save_a_line(store)
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+    # Each change in one transaction: the pool reconnects meanwhile, and must not see a state in between.
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin, admin.transaction():
         admin.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_kept"')  # the ledger, put aside
         admin.execute(f'CREATE SCHEMA "{schema}"')
     terminate_connections(postgres_url, postgres_admin_url)
     try:
         with capture_logs() as logs:
-            with pytest.raises(StoreUnavailable):  # no tables: unavailable, as a database away is
-                save_a_line(store)
+            fails_until_said(store, logs, "the database holds no ledger")  # unavailable, as a database away is
             replacement = open_store(postgres_url)  # another replica migrates: a new ledger, a new secret
-            with pytest.raises(StoreUnavailable):
-                save_a_line(store)
+            fails_until_said(store, logs, "the database holds another ledger")
             assert line_is_readable(replacement) is False
             replacement.close()
-            with psycopg.connect(postgres_admin_url, autocommit=True) as admin:  # the ledger restored
+            with psycopg.connect(postgres_admin_url, autocommit=True) as admin, admin.transaction():  # restored
                 admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
                 admin.execute(f'ALTER SCHEMA "{schema}_kept" RENAME TO "{schema}"')
             terminate_connections(postgres_url, postgres_admin_url)
