@@ -5,6 +5,7 @@ record as `decisiond decisions show` prints it (recorded_facts.case_of_record)."
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
@@ -16,24 +17,28 @@ import structlog
 from service.app.pseudonyms import Pseudonyms
 from service.app.rules import combined_outcome
 from service.app.scoring import LimitDerivation, offer_limit, score_applicant
-from service.app.usecases import DecisionApp
+from service.app.usecases import KEPT_AS_KEYED_HASH, DecisionApp
 from service.case_input import CaseInput, attribute_check, case_shape_issues, read_case_input
 from service.case_yaml import CaseIssue, CaseRefused, FieldPath, build, field_label, line_of, read_yaml
 from service.domain.errors import InvalidRequest
 from service.domain.limits import apr
 from service.domain.money import decimal_text, format_fen_as_yuan
 from service.engine import problems as P
-from service.engine.bundle import RuleBundle
+from service.engine.bundle import RuleBundle, equality_written, membership_written
 from service.engine.catalogue import FieldType, RuleSetKind
 from service.engine.model import BinMatch, FiredRule, Outcome
+from service.engine.nodes import field_refs
 from service.engine.problems import RuleProblem, problem
 from service.recorded_facts import (
+    FEATURE_PREFIX,
+    LISTED,
     RECORDING_CALLS,
     RecordedFacts,
     case_of_record,
     is_printed_record,
     is_recorded_key,
     recorded_facts,
+    unrecorded,
 )
 from service.rule_tests import FixedClock, call_case, load_bundle_or_report, request_issues, seed_case
 from service.storage import open_store
@@ -128,7 +133,8 @@ def _explain(bundle: RuleBundle, case_file: Path) -> list[RuleProblem] | tuple[_
             raise CaseRefused([NEITHER_CASE_NOR_RECORD])
         recorded, issues = RecordedFacts(), list[CaseIssue]()
         if isinstance(spec, dict):  # a record's features and list memberships, given as they are recorded
-            recorded, issues = recorded_facts(spec, spec.get("call"), bundle)
+            other_rules = record is not None and _decided_under_other_rules(record, bundle)
+            recorded, issues = recorded_facts(spec, spec.get("call"), bundle, other_rules=other_rules)
             spec = {key: value for key, value in spec.items() if not is_recorded_key(key)}
         issues += case_shape_issues(spec, for_test=False)
         if issues or not isinstance(spec, dict):
@@ -186,19 +192,31 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
         flags = [f"{f.code} (rule {f.rule_id}, severity {f.severity.value})" for f in result.flags]
         label = "fraud flags" if hasattr(result, "reasons") else "flags"
         print(f"  {label} {', '.join(flags) or '(none)'}", file=out)
+    unknown = _not_in_the_record(bundle, recorder, call)
+    if recorder.record is not None:  # next to the outcome, which they may make another than the call's
+        _print_unknown(out, bundle, recorder, call, recorder.record, unknown)
     if recorder.bins or call in {"ScoreUser", "GrantLimit"}:
         _print_scorecard(out, bundle, recorder.bins, getattr(result, "score", None))
     for kind, facts in recorder.asked.items():
         print(f"\n{TITLES[kind]}", file=out)
-        for trace in bundle.explain(kind, facts):
+        for spec, trace in zip(bundle.rule_specs(kind), bundle.explain(kind, facts), strict=True):
+            read = [name for name in dict.fromkeys(ref.name for ref in field_refs(spec.expr)) if name in unknown]
             if trace.matched:
-                print(f"  {trace.rule_id:<10} MATCHED", file=out)
+                print(f"  {trace.rule_id:<10} MATCHED" + (f" ({NOT_RECORDED}: {', '.join(read)})" if read else ""),
+                      file=out)
             else:
-                print(f"  {trace.rule_id:<10} no: {'; '.join(trace.failed)}", file=out)
+                failed = [_value_unknown(part, read) for part in trace.failed]
+                print(f"  {trace.rule_id:<10} no: {'; '.join(failed)}", file=out)
     if recorder.recorded.taken_on_trust:
         print("\n(the listed entries are taken from the decision record as the rules that decided it found them, not "
               "checked against this folder's lists: a check under another bundle version must not rely on them)",
               file=out)
+    if recorder.recorded.set_aside and recorder.record is not None:
+        aside = recorder.recorded.set_aside
+        entries = ", ".join(f'"{entry}"' for entry in aside)  # as the record writes them, quotes and all
+        what = f"entry {entries}, a test" if len(aside) == 1 else f"entries {entries}, tests"
+        print(f"\n(set aside: the record's listed {what} the rules that decided it (bundle "
+              f"{recorder.record.get('ruleset_version') or '(none)'}) make and this folder's rules do not)", file=out)
     if call in RECORDING_CALLS and not recorder.recorded.given:
         print("\n(the features were worked out from the input's history; to explain a decision from its record, give"
               " the record's device, ip, features.* and listed entries: docs/rules.md)", file=out)
@@ -214,13 +232,73 @@ def _print(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, resu
         _print_record(out, bundle, recorder.record)
 
 
+NOT_RECORDED = "not in the record"
+
+
+def _decided_under_other_rules(record: Mapping[str, object], bundle: RuleBundle) -> bool:
+    digest = record.get("ruleset_digest")
+    return bool(digest) and digest != bundle.digest
+
+
+def _not_in_the_record(bundle: RuleBundle, recorder: _Recorder, call: str) -> tuple[str, ...]:
+    """The fields the rules read that the explained record does not keep (recorded_facts.unrecorded): none for a
+    case, nor, under the rules that decided it, for a record made since records keep the features."""
+    request = recorder.record.get("request") if recorder.record is not None else None
+    if call not in RECORDING_CALLS or not recorder.asked or not isinstance(request, dict):
+        return ()
+    return unrecorded(call, request, bundle.reads(*recorder.asked))
+
+
+def _print_unknown(out: TextIO, bundle: RuleBundle, recorder: _Recorder, call: str, record: Mapping[str, object],
+                   unknown: tuple[str, ...]) -> None:
+    """What the record cannot say that these rules ask, and what the explanation took in its place: the fields it
+    does not keep, and, under other rules, whether its hashed values were on these rules' lists or equalled their
+    texts (it says so only for the tests of the rules that decided it)."""
+    version = record.get("ruleset_version") or "(none)"
+    seen = {name: value for facts in recorder.asked.values() for name, value in facts.items()}
+    if unknown:
+        said = f"the record does not keep {', '.join(unknown)}, which these rules read"
+        if _decided_under_other_rules(record, bundle):
+            said += f": the rules that decided it (bundle {version}) did not read them"
+        empty = [name for name in unknown if isinstance(seen.get(name), str)]
+        features = [name for name in unknown if name.startswith(FEATURE_PREFIX)]
+        zero = [name for name in unknown if name not in empty and name not in features]
+        taken = [f"{', '.join(names)} as {what}" for names, what in (
+            (empty, "empty"), (zero, "zero"), (features, "if the user had no history before the call")) if names]
+        print(f"  ({said}. This outcome takes {'; '.join(taken)}: the call itself may have been decided "
+              "otherwise under these rules)", file=out)
+    if call not in RECORDING_CALLS or not _decided_under_other_rules(record, bundle):
+        return  # the record names every test of its own rules that held: one it does not name did not
+    kinds = tuple(recorder.asked)  # of the values kept as they are, not as hashes, explain asks the lists itself
+    tests = [(name, membership_written(name, list_name)) for name, list_name in bundle.list_tests(kinds)
+             if name in KEPT_AS_KEYED_HASH]
+    tests += [(name, equality_written(name, text)) for name, text in bundle.text_tests(kinds, KEPT_AS_KEYED_HASH)]
+    request = record.get("request")
+    listed = request.get(LISTED) if isinstance(request, dict) else None
+    open_tests = [written for name, written in tests if name not in unknown and seen.get(name) not in ("", None)
+                  and not (isinstance(listed, list) and written in listed)]  # an empty value is on no list
+    if open_tests:
+        print(f"  (the record names only what the rules that decided it (bundle {version}) found on their lists and "
+              f"texts: whether {', '.join(open_tests)} held under these rules it does not say; this outcome takes it "
+              "that they did not)", file=out)
+
+
+def _value_unknown(part: str, names: list[str]) -> str:
+    """A failed part of a condition with the value of each of `names` (fields the record does not keep) said to be
+    unknown, not shown as the empty or zero value the rules were given: `channel.ip == '10.9.9.9' (channel.ip = (not
+    in the record))`. Such values print without commas or brackets."""
+    for name in names:
+        part = re.sub(rf"(?:(?<=\()|(?<=, )){re.escape(name)} = [^,()]*", f"{name} = ({NOT_RECORDED})", part)
+    return part
+
+
 def _print_record(out: TextIO, bundle: RuleBundle, record: Mapping[str, object]) -> None:
     """Which record was explained, what it recorded, and whether this folder holds the rules that decided it."""
     version, digest = record.get("ruleset_version"), record.get("ruleset_digest")
     print(f"\n(explained from decision record {record.get('decision_id', '(no decision_id)')}, which recorded outcome "
           f"{record.get('outcome', '(none)')} under rule bundle {version or '(none)'} (digest {digest or '(none)'}))",
           file=out)
-    if digest and digest != bundle.digest:
+    if _decided_under_other_rules(record, bundle):
         print(f"(this folder holds other rules than those that decided it: explain it under those the ledger kept, "
               f"decisiond rules export --digest {digest} FOLDER)", file=out)
 

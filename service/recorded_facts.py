@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from service.app.usecases import KEPT_AS_KEYED_HASH
+from service.app.usecases import KEPT_AS_KEYED_HASH, RECORDED_WHEN_READ
 from service.case_input import APPLICANT_AMOUNTS, CALL_RULE_SETS, CALLS, AmountError, parse_amount, shown
 from service.case_yaml import CaseIssue, CaseRefused
 from service.domain.money import MAX_FEN, format_fen_as_yuan
@@ -45,6 +45,7 @@ class RecordedFacts:
     equal: tuple[tuple[str, str], ...] = ()  # (field, text): the field's value was this text the rules name
     hashes: dict[str, str] = field(default_factory=dict)  # by field name: the record's keyed hash of its value
     compared: dict[str, frozenset[str]] = field(default_factory=dict)  # by field: the texts the rules compare it with
+    set_aside: tuple[str, ...] = ()  # a record's listed entries for tests only the rules that decided it make
 
     @property
     def given(self) -> bool:
@@ -73,10 +74,11 @@ def is_recorded_key(key: object) -> bool:
     return isinstance(key, str) and (key in (LISTED, DEVICE, IP) or key.startswith(FEATURE_PREFIX))
 
 
-def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle) -> tuple[RecordedFacts,
-                                                                                             list[CaseIssue]]:
+def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle, *, other_rules: bool = False
+                   ) -> tuple[RecordedFacts, list[CaseIssue]]:
     """The recorded facts an explain input gives (top-level `features.*` keys and `listed`), and what is wrong with
-    them."""
+    them. `other_rules`: the input is a decision record made under other rules than `bundle`'s, whose listed entries
+    may name tests only those rules make; those are set aside rather than refused, as the record was not edited."""
     given = {key: value for key, value in spec.items() if is_recorded_key(key)}
     if not given:
         return RecordedFacts(), []
@@ -109,9 +111,10 @@ def recorded_facts(spec: Mapping[str, object], call: object, bundle: RuleBundle)
             issues.append(CaseIssue((key,), bad.message, bad.hint, P.WRONG_SHAPE))
     kinds = CALL_RULE_SETS[str(call)]
     texts = bundle.text_tests(kinds, KEPT_AS_KEYED_HASH)
-    listed, equal, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds), texts)
+    listed, equal, set_aside, listed_issues = _listed(given.get(LISTED), bundle.list_tests(kinds), texts,
+                                                      other_rules)
     compared = bundle.texts_compared(kinds, KEPT_AS_KEYED_HASH)
-    return RecordedFacts(features, listed, device, equal, hashes, compared), issues + listed_issues
+    return RecordedFacts(features, listed, device, equal, hashes, compared, set_aside), issues + listed_issues
 
 
 class _Refused(Exception):
@@ -162,23 +165,30 @@ _WORDS = {FieldType.INT: "a whole number of 0 or more", FieldType.BOOL: "true or
           FieldType.DECIMAL: "a number of 0 or more", FieldType.MONEY: "an amount"}
 
 
-def _listed(value: object, tests: tuple[tuple[str, str], ...], texts: tuple[tuple[str, str], ...]
-            ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], list[CaseIssue]]:
+def _listed(value: object, tests: tuple[tuple[str, str], ...], texts: tuple[tuple[str, str], ...],
+            other_rules: bool) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...],
+                                        list[CaseIssue]]:
     """The list memberships (`field in lists.NAME`) and the equalities (`field == 'text'`) a `listed` entry gives,
-    each one a test the call's rules make."""
+    each one a test the call's rules make, and, of a record made under other rules (`other_rules`), the entries for
+    tests these rules do not make: set aside, for the record is as its rules wrote it and copying it again would
+    change nothing."""
     if value is None:
-        return (), (), []
+        return (), (), (), []
     known = {membership_written(name, list_name): (False, name, list_name) for name, list_name in tests}
     known |= {equality_written(name, text): (True, name, text) for name, text in texts}
     hint = f"copy the record's listed entries as they are: {_some(list(known))}" if known else \
         "remove it: no rule of this call looks in a list or compares a value the record keeps as a hash with a text"
     if not isinstance(value, list):
-        return (), (), [CaseIssue((LISTED,), f"must be a list, not {shown(value)}", hint, P.WRONG_SHAPE)]
+        return (), (), (), [CaseIssue((LISTED,), f"must be a list, not {shown(value)}", hint, P.WRONG_SHAPE)]
     listed: list[tuple[str, str]] = []
     equal: list[tuple[str, str]] = []
+    set_aside: list[str] = []
     issues: list[CaseIssue] = []
     for index, entry in enumerate(value):
         test = known.get(entry) if isinstance(entry, str) else None
+        if test is None and other_rules and isinstance(entry, str):
+            set_aside.append(entry)
+            continue
         if test is None:
             quote = '"' if isinstance(entry, str) and "'" in entry else "'"  # "channel.ip == '10.9.9.8'"
             written_as = f"{quote}{entry}{quote}" if isinstance(entry, str) and len(entry) <= 120 else shown(entry)
@@ -188,7 +198,7 @@ def _listed(value: object, tests: tuple[tuple[str, str], ...], texts: tuple[tupl
             continue
         is_text, name, other = test
         (equal if is_text else listed).append((name, other))
-    return tuple(listed), tuple(equal), issues
+    return tuple(listed), tuple(equal), tuple(set_aside), issues
 
 
 _SHOWN_ENTRIES = 5  # a hint names at most this many entries
@@ -212,6 +222,7 @@ _EVENT_FROM_RECORD = {  # the call's own values: the record's key -> the input's
     "FlagTransaction": ("transaction", {"type": "type", "amount": "amount", "counterparty": "counterparty_id",
                                         "merchant_category": "merchant_category"}),
 }
+_KEPT_WITHOUT_A_LINE = frozenset({"days_past_due", "daily_interest_rate"})
 _FEN_KEYS = frozenset({"amount", "line_credit_limit", "line_outstanding", *APPLICANT_AMOUNTS})
 
 
@@ -242,7 +253,9 @@ def case_of_record(record: Mapping[str, object], money_attributes: frozenset[str
     kept = {key: _in_cny(value) if key in _FEN_KEYS else value for key, value in request.items()}
     case: dict[str, object] = {"call": rpc}
     line = {_LINE_FROM_RECORD[key]: value for key, value in kept.items() if key in _LINE_FROM_RECORD}
-    if line:  # none: the user had no line when the call was decided (or, for an older grant's record, unrecorded)
+    # None: the user had no line when the call was decided (or, for an older grant's record, unrecorded). Its days
+    # past due and rate alone are no line: a record keeps them whenever its rules read them, 0 for no line.
+    if line.keys() - _KEPT_WITHOUT_A_LINE:
         case["credit_line"] = line
     if rpc in _EVENT_FROM_RECORD:
         section, keys = _EVENT_FROM_RECORD[str(rpc)]
@@ -257,6 +270,28 @@ def case_of_record(record: Mapping[str, object], money_attributes: frozenset[str
                                        for name, value in attributes.items()}
         case["applicant"] = applicant
     return case
+
+
+def unrecorded(rpc: str, request: Mapping[str, object], reads: frozenset[str]) -> tuple[str, ...]:
+    """Of the fields `reads` (those the rules explaining a drawdown's or an account event's record read), those the
+    record's `request` does not keep. A record keeps a line's days past due and rate, the city, the merchant category,
+    the IP (as a keyed hash) and the features of the history only when the rules that decided it read them: under
+    those rules none is missing, but under others a missing one stands for a value the record cannot tell, which an
+    explanation must not show as if it were the empty or zero value it is taken as. A line's fields are known without
+    a line (it had none), and a drawdown has no merchant category."""
+    had_line = "line_status" in request
+    missing = []
+    for name in sorted(reads):
+        key = _KEPT_WHEN_READ.get(name, name if name.startswith(FEATURE_PREFIX) else None)
+        if key is None or key in request or name in _NEVER_GIVEN.get(rpc, ()):
+            continue
+        if had_line or not name.startswith("line."):
+            missing.append(name)
+    return tuple(missing)
+
+
+_KEPT_WHEN_READ = {**dict(RECORDED_WHEN_READ), "channel.ip": IP}  # a field -> the record's key, kept when read
+_NEVER_GIVEN = {"AuthorizeDrawdown": ("transaction.merchant_category",)}  # empty for every call of its kind
 
 
 def _in_cny(value: object) -> object:
