@@ -24,6 +24,7 @@ from typing import TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from service.domain.money import format_fen_as_yuan
+from service.domain.request_limits import MAX_ATTRIBUTES  # a request carries no more: a bundle may declare no more
 from service.engine import oracle
 from service.engine import problems as P
 from service.engine.answer_size import answers_too_large, largest_answers
@@ -42,7 +43,6 @@ from service.engine.yamlsrc import FileReader, SourceFile, compose
 
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 ATTRIBUTE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-MAX_ATTRIBUTES = 100
 MAX_REASONS = 1000
 MAX_LIST_ENTRIES = 100_000
 # All lists together: as many entries as four full lists. Every entry is held in memory by the checker and, for the
