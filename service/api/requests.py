@@ -243,6 +243,28 @@ def drawdown_command(request: pb.AuthorizeDrawdownRequest) -> DrawdownCommand:
     return command
 
 
+def _too_far_ahead(ahead: timedelta) -> str:
+    """The refusal of an event time further ahead of the server's clock than MAX_CLOCK_SKEW: a time a little ahead is
+    accepted (a reporter's clock running fast), so the message gives the bound and how far ahead this one is."""
+    return (
+        f"must be at most {MAX_CLOCK_SKEW // timedelta(minutes=1)} minutes ahead of the server's clock, and is"
+        f" {_duration(ahead)} ahead: check the reporting system's clock, or leave the time out to have the event"
+        " recorded at the time the server receives it"
+    )
+
+
+def _duration(span: timedelta) -> str:
+    """A positive span in whole seconds, rounded up (a span just over the bound never reads as the bound itself), in
+    its two largest units: "5 min 30 s", "2 h 5 min", "3 days 4 h"."""
+    seconds = -(-span // timedelta(seconds=1))
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [(days, "day" if days == 1 else "days"), (hours, "h"), (minutes, "min"), (seconds, "s")]
+    first = next(i for i, (amount, _unit) in enumerate(parts) if amount)
+    return " ".join(f"{amount} {unit}" for amount, unit in parts[first:first + 2] if amount)
+
+
 def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> TransactionCommand:
     check = _Checker()
     request_id = check.identifier(request.request_id, "request_id")
@@ -262,7 +284,7 @@ def transaction_command(request: pb.FlagTransactionRequest, now: datetime) -> Tr
             check.fail("transaction.occurred_at", "is not a valid timestamp")
         else:
             if occurred_at > now + MAX_CLOCK_SKEW:
-                check.fail("transaction.occurred_at", "must not be in the future")
+                check.fail("transaction.occurred_at", _too_far_ahead(occurred_at - now))
             elif occurred_at < EARLIEST_EVENT:
                 check.fail("transaction.occurred_at", "must not be before 1970-01-01")
     amount = check.money(t, "amount", "transaction.amount", required=moves_money, positive=moves_money)

@@ -117,10 +117,10 @@ class UnitOfWork(Protocol):
     def history_summary(
         self, user_key: str, at: datetime, *, device_id: str = "", counterparty_id: str = ""
     ) -> HistorySummary:
-        """In one read of the user's history: its events before `at` summed over the fraud features' windows
-        (drawdowns and transfers out with occurred_at in [at - 1 h, at), credential changes in [at - 24 h, at);
-        fraud_features.py); whether any event before `at` came from `device_id` (never for an empty id); and when
-        the history first names `counterparty_id` (None for an empty id or one never named)."""
+        """In one read of the user's history: its events up to `at` summed over the fraud features' windows
+        (drawdowns and transfers out with occurred_at in [at - 1 h, at], credential changes in [at - 24 h, at];
+        fraud_features.py); whether any event at or before `at` came from `device_id` (never for an empty id); and
+        when the history first names `counterparty_id` (None for an empty id or one never named)."""
 
     def require_writable(self) -> None:
         """StoreUnavailable unless the database takes this unit of work's writes: every call writes, so a database

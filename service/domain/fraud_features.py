@@ -1,9 +1,10 @@
 """Fraud features of one account event from the user's recent history: the catalogue's `features.*` fields.
 
-Windows are half-open and end at the current event: "the last hour" holds history events with
-occurred_at in [at - 1 h, at), "the last 24 hours" those in [at - 24 h, at), where `at` is the current event's
-occurred_at. History events at exactly `at` (the current event already stored, for one) never count; the
-current event counts only where the catalogue says "this one included". The store sums the history over these
+Windows are closed and end at the current event: "the last hour" holds history events with occurred_at in
+[at - 1 h, at], "the last 24 hours" those in [at - 24 h, at], where `at` is the current event's occurred_at. A
+history event recorded at exactly `at` (another event reported with the same time) counts as before the current
+one; the current event is not stored yet when its history is read, and counts only where the catalogue says "this
+one included". The store sums the history over these
 windows and looks up the event's device and counterparty in it, in one statement (`HistorySummary`, from
 `UnitOfWork.history_summary`), so that a decision costs the same whether the user did three things today or three
 thousand.

@@ -73,6 +73,14 @@ _REPAYMENT_METHOD = {member.value: member for member in RepaymentMethod}
 # sum of valid amounts overflows SQLite's 64 bits. The device and the counterparty are looked up in the same
 # statement, each in its own index (a round trip and a statement fewer per decision than three queries). The
 # statement and its fixed parameters are built once, here, not on every decision.
+#
+# "Before" the event at `at` includes the events recorded at `at` itself (occurred_at <= at): two events a reporter
+# sends with the same time (a password change and a drawdown in the same second) came one after the other, and the
+# one recorded first is history for the second. The event being decided is appended after its summary is read, so it
+# never counts for itself, and an event recorded with a later time than a backdated one still never counts for it.
+# A call timed by the server comes after the user's latest event (decision_time): it sees the same events either way.
+# The windows' lower bounds are unchanged (an event exactly an hour or 24 hours before is in, a microsecond more is
+# out). `<=` is a range on the same index columns as `<`, and the same indexes serve it.
 _SPLIT = 1_000_000
 _CREDENTIAL_CHANGE_VALUES = {f"credential_change_{i}": kind.value for i, kind in enumerate(sorted(CREDENTIAL_CHANGES))}
 _SUMMARISED_EVENT_TYPES = {
@@ -89,11 +97,11 @@ _HISTORY_SUMMARY = (
     f" SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_MILLIONS} END), SUM(CASE WHEN {_IN_HOUR_TRANSFER} THEN {_REST} END),"
     f" COUNT(CASE WHEN event_type IN ({', '.join(f'%({name})s' for name in _CREDENTIAL_CHANGE_VALUES)}) THEN 1 END)"
     ", EXISTS (SELECT 1 FROM account_events WHERE user_key = %(user_key)s AND device_id = %(device_id)s"
-    " AND device_id <> '' AND occurred_at < %(at)s)"
+    " AND device_id <> '' AND occurred_at <= %(at)s)"
     ", (SELECT occurred_at FROM account_events WHERE user_key = %(user_key)s AND counterparty_id = %(counterparty_id)s"
     " AND counterparty_id <> '' ORDER BY occurred_at LIMIT 1)"
     " FROM account_events"
-    " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at < %(at)s"
+    " WHERE user_key = %(user_key)s AND occurred_at >= %(day_ago)s AND occurred_at <= %(at)s"
 )
 
 

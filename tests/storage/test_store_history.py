@@ -21,7 +21,7 @@ def test_history_summary_sums_the_hours_drawdowns_and_transfers_and_the_days_cre
     events = [
         an_event(DRAWDOWN, at=at - HOUR, amount=1_000),  # exactly an hour before: counted
         an_event(DRAWDOWN, at=at - HOUR + MICROSECOND, amount=2_000),
-        an_event(DRAWDOWN, at=at, amount=4_000),  # at the same instant (the event itself, stored): not before it
+        an_event(DRAWDOWN, at=at, amount=4_000),  # at the same instant, recorded before the event decided: counted
         an_event(DRAWDOWN, at=at - HOUR - MICROSECOND, amount=8_000),  # just over an hour: not counted
         an_event(TRANSFER_OUT, at=at - minutes(30), amount=400_000, counterparty_id="cp-1"),
         an_event(TRANSFER_OUT, at=at - minutes(90), amount=600_000),  # outside the hour
@@ -36,8 +36,8 @@ def test_history_summary_sums_the_hours_drawdowns_and_transfers_and_the_days_cre
 
     with store.unit_of_work() as uow:
         assert uow.history_summary(USER, at) == HistorySummary(
-            drawdowns_last_hour=2,
-            drawdown_amount_last_hour=3_000,
+            drawdowns_last_hour=3,
+            drawdown_amount_last_hour=7_000,
             transfer_out_last_hour=400_000,
             credential_changed_last_24h=False,
         )
@@ -47,7 +47,7 @@ def test_history_summary_sums_the_hours_drawdowns_and_transfers_and_the_days_cre
 
 @pytest.mark.parametrize("change", [EventType.PASSWORD_CHANGE, EventType.PHONE_CHANGE])
 @pytest.mark.parametrize(
-    ("ago", "changed"), [(DAY, True), (DAY - MICROSECOND, True), (DAY + MICROSECOND, False), (timedelta(0), False)]
+    ("ago", "changed"), [(DAY, True), (DAY - MICROSECOND, True), (DAY + MICROSECOND, False), (timedelta(0), True)]
 )
 def test_a_credential_change_counts_within_the_24_hours_before(
     store: Store, change: EventType, ago: timedelta, changed: bool
@@ -84,7 +84,7 @@ def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: S
         return rng.choice([*devices, "dev-unknown"]), rng.choice([*counterparties, "cp-unknown"])
 
     questions = [(T0 + timedelta(minutes=rng.randrange(0, 42 * 60)), *asked()) for _ in range(25)]
-    # exactly at an event, about its own device and counterparty: the event is not before itself
+    # exactly at an event, about its own device and counterparty: recorded at that instant, it counts as before it
     questions += [(e.occurred_at, e.device_id, e.counterparty_id) for e in rng.sample(events, 40)]
     questions += [(e.occurred_at + HOUR, *asked()) for e in rng.sample(events, 10)]  # an event at the hour's start
     mine = [e for e in events if e.user_key == USER]
@@ -95,7 +95,7 @@ def test_history_summary_agrees_with_the_windows_counted_event_by_event(store: S
 
 
 def _counted(history: list[HistoryEvent], at: datetime, device_id: str, counterparty_id: str) -> HistorySummary:
-    last_hour = [e for e in history if at - HOUR <= e.occurred_at < at]
+    last_hour = [e for e in history if at - HOUR <= e.occurred_at <= at]
     drawdowns = [e.amount for e in last_hour if e.event_type is DRAWDOWN]
     naming = [e.occurred_at for e in history if counterparty_id and e.counterparty_id == counterparty_id]
     return HistorySummary(
@@ -103,9 +103,9 @@ def _counted(history: list[HistoryEvent], at: datetime, device_id: str, counterp
         drawdown_amount_last_hour=sum(drawdowns),
         transfer_out_last_hour=sum(e.amount for e in last_hour if e.event_type is TRANSFER_OUT),
         credential_changed_last_24h=any(
-            e.event_type in CREDENTIAL_CHANGES for e in history if at - DAY <= e.occurred_at < at
+            e.event_type in CREDENTIAL_CHANGES for e in history if at - DAY <= e.occurred_at <= at
         ),
-        device_seen_before=bool(device_id) and any(e.device_id == device_id and e.occurred_at < at for e in history),
+        device_seen_before=bool(device_id) and any(e.device_id == device_id and e.occurred_at <= at for e in history),
         counterparty_first_seen=min(naming, default=None),
     )
 
@@ -122,7 +122,8 @@ def test_a_device_is_seen_only_through_the_users_own_earlier_events(store: Store
     with store.unit_of_work() as uow:
         assert seen("dev-1", T0 + minutes(1))
         assert seen("dev-1", T0 + DAY * 400)  # over the whole history, not a window
-        assert not seen("dev-1", T0)  # "before" is strict
+        assert seen("dev-1", T0)  # recorded at the same instant: before it
+        assert not seen("dev-1", T0 - MICROSECOND)
         assert not seen("dev-2", T0 + minutes(1))
         assert not seen("", T0 + minutes(10))  # an empty id names no device
 
