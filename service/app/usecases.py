@@ -321,7 +321,7 @@ class DecisionApp:
             rules_fired = tuple(f.rule_id for f in fired)
             outcome = combined_outcome(fired)
             result = FlagResult(risk_level(fired), outcome, flags_of(fired), self._meta(bundle, context, rules_fired))
-            minimised = _minimised_transaction(command)
+            minimised = _minimised_transaction(command, event.occurred_at)
             minimised.update(_what_the_rules_saw(record, line))
             minimised.update(self._facts_read(bundle, FRAUD_RULES, facts, reads))
             # the counterparty as the history keeps it, and the history event this call appended
@@ -472,10 +472,17 @@ def _minimised_drawdown(command: DrawdownCommand) -> dict[str, object]:
     }
 
 
-def _minimised_transaction(command: TransactionCommand) -> dict[str, object]:
-    return {
+def _minimised_transaction(command: TransactionCommand, placed_at: datetime) -> dict[str, object]:
+    """The event as sent, and, when the history holds it at another time than the one sent (a time ahead of the
+    server's clock, held at the decision's), that time as `occurred_at_recorded`: so whoever rebuilds a history
+    from records places the event where the rules placed it. Only then, so that the records of every other event
+    read as before (the request digest is of the request as sent, whatever the record keeps)."""
+    minimised: dict[str, object] = {
         "type": command.event_type.value,
         "amount": command.amount,
         "occurred_at": command.occurred_at.isoformat() if command.occurred_at else None,
         "channel_country": command.channel.country,
     }
+    if command.occurred_at is not None and placed_at != command.occurred_at:
+        minimised["occurred_at_recorded"] = placed_at.isoformat()
+    return minimised

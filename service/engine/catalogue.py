@@ -181,7 +181,8 @@ LINE_FIELDS = (
     Field("line.status", S, "credit line status; NONE when the user has no line", _STATUSES),
     Field("line.credit_limit", M, "the line's credit limit", carries=_NEVER_NEGATIVE),
     Field("line.outstanding_principal", M, "principal drawn and not yet repaid", carries=_NEVER_NEGATIVE),
-    Field("line.available_limit", M, "credit limit minus outstanding principal, before this request; never negative",
+    Field("line.available_limit", M, "credit limit minus outstanding principal, before this request, whatever "
+          "`line.status` (not 0 on a FROZEN or CLOSED line, which the answers give as 0); never negative",
           carries=_NEVER_NEGATIVE),
     Field("line.daily_interest_rate", D, "the line's daily interest rate"),
     Field("line.days_past_due", I, "days the oldest instalment whose principal is not fully repaid (repayments "
@@ -192,7 +193,8 @@ LINE_FIELDS = (
 )
 
 CHANNEL_FIELDS = (
-    Field("channel.device_id", S, "device the request came from", carries=_id("a device id")),
+    Field("channel.device_id", S, "device the request came from, exactly as sent (`Phone-1` and `phone-1` are two "
+          "devices)", carries=_id("a device id")),
     Field("channel.ip", S, "IP address the request came from, in the one form the service gives every address: IPv4 "
           "dotted (203.0.113.7), IPv6 compressed in lower case (2001:db8::1), an IPv4 address within IPv6 "
           "(::ffff:203.0.113.7) as IPv4; empty if unknown", carries=_IP_ADDRESS),
@@ -210,7 +212,7 @@ DRAWDOWN_FIELDS = (
     Field(
         "drawdown.share_of_available_limit",
         D,
-        "amount / available limit before this request (1 when nothing is available)",
+        "amount / `line.available_limit`, whatever the line's status (1 when nothing is available)",
     ),
 )
 
@@ -221,14 +223,16 @@ ZERO_WITHOUT_MONEY = ("transaction.amount", "transaction.share_of_available_limi
 TRANSACTION_FIELDS = (
     Field("transaction.type", S, "what happened on the account", _TXN_TYPES),
     Field("transaction.amount", M, "amount moved; 0 for events that move no money", carries=_AMOUNT),
-    Field("transaction.counterparty_id", S, "who receives the money; empty if nobody",
+    Field("transaction.counterparty_id", S, "who receives the money, exactly as sent (`CP-1` and `cp-1` are two); "
+          "empty if nobody",
           carries=_id("a counterparty id")),
     Field("transaction.merchant_category", S, "merchant category of a payment; empty if none",
           carries=_text("a merchant category")),
     Field(
         "transaction.share_of_available_limit",
         D,
-        "amount / the line's available limit before this event (1 when nothing is available, 0 without a line)",
+        "amount / `line.available_limit`, whatever the line's status and, for a backdated event, as it is now (1 "
+        "when nothing is available; 0 without a line or for an event that moves no money)",
     ),
 )
 
@@ -240,11 +244,13 @@ FEATURE_FIELDS = (
           "features.drawdowns_last_hour counts them",
           carries=_NEVER_NEGATIVE),
     Field("features.credential_changed_last_24h", B, "a password or phone change in the 24 hours before this event"),
-    Field("features.device_seen_before", B, "this device appears in the user's earlier history"),
+    Field("features.device_seen_before", B, "this device, its id exactly as sent, appears in the user's earlier "
+          "history"),
     Field(
         "features.counterparty_new_last_24h",
         B,
-        "the counterparty first appeared in the user's history less than 24 hours ago (or appears now)",
+        "the counterparty, its id exactly as sent, first appeared in the user's history less than 24 hours ago (or "
+        "appears now)",
     ),
     Field("features.transfer_out_last_hour", M, "transfers out in the last hour, this one included",
           carries=_NEVER_NEGATIVE),
