@@ -107,7 +107,9 @@ class FixedClock:
         return CASE_TIME
 
 
-class _OneBundle:
+class OneBundle:
+    """The Rules port serving one loaded bundle, whatever happens to its folder (rule tests, explain's ledgers)."""
+
     def __init__(self, bundle: RuleBundle) -> None:
         self._bundle = bundle
 
@@ -268,7 +270,7 @@ def run_cases(bundle: RuleBundle, cases: list[RuleCase]) -> Report:
     with tempfile.TemporaryDirectory(prefix="rule-tests-") as scratch:
         store = open_store(f"sqlite:///{Path(scratch) / 'cases.db'}")
         try:
-            app = DecisionApp(store, _OneBundle(bundle), FixedClock())
+            app = DecisionApp(store, OneBundle(bundle), FixedClock())
             pseudonyms = Pseudonyms(store.pseudonym_key())
             found: Counter[str] = Counter()  # problems of each file's cases so far
             for number, case in enumerate(cases):

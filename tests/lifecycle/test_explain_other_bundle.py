@@ -25,7 +25,8 @@ from service.app.ports import Store
 from service.app.usecases import DecisionApp
 from service.cli import main
 from service.domain.model import EventType
-from service.engine.bundle import RuleBundle, load_bundle
+from service.engine.bundle import load_bundle
+from service.rule_tests import OneBundle
 from service.storage import open_store
 from tests.support.server_process import ROOT
 
@@ -86,14 +87,6 @@ def newer_rules(folder: Path) -> Path:
     return rules
 
 
-class _Serving:
-    def __init__(self, bundle: RuleBundle) -> None:
-        self._bundle = bundle
-
-    def current(self) -> RuleBundle:
-        return self._bundle
-
-
 @dataclass(frozen=True)
 class Ledger:
     """A ledger whose decisions were made under the rules of `rules`, and a folder for the auditor's files."""
@@ -129,7 +122,7 @@ def _ledger(tmp_path: Path, rules: Path) -> Iterator[Ledger]:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store, bundle = open_store(url), load_bundle(rules)
     try:
-        yield Ledger(DecisionApp(store, _Serving(bundle), SystemClock()), store, url, rules, tmp_path)
+        yield Ledger(DecisionApp(store, OneBundle(bundle), SystemClock()), store, url, rules, tmp_path)
     finally:
         store.close()
         bundle.close()

@@ -76,7 +76,8 @@ def test_a_case_expecting_a_rule_on_a_password_change_s_amount_to_fire_fails_as_
     assert f"FAIL {rules / 'tests' / 'credential_change.yaml'}:2: a password change carrying 30,000 CNY is referred" \
         in out
     assert "       outcome: expected REVIEW, got APPROVE\n       fires: expected rule FRD-009 to fire\n" in out
-    assert "       note: transaction.amount: a PASSWORD_CHANGE moves no money, so the 30000.00 CNY given is taken as 0" in out
+    assert ("       note: transaction.amount: a PASSWORD_CHANGE moves no money, so the 30000.00 CNY given is taken"
+            " as 0") in out
 
 
 def test_explain_shows_the_amount_of_a_password_change_as_0(rules: Path, tmp_path: Path,

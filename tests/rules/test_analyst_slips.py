@@ -15,10 +15,11 @@ from service.app.clock import SystemClock
 from service.app.usecases import DecisionApp
 from service.cli import main
 from service.engine.bundle import load_bundle
+from service.rule_tests import OneBundle
 from service.storage import open_store
 from tests.rules.test_explain import RULES, explain
 from tests.rules.test_explain_from_record import bundle_with_a_rule, explain_under
-from tests.rules.test_explain_printed_record import Ledger, _Serving, outcome_of
+from tests.rules.test_explain_printed_record import Ledger, outcome_of
 
 HOURLY_AMOUNT_RULE = """  - id: FRD-900
     description: A drawdown whose hour adds up to 1,000 CNY or more
@@ -38,7 +39,7 @@ def test_a_drawdown_referred_for_its_hourly_amount_is_explained_from_its_printed
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store, bundle = open_store(url), load_bundle(hourly_amount_rules)
     try:
-        ledger = Ledger(DecisionApp(store, _Serving(bundle), SystemClock()), store, url, tmp_path)
+        ledger = Ledger(DecisionApp(store, OneBundle(bundle), SystemClock()), store, url, tmp_path)
         ledger.grant()
         ledger.draw(60_000)
         ledger.draw(50_000)

@@ -20,7 +20,8 @@ from service.app.ports import Store
 from service.app.usecases import DecisionApp
 from service.cli import main
 from service.domain.model import EventType, LineStatus, RepaymentMethod
-from service.engine.bundle import RuleBundle, load_bundle
+from service.engine.bundle import load_bundle
+from service.rule_tests import OneBundle
 from service.storage import open_store
 from tests.rules.test_explain import RULES
 
@@ -30,14 +31,6 @@ APPLICANT = ApplicantInput(
     max_days_overdue_24m=0, credit_inquiries_6m=0, financial_assets=30_000_000, account_age_months=96,
     verified_contacts=40, country="CN",
 )
-
-
-class _Serving:
-    def __init__(self, bundle: RuleBundle) -> None:
-        self._bundle = bundle
-
-    def current(self) -> RuleBundle:
-        return self._bundle
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store, bundle = open_store(url), load_bundle(Path(RULES))
     try:
-        yield Ledger(DecisionApp(store, _Serving(bundle), SystemClock()), store, url, tmp_path)
+        yield Ledger(DecisionApp(store, OneBundle(bundle), SystemClock()), store, url, tmp_path)
     finally:
         store.close()
         bundle.close()
