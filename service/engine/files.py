@@ -517,9 +517,12 @@ def copy_bundle(source: Path, target: Path) -> None:
     follow); and, for a link out of the bundle, a link to / (which the checker sees leading out, and never reads).
     Test files larger than MAX_TESTS_BYTES together, which the checker refuses from their sizes, are copied as
     empty (sparse) files of their sizes.
-    When `source` is not a directory, nothing is created, so the checker says of the copy what it says of the source:
-    the directory does not exist."""
+    When `source` is not a directory, no directory is made, so the checker says of the copy what it says of the
+    source: a file where the folder should be is copied as an empty file (it is a file, not a folder), and nothing
+    else is created (the directory does not exist)."""
     if not source.is_dir():
+        if source.exists():
+            target.touch()
         return
     target.mkdir()
     entries = bundle_entries(source)

@@ -367,6 +367,15 @@ def test_a_copy_of_a_directory_that_does_not_exist_is_not_created(tmp_path: Path
     assert not (tmp_path / "copy").exists()
 
 
+def test_a_copy_of_a_file_given_as_the_bundle_is_a_file_that_the_checker_calls_a_file(tmp_path: Path) -> None:
+    """`serve --rules rules.txt` said the folder did not exist, where `rules check rules.txt` said it is a file: the
+    server checks its copy, which was not made at all."""
+    (tmp_path / "rules.txt").write_text("not rules\n")
+    copy_bundle(tmp_path / "rules.txt", tmp_path / "copy")
+    [problem] = check_bundle(tmp_path / "copy")
+    assert problem.message == "the rule bundle directory is a file, not a folder"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "test"])
 def test_the_rule_tools_refuse_a_test_file_linked_to_dev_zero_in_seconds(
