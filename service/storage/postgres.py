@@ -325,7 +325,7 @@ class PostgresStore(DecisionReads):
                 if left <= 0:
                     # With a slot taken, a connection was free or could be made: the pool could not make one. (Its
                     # own message would name its last ask's wait: "couldn't get a connection after 0.00 sec".)
-                    waited = f"the database did not accept a new connection within {self._timeout:.2f} s"
+                    waited = f"no new connection to the database could be made within {self._timeout:.2f} s"
                     raise PoolTimeout(self._why_no_connection(waited)) from None
                 cooperative.sleep(min(pause, left))
                 pause = min(pause * 2, _LONGEST_PAUSE_S)

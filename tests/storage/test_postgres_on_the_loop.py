@@ -178,4 +178,4 @@ def test_a_database_that_refuses_new_connections_is_unavailable_and_says_so(
         proxy.stop()  # refuses new connections and closes the pooled one
         results, _, _ = on_a_ticking_loop([lambda: line_exists(store)])
         assert isinstance(results[0], StoreUnavailable), results
-        assert "did not accept a new connection within 0.50 s" in str(results[0]), results
+        assert "no new connection to the database could be made within 0.50 s" in str(results[0]), results

@@ -43,7 +43,8 @@ def test_a_call_refused_a_connection_says_what_the_database_answered(
 
         refusal = f'FATAL:  database "{name}" is not currently accepting connections'
         assert isinstance(on_loop, StoreUnavailable), on_loop
-        assert str(on_loop).startswith("the database did not accept a new connection within 0.50 s: connection failed")
+        assert str(on_loop).startswith(
+            "no new connection to the database could be made within 0.50 s: connection failed")
         assert str(on_loop).endswith(refusal)
         assert str(off_loop.value).endswith(refusal)
 
