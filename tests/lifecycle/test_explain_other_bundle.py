@@ -21,13 +21,14 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service.api import responses
 from service.app.clock import SystemClock
 from service.app.commands import ApplicantInput, ChannelInput, GrantCommand, TransactionCommand
-from service.app.ports import Store
 from service.app.usecases import DecisionApp
 from service.cli import main
 from service.domain.model import EventType
 from service.engine.bundle import load_bundle
 from service.rule_tests import OneBundle
 from service.storage import open_store
+from tests.rules.test_explain_printed_record import Ledger as AuditedLedger
+from tests.rules.test_explain_printed_record import kept
 from tests.support.server_process import ROOT
 
 APPLICANT = ApplicantInput(
@@ -88,14 +89,10 @@ def newer_rules(folder: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class Ledger:
+class Ledger(AuditedLedger):
     """A ledger whose decisions were made under the rules of `rules`, and a folder for the auditor's files."""
 
-    app: DecisionApp
-    store: Store
-    url: str
     rules: Path
-    folder: Path
 
     def pay(self, ip: str, city: str, merchant_category: str, counterparty: str = "") -> Any:
         """A granted user's payment: the decision record's printed form, as `decisiond decisions show` gives it."""
@@ -104,25 +101,15 @@ class Ledger:
         answers: list[Any] = []
         command = TransactionCommand("pay-1", "txn-1", APPLICANT.user_id, EventType.PAYMENT, 30_000, None,
                                      ChannelInput("phone-1", ip, "CN", city), counterparty, merchant_category)
-        self.app.flag_transaction(command, lambda r: _kept(answers, responses.flag_response(r)))
+        self.app.flag_transaction(command, lambda r: kept(answers, responses.flag_response(r)))
         return answers[0]
-
-    def shown(self, decision_id: str, capsys: pytest.CaptureFixture[str]) -> str:
-        capsys.readouterr()
-        assert main(["decisions", "show", decision_id, "--database", self.url]) == 0
-        return capsys.readouterr().out
-
-
-def _kept(answers: list[Any], answer: Any) -> bytes:
-    answers.append(answer)
-    return bytes(answer.SerializeToString())
 
 
 def _ledger(tmp_path: Path, rules: Path) -> Iterator[Ledger]:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store, bundle = open_store(url), load_bundle(rules)
     try:
-        yield Ledger(DecisionApp(store, OneBundle(bundle), SystemClock()), store, url, rules, tmp_path)
+        yield Ledger(DecisionApp(store, OneBundle(bundle), SystemClock()), store, url, tmp_path, rules)
     finally:
         store.close()
         bundle.close()
@@ -272,7 +259,7 @@ def test_a_record_of_a_user_without_a_line_whose_rules_read_the_days_past_due_ex
     answers: list[Any] = []
     command = TransactionCommand("pay-1", "txn-1", "u-no-line", EventType.PAYMENT, 30_000, None,
                                  ChannelInput("phone-1", "", "US", ""), "", "")
-    newer.app.flag_transaction(command, lambda r: _kept(answers, responses.flag_response(r)))
+    newer.app.flag_transaction(command, lambda r: kept(answers, responses.flag_response(r)))
     paid = answers[0]
     record = newer.shown(paid.meta.decision_id, capsys)
     assert json.loads(record)["request"]["line_days_past_due"] == 0

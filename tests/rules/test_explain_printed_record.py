@@ -43,14 +43,14 @@ class Ledger:
     def grant(self, user_id: str = "u-audited") -> Any:
         answers: list[Any] = []
         self.app.grant_limit(GrantCommand(f"grant-{len(self.records())}", replace(APPLICANT, user_id=user_id)),
-                             lambda r: _kept(answers, responses.grant_response(r)))
+                             lambda r: kept(answers, responses.grant_response(r)))
         return answers[0]
 
     def draw(self, fen: int) -> Any:
         answers: list[Any] = []
         command = DrawdownCommand(f"draw-{len(self.records())}", "u-audited", fen, 6,
                                   RepaymentMethod.EQUAL_INSTALLMENT, "CONSUMPTION", ChannelInput("phone-1", "", "CN"))
-        self.app.authorize_drawdown(command, lambda r: _kept(answers, responses.drawdown_response(r)))
+        self.app.authorize_drawdown(command, lambda r: kept(answers, responses.drawdown_response(r)))
         return answers[0]
 
     def transfer(self, fen: int, counterparty: str) -> Any:
@@ -58,7 +58,7 @@ class Ledger:
         command = TransactionCommand(f"flag-{len(self.records())}", f"txn-{len(self.records())}", "u-audited",
                                      EventType.TRANSFER_OUT, fen, None, ChannelInput("phone-1", "", "CN"),
                                      counterparty, "")
-        self.app.flag_transaction(command, lambda r: _kept(answers, responses.flag_response(r)))
+        self.app.flag_transaction(command, lambda r: kept(answers, responses.flag_response(r)))
         return answers[0]
 
     def freeze(self, user_id: str = "u-audited") -> None:
@@ -77,7 +77,8 @@ class Ledger:
         return capsys.readouterr().out
 
 
-def _kept(answers: list[Any], answer: Any) -> bytes:
+def kept(answers: list[Any], answer: Any) -> bytes:
+    """Keep the answer a use case gives its encoder, and encode it as the servicer would."""
     answers.append(answer)
     return bytes(answer.SerializeToString())
 
