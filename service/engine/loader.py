@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from service.domain.limits import final_limit
 from service.domain.money import format_fen_as_yuan
 from service.domain.request_limits import MAX_ATTRIBUTES  # a request carries no more: a bundle may declare no more
 from service.engine import oracle
@@ -188,8 +189,8 @@ def every_grant_declined(limits: Limits, lists: Mapping[str, frozenset[str]], sr
     if not spec.offers:  # every grant is declined for want of an offer, as written
         return []
 
-    def granted(fen: int) -> int:  # as domain.limits.final_limit rounds a limit
-        return fen - fen % spec.rounding
+    def granted(fen: int) -> int:  # the limit granted when the lowest of base and caps is `fen`
+        return final_limit(fen, (), rounding=spec.rounding, minimum=spec.minimum_limit).amount
 
     def cny(fen: int) -> str:
         return f"{format_fen_as_yuan(fen).removesuffix('.00')} CNY"
