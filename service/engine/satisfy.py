@@ -21,6 +21,7 @@ from service.engine.catalogue import EVENT_TYPE_FIELD, ZERO_WITHOUT_MONEY, Field
 from service.engine.condition import All, Any, Cond, Const, Test, negate
 from service.engine.nodes import Expr, render
 from service.engine.sources import Source
+from service.engine.typecheck import and_list
 
 MAX_TERMS = 256
 
@@ -172,13 +173,8 @@ def _why_term_never(term: list[Test], sources: Sequence[Source]) -> tuple[str, s
         if not _key_satisfiable(tests, *_possible_in_term(source, no_money)):
             assert source.spec is not None and no_money is not None  # only these narrow it further
             moves = "moves" if len(no_money) == 1 else "move"
-            return f"{name} is 0 for {_listed(no_money)}, which {moves} no money", NO_MONEY_HINT
+            return f"{name} is 0 for {and_list(no_money)}, which {moves} no money", NO_MONEY_HINT
     return None
-
-
-def _listed(names: list[str]) -> str:
-    """`A`, `A and B`, `A, B and C`."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _derived(source: Source) -> Expr:

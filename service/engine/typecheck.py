@@ -326,9 +326,9 @@ class _Checker:
         meant = {e: written_as(form, e) for e in shown}
         fixes = []
         if writes := [at(e, f"'{m}'") for e, m in meant.items() if m is not None]:
-            fixes.append("write " + _and(writes))
+            fixes.append("write " + and_list(writes))
         if others := [at(e, shown_text(e)) for e, m in meant.items() if m is None]:
-            fixes.append("correct or remove " + _and(others))
+            fixes.append("correct or remove " + and_list(others))
         if more:
             fixes.append(f"and correct or remove the other {more} in {path}")
         self.issue(P.UNKNOWN_VALUE, ref.span.start,
@@ -518,13 +518,13 @@ def entry_slips(form: TextForm, entry: str) -> list[tuple[str, str]]:
     ids = [part.strip(_QUOTES + " ") for part in _JOINERS.split(value) if part.strip(_QUOTES + " ")]
     if joiner is not None and len(ids) > 1:
         found.append((f"{len(ids)} ids on one line, joined by '{joiner.group().strip()}'",
-                      "put one id per line: " + _and([f"'{i}'" for i in ids])))
+                      "put one id per line: " + and_list([f"'{i}'" for i in ids])))
     elif joiner is not None:
         found.append((f"a stray '{joiner.group().strip()}'", f"remove the '{joiner.group().strip()}'"))
     return found
 
 
-def _and(items: list[str]) -> str:
+def and_list(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -541,8 +541,7 @@ def _free_text_hint(form: TextForm, text: str) -> str:
         named = [_character(ch) for ch in unshowable[:MAX_NAMED_CHARACTERS]]
         if len(unshowable) > MAX_NAMED_CHARACTERS:
             named.append(f"{len(unshowable) - MAX_NAMED_CHARACTERS} other characters that cannot be shown")
-        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        fixes.append(f"remove {listed}, which requests never carry")
+        fixes.append(f"remove {and_list(named)}, which requests never carry")
     if form.trimmed and cleaned != cleaned.strip():
         fixes.append("remove the spaces at either end")
         cleaned = cleaned.strip()
