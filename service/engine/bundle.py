@@ -26,6 +26,7 @@ from service.engine.context import LoadContext
 from service.engine.errors import BundleInvalid, InvalidFact
 from service.engine.explain import RuleTrace, trace_rule
 from service.engine.facts import FactNormalizer, normalize_attribute
+from service.engine.load_limits import CapSpec
 from service.engine.load_rules import RuleSpec
 from service.engine.loader import DECISION_KINDS, BundleSpec, analyse, fixed_cap_amount
 from service.engine.model import BinMatch, CapValue, FiredRule, LimitsSpec, ScorecardSpec
@@ -73,9 +74,20 @@ class RuleBundle:
         self._text_tests: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}  # text_tests()
         self._texts_compared: dict[tuple[object, ...], dict[str, frozenset[str]]] = {}  # texts_compared()
         self._bins = spec.scorecard.bins
+        # each bin's characteristic and what it awards, made once: a call only looks up the bins that fired
+        self._bin_matches = tuple(
+            (b.characteristic, BinMatch(self.scorecard.characteristics[b.characteristic].characteristic_id, b.bin_id,
+                                        b.points))
+            for b in self._bins
+        )
         limits_scope = LoadContext([], attributes=dict(spec.attributes)).scope(RuleSetKind.LIMITS)
         cap_fields = {ref.name for cap in spec.limits.caps for ref in field_refs(cap.expr)}
         self._cap_fields = tuple(limits_scope.fields[name] for name in sorted(cap_fields))
+        # each cap's expression made into a function once; a cap that names no field is the same for every
+        # applicant, and is worked out once, here (None: for each applicant)
+        values = [oracle.evaluator(cap.expr, self._lists) for cap in spec.limits.caps]
+        self._caps = tuple((cap, value, None if field_refs(cap.expr) else _cap_value(cap, value, {}))
+                           for cap, value in zip(spec.limits.caps, values, strict=True))
         self._engines: dict[RuleSetKind, EngineRuleSet] = {}
         tag = f"b{spec.digest[:12]}"
         try:
@@ -210,11 +222,11 @@ class RuleBundle:
         fired = self._engines[RuleSetKind.SCORECARD].fired(self._normalize(facts, compiled.fields))
         chosen: dict[int, BinMatch] = {}
         for index in fired:
-            b = self._bins[index]
-            if b.characteristic not in chosen:
-                cid = self.scorecard.characteristics[b.characteristic].characteristic_id
-                chosen[b.characteristic] = BinMatch(cid, b.bin_id, b.points)
-        return [chosen[i] for i in sorted(chosen)]
+            characteristic, match = self._bin_matches[index]
+            if characteristic not in chosen:
+                chosen[characteristic] = match
+        # bins are numbered in characteristic order (Scorecard.compiled) and fired() is sorted: so is `chosen`
+        return list(chosen.values())
 
     def evaluate(self, kind: RuleSetKind, facts: Mapping[str, object]) -> list[FiredRule]:
         """Every matching rule of an eligibility, drawdown or fraud rule set, in bundle order."""
@@ -226,17 +238,7 @@ class RuleBundle:
         """Every limit cap for this applicant, in bundle order: amount in fen, rounded down, never negative.
         A cap that cannot be calculated (division by zero) is 0, the most cautious reading."""
         normalized = self._normalize(facts, self._cap_fields)
-        out: list[CapValue] = []
-        for cap in self._spec.limits.caps:
-            try:
-                value = oracle.evaluate(cap.expr, normalized, self._lists)
-                assert isinstance(value, int | Decimal) and not isinstance(value, bool)
-                exact = max(Decimal(0), Decimal(value))
-            except oracle.Incalculable:
-                exact = Decimal(0)
-            amount = int(exact.to_integral_value(rounding=ROUND_FLOOR))
-            out.append(CapValue(cap.cap_id, cap.reason_code, cap.message, amount, exact))
-        return out
+        return [_cap_value(cap, value, normalized) if fixed is None else fixed for cap, value, fixed in self._caps]
 
     def close(self) -> None:
         """Release the engine rulesets. Evaluating afterwards raises NoRuleBundle."""
@@ -334,3 +336,14 @@ def _analyse_safely(directory: Path) -> tuple[BundleSpec | None, list[RuleProble
         return None, [problem(P.INTERNAL, str(directory), f"the checker failed unexpectedly ({type(err).__name__}: "
                               f"{err}); the bundle is refused", hint="report this bundle to the service team")]
 
+
+
+def _cap_value(cap: CapSpec, value: oracle.Evaluator, normalized: oracle.Facts) -> CapValue:
+    """A cap's amount for these facts: in fen, rounded down, never negative; 0 when it cannot be calculated."""
+    try:
+        amount = value(normalized)
+        assert isinstance(amount, int | Decimal) and not isinstance(amount, bool)
+        exact = max(Decimal(0), Decimal(amount))
+    except oracle.Incalculable:
+        exact = Decimal(0)
+    return CapValue(cap.cap_id, cap.reason_code, cap.message, int(exact.to_integral_value(rounding=ROUND_FLOOR)), exact)

@@ -13,7 +13,8 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from service.engine.nodes import (
@@ -31,6 +32,7 @@ from service.engine.nodes import (
 FactValue = int | Decimal | bool | str
 Facts = Mapping[str, FactValue]
 Lists = Mapping[str, frozenset[str]]
+Evaluator = Callable[[Facts], FactValue]
 
 _CONTEXT = decimal.Context(
     prec=100, rounding=decimal.ROUND_HALF_EVEN,
@@ -47,32 +49,61 @@ def evaluate(expr: Expr, facts: Facts, lists: Lists) -> FactValue:
 
     Raises Incalculable for a bare calculation with no value; conditions never raise (see module doc).
     """
+    return evaluator(expr, lists)(facts)
+
+
+def evaluator(expr: Expr, lists: Lists) -> Evaluator:
+    """The function giving an expression's value over normalised facts (see evaluate()), made once: the engine
+    fact's derived keys are worked out for every call without walking the expression again."""
     if isinstance(expr, Literal):
-        return expr.value
+        value = expr.value
+        return lambda facts: value
     if isinstance(expr, FieldRef):
-        return facts[expr.name]
+        return operator.itemgetter(expr.name)
     if isinstance(expr, Not):
-        return not truth(expr.operand, facts, lists)
+        operand = evaluator(expr.operand, lists)
+        return lambda facts: not operand(facts)
     if isinstance(expr, BoolOp):
+        operands = tuple(evaluator(op, lists) for op in expr.operands)
         if expr.op == "and":
-            return all(truth(op, facts, lists) for op in expr.operands)
-        return any(truth(op, facts, lists) for op in expr.operands)
+            return lambda facts: all(op(facts) for op in operands)
+        return lambda facts: any(op(facts) for op in operands)
     if isinstance(expr, Compare):
-        try:
-            return compare(expr.op, evaluate(expr.left, facts, lists), evaluate(expr.right, facts, lists))
-        except Incalculable:
-            return False
+        return _compare_evaluator(expr.op, evaluator(expr.left, lists), evaluator(expr.right, lists))
     if isinstance(expr, Member):
+        return _member_evaluator(expr, evaluator(expr.subject, lists), lists)
+    if isinstance(expr, Arith):
+        op, left, right = expr.op, evaluator(expr.left, lists), evaluator(expr.right, lists)
+        return lambda facts: arith(op, left(facts), right(facts))
+    if isinstance(expr, Neg):
+        negated = evaluator(expr.operand, lists)
+
+        def negative(facts: Facts) -> FactValue:
+            value = negated(facts)
+            return -value if isinstance(value, int) and not isinstance(value, bool) else -_number(value)
+
+        return negative
+    raise TypeError(f"not a value expression: {type(expr).__name__}")  # pragma: no cover - ListRef
+
+
+def _compare_evaluator(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
+    def compared(facts: Facts) -> FactValue:
         try:
-            return member(expr, evaluate(expr.subject, facts, lists), lists)
+            return compare(op, left(facts), right(facts))
         except Incalculable:
             return False
-    if isinstance(expr, Arith):
-        return arith(expr.op, evaluate(expr.left, facts, lists), evaluate(expr.right, facts, lists))
-    if isinstance(expr, Neg):
-        value = evaluate(expr.operand, facts, lists)
-        return -value if isinstance(value, int) and not isinstance(value, bool) else -_number(value)
-    raise TypeError(f"not a value expression: {type(expr).__name__}")  # pragma: no cover - ListRef
+
+    return compared
+
+
+def _member_evaluator(expr: Member, subject: Evaluator, lists: Lists) -> Evaluator:
+    def found(facts: Facts) -> FactValue:
+        try:
+            return member(expr, subject(facts), lists)
+        except Incalculable:
+            return False
+
+    return found
 
 
 def truth(expr: Expr, facts: Facts, lists: Lists) -> bool:

@@ -14,6 +14,7 @@ import json
 import operator
 import threading
 import weakref
+from collections.abc import Callable, Sequence
 
 import durable_rules_engine
 
@@ -29,9 +30,9 @@ _FACT_HEAD = f'{{"sid":"{_SID}","id":"{_FACT_ID}"'
 _names = itertools.count(1)
 
 
-def _rule_name(message: str) -> str:
-    """The rule an action message is for: it starts with `{"r12":` (our names never contain quotes)."""
-    return message[2:message.index('"', 2)]
+def _fact_template(sources: Sequence[Source]) -> str:
+    """The engine fact with these keys, a `%d` for each value: `{"sid":"0","id":"1","f0":%d,"f3":%d}`."""
+    return _FACT_HEAD + "".join(f',"{src.key}":%d' for src in sources) + "}"
 
 
 def reference_fired(compiled: CompiledRuleSet, facts: oracle.Facts, lists: oracle.Lists) -> list[int]:
@@ -44,20 +45,24 @@ class _EngineChunk:
 
     def __init__(self, name: str, chunk: Chunk, sources: tuple[Source, ...]) -> None:
         self.name = name
-        self.pick = operator.itemgetter(*chunk.source_indices, -1)  # -1: the closing brace
-        # The facts that can match a rule here: those with one of these fact members (None: every fact).
-        self._meets: tuple[tuple[int, frozenset[str]], ...] | None = None
+        self._indices = chunk.source_indices
+        self._own_template = _fact_template([sources[i] for i in self._indices])
+        # The facts that can match a rule here: those with one of these values of a key (None: every fact).
+        self._meets: tuple[tuple[int, frozenset[int]], ...] | None = None
         if chunk.guard is not None:
-            self._meets = tuple((g.source, frozenset(sources[g.source].member(v) for v in g.values))
-                                for g in chunk.guard)
+            self._meets = tuple((g.source, g.values) for g in chunk.guard)
         self._rule_index = {rule: int(rule[1:]) for rule in chunk.definition}
         self._handle: int | None = durable_rules_engine.create_ruleset(name, chunk.definition_json())
         # a bundle dropped without close() still releases its engine rulesets when collected
         self._release = weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle)
 
-    def meets(self, pieces: list[str]) -> bool:
-        """Whether a fact (its members, by key) can match any rule of this chunk."""
-        return self._meets is None or any(pieces[source] in members for source, members in self._meets)
+    def meets(self, values: Sequence[int | bool]) -> bool:
+        """Whether a fact (its values, by key) can match any rule of this chunk."""
+        return self._meets is None or any(values[source] in members for source, members in self._meets)
+
+    def own_fact(self, values: Sequence[int | bool]) -> str:
+        """The fact with this chunk's keys only (for a rule set with too many keys for one fact)."""
+        return self._own_template % tuple(values[i] for i in self._indices)
 
     def fired(self, text: str, into: list[int]) -> None:
         """Append the rules of this chunk that match the fact `text` (JSON with this chunk's keys)."""
@@ -69,8 +74,11 @@ class _EngineChunk:
             message = durable_rules_engine.start_action_for_state(handle, state)
             if message:
                 message = message[1]
+                rule_index = self._rule_index
                 while message:
-                    into.append(self._rule_index[_rule_name(message)])
+                    # the rule it is for: the message starts with `{"r12":` (our names never contain quotes);
+                    # inline, not a function, because it runs for every rule fired
+                    into.append(rule_index[message[2:message.index('"', 2)]])
                     message = durable_rules_engine.complete_and_start_action(handle, state)
         except Exception as err:  # the engine's own error type; the fact passed validation
             raise EngineFailure(self.name, str(err)) from err
@@ -94,13 +102,23 @@ class _EngineChunk:
         self._release()
 
 
+def _value_reader(sources: Sequence[Source], lists: oracle.Lists) -> Callable[[oracle.Facts], tuple[int | bool, ...]]:
+    """The values of the engine fact's keys, in key order, for one normalised fact (see Source.value_encoder)."""
+    if len(sources) > 1 and all(src.taken_as_is for src in sources):
+        # every key a field as normalised (the scorecard's, eligibility's): all of them in one C call
+        return operator.itemgetter(*(src.spec.name for src in sources if src.spec is not None))
+    encoders = [src.value_encoder(lists) for src in sources]
+    return lambda facts: tuple([encode(facts) for encode in encoders])
+
+
 class EngineRuleSet:
     """A compiled rule set loaded into the engine (one engine ruleset per chunk). Thread-safe: one lock for
     all its chunks, because the engine is not safe for concurrent use of one ruleset."""
 
     def __init__(self, compiled: CompiledRuleSet, tag: str, lists: oracle.Lists) -> None:
         self.compiled = compiled
-        self._pieces = [src.piece_encoder(lists) for src in compiled.sources]
+        self._values = _value_reader(compiled.sources, lists)
+        self._template = _fact_template(compiled.sources)
         # Every chunk gets the whole fact when it is small enough for any of them; else its own keys only.
         self._whole_fact = len(compiled.sources) <= MAX_KEYS
         self._lock = threading.Lock()
@@ -116,20 +134,19 @@ class EngineRuleSet:
 
     def fired(self, facts: oracle.Facts) -> list[int]:
         """Indices of the matching rules, in bundle order, each once."""
-        pieces = [piece(facts) for piece in self._pieces]
-        chunks = [chunk for chunk in self._chunks if chunk.meets(pieces)]
-        pieces.append("}")
+        values = self._values(facts)
+        chunks = [chunk for chunk in self._chunks if chunk.meets(values)]
         hits = list(self.compiled.always)
         with self._lock:
             if self._closed:
                 raise NoRuleBundle("the rule bundle was closed")
             if self._whole_fact:
-                text = _FACT_HEAD + "".join(pieces)
+                text = self._template % values
                 for chunk in chunks:
                     chunk.fired(text, hits)
             else:
                 for chunk in chunks:
-                    chunk.fired(_FACT_HEAD + "".join(chunk.pick(pieces)), hits)
+                    chunk.fired(chunk.own_fact(values), hits)
         return sorted(set(hits))
 
     def held_facts(self) -> int:

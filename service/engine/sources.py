@@ -12,9 +12,11 @@ The engine only ever receives integers, under short keys (f0, f1, ...):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 from service.engine import oracle
 from service.engine.catalogue import FieldType
@@ -69,30 +71,25 @@ class Source:
         return value
 
     @property
-    def member_prefix(self) -> str:
-        return f',"{self.key}":'
+    def taken_as_is(self) -> bool:
+        """Whether the key's value is the field's normalised value itself (a whole number, fen, or a yes/no)."""
+        return self.spec is not None and self.spec.type in (FieldType.INT, FieldType.MONEY, FieldType.BOOL)
 
-    def member(self, value: int) -> str:
-        """The fact member `,"f3":42` that gives this key one value."""
-        return self.member_prefix + str(value)
-
-    def piece_encoder(self, lists: oracle.Lists) -> Callable[[oracle.Facts], str]:
-        """The fact member (see member()) for one normalised fact: what encode() gives, specialised to this key
-        once (the per-evaluation path of the engine)."""
-        prefix = self.member_prefix
+    def value_encoder(self, lists: oracle.Lists) -> Callable[[oracle.Facts], int | bool]:
+        """What encode() gives for one normalised fact, specialised to this key once (the per-evaluation path of
+        the engine). A yes/no may come back as a bool: the engine fact writes it with %d, as 1 or 0."""
         if self.spec is None:
-            expr = self.expr
-            assert expr is not None
-            return lambda facts: prefix + ("1" if oracle.truth(expr, facts, lists) else "0")
+            assert self.expr is not None
+            # the oracle's reading, compiled once; a type-checked condition, so its value is a bool
+            return cast(Callable[[oracle.Facts], bool], oracle.evaluator(self.expr, lists))
         name, kind = self.spec.name, self.spec.type
         if kind is FieldType.STR:
             codes = self.codes
-            return lambda facts: prefix + str(codes.get(str(facts[name]), 0))
-        if kind is FieldType.BOOL:
-            return lambda facts: prefix + ("1" if facts[name] else "0")
+            return lambda facts: codes.get(facts[name], 0)  # type: ignore[arg-type]  # normalised: a str
         if kind is FieldType.DECIMAL:
-            return lambda facts: prefix + str(int(Decimal(facts[name]) * DECIMAL_SCALE))
-        return lambda facts: prefix + str(facts[name])  # whole numbers and fen, as normalised
+            return lambda facts: int(Decimal(facts[name]) * DECIMAL_SCALE)
+        assert self.taken_as_is
+        return operator.itemgetter(name)  # a C call, no Python frame
 
     def code(self, text: str) -> int:
         """The code of a text value, allocating one if new."""
