@@ -53,6 +53,8 @@ def canonical_json(value: object) -> str:
     them), so that digests stored by earlier versions keep matching their retries. orjson makes it several
     times cheaper; where it spells a float otherwise than json (1e16 for 1e+16, null for NaN), the float goes
     in as json's text."""
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        value = vars(value)  # a command: its fields, as _plain would give them, without orjson calling back for them
     return orjson.dumps(_json_floats(value), default=_plain, option=_OPTIONS).decode()
 
 
@@ -72,12 +74,16 @@ def _plain(value: object) -> object:
 
 def _json_floats(value: object) -> object:
     """`value` with every float it holds directly or in dicts and lists (a request's free-form attributes)
-    replaced by json's spelling of it; the same object when it holds none."""
+    replaced by json's spelling of it; the same object when it holds none.
+
+    Only values that are true are looked at (filter(None, ...)): an empty dict or list holds no float, and 0.0 and
+    -0.0 orjson spells as json does. So an applicant whose attributes are {} is not copied entry by entry, which
+    was a third to a half of the cost of its canonical JSON."""
     if type(value) is float:
         return orjson.Fragment(json.dumps(value))
-    if type(value) is dict and not _CONTAINERS.isdisjoint(map(type, value.values())):
+    if type(value) is dict and not _CONTAINERS.isdisjoint(map(type, filter(None, value.values()))):
         return {key: _json_floats(v) if type(v) in _CONTAINERS else v for key, v in value.items()}
-    if (type(value) is list or type(value) is tuple) and not _CONTAINERS.isdisjoint(map(type, value)):
+    if (type(value) is list or type(value) is tuple) and not _CONTAINERS.isdisjoint(map(type, filter(None, value))):
         return [_json_floats(v) if type(v) in _CONTAINERS else v for v in value]
     return value
 
