@@ -59,6 +59,54 @@ _DRAWDOWN_DECISIONS = (
     " ON d.user_key = r.user_key AND d.decided_at = r.repaid_at AND d.rpc = 'RecordRepayment'"
     " WHERE r.drawdown_id = %(drawdown_id)s"
 )
+
+# The statements a call runs, built once here: an f-string in a method is built, and its hash taken for the
+# statement caches, on every call.
+_FIND_DECISION = f"SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = %(request_id)s"
+_SAVE_DECISION = (
+    f"INSERT INTO decisions ({DECISION_COLUMNS}) VALUES (%(decision_id)s, %(rpc)s, %(request_id)s,"
+    " %(request_digest)s, %(user_key)s, %(request_json)s, %(response)s, %(outcome)s,"
+    " %(ruleset_version)s, %(ruleset_digest)s, %(decided_at)s, %(latency_us)s)"
+    " ON CONFLICT (request_id) DO NOTHING"
+)
+_GET_DECISION = f"SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = %(decision_id)s"
+_GET_LINE = f"SELECT {LINE_COLUMNS} FROM credit_lines WHERE user_key = %(user_key)s"
+_LINE_AND_LATEST_EVENT = f"SELECT {LINE_COLUMNS}, ({_LATEST_EVENT}) FROM credit_lines WHERE user_key = %(user_key)s"
+_SAVE_LINE = (
+    f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
+    " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s)"
+    " ON CONFLICT (user_key) DO UPDATE SET credit_limit = excluded.credit_limit,"
+    " daily_interest_rate = excluded.daily_interest_rate, status = excluded.status,"
+    " residence_country = excluded.residence_country, updated_at = excluded.updated_at"
+)
+_INSERT_NEW_LINE = (
+    f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
+    " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s) ON CONFLICT (user_key) DO NOTHING"
+)
+_INSERT_DRAWDOWN = (
+    f"INSERT INTO drawdowns ({DRAWDOWN_COLUMNS}) VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s,"
+    " %(term_months)s, %(method)s, %(rate)s, %(purpose)s, %(created_at)s, %(schedule)s,"
+    " %(repaid_principal)s)"
+)
+_RAISE_OUTSTANDING = (
+    "UPDATE credit_lines SET outstanding_principal = outstanding_principal + %(amount)s,"
+    " updated_at = %(at)s"
+    " WHERE user_key = %(user_key)s AND status = 'ACTIVE'"
+    " AND outstanding_principal + %(amount)s <= credit_limit"
+    f" RETURNING {LINE_COLUMNS}"
+)
+_GET_DRAWDOWN = (
+    f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns WHERE drawdown_id = %(drawdown_id)s AND user_key = %(user_key)s"
+)
+_LOWER_OUTSTANDING = (
+    "UPDATE credit_lines SET outstanding_principal = outstanding_principal - %(amount)s,"
+    " updated_at = %(at)s WHERE user_key = %(user_key)s"
+    f" RETURNING {LINE_COLUMNS}"
+)
+_APPEND_EVENT = (
+    f"INSERT INTO account_events ({EVENT_COLUMNS}) VALUES (%(event_id)s, %(user_key)s, %(event_type)s,"
+    " %(occurred_at)s, %(amount)s, %(device_id)s, %(country)s, %(counterparty_id)s)"
+)
 # How many decisions an export reads at a time, each page in a transaction of its own.
 DECISIONS_PAGE = 500
 
@@ -145,7 +193,7 @@ class SqlUnitOfWork(ABC):
 
     def find_decision(self, request_id: str) -> DecisionRecord | None:
         row = self.fetch_one(
-            f"SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = %(request_id)s",
+            _FIND_DECISION,
             {"request_id": request_id},
         )
         return None if row is None else self._decision(row)
@@ -155,10 +203,7 @@ class SqlUnitOfWork(ABC):
         # aborts the whole transaction, whereas this leaves it usable, and it waits for a concurrent
         # insert of the same request_id to commit or roll back before deciding.
         self.write(
-            f"INSERT INTO decisions ({DECISION_COLUMNS}) VALUES (%(decision_id)s, %(rpc)s, %(request_id)s,"
-            " %(request_digest)s, %(user_key)s, %(request_json)s, %(response)s, %(outcome)s,"
-            " %(ruleset_version)s, %(ruleset_digest)s, %(decided_at)s, %(latency_us)s)"
-            " ON CONFLICT (request_id) DO NOTHING",
+            _SAVE_DECISION,
             {
                 "decision_id": record.decision_id,
                 "rpc": record.rpc,
@@ -178,7 +223,7 @@ class SqlUnitOfWork(ABC):
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self.fetch_one(
-            f"SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = %(decision_id)s",
+            _GET_DECISION,
             {"decision_id": decision_id},
         )
         return None if row is None else self._decision(row)
@@ -253,7 +298,7 @@ class SqlUnitOfWork(ABC):
     def get_credit_line(self, user_key: str, *, for_update: bool = False) -> CreditLine | None:
         lock = self.lock_clause if for_update else ""
         row = self.fetch_one(
-            f"SELECT {LINE_COLUMNS} FROM credit_lines WHERE user_key = %(user_key)s{lock}",
+            _GET_LINE + lock,
             {"user_key": user_key},
         )
         line = None if row is None else self._line(row)
@@ -266,8 +311,7 @@ class SqlUnitOfWork(ABC):
             return self.get_credit_line(user_key, for_update=True), None
         # The latest event in the same statement as the line: no round trip more for a user who has a line.
         row = self.fetch_one(
-            f"SELECT {LINE_COLUMNS}, ({_LATEST_EVENT}) FROM credit_lines WHERE user_key = %(user_key)s"
-            f"{self.lock_clause}",
+            _LINE_AND_LATEST_EVENT + self.lock_clause,
             {"user_key": user_key},
         )
         if row is None:
@@ -282,11 +326,7 @@ class SqlUnitOfWork(ABC):
         # and its opening time, since only draw_down and repay move the ledger.
         self._locked_lines.pop(line.user_key, None)
         self.write(
-            f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
-            " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s)"
-            " ON CONFLICT (user_key) DO UPDATE SET credit_limit = excluded.credit_limit,"
-            " daily_interest_rate = excluded.daily_interest_rate, status = excluded.status,"
-            " residence_country = excluded.residence_country, updated_at = excluded.updated_at",
+            _SAVE_LINE,
             self._line_params(line),
         )
 
@@ -296,8 +336,7 @@ class SqlUnitOfWork(ABC):
         changed = LineChangedMeanwhile("the credit line changed while it was locked; no limit was granted")
         if read is None:
             self.write(
-                f"INSERT INTO credit_lines ({LINE_COLUMNS}) VALUES (%(user_key)s, %(credit_limit)s, 0,"
-                " %(rate)s, %(status)s, %(country)s, %(opened_at)s, %(updated_at)s) ON CONFLICT (user_key) DO NOTHING",
+                _INSERT_NEW_LINE,
                 params,
                 unless_changed=changed,
             )
@@ -318,9 +357,7 @@ class SqlUnitOfWork(ABC):
         if after is None:
             return None
         self.write(
-            f"INSERT INTO drawdowns ({DRAWDOWN_COLUMNS}) VALUES (%(drawdown_id)s, %(user_key)s, %(amount)s,"
-            " %(term_months)s, %(method)s, %(rate)s, %(purpose)s, %(created_at)s, %(schedule)s,"
-            " %(repaid_principal)s)",
+            _INSERT_DRAWDOWN,
             {
                 "drawdown_id": drawdown.drawdown_id,
                 "user_key": drawdown.user_key,
@@ -340,11 +377,7 @@ class SqlUnitOfWork(ABC):
         """The line's outstanding principal raised by the drawdown's amount if it is ACTIVE and stays within its
         limit (one conditional UPDATE); the line after, or None."""
         row = self.fetch_one(
-            "UPDATE credit_lines SET outstanding_principal = outstanding_principal + %(amount)s,"
-            " updated_at = %(at)s"
-            " WHERE user_key = %(user_key)s AND status = 'ACTIVE'"
-            " AND outstanding_principal + %(amount)s <= credit_limit"
-            f" RETURNING {LINE_COLUMNS}",
+            _RAISE_OUTSTANDING,
             {"amount": drawdown.amount, "at": self.codec.time(drawdown.created_at), "user_key": drawdown.user_key},
         )
         return None if row is None else self._line(row)
@@ -386,7 +419,7 @@ class SqlUnitOfWork(ABC):
 
     def get_drawdown(self, user_key: str, drawdown_id: str) -> Drawdown | None:
         row = self.fetch_one(
-            f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns WHERE drawdown_id = %(drawdown_id)s AND user_key = %(user_key)s",
+            _GET_DRAWDOWN,
             {"drawdown_id": drawdown_id, "user_key": user_key},
         )
         return None if row is None else self._drawdown(row)
@@ -424,9 +457,7 @@ class SqlUnitOfWork(ABC):
                 raise UnknownDrawdown()
             raise OverRepayment(outstanding=drawdown.outstanding_principal, requested=amount)
         row = self.fetch_one(
-            "UPDATE credit_lines SET outstanding_principal = outstanding_principal - %(amount)s,"
-            " updated_at = %(at)s WHERE user_key = %(user_key)s"
-            f" RETURNING {LINE_COLUMNS}",
+            _LOWER_OUTSTANDING,
             {"amount": amount, "at": self.codec.time(at), "user_key": user_key},
         )
         assert row is not None, "the line was locked above"
@@ -442,8 +473,7 @@ class SqlUnitOfWork(ABC):
 
     def append_event(self, event: HistoryEvent) -> None:
         self.write(
-            f"INSERT INTO account_events ({EVENT_COLUMNS}) VALUES (%(event_id)s, %(user_key)s, %(event_type)s,"
-            " %(occurred_at)s, %(amount)s, %(device_id)s, %(country)s, %(counterparty_id)s)",
+            _APPEND_EVENT,
             {
                 "event_id": event.event_id,
                 "user_key": event.user_key,

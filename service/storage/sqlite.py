@@ -98,11 +98,9 @@ def _sqlite_statement(sql: str) -> tuple[str, bool]:
 class SqliteCodec(Codec):
     """Times as integer microseconds since the epoch (UTC), rates as decimal text, schedules as JSON text."""
 
-    def time(self, value: datetime) -> object:
-        return to_epoch_micros(value)
-
-    def read_time(self, value: Any) -> datetime:
-        return from_epoch_micros(value)
+    # The conversions themselves rather than methods that call them: a call stores and reads several times.
+    time = staticmethod(to_epoch_micros)
+    read_time = staticmethod(from_epoch_micros)
 
     def rate(self, value: Decimal) -> object:
         return str(require_finite(value))
@@ -156,6 +154,10 @@ class SqliteUnitOfWork(SqlUnitOfWork):
 
     def write(self, sql: str, params: Params, *, unless_changed: Exception | None = None) -> None:
         self._held.append((_sqlite_statement(sql)[0], params, unless_changed))
+
+    @property
+    def holds_writes(self) -> bool:
+        return bool(self._held)
 
     def run_held_writes(self) -> None:
         """Run the writes held back so far (before the commit)."""
@@ -244,6 +246,7 @@ class SqliteStore(DecisionReads):
         """`read_only`: open an up-to-date ledger without changing it (no migrations, no secret created, no lock
         file), or raise MigrationError. `existing`: StoreUnavailable rather than make a new ledger file."""
         self._path = path
+        self._fspath = os.fsencode(path)  # what check_ledger stats on every call, encoded once
         self._timeout = timeout
         self._memory = path == MEMORY
         self._read_only = read_only
@@ -294,45 +297,10 @@ class SqliteStore(DecisionReads):
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""
-        return self._transaction()
+        return _Transaction(self)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[SqliteUnitOfWork]:
-        # The lock-file handle and the connection are lent and taken back in try/finally rather than through
-        # context managers of their own: this runs for every call, and each generator-based layer cost more.
-        self.check_ledger()
-        with _UNAVAILABLE_ON_SQLITE_ERRORS:
-            locks = self._lend_locks()
-            try:
-                # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
-                group = self._group() if locks is not None and cooperative.on_loop() else None
-                parked: list[HeldWrite] = []
-                wrote = False
-                connection = self._lend_connection()
-                try:
-                    connection.execute("BEGIN IMMEDIATE" if self._memory else "BEGIN DEFERRED")
-                    try:
-                        uow = SqliteUnitOfWork(connection, locks, group)
-                        yield uow
-                        if group is not None and locks is not None and not locks.writing:
-                            parked = uow.take_held_writes()
-                        else:
-                            uow.run_held_writes()
-                            wrote = locks is not None and locks.writing
-                        connection.commit()  # parked: ends the read snapshot; the group writes on the latest state
-                    except BaseException:
-                        with suppress(sqlite3.Error):
-                            connection.rollback()
-                        raise
-                finally:
-                    self._take_back_connection(connection)
-                if parked:
-                    assert group is not None and locks is not None
-                    group.commit(locks, parked)
-                if wrote:
-                    self._committed(1)
-            finally:
-                self._take_back_locks(locks)
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
 
     def pseudonym_key(self) -> bytes:
         return self._pseudonym_key
@@ -344,10 +312,12 @@ class SqliteStore(DecisionReads):
     def check_ledger(self) -> None:
         """StoreUnavailable unless the file at the ledger's path is still the one this store opened (see the module
         docstring); said in the log once when it stops being so, and once when it is again."""
-        if self._file is None:
+        file = self._file
+        if file is None:
             return
         try:
-            problem = None if _file_identity(os.stat(self._path)) == self._file else _REPLACED
+            status = os.stat(self._fspath)
+            problem = None if status.st_ino == file[1] and status.st_dev == file[0] else _REPLACED
         except FileNotFoundError:
             problem = _GONE
         except OSError as error:
@@ -551,6 +521,77 @@ class SqliteStore(DecisionReads):
                     },
                 )
             return uow.pseudonym_key()
+
+
+class _Transaction:
+    """A unit of work of a SqliteStore as a context manager: check the ledger, lend a lock-file handle and a
+    connection, begin; on leaving, commit (or hand the held writes to the batch's group commit, sqlite_group.py) or
+    roll back, and take back the connection, then the locks. SQLite errors that mean the database cannot be used now
+    become StoreUnavailable, the body's own as well as those of the commit.
+
+    A class rather than a @contextmanager generator, and the handles lent and taken back in try/finally rather than
+    through context managers of their own: this runs for every call, and each generator-based layer cost more."""
+
+    __slots__ = ("_connection", "_group", "_locks", "_store", "_uow")
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> SqliteUnitOfWork:
+        store = self._store
+        store.check_ledger()
+        with _UNAVAILABLE_ON_SQLITE_ERRORS:
+            locks = store._lend_locks()
+            try:
+                # Run in a batch on the serving loop, a unit of work commits with the batch's others (sqlite_group.py).
+                group = store._group() if locks is not None and cooperative.on_loop() else None
+                connection = store._lend_connection()
+                uow = SqliteUnitOfWork(connection, locks, group)
+                try:
+                    connection.execute("BEGIN IMMEDIATE" if store._memory else "BEGIN DEFERRED")
+                except BaseException:
+                    store._take_back_connection(connection)
+                    raise
+            except BaseException:
+                store._take_back_locks(locks)
+                raise
+        self._locks, self._group, self._connection, self._uow = locks, group, connection, uow
+        return uow
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _traceback: object) -> None:
+        store, locks, group, connection = self._store, self._locks, self._group, self._connection
+        with _UNAVAILABLE_ON_SQLITE_ERRORS:
+            try:
+                parked: list[HeldWrite] = []
+                wrote = False
+                try:
+                    if error is not None:
+                        with suppress(sqlite3.Error):
+                            connection.rollback()
+                    else:
+                        uow = self._uow
+                        if group is not None and locks is not None and not locks.writing:
+                            parked = uow.take_held_writes()
+                        else:
+                            if uow.holds_writes:
+                                uow.run_held_writes()
+                            wrote = locks is not None and locks.writing
+                        connection.commit()  # parked: ends the read snapshot; the group writes on the latest state
+                except BaseException:
+                    with suppress(sqlite3.Error):
+                        connection.rollback()
+                    raise
+                finally:
+                    store._take_back_connection(connection)
+                if parked:
+                    assert group is not None and locks is not None
+                    group.commit(locks, parked)
+                if wrote:
+                    store._committed(1)
+            finally:
+                store._take_back_locks(locks)
+        # The body's own error goes on as it is, or as StoreUnavailable (from it) if the database cannot be used now.
+        _UNAVAILABLE_ON_SQLITE_ERRORS.__exit__(kind, error, _traceback)
 
 
 _GONE = ("the ledger file is gone (deleted or moved while the server ran); calls fail until it is back at its"

@@ -32,6 +32,10 @@ _LONGEST_PAUSE_S = 1e-3
 
 F_OFD_SETLK: int | None = getattr(fcntl, "F_OFD_SETLK", None)
 F_OFD_SETLKW: int | None = getattr(fcntl, "F_OFD_SETLKW", None)
+# The two requests every writing unit of work makes, packed once: the writer lock, and the release of every lock
+# held (a length of 0 reaches to the file's end).
+_LOCK_WRITER = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _WRITER, 1, 0)
+_RELEASE_ALL = struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, _WRITER, 0, 0)
 
 
 def _slot(user_key: str) -> int:
@@ -52,7 +56,8 @@ class LockFile:
     def lock_writer(self) -> None:
         """Wait for the database's writer lock (held until release_all)."""
         if not self.writing:
-            self._lock(_WRITER, "the SQLite write lock")
+            if not self._request(_LOCK_WRITER):
+                self._wait(_LOCK_WRITER, "the SQLite write lock")
             self.writing = True
 
     def wait_for_writer(self) -> None:
@@ -63,7 +68,7 @@ class LockFile:
         is while the writer lock is held (measured: 30-120 ms to get it, against microseconds here)."""
         if not self.writing:
             assert F_OFD_SETLKW is not None
-            fcntl.fcntl(self._fd, F_OFD_SETLKW, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _WRITER, 1, 0))
+            fcntl.fcntl(self._fd, F_OFD_SETLKW, _LOCK_WRITER)
             self.writing = True
 
     def holds_user(self, user_key: str) -> bool:
@@ -73,7 +78,9 @@ class LockFile:
         """Wait for the lock on a user's slot (at once when this handle holds it already)."""
         slot = _slot(user_key)
         if slot not in self._users:
-            self._lock(slot, "another call for the same user")
+            request = _lock_request(slot)
+            if not self._request(request):
+                self._wait(request, "another call for the same user")
             self._users.add(slot)
 
     def try_lock_user(self, user_key: str) -> bool:
@@ -81,39 +88,44 @@ class LockFile:
         slot = _slot(user_key)
         if slot in self._users:
             return True
-        if not self._set(fcntl.F_WRLCK, slot):
+        if not self._request(_lock_request(slot)):
             return False
         self._users.add(slot)
         return True
 
     def release_all(self) -> None:
         if self._users or self.writing:
-            self._set(fcntl.F_UNLCK, _WRITER, length=0)  # one call for every lock held: 0 reaches to the file's end
+            self._request(_RELEASE_ALL)  # one call for every lock held
         self._users.clear()
         self.writing = False
 
     def close(self) -> None:
         os.close(self._fd)  # the kernel drops any lock still held
 
-    def _lock(self, offset: int, what: str) -> None:
-        if self._set(fcntl.F_WRLCK, offset):
-            return
+    def _wait(self, request: bytes, what: str) -> None:
+        """Poll for a lock just found taken until it is free, or give up with StoreUnavailable at the timeout."""
         deadline = time.monotonic() + self._timeout
         pause = _FIRST_PAUSE_S
         while True:
             time.sleep(pause)
-            if self._set(fcntl.F_WRLCK, offset):
+            if self._request(request):
                 return
             if time.monotonic() >= deadline:
                 raise StoreUnavailable(f"timed out waiting for {what}")
             pause = min(pause * 2, _LONGEST_PAUSE_S)
 
-    def _set(self, kind: int, offset: int, length: int = 1) -> bool:
+    def _request(self, request: bytes) -> bool:
+        """Make a lock request without waiting; False if another handle holds a lock in its way."""
         assert F_OFD_SETLK is not None
         try:
-            fcntl.fcntl(self._fd, F_OFD_SETLK, struct.pack(_FLOCK, kind, os.SEEK_SET, offset, length, 0))
+            fcntl.fcntl(self._fd, F_OFD_SETLK, request)
         except OSError as error:
             if error.errno in (errno.EAGAIN, errno.EACCES):
                 return False
             raise
         return True
+
+
+def _lock_request(offset: int) -> bytes:
+    """The request for the lock on one byte of the lock file."""
+    return struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
