@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from service.app.clock import business_date
 from service.app.commands import ChannelInput
@@ -17,9 +17,9 @@ from service.domain.model import CreditLine, EventType, HistoryEvent
 DAYS_PAST_DUE = "line.days_past_due"
 
 
-@dataclass(frozen=True)
-class AccountEvent:
-    """One event as the caller described it, raw identifiers included (they never leave this call)."""
+class AccountEvent(NamedTuple):
+    """One event as the caller described it, raw identifiers included (they never leave this call). A named tuple,
+    as immutable as a frozen dataclass and several times cheaper to build: one is built on every call."""
 
     user_key: str
     event_type: EventType
