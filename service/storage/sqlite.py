@@ -297,7 +297,7 @@ class SqliteStore(DecisionReads):
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction; it takes the write lock at its first write that runs (see SqliteUnitOfWork)."""
-        return _Transaction(self)
+        return self._transaction()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
