@@ -4,7 +4,6 @@ of a request_id, the decisions of a drawdown, and an export read a page at a tim
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -27,7 +26,7 @@ def saved(store: Store, *records: DecisionRecord) -> list[DecisionRecord]:
 
 def a_repayment_decision(drawdown_id: str, *, at: datetime, user_key: str = USER) -> DecisionRecord:
     record = a_decision(f"req-repay-{drawdown_id}-{at}", user_key=user_key, at=at, rpc="RecordRepayment")
-    return replace(record, request_json=json.dumps({"user": user_key, "drawdown_id": drawdown_id, "amount": 100}))
+    return record._replace(request_json=json.dumps({"user": user_key, "drawdown_id": drawdown_id, "amount": 100}))
 
 
 def test_list_decisions_until_a_time_gives_those_before_it_and_with_since_a_period(store: Store) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import pytest
 
@@ -33,7 +32,7 @@ def test_a_duplicate_request_id_raises_and_leaves_the_first_record_intact(store:
     with store.unit_of_work() as uow:
         uow.save_credit_line(a_line())
         uow.save_decision(first)
-    second = replace(a_decision("req-1"), response=b"another answer", outcome="DECLINE")
+    second = a_decision("req-1")._replace(response=b"another answer", outcome="DECLINE")
 
     with pytest.raises(DuplicateRequest) as raised, store.unit_of_work() as uow:
         uow.draw_down(a_drawdown(amount=5_000))

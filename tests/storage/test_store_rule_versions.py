@@ -3,7 +3,6 @@ and after every restart; a ledger from before the table gets it filled from the 
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -53,7 +52,7 @@ def test_a_ledger_from_before_the_table_names_each_version_by_its_earliest_decis
             ("r4", "", "", T0 - minutes(1)),  # recorded with no valid bundle: names nothing
         ]:
             uow.save_decision(
-                dataclasses.replace(a_decision(request_id, at=at), ruleset_version=version, ruleset_digest=digest)
+                a_decision(request_id, at=at)._replace(ruleset_version=version, ruleset_digest=digest)
             )
     old.close()
     monkeypatch.undo()
