@@ -56,8 +56,7 @@ class LockFile:
     def lock_writer(self) -> None:
         """Wait for the database's writer lock (held until release_all)."""
         if not self.writing:
-            if not self._request(_LOCK_WRITER):
-                self._wait(_LOCK_WRITER, "the SQLite write lock")
+            self._lock(_LOCK_WRITER, "the SQLite write lock")
             self.writing = True
 
     def wait_for_writer(self) -> None:
@@ -78,9 +77,7 @@ class LockFile:
         """Wait for the lock on a user's slot (at once when this handle holds it already)."""
         slot = _slot(user_key)
         if slot not in self._users:
-            request = _lock_request(slot)
-            if not self._request(request):
-                self._wait(request, "another call for the same user")
+            self._lock(_lock_request(slot), "another call for the same user")
             self._users.add(slot)
 
     def try_lock_user(self, user_key: str) -> bool:
@@ -102,8 +99,10 @@ class LockFile:
     def close(self) -> None:
         os.close(self._fd)  # the kernel drops any lock still held
 
-    def _wait(self, request: bytes, what: str) -> None:
-        """Poll for a lock just found taken until it is free, or give up with StoreUnavailable at the timeout."""
+    def _lock(self, request: bytes, what: str) -> None:
+        """Take a lock, polling while another handle holds it, or give up with StoreUnavailable at the timeout."""
+        if self._request(request):
+            return
         deadline = time.monotonic() + self._timeout
         pause = _FIRST_PAUSE_S
         while True:
