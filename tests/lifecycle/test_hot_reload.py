@@ -18,6 +18,7 @@ from service._gen.decision.v1 import decision_pb2 as pb
 from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.api.health import WATCH_ENDED
 from tests.support.builders import request_id, strong_applicant
+from tests.support.channels import client_channel
 from tests.support.server_process import ROOT, ServerProcess, start_server, workers_of
 
 pytestmark = pytest.mark.slow
@@ -56,11 +57,11 @@ def wait_for(condition: object, what: str, timeout: float = 90) -> None:
 
 
 class CallStream:
-    """Calls ScoreUser back to back from 4 threads, recording each answer's bundle and every error, with the
-    monotonic time each error came back."""
+    """Calls ScoreUser back to back from 4 threads on a channel opened as the README tells clients to, recording
+    each answer's bundle and every error, with the monotonic time each error came back."""
 
     def __init__(self, address: str) -> None:
-        self.channel = grpc.insecure_channel(address)
+        self.channel = client_channel(address)
         self.stub = pb_grpc.DecisionServiceStub(self.channel)
         self.answers: list[tuple[str, str]] = []
         self.errors: list[str] = []

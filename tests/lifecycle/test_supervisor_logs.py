@@ -21,6 +21,7 @@ from service._gen.decision.v1 import decision_pb2_grpc as pb_grpc
 from service.supervisor import NOT_KEEPING_UP, STDERR_BUFFER_BYTES, LineWriter
 from tests.lifecycle.test_hot_reload import wait_for
 from tests.support.builders import request_id, strong_applicant
+from tests.support.channels import client_channel
 from tests.support.server_process import ServerProcess
 
 CALLERS = 4  # each on a connection of its own, so that both workers decide (and log)
@@ -59,9 +60,9 @@ def server(tmp_path: Path) -> Iterator[ServerWhoseLogReaderLeaves]:
 
 
 def score_users(address: str, calls: int) -> list[str]:
-    """`calls` ScoreUser calls back to back on a connection of their own; the errors, up to the first (a worker
-    that stopped answering would make every later call wait its whole deadline)."""
-    with grpc.insecure_channel(address) as channel:
+    """`calls` ScoreUser calls back to back on a connection of their own, opened as the README tells clients to; the
+    errors, up to the first (a worker that stopped answering would make every later call wait its whole deadline)."""
+    with client_channel(address) as channel:
         decisions = pb_grpc.DecisionServiceStub(channel)
         for _ in range(calls):
             try:
@@ -119,7 +120,7 @@ IN_FLIGHT = 32  # calls a caller has in flight at a time: the test's own CPU wou
 def score_users_in_flight(address: str, calls: int) -> list[str]:
     """`calls` ScoreUser calls on a connection of their own, IN_FLIGHT at a time; the errors, up to the first
     IN_FLIGHT that had one."""
-    with grpc.insecure_channel(address) as channel:
+    with client_channel(address) as channel:
         decisions = pb_grpc.DecisionServiceStub(channel)
         for first in range(0, calls, IN_FLIGHT):
             answers = [
