@@ -98,6 +98,14 @@ _RAISE_OUTSTANDING = (
 _GET_DRAWDOWN = (
     f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns WHERE drawdown_id = %(drawdown_id)s AND user_key = %(user_key)s"
 )
+# open_drawdowns, oldest first; with created_before for a drawdown decision's days past due (built once, not per call)
+_OPEN_DRAWDOWNS_WHERE = (
+    f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns WHERE user_key = %(user_key)s AND repaid_principal < amount"
+)
+_OPEN_DRAWDOWNS = f"{_OPEN_DRAWDOWNS_WHERE} ORDER BY created_at, drawdown_id"
+_OPEN_DRAWDOWNS_CREATED_BEFORE = (
+    f"{_OPEN_DRAWDOWNS_WHERE} AND created_at < %(created_before)s ORDER BY created_at, drawdown_id"
+)
 _LOWER_OUTSTANDING = (
     "UPDATE credit_lines SET outstanding_principal = outstanding_principal - %(amount)s,"
     " updated_at = %(at)s WHERE user_key = %(user_key)s"
@@ -425,17 +433,11 @@ class SqlUnitOfWork(ABC):
         return None if row is None else self._drawdown(row)
 
     def open_drawdowns(self, user_key: str, *, created_before: datetime | None = None) -> list[Drawdown]:
-        params: dict[str, object] = {"user_key": user_key}
-        before = ""
-        if created_before is not None:
-            before = " AND created_at < %(created_before)s"
-            params["created_before"] = self.codec.time(created_before)
-        rows = self.fetch_all(
-            f"SELECT {DRAWDOWN_COLUMNS} FROM drawdowns"
-            f" WHERE user_key = %(user_key)s AND repaid_principal < amount{before}"
-            " ORDER BY created_at, drawdown_id",
-            params,
-        )
+        if created_before is None:
+            rows = self.fetch_all(_OPEN_DRAWDOWNS, {"user_key": user_key})
+        else:
+            params = {"user_key": user_key, "created_before": self.codec.time(created_before)}
+            rows = self.fetch_all(_OPEN_DRAWDOWNS_CREATED_BEFORE, params)
         return [self._drawdown(row) for row in rows]
 
     def repay(self, user_key: str, drawdown_id: str, amount: int, at: datetime) -> CreditLine:
