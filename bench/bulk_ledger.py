@@ -20,9 +20,8 @@ from service.storage import open_store
 from service.storage.codec import schedule_to_json, to_epoch_micros
 
 YEAR_MICROS = 365 * 24 * 3600 * 1_000_000
-SCHEDULE_JSON = json.dumps(
-    schedule_to_json(build_schedule(210_000, 6, RepaymentMethod.EQUAL_INSTALLMENT, Decimal("0.0002"), date(2025, 6, 1)))
-)
+_SCHEDULE = build_schedule(210_000, 6, RepaymentMethod.EQUAL_INSTALLMENT, Decimal("0.0002"), date(2025, 6, 1))
+SCHEDULE_JSON = json.dumps(schedule_to_json(_SCHEDULE), default=date.isoformat)  # its dates as ISO text
 
 _USER_KEY = "printf('b%031x', {n})"  # 32 hex-like characters, the length of a real user key
 

@@ -29,15 +29,28 @@ _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 def add_months(start: date, months: int) -> date:
     """`start` moved by whole months, keeping its day of month clamped to the month's end."""
     year, month = divmod(start.year * 12 + start.month - 1 + months, 12)  # month: 0 for January
+    return date(year, month + 1, _day_in_month(start.day, year, month))
+
+
+def due_dates(start: date, term_months: int) -> list[date]:
+    """The monthly due dates of a term starting on `start`, one per month after it: add_months(start, k) for k
+    from 1 to term_months, worked out in one loop (a call of add_months for each cost a quarter of a schedule)."""
+    day = start.day
+    after_start = start.year * 12 + start.month  # the month after start's, counted as add_months counts
+    dates = []
+    for months in range(after_start, after_start + term_months):
+        year, month = divmod(months, 12)
+        # Every month has a 28th: a schedule from the 1st to the 28th never needs to look at the calendar.
+        dates.append(date(year, month + 1, day if day <= 28 else _day_in_month(day, year, month)))
+    return dates
+
+
+def _day_in_month(day: int, year: int, month: int) -> int:
+    """`day`, or the last day of `month` (0 for January) of `year` if the month is shorter."""
     days = _MONTH_DAYS[month]
     if month == 1 and calendar.isleap(year):
         days = 29
-    return date(year, month + 1, start.day if start.day <= days else days)
-
-
-def due_dates(start: date, term_months: int) -> tuple[date, ...]:
-    """The monthly due dates of a term starting on `start`, one per month after it."""
-    return tuple(add_months(start, k) for k in range(1, term_months + 1))
+    return day if day <= days else days
 
 
 def build_schedule(
@@ -107,9 +120,12 @@ def _amortise(
     installments = []
     for number, due in enumerate(due_dates(start, term_months), start=1):
         interest = _interest(outstanding, rate, previous, due)
-        last = number == term_months
-        paid = outstanding if last else min(max(principal_part(interest), 0), outstanding)
-        installments.append(Installment(number=number, due_date=due, principal=paid, interest=interest))
+        paid = outstanding if number == term_months else principal_part(interest)
+        if paid < 0:  # clamped by comparisons: min(max(...)) cost a tenth of the whole schedule
+            paid = 0
+        elif paid > outstanding:
+            paid = outstanding
+        installments.append(Installment(number, due, paid, interest))  # by position: cheaper than by keyword
         outstanding -= paid
         previous = due
     return tuple(installments)

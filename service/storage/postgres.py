@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 import psycopg.errors
 import structlog
@@ -134,7 +135,7 @@ class PostgresCodec(Codec):
         return value
 
     def schedule(self, value: tuple[Installment, ...]) -> object:
-        return Jsonb(schedule_to_json(value))
+        return Jsonb(schedule_to_json(value), orjson.dumps)  # orjson: the items hold dates (see schedule_to_json)
 
     def read_schedule(self, value: Any) -> tuple[Installment, ...]:
         return schedule_from_json(value)
