@@ -342,8 +342,13 @@ def _cap_value(cap: CapSpec, value: oracle.Evaluator, normalized: oracle.Facts) 
     """A cap's amount for these facts: in fen, rounded down, never negative; 0 when it cannot be calculated."""
     try:
         amount = value(normalized)
-        assert isinstance(amount, int | Decimal) and not isinstance(amount, bool)
-        exact = max(Decimal(0), Decimal(amount))
+        assert isinstance(amount, _NUMBER) and not isinstance(amount, bool)
+        exact = max(_ZERO, Decimal(amount))
     except oracle.Incalculable:
-        exact = Decimal(0)
-    return CapValue(cap.cap_id, cap.reason_code, cap.message, int(exact.to_integral_value(rounding=ROUND_FLOOR)), exact)
+        exact = _ZERO
+    # ROUND_FLOOR passed positionally: as a keyword it costs more than the rounding itself (once per grant)
+    return CapValue(cap.cap_id, cap.reason_code, cap.message, int(exact.to_integral_value(ROUND_FLOOR)), exact)
+
+
+_NUMBER = (int, Decimal)  # what a cap's expression gives (a tuple, not `int | Decimal`, made anew each time)
+_ZERO = Decimal(0)

@@ -19,6 +19,10 @@ from service.engine.typecheck import FieldSpec
 
 MAX_TEXT = 1024
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+# the bounds as constants of the type they are compared with: no negation or conversion per comparison
+_INT_LOW = -INT_LIMIT
+_DECIMAL_HIGH = Decimal(DECIMAL_LIMIT)
+_DECIMAL_LOW = -_DECIMAL_HIGH
 
 
 def normalize_facts(
@@ -33,37 +37,41 @@ def normalize_facts(
 
 class FactNormalizer:
     """normalize_facts for one set of fields, planned once. The common values (a whole number in range, a
-    bool, a short text of the field's vocabulary) are accepted inline; anything else goes through
-    normalize_value / normalize_attribute, which convert it or say what is wrong."""
+    bool, a short text of the field's vocabulary, a finite Decimal in range) are accepted inline; anything else
+    goes through normalize_value / normalize_attribute, which convert it or say what is wrong."""
 
     def __init__(self, fields: Iterable[FieldSpec], defaults: Mapping[str, FactValue]) -> None:
+        # per field, what the loop reads for every evaluation: its name, kind, vocabulary as a set (None: any
+        # text), whether it is an applicant attribute and its default; and the spec, for the slow path only
         self._plan = [
-            (spec, _KINDS[spec.type], spec.name.startswith(ATTRIBUTES_PREFIX), defaults.get(spec.name))
+            (spec.name, _KINDS[spec.type], frozenset(spec.allowed_values) if spec.allowed_values else None,
+             spec.name.startswith(ATTRIBUTES_PREFIX), defaults.get(spec.name), spec)
             for spec in fields
         ]
 
     def __call__(self, raw: Mapping[str, object]) -> dict[str, FactValue]:
         out: dict[str, FactValue] = {}
-        for spec, kind, attribute, default in self._plan:
-            name = spec.name
+        for name, kind, vocabulary, attribute, default, spec in self._plan:
             value = raw.get(name)
             # Inline on purpose (it runs for every field of every evaluation): the value as it already is ...
             if kind is _WHOLE:
-                if type(value) is int and -INT_LIMIT < value < INT_LIMIT:
+                if type(value) is int and _INT_LOW < value < INT_LIMIT:
+                    out[name] = value
+                    continue
+            elif kind is _TEXT:
+                if type(value) is str and len(value) <= MAX_TEXT and (vocabulary is None or value in vocabulary):
                     out[name] = value
                     continue
             elif kind is _BOOL:
                 if type(value) is bool:
                     out[name] = value
                     continue
-            elif (
-                kind is _TEXT
-                and type(value) is str
-                and len(value) <= MAX_TEXT
-                and (not spec.allowed_values or value in spec.allowed_values)
-            ):
-                out[name] = value
-                continue
+            elif type(value) is Decimal and value.is_finite() and _DECIMAL_LOW < value < _DECIMAL_HIGH:  # _DECIMAL
+                # ... or rounded as _decimal() rounds it (bounded first, so quantize cannot fail) ...
+                rounded = value.quantize(_QUANTUM, ROUND_HALF_EVEN)  # positional: a keyword costs more than rounding
+                if _DECIMAL_LOW < rounded < _DECIMAL_HIGH:
+                    out[name] = rounded
+                    continue
             # ... or converted, or refused with what is wrong
             if attribute:
                 out[name] = default if value is None else normalize_attribute(spec, value)  # type: ignore[assignment]
@@ -74,13 +82,13 @@ class FactNormalizer:
         return out
 
 
-_WHOLE, _BOOL, _TEXT, _OTHER = "whole", "bool", "text", "other"
+_WHOLE, _BOOL, _TEXT, _DECIMAL = "whole", "bool", "text", "decimal"
 _KINDS = {
     FieldType.INT: _WHOLE,
     FieldType.MONEY: _WHOLE,
     FieldType.BOOL: _BOOL,
     FieldType.STR: _TEXT,
-    FieldType.DECIMAL: _OTHER,
+    FieldType.DECIMAL: _DECIMAL,
 }
 
 

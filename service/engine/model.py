@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 
 class Outcome(str, Enum):  # noqa: UP042 - str mixin kept for callers
@@ -76,9 +77,9 @@ class BandOffer:
     daily_rate: Decimal
 
 
-@dataclass(frozen=True)
-class CapValue:
-    """A limit cap evaluated for one applicant."""
+class CapValue(NamedTuple):
+    """A limit cap evaluated for one applicant. A named tuple, not a frozen dataclass: one is made for every grant
+    that reaches the caps, and a frozen dataclass sets each field through object.__setattr__."""
 
     rule_id: str
     reason_code: str

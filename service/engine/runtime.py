@@ -58,7 +58,12 @@ class _EngineChunk:
 
     def meets(self, values: Sequence[int | bool]) -> bool:
         """Whether a fact (its values, by key) can match any rule of this chunk."""
-        return self._meets is None or any(values[source] in members for source, members in self._meets)
+        if self._meets is None:
+            return True
+        for source, members in self._meets:  # noqa: SIM110 - any() over a generator costs twice this loop
+            if values[source] in members:
+                return True
+        return False
 
     def own_fact(self, values: Sequence[int | bool]) -> str:
         """The fact with this chunk's keys only (for a rule set with too many keys for one fact)."""
@@ -135,19 +140,20 @@ class EngineRuleSet:
     def fired(self, facts: oracle.Facts) -> list[int]:
         """Indices of the matching rules, in bundle order, each once."""
         values = self._values(facts)
-        chunks = [chunk for chunk in self._chunks if chunk.meets(values)]
         hits = list(self.compiled.always)
         with self._lock:
             if self._closed:
                 raise NoRuleBundle("the rule bundle was closed")
-            if self._whole_fact:
-                text = self._template % values
-                for chunk in chunks:
-                    chunk.fired(text, hits)
-            else:
-                for chunk in chunks:
-                    chunk.fired(chunk.own_fact(values), hits)
-        return sorted(set(hits))
+            text = ""  # the whole fact is written once, for the first chunk it can match (none: not at all)
+            for chunk in self._chunks:  # a plain loop: it runs for every evaluation, mostly over one chunk
+                if not chunk.meets(values):
+                    continue
+                if not self._whole_fact:
+                    text = chunk.own_fact(values)
+                elif not text:
+                    text = self._template % values
+                chunk.fired(text, hits)
+        return hits if len(hits) < 2 else sorted(set(hits))  # most evaluations fire no rule or one
 
     def held_facts(self) -> int:
         """Facts the engine still holds across all chunks: 0 between evaluations."""
